@@ -1,0 +1,46 @@
+# One target per habit. `make run` and `make test` start from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= config/gateway.yaml
+
+.PHONY: run test generate check-generated schemas lint typecheck fmt clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Regenerates the stubs, the descriptor set and the packaged Envoy config from protos/ and envoy/.
+generate: $(STAMP)
+	$(BIN)/python scripts/generate.py --out service
+
+## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml.
+run: generate
+	$(BIN)/llm-gateway up --config $(CONFIG)
+
+## Runs the whole suite (lint and type checks included).
+test: $(STAMP)
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+## Regenerates the OpenAI request schemas and the test fixture from ../shared/openai-openapi.
+schemas: $(STAMP)
+	$(BIN)/python scripts/extract_openai_schemas.py ../shared/openai-openapi/openapi.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format service tests scripts
+	$(BIN)/ruff check --fix service tests scripts
+
+clean:
+	rm -rf $(VENV) build *.egg-info service/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""Extracts what the gateway and its tests need from OpenAI's official OpenAPI document.
+
+Writes two files, both derived data that is never edited by hand:
+- `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
+  (draft 7) of the completions and chat completions request bodies, which the gateway compiles
+  at start-up to validate every request before an upstream is called;
+- `tests/fixtures/openai_request_properties.json`: the request property names of both
+  operations, which a test compares with the fields of the proto request messages.
+
+A user's clone has no `../shared/`, so both are committed. Run with `make schemas`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_OUT = ROOT / "service" / "llm_gateway" / "model" / "schemas" / "openai_requests.json"
+FIXTURE_OUT = ROOT / "tests" / "fixtures" / "openai_request_properties.json"
+REQUESTS = {
+    "completions": "CreateCompletionRequest",
+    "chat_completions": "CreateChatCompletionRequest",
+}
+# Documentation and code-generation hints carry no validation meaning. `default` is dropped
+# because a validator that fills defaults would change what is forwarded upstream, and
+# `format` because the spec uses custom formats (unixtime, int64) that validators reject.
+#
+# `oneOf` is read as `anyOf`: OpenAI's alternatives are unions whose members exclude each other
+# (by JSON type or by a discriminator value), so both accept the same documents, and `anyOf`
+# stops at the first match where `oneOf` must try every member. A discriminated union first
+# checks the discriminator on its own, so that a bad `role` or `type` is reported by name.
+DROPPED_KEYS = {"description", "example", "examples", "title", "deprecated", "default", "format"}
+REF_PREFIX = "#/components/schemas/"
+COMPONENTS: dict[str, Any] = {}
+
+
+def convert(node: Any, refs: set[str]) -> Any:
+    """Returns node as draft-7 JSON Schema: OpenAPI's `nullable` becomes a `null` type."""
+    if isinstance(node, list):
+        return [convert(item, refs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in DROPPED_KEYS or key.startswith("x-") or key in ("nullable", "discriminator"):
+            continue
+        if key == "$ref":
+            name = value.removeprefix(REF_PREFIX)
+            refs.add(name)
+            out[key] = f"#/definitions/{name}"
+        elif key in ("properties", "definitions"):
+            out[key] = {name: convert(sub, refs) for name, sub in value.items()}
+        elif key == "oneOf":
+            out["anyOf"] = convert(value, refs)
+        else:
+            out[key] = convert(value, refs)
+    out = merge_null_alternative(out)
+    discriminator = node.get("discriminator", {}).get("propertyName")
+    if discriminator and "anyOf" in out:
+        out = discriminated(out, discriminator, node["oneOf"])
+    if node.get("nullable") is True:
+        if isinstance(out.get("type"), str) and "$ref" not in out:
+            out["type"] = [out["type"], "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def merge_null_alternative(out: dict[str, Any]) -> dict[str, Any]:
+    """Turns `anyOf: [{type: T, ...}, {type: null}]` into `type: [T, null]`.
+
+    Both accept the same documents; the merged form reports the failing constraint ("must be
+    smaller than or equal to 2") instead of "cannot be validated by any definition".
+    """
+    members = out.get("anyOf")
+    if not members or len(members) != 2 or {"type": "null"} not in members:
+        return out
+    (other,) = [m for m in members if m != {"type": "null"}]
+    if not isinstance(other.get("type"), str) or "$ref" in other or len(out) != 1:
+        return out
+    merged = {**other, "type": [other["type"], "null"]}
+    if "enum" in merged:
+        merged["enum"] = [*merged["enum"], None]
+    return merged
+
+
+def discriminated(out: dict[str, Any], field: str, members: list[Any]) -> dict[str, Any]:
+    """Checks a union's discriminator field against its allowed values before the members."""
+    values = [value for member in members for value in discriminator_values(member, field)]
+    check = {"type": "object", "required": [field], "properties": {field: {"enum": values}}}
+    union = {"anyOf": out.pop("anyOf")}
+    return {**out, "allOf": [check, union]}
+
+
+def discriminator_values(member: dict[str, Any], field: str) -> list[Any]:
+    """Returns the enum values that a union member allows for its discriminator field."""
+    schema = COMPONENTS[member["$ref"].removeprefix(REF_PREFIX)] if "$ref" in member else member
+    return list(schema["properties"][field]["enum"])
+
+
+def request_schema(components: dict[str, Any], name: str) -> dict[str, Any]:
+    """Returns the named schema with every schema it refers to under `definitions`."""
+    refs: set[str] = set()
+    root = convert(components[name], refs)
+    definitions: dict[str, Any] = {}
+    pending = set(refs)
+    while pending:
+        ref = pending.pop()
+        found: set[str] = set()
+        definitions[ref] = convert(components[ref], found)
+        pending |= found - definitions.keys()
+    root["definitions"] = dict(sorted(definitions.items()))
+    root["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return root
+
+
+def property_names(components: dict[str, Any], name: str) -> list[str]:
+    """Returns the top-level property names of a schema, following `allOf` and `$ref`."""
+    names: list[str] = []
+
+    def walk(schema: dict[str, Any]) -> None:
+        if "$ref" in schema:
+            walk(components[schema["$ref"].removeprefix(REF_PREFIX)])
+            return
+        for part in schema.get("allOf", []):
+            walk(part)
+        names.extend(p for p in schema.get("properties", {}) if p not in names)
+
+    walk(components[name])
+    return sorted(names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("openapi", type=Path, help="path of OpenAI's openapi.yaml")
+    spec = yaml.load(parser.parse_args().openapi.read_text(), Loader=yaml.CSafeLoader)
+    components = spec["components"]["schemas"]
+    COMPONENTS.update(components)
+    schemas = {key: request_schema(components, name) for key, name in REQUESTS.items()}
+    SCHEMA_OUT.parent.mkdir(parents=True, exist_ok=True)
+    SCHEMA_OUT.write_text(json.dumps(schemas, indent=1, sort_keys=True) + "\n")
+    fixture = {
+        "source": "openai-openapi/openapi.yaml " + str(spec["info"].get("version", "")),
+        **{key: property_names(components, name) for key, name in REQUESTS.items()},
+    }
+    FIXTURE_OUT.parent.mkdir(parents=True, exist_ok=True)
+    FIXTURE_OUT.write_text(json.dumps(fixture, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The API surfaces: the typed gRPC service and the OpenAI REST facade."""

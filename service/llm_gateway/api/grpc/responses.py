@@ -1,0 +1,187 @@
+"""Canonical answers (OpenAI's JSON as plain data) to typed response messages.
+
+Explicit code rather than json_format, because it runs for every streamed chunk. Members the
+typed API does not model (an upstream's own extensions) are left out here; REST callers get them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_gateway.api.grpc.struct_values import set_value
+from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, models_pb2
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _details(target: Any, source: Any) -> None:
+    for key, value in source.items():
+        if isinstance(value, int) and key in target.DESCRIPTOR.fields_by_name:
+            setattr(target, key, value)
+
+
+def _usage(target: common_pb2.Usage, usage: dict[str, Any]) -> None:
+    target.prompt_tokens = _int(usage.get("prompt_tokens"))
+    target.completion_tokens = _int(usage.get("completion_tokens"))
+    target.total_tokens = _int(usage.get("total_tokens"))
+    prompt_details = usage.get("prompt_tokens_details")
+    if isinstance(prompt_details, dict):
+        _details(target.prompt_tokens_details, prompt_details)
+    completion_details = usage.get("completion_tokens_details")
+    if isinstance(completion_details, dict):
+        _details(target.completion_tokens_details, completion_details)
+
+
+def _envelope(target: Any, answer: dict[str, Any]) -> None:
+    target.id = _str(answer.get("id"))
+    target.object = _str(answer.get("object"))
+    target.created = _int(answer.get("created"))
+    target.model = _str(answer.get("model"))
+    fingerprint = answer.get("system_fingerprint")
+    if isinstance(fingerprint, str):
+        target.system_fingerprint = fingerprint
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        _usage(target.usage, usage)
+
+
+def _completion_logprobs(target: completions_pb2.CompletionLogprobs, data: dict[str, Any]) -> None:
+    target.tokens.extend(data.get("tokens") or ())
+    for value in data.get("token_logprobs") or ():
+        set_value(target.token_logprobs.add(), value)
+    for alternatives in data.get("top_logprobs") or ():
+        target.top_logprobs.add().logprobs.update(alternatives or {})
+    target.text_offset.extend(data.get("text_offset") or ())
+
+
+def completion(answer: dict[str, Any]) -> completions_pb2.CompletionResponse:
+    """Returns a `text_completion` (whole or chunk) as a `CompletionResponse`."""
+    out = completions_pb2.CompletionResponse()
+    _envelope(out, answer)
+    for choice in answer.get("choices") or ():
+        target = out.choices.add(text=_str(choice.get("text")), index=_int(choice.get("index")))
+        if choice.get("finish_reason") is not None:
+            target.finish_reason = _str(choice["finish_reason"])
+        if isinstance(choice.get("logprobs"), dict):
+            _completion_logprobs(target.logprobs, choice["logprobs"])
+    return out
+
+
+def _token_logprobs(target: Any, entries: Any) -> None:
+    for entry in entries or ():
+        token = target.add(token=_str(entry.get("token")), logprob=entry.get("logprob") or 0.0)
+        token.bytes.extend(entry.get("bytes") or ())
+        for top in entry.get("top_logprobs") or ():
+            alt = token.top_logprobs.add(
+                token=_str(top.get("token")), logprob=top.get("logprob") or 0.0
+            )
+            alt.bytes.extend(top.get("bytes") or ())
+
+
+def _chat_logprobs(target: chat_pb2.ChatLogprobs, data: dict[str, Any]) -> None:
+    target.SetInParent()
+    _token_logprobs(target.content, data.get("content"))
+    _token_logprobs(target.refusal, data.get("refusal"))
+
+
+def _tool_calls(target: Any, calls: Any) -> None:
+    for call in calls or ():
+        out = target.add(id=_str(call.get("id")), type=_str(call.get("type")))
+        if isinstance(call.get("function"), dict):
+            out.function.name = _str(call["function"].get("name"))
+            out.function.arguments = _str(call["function"].get("arguments"))
+        elif isinstance(call.get("custom"), dict):
+            out.custom.name = _str(call["custom"].get("name"))
+            out.custom.input = _str(call["custom"].get("input"))
+
+
+def _chat_envelope(target: Any, answer: dict[str, Any]) -> None:
+    _envelope(target, answer)
+    if isinstance(answer.get("service_tier"), str):
+        target.service_tier = answer["service_tier"]
+
+
+def chat_completion(answer: dict[str, Any]) -> chat_pb2.ChatCompletionResponse:
+    """Returns a `chat.completion` as a `ChatCompletionResponse`."""
+    out = chat_pb2.ChatCompletionResponse()
+    _chat_envelope(out, answer)
+    for choice in answer.get("choices") or ():
+        target = out.choices.add(index=_int(choice.get("index")))
+        message = choice.get("message") or {}
+        target.message.role = _str(message.get("role"))
+        for name in ("content", "refusal"):
+            if isinstance(message.get(name), str):
+                setattr(target.message, name, message[name])
+        _tool_calls(target.message.tool_calls, message.get("tool_calls"))
+        for annotation in message.get("annotations") or ():
+            target.message.annotations.add().update(annotation)
+        if isinstance(message.get("audio"), dict):
+            target.message.audio.update(message["audio"])
+        if isinstance(message.get("function_call"), dict):
+            target.message.function_call.name = _str(message["function_call"].get("name"))
+            target.message.function_call.arguments = _str(message["function_call"].get("arguments"))
+        if choice.get("finish_reason") is not None:
+            target.finish_reason = _str(choice["finish_reason"])
+        if isinstance(choice.get("logprobs"), dict):
+            _chat_logprobs(target.logprobs, choice["logprobs"])
+    return out
+
+
+def _function_delta(target: chat_pb2.FunctionCallDelta, data: dict[str, Any]) -> None:
+    target.SetInParent()
+    if data.get("name") is not None:
+        target.name = _str(data["name"])
+    if data.get("arguments") is not None:
+        target.arguments = _str(data["arguments"])
+
+
+def chat_chunk(chunk: dict[str, Any]) -> chat_pb2.ChatCompletionChunk:
+    """Returns a `chat.completion.chunk` as a `ChatCompletionChunk`."""
+    out = chat_pb2.ChatCompletionChunk()
+    _chat_envelope(out, chunk)
+    if isinstance(chunk.get("obfuscation"), str):
+        out.obfuscation = chunk["obfuscation"]
+    for choice in chunk.get("choices") or ():
+        target = out.choices.add(index=_int(choice.get("index")))
+        delta = choice.get("delta") or {}
+        target.delta.SetInParent()
+        for name in ("role", "content", "refusal"):
+            if isinstance(delta.get(name), str):
+                setattr(target.delta, name, delta[name])
+        for call in delta.get("tool_calls") or ():
+            out_call = target.delta.tool_calls.add(index=_int(call.get("index")))
+            for name in ("id", "type"):
+                if isinstance(call.get(name), str):
+                    setattr(out_call, name, call[name])
+            if isinstance(call.get("function"), dict):
+                _function_delta(out_call.function, call["function"])
+        if isinstance(delta.get("function_call"), dict):
+            _function_delta(target.delta.function_call, delta["function_call"])
+        if choice.get("finish_reason") is not None:
+            target.finish_reason = _str(choice["finish_reason"])
+        if isinstance(choice.get("logprobs"), dict):
+            _chat_logprobs(target.logprobs, choice["logprobs"])
+    return out
+
+
+def model(data: dict[str, Any]) -> models_pb2.Model:
+    """Returns an OpenAI `model` object as a `Model`."""
+    return models_pb2.Model(
+        id=_str(data.get("id")),
+        object=_str(data.get("object")),
+        created=_int(data.get("created")),
+        owned_by=_str(data.get("owned_by")),
+    )
+
+
+def model_list(data: dict[str, Any]) -> models_pb2.ListModelsResponse:
+    """Returns an OpenAI model `list` as a `ListModelsResponse`."""
+    return models_pb2.ListModelsResponse(
+        object=_str(data.get("object")), data=[model(m) for m in data.get("data") or ()]
+    )

@@ -1,0 +1,134 @@
+"""The typed gRPC service: converts messages, then awaits the same data plane as REST."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from llm_gateway.api.grpc import requests, responses
+from llm_gateway.api.grpc.status import abort
+from llm_gateway.api.inbound import InboundCall
+from llm_gateway.auth.keys import KeyRing
+from llm_gateway.dataplane import DataPlane
+from llm_gateway.errors import GatewayError
+from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.v1 import (
+    chat_pb2,
+    completions_pb2,
+    llm_gateway_service_pb2_grpc,
+    models_pb2,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Out = TypeVar("Out", bound=Message)
+
+
+class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer):
+    """Serves `llm_gateway.v1.LlmGatewayService`."""
+
+    def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
+        self._dataplane = dataplane
+        self._validator = validator
+        self._keys = keys
+
+    async def CreateCompletion(
+        self, request: completions_pb2.CompletionRequest, context: Context
+    ) -> completions_pb2.CompletionResponse:
+        return await self._unary(
+            context,
+            lambda: self._validator.completion(requests.completion_body(request, stream=False)),
+            responses.completion,
+        )
+
+    async def StreamCompletion(
+        self, request: completions_pb2.CompletionRequest, context: Context
+    ) -> AsyncIterator[completions_pb2.CompletionResponse]:
+        parse = lambda: self._validator.completion(  # noqa: E731
+            requests.completion_body(request, stream=True)
+        )
+        async for message in self._stream(context, parse, responses.completion):
+            yield message
+
+    async def CreateChatCompletion(
+        self, request: chat_pb2.ChatCompletionRequest, context: Context
+    ) -> chat_pb2.ChatCompletionResponse:
+        return await self._unary(
+            context,
+            lambda: self._validator.chat(requests.chat_body(request, stream=False)),
+            responses.chat_completion,
+        )
+
+    async def StreamChatCompletion(
+        self, request: chat_pb2.ChatCompletionRequest, context: Context
+    ) -> AsyncIterator[chat_pb2.ChatCompletionChunk]:
+        parse = lambda: self._validator.chat(requests.chat_body(request, stream=True))  # noqa: E731
+        async for message in self._stream(context, parse, responses.chat_chunk):
+            yield message
+
+    async def ListModels(
+        self, request: models_pb2.ListModelsRequest, context: Context
+    ) -> models_pb2.ListModelsResponse:
+        inbound = InboundCall(context, "grpc")
+        try:
+            inbound.authenticate(self._keys)
+            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
+            return responses.model_list(self._dataplane.list_models())
+        except GatewayError as error:
+            await abort(context, error)
+        finally:
+            inbound.finish()
+
+    async def GetModel(
+        self, request: models_pb2.GetModelRequest, context: Context
+    ) -> models_pb2.Model:
+        inbound = InboundCall(context, "grpc")
+        try:
+            inbound.authenticate(self._keys)
+            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
+            return responses.model(self._dataplane.get_model(request.model))
+        except GatewayError as error:
+            await abort(context, error)
+        finally:
+            inbound.finish()
+
+    async def _unary(
+        self,
+        context: Context,
+        parse: Callable[[], GenerationRequest],
+        convert: Callable[[dict[str, Any]], Out],
+    ) -> Out:
+        inbound = InboundCall(context, "grpc")
+        try:
+            call = inbound.authenticate(self._keys)
+            request = parse()
+            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
+            return convert(await self._dataplane.generate(request, call))
+        except GatewayError as error:
+            await abort(context, error)
+        finally:
+            inbound.finish()
+
+    async def _stream(
+        self,
+        context: Context,
+        parse: Callable[[], GenerationRequest],
+        convert: Callable[[dict[str, Any]], Out],
+    ) -> AsyncIterator[Out]:
+        inbound = InboundCall(context, "grpc")
+        try:
+            call = inbound.authenticate(self._keys)
+            request = parse()
+            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
+            chunks = self._dataplane.stream(request, call)
+            try:
+                async for chunk in chunks:
+                    yield convert(chunk)
+            finally:
+                await chunks.aclose()
+        except GatewayError as error:
+            await abort(context, error)
+        finally:
+            inbound.finish()

@@ -1,0 +1,34 @@
+"""OpenAI's exact wire bytes: JSON bodies, SSE frames and the HTTP status header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from google.api.httpbody_pb2 import HttpBody
+
+from llm_gateway.errors import GatewayError
+
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+DONE = HttpBody(data=b"data: [DONE]\n\n")
+# The proxy moves this response header to `:status` (see envoy/envoy.yaml).
+STATUS_HEADER = "x-http-status"
+
+
+def json_body(payload: dict[str, Any]) -> HttpBody:
+    """One whole `application/json` response."""
+    return HttpBody(content_type=JSON, data=orjson.dumps(payload))
+
+
+def event(payload: dict[str, Any], content_type: str = "") -> HttpBody:
+    """One SSE frame; the first frame of a stream names the content type."""
+    return HttpBody(content_type=content_type, data=b"data: " + orjson.dumps(payload) + b"\n\n")
+
+
+def error_headers(error: GatewayError, request_id: str) -> tuple[tuple[str, str], ...]:
+    """The response headers of an error answer."""
+    headers = [(STATUS_HEADER, str(error.status)), ("x-request-id", request_id)]
+    if error.retry_after:
+        headers.append(("retry-after", error.retry_after))
+    return tuple(headers)

@@ -1,0 +1,95 @@
+"""The `llm-gateway` command.
+
+- `llm-gateway up --config FILE`: the gateway and its Envoy sidecar, in the foreground.
+- `llm-gateway serve --config FILE`: the gateway alone (gRPC, and REST behind a separate Envoy).
+- `llm-gateway sidecar --config FILE`: Envoy alone, configured for that gateway.
+- `llm-gateway envoy-config --config FILE`: prints the Envoy config that `up` would run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+import yaml
+
+from llm_gateway.config import ConfigError, GatewaySettings, load_config
+from llm_gateway.logs import configure_logging
+from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
+from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
+
+log = logging.getLogger("llm_gateway")
+
+
+async def _up(settings: GatewaySettings, envoy_log_level: str) -> None:
+    stop = stop_event_on_signals()
+    gateway = await start_server(settings)
+    envoy = EnvoyProcess(settings, envoy_log_level)
+    try:
+        await envoy.start()
+        log.info(
+            "ready: REST and gRPC on %s, gRPC direct on %s",
+            settings.listen.rest,
+            settings.listen.grpc,
+        )
+        await stop.wait()
+        log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
+    finally:
+        await gateway.stop(settings.shutdown_grace_seconds)
+        await envoy.stop()
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(coroutine)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coroutine)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-gateway", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("up", "start the gateway and its Envoy sidecar"),
+        ("serve", "start the gateway alone"),
+        ("sidecar", "start Envoy alone, configured for the gateway"),
+        ("envoy-config", "print the Envoy config for the gateway config"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--config", required=True, help="the gateway's YAML config file")
+        sub.add_argument("--log-level", default="INFO", help="gateway log level (INFO)")
+        sub.add_argument("--envoy-log-level", default="warn", help="Envoy log level (warn)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level.upper())
+    try:
+        settings = load_config(args.config)
+        if args.command == "envoy-config":
+            sys.stdout.write(yaml.safe_dump(render_envoy_config(settings), sort_keys=False))
+        elif args.command == "sidecar":
+            EnvoyProcess(settings, args.envoy_log_level).exec()
+        elif args.command == "serve":
+            _run(serve(settings))
+        else:
+            _run(_up(settings, args.envoy_log_level))
+    except (ConfigError, StartupError) as exc:
+        print(f"llm-gateway: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The typed shape of the configuration file, checked in full at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    # A misspelt option must fail at start, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return value
+
+
+class ListenSettings(_Section):
+    """Where the stack listens."""
+
+    rest: str = Field("127.0.0.1:8080", description="Envoy's REST and gRPC listener")
+    grpc: str = Field("127.0.0.1:50051", description="the gateway's own gRPC server")
+    envoy_admin: str = Field("127.0.0.1:9901", description="Envoy's admin interface")
+    gateway_upstream: str | None = Field(
+        None,
+        description="the address Envoy dials for the gateway, when it differs from `grpc` "
+        "(for example `gateway:50051` in docker-compose)",
+    )
+
+    _check = field_validator("rest", "grpc", "envoy_admin", "gateway_upstream")(
+        lambda v: v if v is None else _check_host_port(v)
+    )
+
+
+class ProviderSettings(_Section):
+    """An upstream provider of one API family."""
+
+    type: Literal["openai"] = Field(description="the upstream API: `openai` (OpenAI-compatible)")
+    base_url: str = Field(description="the API root, such as https://api.openai.com/v1")
+    api_key: SecretStr | None = Field(None, description="sent as `Authorization: Bearer`")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence allowed")
+    max_connections: int = Field(1000, gt=0, description="connection pool size")
+    stream_usage: bool = Field(
+        True,
+        description="ask for `stream_options.include_usage` upstream so every stream is "
+        "accounted; the usage chunk is removed when the caller did not ask for it",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+class ModelSettings(_Section):
+    """A public model name and the upstream model that serves it."""
+
+    provider: str = Field(description="a name under `providers`")
+    model: str = Field(min_length=1, description="the model name the upstream knows")
+    owned_by: str | None = Field(None, description="shown by /v1/models; the provider if unset")
+    created: int = Field(0, ge=0, description="shown by /v1/models as `created`")
+
+
+class KeySettings(_Section):
+    """A caller's API key."""
+
+    name: str = Field(min_length=1, description="who holds the key; logged instead of the key")
+    key: SecretStr = Field(description="the key itself")
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("a key must have at least 8 characters")
+        return value
+
+
+class LimitSettings(_Section):
+    """Size limits applied before a request is parsed."""
+
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request body")
+    max_header_kb: int = Field(60, ge=8, le=8192, description="largest request headers")
+
+
+class GatewaySettings(_Section):
+    """The whole configuration file."""
+
+    listen: ListenSettings = ListenSettings()
+    providers: dict[str, ProviderSettings] = Field(min_length=1)
+    models: dict[str, ModelSettings] = Field(min_length=1)
+    keys: list[KeySettings] = Field(min_length=1)
+    limits: LimitSettings = LimitSettings()
+    unknown_fields: Literal["pass", "reject"] = Field(
+        "pass",
+        description="what to do with request fields the API does not model: pass them to "
+        "OpenAI-compatible upstreams, or reject the request with a 400 naming the field",
+    )
+    shutdown_grace_seconds: float = Field(30.0, ge=0, description="drain time on SIGTERM")
+    log_prompts: bool = Field(False, description="log request bodies (they hold prompts)")
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> GatewaySettings:
+        for name, model in self.models.items():
+            if model.provider not in self.providers:
+                raise ValueError(
+                    f"models.{name}.provider: unknown provider {model.provider!r} "
+                    f"(known: {', '.join(sorted(self.providers))})"
+                )
+        names = [key.name for key in self.keys]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"keys: duplicate key names {duplicates}")
+        secrets = [key.key.get_secret_value() for key in self.keys]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("keys: two entries hold the same key")
+        return self

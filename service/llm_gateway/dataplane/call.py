@@ -1,0 +1,16 @@
+"""What the data plane knows about the call it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from time import perf_counter
+
+
+@dataclass(slots=True)
+class CallInfo:
+    """One inbound call, after authentication."""
+
+    request_id: str
+    caller: str
+    transport: str
+    started: float = field(default_factory=perf_counter)

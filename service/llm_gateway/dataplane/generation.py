@@ -1,0 +1,140 @@
+"""Serves generation requests (unary and streamed) and lists models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from time import perf_counter
+from typing import Any
+
+from llm_gateway.dataplane.call import CallInfo
+from llm_gateway.errors import GatewayError
+from llm_gateway.logs import log_request
+from llm_gateway.model.request import GenerationRequest
+from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
+from llm_gateway.providers.base import UpstreamCall
+from llm_gateway.routing.router import Route, Router
+from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
+
+CLIENT_CLOSED = 499
+
+
+def _model_object(route: Route) -> dict[str, Any]:
+    return {
+        "id": route.public_name,
+        "object": "model",
+        "created": route.created,
+        "owned_by": route.owned_by,
+    }
+
+
+class DataPlane:
+    """Routes each request to its upstream, relays the answer and accounts for it."""
+
+    def __init__(self, router: Router, *, log_prompts: bool = False) -> None:
+        self._router = router
+        self._log_prompts = log_prompts
+
+    async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
+        """Returns the whole answer to a request that does not stream."""
+        route = self._router.resolve(request.model)
+        body = {**request.body, "model": route.upstream_model}
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+        status, usage = 200, Usage(estimated=True)
+        try:
+            answer = await route.provider.create(
+                request.endpoint, body, UpstreamCall(call.request_id)
+            )
+            usage = usage_of(answer)
+            return completion_from_chat(answer) if request.as_text_completion else answer
+        except GatewayError as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED
+            raise
+        finally:
+            self._log(request, route, call, status, usage, None)
+
+    async def stream(
+        self, request: GenerationRequest, call: CallInfo
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Yields the chunks of a streamed answer.
+
+        A refusal before the first chunk raises before anything is yielded; a failure later
+        raises after the chunks sent so far. The caller's `include_usage` decides whether the
+        usage chunk (which the provider may ask for regardless, for accounting) is passed on.
+        """
+        route = self._router.resolve(request.model)
+        body = {**request.body, "model": route.upstream_model, "stream": True}
+        wants_usage = request.include_usage
+        as_text = request.as_text_completion
+        tracker = StreamUsage()
+        status, first_chunk_at = 200, None
+        try:
+            async for chunk in route.provider.stream(
+                request.endpoint, body, UpstreamCall(call.request_id)
+            ):
+                if first_chunk_at is None:
+                    first_chunk_at = perf_counter()
+                tracker.observe(chunk)
+                # A usage chunk the caller did not ask for is dropped; `usage: null` too.
+                dropped = chunk.pop("usage", None) if not wants_usage else None
+                if dropped is not None and not chunk.get("choices"):
+                    continue
+                if as_text:
+                    reshaped = completion_chunk_from_chat(chunk)
+                    if reshaped is None:
+                        continue
+                    chunk = reshaped
+                yield chunk
+        except GatewayError as exc:
+            status = exc.status
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            status = CLIENT_CLOSED
+            raise
+        finally:
+            self._log(request, route, call, status, tracker.usage, first_chunk_at)
+
+    def list_models(self) -> dict[str, Any]:
+        """Returns the served models as an OpenAI `list`."""
+        return {"object": "list", "data": [_model_object(r) for r in self._router.routes()]}
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        """Returns one served model, or raises a 404 `GatewayError`."""
+        return _model_object(self._router.resolve(name))
+
+    def _log(
+        self,
+        request: GenerationRequest,
+        route: Route,
+        call: CallInfo,
+        status: int,
+        usage: Usage,
+        first_chunk_at: float | None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "event": "request",
+            "request_id": call.request_id,
+            "caller": call.caller,
+            "transport": call.transport,
+            "endpoint": request.endpoint.value,
+            "model": request.model,
+            "upstream": route.provider.name,
+            "upstream_model": route.upstream_model,
+            "stream": request.stream,
+            "status": status,
+            "cancelled": status == CLIENT_CLOSED,
+            "latency_ms": round((perf_counter() - call.started) * 1000, 2),
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "usage_estimated": usage.estimated,
+        }
+        if first_chunk_at is not None:
+            fields["ttft_ms"] = round((first_chunk_at - call.started) * 1000, 2)
+        if self._log_prompts:
+            fields["body"] = request.body
+        log_request(fields)

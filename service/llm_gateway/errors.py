@@ -1,0 +1,115 @@
+"""Errors the caller can act on, in OpenAI's terms, and how each transport reports them.
+
+Every failure that leaves the gateway is a `GatewayError`: the REST facade writes it as
+OpenAI's `{"error": {...}}` body with its HTTP status, the typed gRPC service as a status code
+from `GRPC_STATUS` with the same fields in the status details. Messages never carry internals
+(paths, exception text, upstream credentials).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+# HTTP status → the gRPC code that means the same to a gRPC caller.
+GRPC_STATUS: dict[int, grpc.StatusCode] = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    408: grpc.StatusCode.DEADLINE_EXCEEDED,
+    409: grpc.StatusCode.ABORTED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    499: grpc.StatusCode.CANCELLED,
+    500: grpc.StatusCode.INTERNAL,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    502: grpc.StatusCode.UNAVAILABLE,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+# HTTP status → OpenAI's error `type` when the error has none of its own.
+DEFAULT_TYPE: dict[int, str] = {
+    401: "invalid_request_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
+
+
+class GatewayError(Exception):
+    """A failure reported to the caller with an HTTP status and OpenAI's error fields."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or DEFAULT_TYPE.get(
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
+        self.param = param
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def grpc_status(self) -> grpc.StatusCode:
+        """The gRPC status code of this error."""
+        return GRPC_STATUS.get(
+            self.status,
+            grpc.StatusCode.INTERNAL if self.status >= 500 else grpc.StatusCode.INVALID_ARGUMENT,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """Returns OpenAI's error object: `{"error": {"message", "type", "param", "code"}}`."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def invalid_request(
+    message: str, param: str | None = None, code: str | None = None
+) -> GatewayError:
+    """A 400 about the request itself, naming the parameter at fault."""
+    return GatewayError(400, message, param=param, code=code)
+
+
+def invalid_api_key() -> GatewayError:
+    """A 401 for a missing or unknown key. The key is never echoed."""
+    return GatewayError(
+        401,
+        "Missing or invalid API key. Send it as 'Authorization: Bearer <key>', "
+        "'x-api-key: <key>' or 'x-goog-api-key: <key>'.",
+        code="invalid_api_key",
+    )
+
+
+def model_not_found(model: str) -> GatewayError:
+    """A 404 for a model name the gateway does not serve."""
+    return GatewayError(
+        404,
+        f"The model '{model}' does not exist or you do not have access to it.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def shutting_down() -> GatewayError:
+    """A 503 for a request that arrives while the gateway drains."""
+    return GatewayError(
+        503, "The gateway is shutting down; retry on another replica.", code="shutting_down"
+    )

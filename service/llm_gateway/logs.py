@@ -1,0 +1,41 @@
+"""Structured logs: one JSON line per request on the `llm_gateway.access` logger.
+
+Keys and prompts never reach a log line: callers are named by their key's configured name, and
+request bodies are logged only when `log_prompts` is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+ACCESS = logging.getLogger("llm_gateway.access")
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None)
+        if fields is None:
+            fields = {
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        return orjson.dumps({"ts": round(record.created, 3), **fields}).decode()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Sends every log record to stderr as one JSON line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def log_request(fields: dict[str, Any]) -> None:
+    """Writes the access log line of one finished request."""
+    ACCESS.info("request", extra={"fields": fields})

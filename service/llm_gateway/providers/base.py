@@ -1,0 +1,43 @@
+"""What the data plane needs from an upstream provider."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from llm_gateway.model.request import Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """Facts about the caller's request that travel upstream."""
+
+    request_id: str
+
+
+class Provider(Protocol):
+    """An upstream that serves OpenAI-shaped requests, whatever its own wire format.
+
+    Both methods take a canonical request body (with the upstream's model name) and give
+    canonical responses; failures are `GatewayError`s. `stream` raises before its first chunk
+    when the upstream refuses the request, so that callers still get a proper status.
+    """
+
+    name: str
+
+    async def create(
+        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
+    ) -> dict[str, Any]:
+        """Returns the upstream's whole response."""
+        ...
+
+    def stream(
+        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yields the upstream's stream chunks as they arrive."""
+        ...
+
+    async def aclose(self) -> None:
+        """Closes the provider's connections."""
+        ...

@@ -1,0 +1,103 @@
+"""Maps what goes wrong upstream to the errors the caller sees.
+
+Client errors keep the upstream's own message (it is about the caller's request); server errors
+and credential failures get the gateway's words, so that nothing of the upstream's internals or
+of the gateway's credentials reaches the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import GatewayError
+
+_MAX_MESSAGE = 2000
+
+# Upstream HTTP status → (status for the caller, code, message when the upstream's is not used).
+_SERVER_SIDE: dict[int, tuple[int, str, str]] = {
+    401: (502, "upstream_auth_failed", "The upstream provider rejected the gateway's credentials."),
+    403: (502, "upstream_auth_failed", "The upstream provider rejected the gateway's credentials."),
+    408: (504, "upstream_timeout", "The upstream provider timed out."),
+    502: (502, "upstream_error", "The upstream provider failed (bad gateway)."),
+    503: (503, "upstream_unavailable", "The upstream provider is unavailable."),
+    504: (504, "upstream_timeout", "The upstream provider timed out."),
+}
+_CLIENT_SIDE = {400: 400, 404: 404, 409: 409, 413: 413, 422: 400, 429: 429}
+
+
+def _error_fields(body: Any) -> dict[str, Any]:
+    # OpenAI and vLLM: {"error": {...}}; vLLM's older form and others: {"message": ...};
+    # Ollama: {"error": "text"}.
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return error
+        if isinstance(error, str):
+            return {"message": error}
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def error_from_upstream(status: int, payload: bytes, retry_after: str | None) -> GatewayError:
+    """Returns the caller's error for an upstream HTTP error response."""
+    if status in _CLIENT_SIDE:
+        try:
+            fields = _error_fields(orjson.loads(payload))
+        except orjson.JSONDecodeError:
+            fields = {}
+        message = (
+            _text(fields.get("message")) or f"The upstream provider refused the request ({status})."
+        )
+        code = fields.get("code")
+        return GatewayError(
+            _CLIENT_SIDE[status],
+            message[:_MAX_MESSAGE],
+            type=_text(fields.get("type")),
+            param=_text(fields.get("param")),
+            code=str(code) if code is not None else None,
+            retry_after=retry_after if status == 429 else None,
+        )
+    mapped_status, code, message = _SERVER_SIDE.get(
+        status, (502, "upstream_error", f"The upstream provider failed ({status}).")
+    )
+    return GatewayError(mapped_status, message, code=code)
+
+
+def error_in_stream(payload: dict[str, Any]) -> GatewayError:
+    """Returns the caller's error for an `{"error": ...}` event inside an upstream stream."""
+    fields = _error_fields(payload)
+    message = _text(fields.get("message")) or "The upstream provider failed during the stream."
+    code = fields.get("code")
+    return GatewayError(
+        502,
+        message[:_MAX_MESSAGE],
+        type=_text(fields.get("type")),
+        param=_text(fields.get("param")),
+        code=str(code) if code is not None else "upstream_error",
+    )
+
+
+def unreachable() -> GatewayError:
+    """The upstream could not be reached or dropped the connection before answering."""
+    return GatewayError(
+        502, "The upstream provider could not be reached.", code="upstream_unreachable"
+    )
+
+
+def timed_out() -> GatewayError:
+    """The upstream took longer than its configured timeout."""
+    return GatewayError(504, "The upstream provider timed out.", code="upstream_timeout")
+
+
+def stream_broken() -> GatewayError:
+    """The upstream stream ended or broke before its end marker."""
+    return GatewayError(
+        502,
+        "The upstream provider's stream ended before it was complete.",
+        code="upstream_stream_interrupted",
+    )

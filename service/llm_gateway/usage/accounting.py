@@ -1,0 +1,67 @@
+"""Counts the tokens of every request, streams cut short included.
+
+The upstream's `usage` is the truth. A stream that ends without it (the caller went away, the
+upstream broke) is still accounted: its completion tokens are estimated from what was streamed,
+one token per non-empty piece of generated text, and the record says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class Usage:
+    """The tokens of one request."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def usage_of(answer: dict[str, Any]) -> Usage:
+    """Returns the usage an upstream reported in a whole answer or a usage chunk."""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return Usage(estimated=True)
+    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
+
+
+class StreamUsage:
+    """Watches a stream's chunks and knows its usage at any point."""
+
+    def __init__(self) -> None:
+        self._reported: Usage | None = None
+        self._pieces = 0
+
+    def observe(self, chunk: dict[str, Any]) -> None:
+        """Takes one upstream chunk into account."""
+        if chunk.get("usage"):
+            self._reported = usage_of(chunk)
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if delta is None:  # a text_completion chunk
+                self._pieces += 1 if choice.get("text") else 0
+                continue
+            if delta.get("content") or delta.get("refusal"):
+                self._pieces += 1
+            for call in delta.get("tool_calls") or ():
+                if (call.get("function") or {}).get("arguments"):
+                    self._pieces += 1
+
+    @property
+    def usage(self) -> Usage:
+        """The upstream's usage if it arrived, otherwise the estimate."""
+        if self._reported is not None:
+            return self._reported
+        return Usage(completion_tokens=self._pieces, estimated=True)
