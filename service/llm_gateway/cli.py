@@ -27,10 +27,16 @@ log = logging.getLogger("llm_gateway")
 
 async def _up(settings: GatewaySettings, envoy_log_level: str) -> None:
     stop = stop_event_on_signals()
-    gateway = await start_server(settings)
     envoy = EnvoyProcess(settings, envoy_log_level)
+    # Envoy is spawned before gRPC starts its threads: forking after that is unsafe.
+    await envoy.spawn()
     try:
-        await envoy.start()
+        gateway = await start_server(settings)
+    except BaseException:
+        await envoy.stop()
+        raise
+    try:
+        await envoy.wait_ready()
         log.info(
             "ready: REST and gRPC on %s, gRPC direct on %s",
             settings.listen.rest,

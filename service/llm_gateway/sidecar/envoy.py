@@ -95,12 +95,11 @@ class EnvoyProcess:
             "5",
         ]
 
-    async def start(self) -> None:
-        """Starts Envoy and returns once it answers on its admin `/ready` endpoint."""
+    async def spawn(self) -> None:
+        """Starts the Envoy process; `wait_ready` waits until it serves."""
         self._process = await asyncio.create_subprocess_exec(*self.command())
-        await self._wait_ready()
 
-    async def _wait_ready(self, wait_seconds: float = 20.0) -> None:
+    async def wait_ready(self, wait_seconds: float = 20.0) -> None:
         host, _, port = self._settings.listen.envoy_admin.rpartition(":")
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while asyncio.get_running_loop().time() < deadline:
@@ -108,7 +107,7 @@ class EnvoyProcess:
                 raise RuntimeError(f"envoy exited with status {self._process.returncode}")
             try:
                 reader, writer = await asyncio.open_connection(host, int(port))
-                writer.write(b"GET /ready HTTP/1.0\r\n\r\n")
+                writer.write(b"GET /ready HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n")
                 answer = await reader.read(64)
                 writer.close()
                 if b" 200 " in answer:
