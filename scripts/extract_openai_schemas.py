@@ -33,7 +33,7 @@ REQUESTS = {
 # `oneOf` is read as `anyOf`: OpenAI's alternatives are unions whose members exclude each other
 # (by JSON type or by a discriminator value), so both accept the same documents, and `anyOf`
 # stops at the first match where `oneOf` must try every member. A discriminated union first
-# checks the discriminator on its own, so that a bad `role` or `type` is reported by name.
+# is dispatched on its discriminator (see `discriminated`).
 DROPPED_KEYS = {"description", "example", "examples", "title", "deprecated", "default", "format"}
 REF_PREFIX = "#/components/schemas/"
 COMPONENTS: dict[str, Any] = {}
@@ -92,11 +92,20 @@ def merge_null_alternative(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def discriminated(out: dict[str, Any], field: str, members: list[Any]) -> dict[str, Any]:
-    """Checks a union's discriminator field against its allowed values before the members."""
+    """Dispatches a union on its discriminator instead of trying every member.
+
+    The discriminator is checked first, then only the member it names applies (`if`/`then`),
+    so an error inside that member is reported at its own path (`messages[0].content`).
+    """
+    converted = out.pop("anyOf")
     values = [value for member in members for value in discriminator_values(member, field)]
     check = {"type": "object", "required": [field], "properties": {field: {"enum": values}}}
-    union = {"anyOf": out.pop("anyOf")}
-    return {**out, "allOf": [check, union]}
+    branches = [
+        {"if": {"properties": {field: {"const": value}}}, "then": schema}
+        for member, schema in zip(members, converted, strict=True)
+        for value in discriminator_values(member, field)
+    ]
+    return {**out, "allOf": [check, *branches]}
 
 
 def discriminator_values(member: dict[str, Any], field: str) -> list[Any]:

@@ -20,6 +20,8 @@ from llm_gateway.v1 import chat_pb2, completions_pb2
 
 # Fields of a legacy completion that a chat completion cannot honour.
 _CHAT_INCOMPATIBLE = ("echo", "suffix", "best_of", "logprobs")
+# Left out of the chat request made from a completion request with `messages`.
+_NOT_FORWARDED = frozenset((*_CHAT_INCOMPATIBLE, "prompt"))
 _EXTRA_BODY = "extra_body"
 
 
@@ -82,7 +84,7 @@ class RequestValidator:
         return GenerationRequest(Endpoint.COMPLETIONS, body)
 
     def _completion_from_messages(self, body: dict[str, Any]) -> GenerationRequest:
-        if "prompt" in body:
+        if body.get("prompt") is not None:
             raise invalid_request("Give either 'prompt' or 'messages', not both.", "messages")
         for name in _CHAT_INCOMPATIBLE:
             if body.get(name) not in (None, False):
@@ -92,7 +94,7 @@ class RequestValidator:
                     name,
                     "unsupported_parameter",
                 )
-        chat_body = {k: v for k, v in body.items() if k not in _CHAT_INCOMPATIBLE}
+        chat_body = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
         chat_body = self._check(chat_body, self._chat, CHAT_FIELDS)
         return GenerationRequest(Endpoint.CHAT, chat_body, as_text_completion=True)
 

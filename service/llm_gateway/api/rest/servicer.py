@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 import orjson
@@ -76,7 +77,8 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
         inbound = InboundCall(context, "rest")
         try:
             inbound.authenticate(self._keys)
-            answer = self._dataplane.get_model(request.model)
+            # A `**` path variable arrives percent-encoded: SDKs send `org%2Fmodel`.
+            answer = self._dataplane.get_model(unquote(request.model))
         except GatewayError as error:
             yield await self._error(context, error, inbound)
             return

@@ -1,0 +1,40 @@
+"""Shared fixtures: one scripted upstream and one running stack for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import KEY, Stack, stack_config, start_stack
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Stack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"), stack_config(upstream.base_url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(stack: Stack) -> openai.OpenAI:
+    """The official SDK pointed at Envoy's REST listener."""
+    return openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=KEY, max_retries=0,
+                         timeout=20)
+
+
+@pytest.fixture
+def root() -> Path:
+    return Path(__file__).resolve().parent.parent

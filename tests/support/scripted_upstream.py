@@ -1,0 +1,312 @@
+"""A scripted OpenAI-compatible upstream: a test double of OpenAI's wire format.
+
+It runs an aiohttp server on loopback in a thread of its own, so that synchronous clients (the
+`openai` SDK, `requests`) and asyncio tests can share it. The upstream model name picks the
+behaviour, so one instance serves every scenario:
+
+- `echo`: answers with the last user message (chat) or the prompt (completions), one word per
+  stream chunk; honours `n`, `max_tokens` (finish `length`), `stop`, `logprobs`,
+  `top_logprobs`, `echo`, `tools` (a streamed tool call), `stream_options.include_usage`.
+- `fail-midstream`: two chunks, then the connection is cut without `[DONE]`.
+- `error-in-stream`: one chunk, then an in-stream `{"error": ...}` event.
+- `rate-limited`, `server-error`, `bad-request`, `unauthorized`: the upstream's error answers.
+- `slow`: a chunk every 20 ms for 10 s, for cancellation tests.
+
+Every request is recorded with its body and headers, and for streams the moment the upstream
+saw the connection close, so tests can check what was forwarded and when work stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+CREATED = 1_700_000_000
+
+
+@dataclass
+class Recorded:
+    """One request as the upstream saw it."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    closed_at: float | None = None
+    completed: bool = False
+
+
+@dataclass
+class ScriptedUpstream:
+    """The running upstream; `base_url` goes into the gateway config."""
+
+    port: int = 0
+    requests: list[Recorded] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("scripted upstream did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def last(self) -> Recorded:
+        with self._lock:
+            return self.requests[-1]
+
+    def find(self, request_id: str) -> Recorded | None:
+        with self._lock:
+            for recorded in self.requests:
+                if recorded.headers.get("x-request-id") == request_id:
+                    return recorded
+        return None
+
+    def _run(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completions)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set()
+        self._loop.run_forever()
+
+    async def _record(self, request: web.Request) -> Recorded:
+        recorded = Recorded(request.path, await request.json(),
+                            {k.lower(): v for k, v in request.headers.items()})
+        with self._lock:
+            self.requests.append(recorded)
+        return recorded
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        return await self._serve(request, recorded, chat=True)
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        return await self._serve(request, recorded, chat=False)
+
+    async def _serve(self, request: web.Request, recorded: Recorded, chat: bool
+                     ) -> web.StreamResponse:
+        body = recorded.body
+        model = body["model"]
+        if model in ERRORS:
+            status, payload, headers = ERRORS[model]
+            return web.json_response(payload, status=status, headers=headers)
+        if not body.get("stream"):
+            return web.json_response(whole_answer(body, chat))
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for index, chunk in enumerate(stream_chunks(body, chat)):
+                if model == "fail-midstream" and index == 2:
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if model == "error-in-stream" and index == 1:
+                    error = {"error": {"message": "The server had an error while processing "
+                                       "your request.", "type": "server_error", "param": None,
+                                       "code": None}}
+                    await response.write(sse(error))
+                    return response
+                await response.write(sse(chunk))
+                if model == "slow":
+                    await asyncio.sleep(0.02)
+            await response.write(b"data: [DONE]\n\n")
+            recorded.completed = True
+        finally:
+            recorded.closed_at = time.monotonic()
+        return response
+
+
+ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
+    "rate-limited": (429, {"error": {"message": "Rate limit reached for requests",
+                                     "type": "requests", "param": None,
+                                     "code": "rate_limit_exceeded"}}, {"retry-after": "7"}),
+    "server-error": (500, {"error": {"message": "internal detail: /srv/model.py line 12",
+                                     "type": "server_error", "param": None, "code": None}}, {}),
+    "bad-request": (400, {"error": {"message": "'messages' is too long",
+                                    "type": "invalid_request_error", "param": "messages",
+                                    "code": "context_length_exceeded"}}, {}),
+    "unauthorized": (401, {"error": {"message": "Incorrect API key provided: sk-up***",
+                                     "type": "invalid_request_error", "param": None,
+                                     "code": "invalid_api_key"}}, {}),
+}
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _source_text(body: dict[str, Any], chat: bool) -> str:
+    if chat:
+        for message in reversed(body["messages"]):
+            if message["role"] == "user":
+                content = message["content"]
+                if isinstance(content, list):
+                    return " ".join(p.get("text", "") for p in content)
+                return str(content)
+        return "hello"
+    prompt = body.get("prompt", "")
+    if isinstance(prompt, list):
+        return " ".join(str(p) for p in prompt)
+    return str(prompt)
+
+
+def _words(body: dict[str, Any], chat: bool) -> tuple[list[str], str]:
+    """The generated words and the finish reason."""
+    if body["model"] == "slow":
+        return [f"w{i} " for i in range(500)], "stop"
+    words = [w + " " for w in _source_text(body, chat).split()] or ["ok "]
+    words[-1] = words[-1].rstrip()
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else list(stop or ())
+    for index, word in enumerate(words):
+        if any(s in word for s in stops):
+            return words[:index], "stop"
+    limit = body.get("max_tokens") or body.get("max_completion_tokens")
+    if limit is not None and limit < len(words):
+        return words[:limit], "length"
+    return words, "stop"
+
+
+def _usage(body: dict[str, Any], chat: bool, completion_tokens: int) -> dict[str, Any]:
+    prompt_tokens = len(_source_text(body, chat).split())
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0}}
+
+
+def _chat_logprobs(words: list[str], top: int) -> dict[str, Any]:
+    return {"content": [
+        {"token": w, "logprob": -0.5, "bytes": list(w.encode()),
+         "top_logprobs": [{"token": w, "logprob": -0.5, "bytes": list(w.encode())},
+                          {"token": "x", "logprob": -2.0, "bytes": [120]}][:top]}
+        for w in words], "refusal": None}
+
+
+def _text_logprobs(words: list[str], top: int, offset: int) -> dict[str, Any]:
+    offsets, position = [], offset
+    for word in words:
+        offsets.append(position)
+        position += len(word)
+    return {"tokens": words, "token_logprobs": [-0.5 for _ in words],
+            "top_logprobs": [{w: -0.5, "x": -2.0} if top > 1 else {w: -0.5} for w in words],
+            "text_offset": offsets}
+
+
+def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    if not body.get("tools") or body.get("tool_choice") == "none":
+        return None
+    name = body["tools"][0]["function"]["name"]
+    return {"id": "call_1", "type": "function",
+            "function": {"name": name, "arguments": '{"city": "Paris"}'}}
+
+
+def whole_answer(body: dict[str, Any], chat: bool) -> dict[str, Any]:
+    words, finish = _words(body, chat)
+    text = "".join(words)
+    n = body.get("n") or 1
+    if not chat:
+        if body.get("echo"):
+            text = str(body.get("prompt", "")) + text
+        choices = [{"text": text, "index": i, "finish_reason": finish,
+                    "logprobs": (_text_logprobs(words, body["logprobs"], 0)
+                                 if body.get("logprobs") is not None else None)}
+                   for i in range(n)]
+        return {"id": "cmpl-1", "object": "text_completion", "created": CREATED,
+                "model": body["model"], "system_fingerprint": "fp_1", "choices": choices,
+                "usage": _usage(body, chat, len(words) * n)}
+    call = _tool_call(body)
+    message: dict[str, Any] = {"role": "assistant", "content": None if call else text,
+                               "refusal": None, "annotations": []}
+    if call:
+        message["tool_calls"] = [call]
+        finish = "tool_calls"
+    choices = [{"index": i, "message": message, "finish_reason": finish,
+                "logprobs": (_chat_logprobs(words, body.get("top_logprobs") or 0)
+                             if body.get("logprobs") else None)} for i in range(n)]
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": CREATED,
+            "model": body["model"], "system_fingerprint": "fp_1", "service_tier": "default",
+            "choices": choices, "usage": _usage(body, chat, len(words) * n)}
+
+
+def stream_chunks(body: dict[str, Any], chat: bool) -> list[dict[str, Any]]:
+    words, finish = _words(body, chat)
+    n = body.get("n") or 1
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    usage = _usage(body, chat, len(words) * n)
+    chunks: list[dict[str, Any]] = []
+    if not chat:
+        base = {"id": "cmpl-1", "object": "text_completion", "created": CREATED,
+                "model": body["model"], "system_fingerprint": "fp_1"}
+        for word in words:
+            for i in range(n):
+                chunks.append({**base, "choices": [
+                    {"text": word, "index": i, "finish_reason": None, "logprobs": None}]})
+        for i in range(n):
+            chunks.append({**base, "choices": [
+                {"text": "", "index": i, "finish_reason": finish, "logprobs": None}]})
+        if include_usage:
+            chunks.append({**base, "choices": [], "usage": usage})
+        return chunks
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": CREATED,
+            "model": body["model"], "system_fingerprint": "fp_1", "service_tier": "default"}
+    extra = {"usage": None} if include_usage else {}
+    call = _tool_call(body)
+    top = body.get("top_logprobs") or 0
+    for i in range(n):
+        chunks.append({**base, **extra, "choices": [
+            {"index": i, "delta": {"role": "assistant", "content": "" if not call else None,
+                                   "refusal": None}, "logprobs": None, "finish_reason": None}]})
+    if call:
+        arguments = call["function"]["arguments"]
+        pieces = [arguments[:5], arguments[5:12], arguments[12:]]
+        for i in range(n):
+            chunks.append({**base, **extra, "choices": [{"index": i, "delta": {"tool_calls": [
+                {"index": 0, "id": call["id"], "type": "function",
+                 "function": {"name": call["function"]["name"], "arguments": ""}}]},
+                "logprobs": None, "finish_reason": None}]})
+            for piece in pieces:
+                chunks.append({**base, **extra, "choices": [{"index": i, "delta": {"tool_calls": [
+                    {"index": 0, "function": {"arguments": piece}}]}, "logprobs": None,
+                    "finish_reason": None}]})
+        finish = "tool_calls"
+    else:
+        for word in words:
+            for i in range(n):
+                chunks.append({**base, **extra, "choices": [
+                    {"index": i, "delta": {"content": word},
+                     "logprobs": _chat_logprobs([word], top) if body.get("logprobs") else None,
+                     "finish_reason": None}]})
+    for i in range(n):
+        chunks.append({**base, **extra, "choices": [
+            {"index": i, "delta": {}, "logprobs": None, "finish_reason": finish}]})
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": usage})
+    return chunks

@@ -1,0 +1,120 @@
+"""Starts the real stack (`llm-gateway up`: the gateway and Envoy from the wheel) on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+KEY = "sk-test-key-0123456789"
+OTHER_KEY = "sk-test-other-9876543210"
+SCENARIOS = ("echo", "fail-midstream", "error-in-stream", "rate-limited", "server-error",
+             "bad-request", "unauthorized", "slow")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
+    """A gateway config whose models `gpt-<scenario>` reach the scripted upstream."""
+    models: dict[str, Any] = {f"gpt-{s}": {"provider": "scripted", "model": s}
+                              for s in SCENARIOS}
+    models["org/model-with-slash"] = {"provider": "scripted", "model": "echo",
+                                      "owned_by": "org", "created": 1700000000}
+    models["gpt-down"] = {"provider": "down", "model": "echo"}
+    config: dict[str, Any] = {
+        "listen": {"rest": f"127.0.0.1:{free_port()}", "grpc": f"127.0.0.1:{free_port()}",
+                   "envoy_admin": f"127.0.0.1:{free_port()}"},
+        "providers": {
+            "scripted": {"type": "openai", "base_url": upstream_url,
+                         "api_key": "sk-upstream-secret-1"},
+            "down": {"type": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                     "connect_timeout": 2},
+        },
+        "models": models,
+        "keys": [{"name": "tester", "key": KEY}, {"name": "other", "key": OTHER_KEY}],
+        "limits": {"max_body_bytes": 1024 * 1024},
+        "shutdown_grace_seconds": 5,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class Stack:
+    """A running `llm-gateway up` process."""
+
+    process: subprocess.Popen[bytes]
+    config: dict[str, Any]
+    log_path: Path
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.config['listen']['rest']}"
+
+    @property
+    def grpc_target(self) -> str:
+        return str(self.config["listen"]["grpc"])
+
+    @property
+    def envoy_target(self) -> str:
+        return str(self.config["listen"]["rest"])
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_stack(folder: Path, config: dict[str, Any], command: str = "up") -> Stack:
+    """Writes the config and starts the stack; returns once `/v1/models` answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "gateway.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    log_path = folder / "gateway.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llm_gateway", command, "--config", str(config_path)],
+        stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True)
+    stack = Stack(process, config, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the stack exited:\n{log_path.read_text()}")
+        if command != "up" or _answers(stack):
+            if command != "up":
+                time.sleep(1.0)
+            return stack
+        time.sleep(0.1)
+    stack.stop()
+    raise RuntimeError(f"the stack did not start:\n{log_path.read_text()}")
+
+
+def _answers(stack: Stack) -> bool:
+    try:
+        response = requests.get(f"{stack.rest_url}/v1/models",
+                                headers={"authorization": f"Bearer {KEY}"}, timeout=1)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
