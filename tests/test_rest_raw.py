@@ -59,15 +59,17 @@ def test_sse_framing_bytes(stack: Stack) -> None:
 
 
 def test_midstream_failure_frame(stack: Stack) -> None:
-    response = post(stack, "/v1/chat/completions",
-                    {**CHAT, "model": "gpt-fail-midstream", "stream": True}, stream=True)
-    assert response.status_code == 200
-    frames = b"".join(response.iter_content(chunk_size=None)).split(b"\n\n")
-    assert frames[-2] == b"data: [DONE]"
-    error = json.loads(frames[-3][6:])
-    assert error["error"]["code"] == "upstream_stream_interrupted"
-    assert set(error["error"]) == {"message", "type", "param", "code"}
-    assert len(frames) == 2 + 1 + 2  # two chunks, the error frame, [DONE], the trailing ""
+    # Repeated: the chunks that arrived before the break must all be relayed, every time.
+    for _ in range(10):
+        response = post(stack, "/v1/chat/completions",
+                        {**CHAT, "model": "gpt-fail-midstream", "stream": True}, stream=True)
+        assert response.status_code == 200
+        frames = b"".join(response.iter_content(chunk_size=None)).split(b"\n\n")
+        assert frames[-2] == b"data: [DONE]"
+        error = json.loads(frames[-3][6:])
+        assert error["error"]["code"] == "upstream_stream_interrupted"
+        assert set(error["error"]) == {"message", "type", "param", "code"}
+        assert len(frames) == 2 + 1 + 2  # two chunks, the error frame, [DONE], the trailing ""
 
 
 def test_in_stream_upstream_error_frame(stack: Stack) -> None:

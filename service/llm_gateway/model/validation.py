@@ -28,10 +28,12 @@ _EXTRA_BODY = "extra_body"
 def modelled_fields(descriptor: Any) -> frozenset[str]:
     """Returns the JSON members that a proto request message models.
 
-    A `oneof` models the JSON member of its own name (a union-typed field such as `prompt`).
+    A `oneof` models the JSON member of its own name (a union-typed field such as `prompt`);
+    the synthetic oneof of a proto3 `optional` field (`_temperature`) is just that field.
     """
-    names = {f.name for f in descriptor.fields if f.containing_oneof is None}
-    names |= {o.name for o in descriptor.oneofs if not o.name.startswith("_")}
+    real_oneofs = [o for o in descriptor.oneofs if o.name != f"_{o.fields[0].name}"]
+    names = {f.name for f in descriptor.fields if f.containing_oneof not in real_oneofs}
+    names |= {o.name for o in real_oneofs}
     names.discard(_EXTRA_BODY)
     return frozenset(names)
 

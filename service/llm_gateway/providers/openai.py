@@ -22,6 +22,24 @@ from llm_gateway.providers.sse import SseDecoder
 _DONE = b"[DONE]"
 
 
+async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Yields the data of each server-sent event of a response body as it completes."""
+    decoder = SseDecoder()
+    try:
+        async for data in response.content.iter_any():
+            for event in decoder.feed(data):
+                yield event
+    except aiohttp.ClientPayloadError:
+        # When the connection breaks, aiohttp raises before handing out the bytes it had
+        # already received (StreamReader.readany checks for an error first). Those bytes are
+        # complete events the upstream sent: relay them before reporting the break.
+        for event in decoder.feed(bytes(b"".join(getattr(response.content, "_buffer", ())))):
+            yield event
+        raise
+    for event in decoder.finish():
+        yield event
+
+
 class OpenAICompatibleProvider:
     """An upstream that speaks OpenAI's REST API."""
 
@@ -101,16 +119,9 @@ class OpenAICompatibleProvider:
             options = body.get("stream_options") or {}
             body = {**body, "stream_options": {**options, "include_usage": True}}
         response = await self._post(endpoint, body, call)
-        decoder = SseDecoder()
         finished = False
         try:
-            async for data in response.content.iter_any():
-                for event in decoder.feed(data):
-                    if event == _DONE:
-                        finished = True
-                        return
-                    yield self._chunk(event)
-            for event in decoder.finish():
+            async for event in _events(response):
                 if event == _DONE:
                     finished = True
                     return
