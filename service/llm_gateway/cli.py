@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,9 +26,8 @@ from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
 log = logging.getLogger("llm_gateway")
 
 
-async def _up(settings: GatewaySettings, envoy_log_level: str) -> None:
+async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
     stop = stop_event_on_signals()
-    envoy = EnvoyProcess(settings, envoy_log_level)
     # Envoy is spawned before gRPC starts its threads: forking after that is unsafe.
     await envoy.spawn()
     try:
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True, help="the gateway's YAML config file")
         sub.add_argument("--log-level", default="INFO", help="gateway log level (INFO)")
         sub.add_argument("--envoy-log-level", default="warn", help="Envoy log level (warn)")
+        sub.add_argument("--envoy-config", type=Path, default=None,
+                         help="an Envoy config to render instead of the packaged envoy.yaml")
     return parser
 
 
@@ -81,14 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level.upper())
     try:
         settings = load_config(args.config)
+        envoy = EnvoyProcess(settings, args.envoy_log_level, args.envoy_config)
         if args.command == "envoy-config":
-            sys.stdout.write(yaml.safe_dump(render_envoy_config(settings), sort_keys=False))
+            config = render_envoy_config(settings, args.envoy_config)
+            sys.stdout.write(yaml.safe_dump(config, sort_keys=False))
         elif args.command == "sidecar":
-            EnvoyProcess(settings, args.envoy_log_level).exec()
+            envoy.exec()
         elif args.command == "serve":
             _run(serve(settings))
         else:
-            _run(_up(settings, args.envoy_log_level))
+            _run(_up(settings, envoy))
     except (ConfigError, StartupError) as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ behaviour, so one instance serves every scenario:
 - `error-in-stream`: one chunk, then an in-stream `{"error": ...}` event.
 - `rate-limited`, `server-error`, `bad-request`, `unauthorized`: the upstream's error answers.
 - `slow`: a chunk every 20 ms for 10 s, for cancellation tests.
+- `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step.
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -134,8 +135,8 @@ class ScriptedUpstream:
                     await response.write(sse(error))
                     return response
                 await response.write(sse(chunk))
-                if model == "slow":
-                    await asyncio.sleep(0.02)
+                if model in PACED:
+                    await asyncio.sleep(PACED[model][1])
             await response.write(b"data: [DONE]\n\n")
             recorded.completed = True
         finally:
@@ -156,6 +157,10 @@ ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
                                      "type": "invalid_request_error", "param": None,
                                      "code": "invalid_api_key"}}, {}),
 }
+
+
+# Paced scenarios: (chunks, seconds between chunks).
+PACED = {"slow": (500, 0.02), "paced": (20, 0.05)}
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -179,8 +184,8 @@ def _source_text(body: dict[str, Any], chat: bool) -> str:
 
 def _words(body: dict[str, Any], chat: bool) -> tuple[list[str], str]:
     """The generated words and the finish reason."""
-    if body["model"] == "slow":
-        return [f"w{i} " for i in range(500)], "stop"
+    if body["model"] in PACED:
+        return [f"w{i} " for i in range(PACED[body["model"]][0])], "stop"
     words = [w + " " for w in _source_text(body, chat).split()] or ["ok "]
     words[-1] = words[-1].rstrip()
     stop = body.get("stop")

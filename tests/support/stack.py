@@ -18,7 +18,7 @@ import yaml
 KEY = "sk-test-key-0123456789"
 OTHER_KEY = "sk-test-other-9876543210"
 SCENARIOS = ("echo", "fail-midstream", "error-in-stream", "rate-limited", "server-error",
-             "bad-request", "unauthorized", "slow")
+             "bad-request", "unauthorized", "slow", "paced")
 
 
 def free_port() -> int:

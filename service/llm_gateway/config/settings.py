@@ -32,9 +32,11 @@ class ListenSettings(_Section):
         "(for example `gateway:50051` in docker-compose)",
     )
 
-    _check = field_validator("rest", "grpc", "envoy_admin", "gateway_upstream")(
-        lambda v: v if v is None else _check_host_port(v)
-    )
+    @field_validator("rest", "grpc", "envoy_admin", "gateway_upstream", mode="before")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        # An empty value (an unset `${VAR:-}`) means "not given".
+        return None if value in (None, "") else _check_host_port(str(value))
 
 
 class ProviderSettings(_Section):

@@ -41,9 +41,12 @@ def _gateway_upstream(settings: GatewaySettings) -> str:
     return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '') else host}:{port}"
 
 
-def render_envoy_config(settings: GatewaySettings) -> dict[str, Any]:
-    """Returns the Envoy bootstrap for settings, as data."""
-    config: dict[str, Any] = yaml.safe_load(packaged_file("envoy.yaml").read_text())
+def render_envoy_config(settings: GatewaySettings, template: Path | None = None
+                        ) -> dict[str, Any]:
+    """Returns the Envoy bootstrap for settings, as data, from the packaged `envoy.yaml` or
+    from `template` (a customised copy of it)."""
+    source = template or packaged_file("envoy.yaml")
+    config: dict[str, Any] = yaml.safe_load(source.read_text())
     config["admin"]["address"] = _socket(settings.listen.envoy_admin)
     listener = config["static_resources"]["listeners"][0]
     listener["address"] = _socket(settings.listen.rest)
@@ -73,16 +76,19 @@ def envoy_binary() -> str:
 class EnvoyProcess:
     """One Envoy process running the rendered config."""
 
-    def __init__(self, settings: GatewaySettings, log_level: str = "warn") -> None:
+    def __init__(self, settings: GatewaySettings, log_level: str = "warn",
+                 template: Path | None = None) -> None:
         self._settings = settings
         self._log_level = log_level
+        self._template = template
         self._process: asyncio.subprocess.Process | None = None
         self._config_dir = tempfile.TemporaryDirectory(prefix="llm-gateway-envoy-")
 
     def command(self) -> list[str]:
         """Writes the rendered config and returns the command that runs Envoy on it."""
         path = Path(self._config_dir.name) / "envoy.yaml"
-        path.write_text(yaml.safe_dump(render_envoy_config(self._settings), sort_keys=False))
+        config = render_envoy_config(self._settings, self._template)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
         # No hot restart: several stacks may share a host, and restarts replace the process.
         return [
             envoy_binary(),

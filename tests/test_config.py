@@ -1,0 +1,72 @@
+"""The configuration file: interpolation, defaults, and errors that name the bad entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llm_gateway.config import ConfigError, parse_config
+
+VALID = """
+providers:
+  up: {type: openai, base_url: "${UP_URL:-http://127.0.0.1:8000/v1}", api_key: "${UP_KEY}"}
+models:
+  m: {provider: up, model: upstream-m}
+keys:
+  - {name: dev, key: "${GW_KEY}"}
+"""
+
+
+def test_interpolation_and_defaults() -> None:
+    settings = parse_config(VALID, "t.yaml", {"UP_KEY": "k-up", "GW_KEY": "sk-secret-1"})
+    assert settings.providers["up"].base_url == "http://127.0.0.1:8000/v1"
+    assert settings.providers["up"].api_key is not None
+    assert settings.providers["up"].api_key.get_secret_value() == "k-up"
+    assert settings.listen.rest == "127.0.0.1:8080" and settings.listen.grpc == "127.0.0.1:50051"
+    assert settings.unknown_fields == "pass"
+    assert "sk-secret-1" not in repr(settings)  # secrets never print
+
+
+def test_missing_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"providers\.up\.api_key: .*UP_KEY is not set"):
+        parse_config(VALID, "t.yaml", {"GW_KEY": "sk-secret-1"})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("provider: up", "provider: nowhere"), r"models\.m\.provider: unknown provider 'nowhere'"),
+    (("type: openai", "type: carrier-pigeon"), r"providers\.up\.type"),
+    (("base_url: \"${UP_URL:-http://127.0.0.1:8000/v1}\"", "base_url: ftp://x"),
+     r"providers\.up\.base_url: .*http"),
+    (("models:", "modles: {}\nmodels:"), r"modles: Extra inputs are not permitted"),
+    (("key: \"${GW_KEY}\"", "key: short"), r"keys\.0\.key: a key must have at least 8"),
+])
+def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> None:
+    env = {"UP_KEY": "k", "GW_KEY": "sk-secret-1"}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(VALID.replace(*change), "t.yaml", env)
+
+
+def test_bad_listen_address() -> None:
+    with pytest.raises(ConfigError, match=r"listen\.grpc: .*HOST:PORT"):
+        parse_config(VALID + "listen: {grpc: 'nowhere'}\n", "t.yaml",
+                     {"UP_KEY": "k", "GW_KEY": "sk-secret-1"})
+
+
+def test_cli_fails_at_start_naming_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(VALID.replace("provider: up", "provider: nowhere"))
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
+        capture_output=True, text=True, timeout=60,
+        env={"UP_KEY": "k", "GW_KEY": "sk-secret-1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert "models.m.provider: unknown provider 'nowhere'" in result.stderr
+
+
+def test_shipped_config_loads(root: Path) -> None:
+    settings = parse_config((root / "config" / "gateway.yaml").read_text(), "gateway.yaml", {})
+    assert {"openai", "local"} <= set(settings.providers)
+    assert settings.models["gpt-4o-mini"].provider == "openai"
