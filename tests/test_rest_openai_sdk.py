@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Stack
+from tests.support.stack import OTHER_KEY, Stack
 
 
 def test_chat_completion(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -222,6 +222,20 @@ def test_wrong_key_is_401(stack: Stack) -> None:
     assert "sk-wrong" not in caught.value.message
 
 
+def test_model_not_allowed_for_key_is_403(stack: Stack) -> None:
+    limited = openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=OTHER_KEY, max_retries=0)
+    assert sorted(m.id for m in limited.models.list().data) == ["gpt-echo",
+                                                                "org/model-with-slash"]
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        limited.chat.completions.create(model="gpt-paced",
+                                        messages=[{"role": "user", "content": "x"}])
+    assert caught.value.body["code"] == "model_not_allowed"  # type: ignore[index]
+    assert caught.value.body["param"] == "model"  # type: ignore[index]
+    with pytest.raises(openai.PermissionDeniedError):
+        limited.models.retrieve("gpt-paced")
+    assert limited.models.retrieve("org/model-with-slash").owned_by == "org"
+
+
 def test_unknown_model_is_404(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
@@ -234,6 +248,8 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
     ("gpt-rate-limited", openai.RateLimitError, 429, "rate_limit_exceeded"),
     ("gpt-bad-request", openai.BadRequestError, 400, "context_length_exceeded"),
     ("gpt-server-error", openai.APIStatusError, 502, "upstream_error"),
+    ("gpt-unavailable", openai.APIStatusError, 503, "upstream_unavailable"),
+    ("gpt-hang", openai.APIStatusError, 504, "upstream_timeout"),
     ("gpt-unauthorized", openai.APIStatusError, 502, "upstream_auth_failed"),
     ("gpt-down", openai.APIStatusError, 502, "upstream_unreachable"),
 ])

@@ -72,8 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True, help="the gateway's YAML config file")
         sub.add_argument("--log-level", default="INFO", help="gateway log level (INFO)")
         sub.add_argument("--envoy-log-level", default="warn", help="Envoy log level (warn)")
-        sub.add_argument("--envoy-config", type=Path, default=None,
-                         help="an Envoy config to render instead of the packaged envoy.yaml")
+        sub.add_argument(
+            "--envoy-config",
+            type=Path,
+            default=None,
+            help="an Envoy config to render instead of the packaged envoy.yaml",
+        )
     return parser
 
 

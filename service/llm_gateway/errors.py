@@ -108,6 +108,21 @@ def model_not_found(model: str) -> GatewayError:
     )
 
 
+def model_not_allowed(model: str) -> GatewayError:
+    """A 403 for a served model that the caller's key may not use."""
+    return GatewayError(
+        403,
+        f"This API key is not allowed to use the model '{model}'.",
+        param="model",
+        code="model_not_allowed",
+    )
+
+
+def internal_error() -> GatewayError:
+    """A 500 for a failure inside the gateway; the details go to the log, not the caller."""
+    return GatewayError(500, "The gateway failed to process the request.", code="internal_error")
+
+
 def shutting_down() -> GatewayError:
     """A 503 for a request that arrives while the gateway drains."""
     return GatewayError(

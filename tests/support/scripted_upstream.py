@@ -9,7 +9,9 @@ behaviour, so one instance serves every scenario:
   `top_logprobs`, `echo`, `tools` (a streamed tool call), `stream_options.include_usage`.
 - `fail-midstream`: two chunks, then the connection is cut without `[DONE]`.
 - `error-in-stream`: one chunk, then an in-stream `{"error": ...}` event.
-- `rate-limited`, `server-error`, `bad-request`, `unauthorized`: the upstream's error answers.
+- `rate-limited`, `server-error`, `unavailable`, `bad-request`, `unauthorized`: the upstream's
+  error answers.
+- `hang`: answers after 3 s, longer than a short `read_timeout`.
 - `slow`: a chunk every 20 ms for 10 s, for cancellation tests.
 - `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step.
 
@@ -116,6 +118,8 @@ class ScriptedUpstream:
                      ) -> web.StreamResponse:
         body = recorded.body
         model = body["model"]
+        if model == "hang":
+            await asyncio.sleep(3)
         if model in ERRORS:
             status, payload, headers = ERRORS[model]
             return web.json_response(payload, status=status, headers=headers)
@@ -150,6 +154,8 @@ ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
                                      "code": "rate_limit_exceeded"}}, {"retry-after": "7"}),
     "server-error": (500, {"error": {"message": "internal detail: /srv/model.py line 12",
                                      "type": "server_error", "param": None, "code": None}}, {}),
+    "unavailable": (503, {"error": {"message": "overloaded", "type": "server_error",
+                                    "param": None, "code": None}}, {}),
     "bad-request": (400, {"error": {"message": "'messages' is too long",
                                     "type": "invalid_request_error", "param": "messages",
                                     "code": "context_length_exceeded"}}, {}),

@@ -18,7 +18,7 @@ import yaml
 KEY = "sk-test-key-0123456789"
 OTHER_KEY = "sk-test-other-9876543210"
 SCENARIOS = ("echo", "fail-midstream", "error-in-stream", "rate-limited", "server-error",
-             "bad-request", "unauthorized", "slow", "paced")
+             "bad-request", "unauthorized", "slow", "paced", "unavailable")
 
 
 def free_port() -> int:
@@ -34,6 +34,7 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
     models["org/model-with-slash"] = {"provider": "scripted", "model": "echo",
                                       "owned_by": "org", "created": 1700000000}
     models["gpt-down"] = {"provider": "down", "model": "echo"}
+    models["gpt-hang"] = {"provider": "impatient", "model": "hang"}
     config: dict[str, Any] = {
         "listen": {"rest": f"127.0.0.1:{free_port()}", "grpc": f"127.0.0.1:{free_port()}",
                    "envoy_admin": f"127.0.0.1:{free_port()}"},
@@ -42,9 +43,11 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
                          "api_key": "sk-upstream-secret-1"},
             "down": {"type": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1",
                      "connect_timeout": 2},
+            "impatient": {"type": "openai", "base_url": upstream_url, "read_timeout": 0.5},
         },
         "models": models,
-        "keys": [{"name": "tester", "key": KEY}, {"name": "other", "key": OTHER_KEY}],
+        "keys": [{"name": "tester", "key": KEY},
+                 {"name": "other", "key": OTHER_KEY, "models": ["gpt-echo", "org/*"]}],
         "limits": {"max_body_bytes": 1024 * 1024},
         "shutdown_grace_seconds": 5,
     }

@@ -58,5 +58,4 @@ class InboundCall:
 
     def authenticate(self, keys: KeyRing) -> CallInfo:
         """Returns the call's identity for the data plane, or raises a 401 `GatewayError`."""
-        caller = keys.authenticate(self.metadata)
-        return CallInfo(self.request_id, caller.key_name, self.transport)
+        return CallInfo(self.request_id, keys.authenticate(self.metadata), self.transport)

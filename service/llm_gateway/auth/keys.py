@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from llm_gateway.config.settings import KeySettings
 from llm_gateway.errors import invalid_api_key
@@ -21,9 +22,14 @@ _BEARER = "bearer "
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated caller."""
+    """An authenticated caller and the models its key may use."""
 
     key_name: str
+    model_patterns: tuple[str, ...] = ("*",)
+
+    def may_use(self, model: str) -> bool:
+        """Whether the caller's key allows the public model name."""
+        return any(fnmatchcase(model, pattern) for pattern in self.model_patterns)
 
 
 def presented_key(metadata: Mapping[str, str]) -> str | None:
@@ -41,7 +47,10 @@ class KeyRing:
 
     def __init__(self, keys: Iterable[KeySettings]) -> None:
         self._entries = [
-            (hashlib.sha256(k.key.get_secret_value().encode()).digest(), Caller(k.name))
+            (
+                hashlib.sha256(k.key.get_secret_value().encode()).digest(),
+                Caller(k.name, tuple(k.models)),
+            )
             for k in keys
         ]
 

@@ -78,6 +78,11 @@ class KeySettings(_Section):
 
     name: str = Field(min_length=1, description="who holds the key; logged instead of the key")
     key: SecretStr = Field(description="the key itself")
+    models: list[str] = Field(
+        default_factory=lambda: ["*"],
+        min_length=1,
+        description="public model names this key may use; shell-style patterns (`gpt-4o*`)",
+    )
 
     @field_validator("key")
     @classmethod

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from time import perf_counter
 
+from llm_gateway.auth.keys import Caller
+
 
 @dataclass(slots=True)
 class CallInfo:
     """One inbound call, after authentication."""
 
     request_id: str
-    caller: str
+    caller: Caller
     transport: str
     started: float = field(default_factory=perf_counter)

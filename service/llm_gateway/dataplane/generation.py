@@ -8,7 +8,7 @@ from time import perf_counter
 from typing import Any
 
 from llm_gateway.dataplane.call import CallInfo
-from llm_gateway.errors import GatewayError
+from llm_gateway.errors import GatewayError, model_not_allowed
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -37,7 +37,7 @@ class DataPlane:
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
-        route = self._router.resolve(request.model)
+        route = self._route(request.model, call)
         body = {**request.body, "model": route.upstream_model}
         body.pop("stream", None)
         body.pop("stream_options", None)
@@ -66,7 +66,7 @@ class DataPlane:
         raises after the chunks sent so far. The caller's `include_usage` decides whether the
         usage chunk (which the provider may ask for regardless, for accounting) is passed on.
         """
-        route = self._router.resolve(request.model)
+        route = self._route(request.model, call)
         body = {**request.body, "model": route.upstream_model, "stream": True}
         wants_usage = request.include_usage
         as_text = request.as_text_completion
@@ -98,13 +98,20 @@ class DataPlane:
         finally:
             self._log(request, route, call, status, tracker.usage, first_chunk_at)
 
-    def list_models(self) -> dict[str, Any]:
-        """Returns the served models as an OpenAI `list`."""
-        return {"object": "list", "data": [_model_object(r) for r in self._router.routes()]}
+    def list_models(self, call: CallInfo) -> dict[str, Any]:
+        """Returns the models the caller may use, as an OpenAI `list`."""
+        routes = [r for r in self._router.routes() if call.caller.may_use(r.public_name)]
+        return {"object": "list", "data": [_model_object(r) for r in routes]}
 
-    def get_model(self, name: str) -> dict[str, Any]:
-        """Returns one served model, or raises a 404 `GatewayError`."""
-        return _model_object(self._router.resolve(name))
+    def get_model(self, name: str, call: CallInfo) -> dict[str, Any]:
+        """Returns one served model, or raises a 404 or 403 `GatewayError`."""
+        return _model_object(self._route(name, call))
+
+    def _route(self, model: str, call: CallInfo) -> Route:
+        route = self._router.resolve(model)
+        if not call.caller.may_use(model):
+            raise model_not_allowed(model)
+        return route
 
     def _log(
         self,
@@ -118,7 +125,7 @@ class DataPlane:
         fields: dict[str, Any] = {
             "event": "request",
             "request_id": call.request_id,
-            "caller": call.caller,
+            "caller": call.caller.key_name,
             "transport": call.transport,
             "endpoint": request.endpoint.value,
             "model": request.model,

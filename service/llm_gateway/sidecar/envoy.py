@@ -41,8 +41,7 @@ def _gateway_upstream(settings: GatewaySettings) -> str:
     return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '') else host}:{port}"
 
 
-def render_envoy_config(settings: GatewaySettings, template: Path | None = None
-                        ) -> dict[str, Any]:
+def render_envoy_config(settings: GatewaySettings, template: Path | None = None) -> dict[str, Any]:
     """Returns the Envoy bootstrap for settings, as data, from the packaged `envoy.yaml` or
     from `template` (a customised copy of it)."""
     source = template or packaged_file("envoy.yaml")
@@ -76,8 +75,9 @@ def envoy_binary() -> str:
 class EnvoyProcess:
     """One Envoy process running the rendered config."""
 
-    def __init__(self, settings: GatewaySettings, log_level: str = "warn",
-                 template: Path | None = None) -> None:
+    def __init__(
+        self, settings: GatewaySettings, log_level: str = "warn", template: Path | None = None
+    ) -> None:
         self._settings = settings
         self._log_level = log_level
         self._template = template

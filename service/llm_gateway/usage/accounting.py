@@ -48,9 +48,12 @@ class StreamUsage:
         """Takes one upstream chunk into account."""
         if chunk.get("usage"):
             self._reported = usage_of(chunk)
-        for choice in chunk.get("choices") or ():
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict):
+                continue
             delta = choice.get("delta")
-            if delta is None:  # a text_completion chunk
+            if not isinstance(delta, dict):  # a text_completion chunk
                 self._pieces += 1 if choice.get("text") else 0
                 continue
             if delta.get("content") or delta.get("refusal"):

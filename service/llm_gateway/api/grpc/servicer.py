@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -12,8 +13,8 @@ from llm_gateway.api.grpc import requests, responses
 from llm_gateway.api.grpc.status import abort
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.auth.keys import KeyRing
-from llm_gateway.dataplane import DataPlane
-from llm_gateway.errors import GatewayError
+from llm_gateway.dataplane import CallInfo, DataPlane
+from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
 from llm_gateway.v1 import (
     chat_pb2,
@@ -22,6 +23,7 @@ from llm_gateway.v1 import (
     models_pb2,
 )
 
+log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Out = TypeVar("Out", bound=Message)
 
@@ -71,24 +73,23 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context
     ) -> models_pb2.ListModelsResponse:
-        inbound = InboundCall(context, "grpc")
-        try:
-            inbound.authenticate(self._keys)
-            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
-            return responses.model_list(self._dataplane.list_models())
-        except GatewayError as error:
-            await abort(context, error)
-        finally:
-            inbound.finish()
+        return await self._answer(
+            context, lambda call: responses.model_list(self._dataplane.list_models(call))
+        )
 
     async def GetModel(
         self, request: models_pb2.GetModelRequest, context: Context
     ) -> models_pb2.Model:
+        return await self._answer(
+            context, lambda call: responses.model(self._dataplane.get_model(request.model, call))
+        )
+
+    async def _answer(self, context: Context, produce: Callable[[CallInfo], Out]) -> Out:
         inbound = InboundCall(context, "grpc")
         try:
-            inbound.authenticate(self._keys)
+            answer = produce(inbound.authenticate(self._keys))
             await context.send_initial_metadata((("x-request-id", inbound.request_id),))
-            return responses.model(self._dataplane.get_model(request.model))
+            return answer
         except GatewayError as error:
             await abort(context, error)
         finally:
@@ -108,6 +109,9 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             return convert(await self._dataplane.generate(request, call))
         except GatewayError as error:
             await abort(context, error)
+        except Exception:
+            log.exception("unexpected failure of request %s", inbound.request_id)
+            await abort(context, internal_error())
         finally:
             inbound.finish()
 
@@ -130,5 +134,8 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
                 await chunks.aclose()
         except GatewayError as error:
             await abort(context, error)
+        except Exception:
+            log.exception("unexpected failure of request %s", inbound.request_id)
+            await abort(context, internal_error())
         finally:
             inbound.finish()

@@ -7,6 +7,7 @@ failure after it ends the stream with a `data: {"error": ...}` frame and `data: 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -19,10 +20,11 @@ from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import framing
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest, RequestValidator
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
+log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, HttpBody]
 Parse = Callable[[Any], GenerationRequest]
 
@@ -61,29 +63,27 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context
     ) -> AsyncIterator[HttpBody]:
-        inbound = InboundCall(context, "rest")
-        try:
-            inbound.authenticate(self._keys)
-            answer = self._dataplane.list_models()
-        except GatewayError as error:
-            yield await self._error(context, error, inbound)
-            return
-        await context.send_initial_metadata((("x-request-id", inbound.request_id),))
-        yield framing.json_body(answer)
+        yield await self._answer(context, self._dataplane.list_models)
 
     async def GetModel(
         self, request: models_pb2.GetModelRequest, context: Context
     ) -> AsyncIterator[HttpBody]:
+        # A `**` path variable arrives percent-encoded: SDKs send `org%2Fmodel`.
+        model = unquote(request.model)
+        yield await self._answer(context, lambda call: self._dataplane.get_model(model, call))
+
+    async def _answer(
+        self, context: Context, produce: Callable[[CallInfo], dict[str, Any]]
+    ) -> HttpBody:
         inbound = InboundCall(context, "rest")
         try:
-            inbound.authenticate(self._keys)
-            # A `**` path variable arrives percent-encoded: SDKs send `org%2Fmodel`.
-            answer = self._dataplane.get_model(unquote(request.model))
+            answer = produce(inbound.authenticate(self._keys))
         except GatewayError as error:
-            yield await self._error(context, error, inbound)
-            return
+            return await self._error(context, error, inbound)
+        finally:
+            inbound.finish()
         await context.send_initial_metadata((("x-request-id", inbound.request_id),))
-        yield framing.json_body(answer)
+        return framing.json_body(answer)
 
     async def _generate(
         self, body: HttpBody, context: Context, parse: Parse
@@ -101,6 +101,9 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
             yield framing.json_body(answer)
         except GatewayError as error:
             yield await self._error(context, error, inbound)
+        except Exception:
+            log.exception("unexpected failure of request %s", inbound.request_id)
+            yield await self._error(context, internal_error(), inbound)
         finally:
             inbound.finish()
 
@@ -122,6 +125,9 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                         yield framing.event(chunk)
                 except GatewayError as error:
                     yield framing.event(error.body())
+                except Exception:
+                    log.exception("unexpected failure of request %s", call.request_id)
+                    yield framing.event(internal_error().body())
             else:
                 yield HttpBody(content_type=framing.EVENT_STREAM)
             yield framing.DONE
