@@ -21,8 +21,7 @@ def upstream() -> Iterator[ScriptedUpstream]:
 
 
 @pytest.fixture(scope="session")
-def stack(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Stack]:
+def stack(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = start_stack(tmp_path_factory.mktemp("stack"), stack_config(upstream.base_url))
     yield running
     running.stop()
@@ -31,8 +30,7 @@ def stack(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def client(stack: Stack) -> openai.OpenAI:
     """The official SDK pointed at Envoy's REST listener."""
-    return openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=KEY, max_retries=0,
-                         timeout=20)
+    return openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=KEY, max_retries=0, timeout=20)
 
 
 @pytest.fixture

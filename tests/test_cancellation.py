@@ -30,14 +30,17 @@ def wait_closed(upstream: ScriptedUpstream, request_id: str, limit: float = 5.0)
 
 def open_rest_stream(stack: Stack, request_id: str) -> socket.socket:
     """Starts a streamed chat over raw HTTP and returns once the first frame has arrived."""
-    body = json.dumps({"model": "gpt-slow", "stream": True,
-                       "messages": [{"role": "user", "content": "go"}]}).encode()
+    body = json.dumps(
+        {"model": "gpt-slow", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+    ).encode()
     host, port = stack.envoy_target.split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
         + f"authorization: Bearer {KEY}\r\nx-request-id: {request_id}\r\n".encode()
-        + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        + f"content-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     received = b""
     while b"data: {" not in received:
         received += sock.recv(65536)
@@ -70,17 +73,19 @@ def test_rest_disconnect_closes_upstream(stack: Stack, upstream: ScriptedUpstrea
 
 
 @pytest.mark.parametrize("via", ["direct", "envoy"])
-def test_grpc_cancel_closes_upstream(stack: Stack, upstream: ScriptedUpstream, via: str
-                                     ) -> None:
+def test_grpc_cancel_closes_upstream(stack: Stack, upstream: ScriptedUpstream, via: str) -> None:
     channel, client = stub(stack.grpc_target if via == "direct" else stack.envoy_target)
     delays = []
     with channel:
         for round_ in range(ROUNDS):
             request_id = f"grpc-cancel-{via}-{round_}"
             call = client.StreamChatCompletion(
-                chat_pb2.ChatCompletionRequest(model="gpt-slow", messages=[
-                    chat_pb2.ChatMessage(role="user", text="go")]),
-                metadata=(*METADATA, ("x-request-id", request_id)), timeout=30)
+                chat_pb2.ChatCompletionRequest(
+                    model="gpt-slow", messages=[chat_pb2.ChatMessage(role="user", text="go")]
+                ),
+                metadata=(*METADATA, ("x-request-id", request_id)),
+                timeout=30,
+            )
             next(call)
             cancelled = time.monotonic()
             call.cancel()

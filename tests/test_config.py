@@ -35,14 +35,19 @@ def test_missing_variable_is_named() -> None:
         parse_config(VALID, "t.yaml", {"GW_KEY": "sk-secret-1"})
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("provider: up", "provider: nowhere"), r"models\.m\.provider: unknown provider 'nowhere'"),
-    (("type: openai", "type: carrier-pigeon"), r"providers\.up\.type"),
-    (("base_url: \"${UP_URL:-http://127.0.0.1:8000/v1}\"", "base_url: ftp://x"),
-     r"providers\.up\.base_url: .*http"),
-    (("models:", "modles: {}\nmodels:"), r"modles: Extra inputs are not permitted"),
-    (("key: \"${GW_KEY}\"", "key: short"), r"keys\.0\.key: a key must have at least 8"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("provider: up", "provider: nowhere"), r"models\.m\.provider: unknown provider 'nowhere'"),
+        (("type: openai", "type: carrier-pigeon"), r"providers\.up\.type"),
+        (
+            ('base_url: "${UP_URL:-http://127.0.0.1:8000/v1}"', "base_url: ftp://x"),
+            r"providers\.up\.base_url: .*http",
+        ),
+        (("models:", "modles: {}\nmodels:"), r"modles: Extra inputs are not permitted"),
+        (('key: "${GW_KEY}"', "key: short"), r"keys\.0\.key: a key must have at least 8"),
+    ],
+)
 def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> None:
     env = {"UP_KEY": "k", "GW_KEY": "sk-secret-1"}
     with pytest.raises(ConfigError, match=message):
@@ -51,8 +56,11 @@ def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> Non
 
 def test_bad_listen_address() -> None:
     with pytest.raises(ConfigError, match=r"listen\.grpc: .*HOST:PORT"):
-        parse_config(VALID + "listen: {grpc: 'nowhere'}\n", "t.yaml",
-                     {"UP_KEY": "k", "GW_KEY": "sk-secret-1"})
+        parse_config(
+            VALID + "listen: {grpc: 'nowhere'}\n",
+            "t.yaml",
+            {"UP_KEY": "k", "GW_KEY": "sk-secret-1"},
+        )
 
 
 def test_cli_fails_at_start_naming_the_entry(tmp_path: Path) -> None:
@@ -60,8 +68,11 @@ def test_cli_fails_at_start_naming_the_entry(tmp_path: Path) -> None:
     path.write_text(VALID.replace("provider: up", "provider: nowhere"))
     result = subprocess.run(
         [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
-        capture_output=True, text=True, timeout=60,
-        env={"UP_KEY": "k", "GW_KEY": "sk-secret-1", "PATH": "/usr/bin:/bin"})
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"UP_KEY": "k", "GW_KEY": "sk-secret-1", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 2
     assert "models.m.provider: unknown provider 'nowhere'" in result.stderr
 

@@ -17,12 +17,16 @@ PACKAGE = ROOT / "service" / "llm_gateway"
 
 
 def test_committed_stubs_descriptor_and_envoy_config_match_sources(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--out",
-                    str(tmp_path)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate.py"), "--out", str(tmp_path)], check=True
+    )
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert len(generated) > 10
-    drifted = [str(p) for p in generated
-               if not filecmp.cmp(tmp_path / p, ROOT / "service" / p, shallow=False)]
+    drifted = [
+        str(p)
+        for p in generated
+        if not filecmp.cmp(tmp_path / p, ROOT / "service" / p, shallow=False)
+    ]
     assert drifted == [], "run `make generate` and commit the result"
     committed = {p.relative_to(ROOT / "service") for p in (PACKAGE / "v1").glob("*_pb2*")}
     assert committed == {p for p in generated if p.parts[1] == "v1"}
@@ -33,12 +37,18 @@ def test_rendered_envoy_config_validates(tmp_path: Path) -> None:
         "providers: {p: {type: openai, base_url: 'http://127.0.0.1:9/v1'}}\n"
         "models: {m: {provider: p, model: m}}\nkeys: [{name: k, key: 'sk-12345678'}]\n"
         "listen: {rest: '0.0.0.0:18080', grpc: '0.0.0.0:15051'}\n"
-        "limits: {max_body_bytes: 2097152, max_header_kb: 32}\n", "inline")
+        "limits: {max_body_bytes: 2097152, max_header_kb: 32}\n",
+        "inline",
+    )
     config = render_envoy_config(settings)
     path = tmp_path / "envoy.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     text = path.read_text()
     assert "port_value: 18080" in text and "max_request_body_size: 2097152" in text

@@ -41,10 +41,14 @@ def user(text: str) -> chat_pb2.ChatMessage:
 
 def test_chat_unary(gateway: Stub, upstream: ScriptedUpstream) -> None:
     request = chat_pb2.ChatCompletionRequest(
-        model="gpt-echo", messages=[chat_pb2.ChatMessage(role="system", text="be brief"),
-                                    user("hello grpc")],
-        temperature=0.0, top_p=0.5, stop=common_pb2.StopSequences(sequences=["\n"], single=True),
-        logit_bias={"50256": -100}, metadata={"team": "a"})
+        model="gpt-echo",
+        messages=[chat_pb2.ChatMessage(role="system", text="be brief"), user("hello grpc")],
+        temperature=0.0,
+        top_p=0.5,
+        stop=common_pb2.StopSequences(sequences=["\n"], single=True),
+        logit_bias={"50256": -100},
+        metadata={"team": "a"},
+    )
     answer, call = gateway.CreateChatCompletion.with_call(request, metadata=METADATA, timeout=10)
     assert answer.object == "chat.completion" and answer.created == 1_700_000_000
     assert answer.choices[0].message.content == "hello grpc"
@@ -65,14 +69,28 @@ def test_chat_content_parts_and_tools(gateway: Stub, upstream: ScriptedUpstream)
     parameters.update({"type": "object", "properties": {"city": {"type": "string"}}})
     request = chat_pb2.ChatCompletionRequest(
         model="gpt-echo",
-        messages=[chat_pb2.ChatMessage(role="user", parts=chat_pb2.ContentParts(parts=[
-            chat_pb2.ContentPart(text="what is"),
-            chat_pb2.ContentPart(image_url=chat_pb2.ImageUrl(url="https://x.test/a.png",
-                                                             detail="low"))]))],
-        tools=[chat_pb2.Tool(type="function", function=chat_pb2.FunctionDefinition(
-            name="weather", parameters=parameters))],
+        messages=[
+            chat_pb2.ChatMessage(
+                role="user",
+                parts=chat_pb2.ContentParts(
+                    parts=[
+                        chat_pb2.ContentPart(text="what is"),
+                        chat_pb2.ContentPart(
+                            image_url=chat_pb2.ImageUrl(url="https://x.test/a.png", detail="low")
+                        ),
+                    ]
+                ),
+            )
+        ],
+        tools=[
+            chat_pb2.Tool(
+                type="function",
+                function=chat_pb2.FunctionDefinition(name="weather", parameters=parameters),
+            )
+        ],
         tool_choice=chat_pb2.ToolChoice(function_name="weather"),
-        response_format=chat_pb2.ResponseFormat(type="text"))
+        response_format=chat_pb2.ResponseFormat(type="text"),
+    )
     answer = gateway.CreateChatCompletion(request, metadata=METADATA, timeout=10)
     call = answer.choices[0].message.tool_calls[0]
     assert (call.id, call.type, call.function.name) == ("call_1", "function", "weather")
@@ -81,16 +99,23 @@ def test_chat_content_parts_and_tools(gateway: Stub, upstream: ScriptedUpstream)
     forwarded = upstream.last().body
     assert forwarded["messages"][0]["content"] == [
         {"type": "text", "text": "what is"},
-        {"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "low"}}]
+        {"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "low"}},
+    ]
     assert forwarded["tools"][0]["function"]["parameters"]["properties"] == {
-        "city": {"type": "string"}}
+        "city": {"type": "string"}
+    }
     assert forwarded["tool_choice"] == {"type": "function", "function": {"name": "weather"}}
 
 
 def test_chat_stream(gateway: Stub) -> None:
     request = chat_pb2.ChatCompletionRequest(
-        model="gpt-echo", messages=[user("one two three")], n=2, logprobs=True, top_logprobs=1,
-        stream_options=common_pb2.StreamOptions(include_usage=True))
+        model="gpt-echo",
+        messages=[user("one two three")],
+        n=2,
+        logprobs=True,
+        top_logprobs=1,
+        stream_options=common_pb2.StreamOptions(include_usage=True),
+    )
     chunks = list(gateway.StreamChatCompletion(request, metadata=METADATA, timeout=10))
     texts = {0: "", 1: ""}
     for chunk in chunks:
@@ -106,9 +131,12 @@ def test_chat_stream(gateway: Stub) -> None:
 
 def test_chat_stream_tool_call_deltas(gateway: Stub) -> None:
     request = chat_pb2.ChatCompletionRequest(
-        model="gpt-echo", messages=[user("weather?")],
-        tools=[chat_pb2.Tool(type="function",
-                             function=chat_pb2.FunctionDefinition(name="weather"))])
+        model="gpt-echo",
+        messages=[user("weather?")],
+        tools=[
+            chat_pb2.Tool(type="function", function=chat_pb2.FunctionDefinition(name="weather"))
+        ],
+    )
     arguments = ""
     for chunk in gateway.StreamChatCompletion(request, metadata=METADATA, timeout=10):
         for choice in chunk.choices:
@@ -119,15 +147,23 @@ def test_chat_stream_tool_call_deltas(gateway: Stub) -> None:
 
 def test_completion_unary_and_stream(gateway: Stub, upstream: ScriptedUpstream) -> None:
     request = completions_pb2.CompletionRequest(
-        model="gpt-echo", token_lists=completions_pb2.PromptTokenLists(
-            lists=[completions_pb2.PromptTokens(tokens=[1, 2])]), echo=False, logprobs=1)
+        model="gpt-echo",
+        token_lists=completions_pb2.PromptTokenLists(
+            lists=[completions_pb2.PromptTokens(tokens=[1, 2])]
+        ),
+        echo=False,
+        logprobs=1,
+    )
     answer = gateway.CreateCompletion(request, metadata=METADATA, timeout=10)
     assert upstream.last().body["prompt"] == [[1, 2]]
     assert answer.object == "text_completion" and answer.choices[0].text == "[1, 2]"
     assert answer.choices[0].logprobs.token_logprobs[0].number_value == -0.5
     stream = completions_pb2.CompletionRequest(model="gpt-echo", text="a b c")
-    text = "".join(c.choices[0].text for c in gateway.StreamCompletion(
-        stream, metadata=METADATA, timeout=10) if c.choices)
+    text = "".join(
+        c.choices[0].text
+        for c in gateway.StreamCompletion(stream, metadata=METADATA, timeout=10)
+        if c.choices
+    )
     assert text == "a b c"
 
 
@@ -140,34 +176,49 @@ def test_completion_with_messages(gateway: Stub) -> None:
 def test_extra_body_passes_through(gateway: Stub, upstream: ScriptedUpstream) -> None:
     extra = struct_pb2.Struct()
     extra.update({"top_k": 4})
-    gateway.CreateChatCompletion(chat_pb2.ChatCompletionRequest(
-        model="gpt-echo", messages=[user("x")], extra_body=extra), metadata=METADATA, timeout=10)
+    gateway.CreateChatCompletion(
+        chat_pb2.ChatCompletionRequest(model="gpt-echo", messages=[user("x")], extra_body=extra),
+        metadata=METADATA,
+        timeout=10,
+    )
     assert upstream.last().body["top_k"] == 4
     extra.update({"temperature": 1})
     with pytest.raises(grpc.RpcError) as caught:
-        gateway.CreateChatCompletion(chat_pb2.ChatCompletionRequest(
-            model="gpt-echo", messages=[user("x")], extra_body=extra), metadata=METADATA,
-            timeout=10)
+        gateway.CreateChatCompletion(
+            chat_pb2.ChatCompletionRequest(
+                model="gpt-echo", messages=[user("x")], extra_body=extra
+            ),
+            metadata=METADATA,
+            timeout=10,
+        )
     assert error_details(caught.value)[0].param == "extra_body.temperature"
 
 
 def test_invalid_argument_names_the_param(gateway: Stub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        gateway.CreateChatCompletion(chat_pb2.ChatCompletionRequest(
-            model="gpt-echo", messages=[user("x")], temperature=3.5), metadata=METADATA,
-            timeout=10)
+        gateway.CreateChatCompletion(
+            chat_pb2.ChatCompletionRequest(model="gpt-echo", messages=[user("x")], temperature=3.5),
+            metadata=METADATA,
+            timeout=10,
+        )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     detail, _ = error_details(caught.value)
     assert (detail.param, detail.type, detail.http_status) == (
-        "temperature", "invalid_request_error", 400)
+        "temperature",
+        "invalid_request_error",
+        400,
+    )
     with pytest.raises(grpc.RpcError) as missing:
-        gateway.CreateChatCompletion(chat_pb2.ChatCompletionRequest(model="gpt-echo"),
-                                     metadata=METADATA, timeout=10)
+        gateway.CreateChatCompletion(
+            chat_pb2.ChatCompletionRequest(model="gpt-echo"), metadata=METADATA, timeout=10
+        )
     assert error_details(missing.value)[0].param == "messages"
 
 
-@pytest.mark.parametrize("metadata", [
-    (), (("authorization", "Bearer wrong-key-123"),), (("x-api-key", "wrong-key-123"),)])
+@pytest.mark.parametrize(
+    "metadata",
+    [(), (("authorization", "Bearer wrong-key-123"),), (("x-api-key", "wrong-key-123"),)],
+)
 def test_unauthenticated(gateway: Stub, metadata: tuple[tuple[str, str], ...]) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         gateway.ListModels(models_pb2.ListModelsRequest(), metadata=metadata, timeout=10)
@@ -177,14 +228,16 @@ def test_unauthenticated(gateway: Stub, metadata: tuple[tuple[str, str], ...]) -
 
 @pytest.mark.parametrize("header", ["x-api-key", "x-goog-api-key"])
 def test_key_metadata_styles(gateway: Stub, header: str) -> None:
-    answer = gateway.ListModels(models_pb2.ListModelsRequest(), metadata=((header, KEY),),
-                                timeout=10)
+    answer = gateway.ListModels(
+        models_pb2.ListModelsRequest(), metadata=((header, KEY),), timeout=10
+    )
     assert answer.object == "list" and "gpt-echo" in [m.id for m in answer.data]
 
 
 def test_models(gateway: Stub) -> None:
-    model = gateway.GetModel(models_pb2.GetModelRequest(model="org/model-with-slash"),
-                             metadata=METADATA, timeout=10)
+    model = gateway.GetModel(
+        models_pb2.GetModelRequest(model="org/model-with-slash"), metadata=METADATA, timeout=10
+    )
     assert (model.id, model.object, model.owned_by) == ("org/model-with-slash", "model", "org")
     with pytest.raises(grpc.RpcError) as caught:
         gateway.GetModel(models_pb2.GetModelRequest(model="nope"), metadata=METADATA, timeout=10)
@@ -193,8 +246,11 @@ def test_models(gateway: Stub) -> None:
 
 def test_rate_limit_carries_retry_info(gateway: Stub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        gateway.CreateChatCompletion(chat_pb2.ChatCompletionRequest(
-            model="gpt-rate-limited", messages=[user("x")]), metadata=METADATA, timeout=10)
+        gateway.CreateChatCompletion(
+            chat_pb2.ChatCompletionRequest(model="gpt-rate-limited", messages=[user("x")]),
+            metadata=METADATA,
+            timeout=10,
+        )
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     detail, others = error_details(caught.value)
     assert detail.http_status == 429
@@ -207,9 +263,13 @@ def test_midstream_failure_ends_with_status(gateway: Stub) -> None:
     for _ in range(10):
         received = []
         with pytest.raises(grpc.RpcError) as caught:
-            for chunk in gateway.StreamChatCompletion(chat_pb2.ChatCompletionRequest(
-                    model="gpt-fail-midstream", messages=[user("a b c d")]), metadata=METADATA,
-                    timeout=10):
+            for chunk in gateway.StreamChatCompletion(
+                chat_pb2.ChatCompletionRequest(
+                    model="gpt-fail-midstream", messages=[user("a b c d")]
+                ),
+                metadata=METADATA,
+                timeout=10,
+            ):
                 received.append(chunk)
         assert len(received) == 2
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -221,9 +281,13 @@ def test_deadline_ends_the_upstream_call(stack: Stack, upstream: ScriptedUpstrea
     with channel:
         started = time.monotonic()
         with pytest.raises(grpc.RpcError) as caught:
-            list(client.StreamChatCompletion(chat_pb2.ChatCompletionRequest(
-                model="gpt-slow", messages=[user("x")]), metadata=(
-                    *METADATA, ("x-request-id", "deadline-1")), timeout=0.3))
+            list(
+                client.StreamChatCompletion(
+                    chat_pb2.ChatCompletionRequest(model="gpt-slow", messages=[user("x")]),
+                    metadata=(*METADATA, ("x-request-id", "deadline-1")),
+                    timeout=0.3,
+                )
+            )
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     recorded = _wait_closed(upstream, "deadline-1")
     assert recorded.closed_at is not None and not recorded.completed
@@ -247,8 +311,14 @@ def test_health_and_reflection(stack: Stack) -> None:
             status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
             assert status.status == health_pb2.HealthCheckResponse.SERVING
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-        answers = list(reflection.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5))
+        answers = list(
+            reflection.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+            )
+        )
         names = {s.name for s in answers[0].list_services_response.service}
-        assert {"llm_gateway.v1.LlmGatewayService", "llm_gateway.v1.OpenAIRestService",
-                "grpc.health.v1.Health"} <= names
+        assert {
+            "llm_gateway.v1.LlmGatewayService",
+            "llm_gateway.v1.OpenAIRestService",
+            "grpc.health.v1.Health",
+        } <= names

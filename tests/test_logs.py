@@ -11,20 +11,31 @@ from tests.support.stack import KEY, OTHER_KEY, Stack
 
 def test_one_line_per_request_without_secrets(stack: Stack, client: openai.OpenAI) -> None:
     client.chat.completions.create(
-        model="gpt-echo", messages=[{"role": "user", "content": "a secret prompt"}],
-        extra_headers={"x-request-id": "log-check-1"})
+        model="gpt-echo",
+        messages=[{"role": "user", "content": "a secret prompt"}],
+        extra_headers={"x-request-id": "log-check-1"},
+    )
     other = openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=OTHER_KEY, max_retries=0)
-    other.completions.create(model="gpt-echo", prompt="p", extra_headers={
-        "x-request-id": "log-check-2"})
+    other.completions.create(
+        model="gpt-echo", prompt="p", extra_headers={"x-request-id": "log-check-2"}
+    )
     lines = stack.log_lines()
-    entries = [json.loads(line) for line in lines if line.startswith("{")
-               and '"event":"request"' in line]
+    entries = [
+        json.loads(line) for line in lines if line.startswith("{") and '"event":"request"' in line
+    ]
     first = [e for e in entries if e["request_id"] == "log-check-1"]
     second = [e for e in entries if e["request_id"] == "log-check-2"]
     assert len(first) == 1 and len(second) == 1
     assert first[0]["caller"] == "tester" and second[0]["caller"] == "other"
-    for field in ("model", "upstream", "status", "latency_ms", "prompt_tokens",
-                  "completion_tokens", "total_tokens"):
+    for field in (
+        "model",
+        "upstream",
+        "status",
+        "latency_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+    ):
         assert field in first[0], field
     assert first[0]["status"] == 200 and first[0]["total_tokens"] == 6
     assert second[0]["endpoint"] == "completions"

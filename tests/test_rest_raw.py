@@ -16,11 +16,16 @@ AUTH = {"authorization": f"Bearer {KEY}"}
 CHAT = {"model": "gpt-echo", "messages": [{"role": "user", "content": "one two"}]}
 
 
-def post(stack: Stack, path: str, body: object, headers: dict[str, str] | None = None,
-         **kwargs: object) -> requests.Response:
-    return requests.post(f"{stack.rest_url}{path}", data=json.dumps(body),
-                         headers={**AUTH, "content-type": "application/json", **(headers or {})},
-                         timeout=20, **kwargs)  # type: ignore[arg-type]
+def post(
+    stack: Stack, path: str, body: object, headers: dict[str, str] | None = None, **kwargs: object
+) -> requests.Response:
+    return requests.post(
+        f"{stack.rest_url}{path}",
+        data=json.dumps(body),
+        headers={**AUTH, "content-type": "application/json", **(headers or {})},
+        timeout=20,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def assert_openai_error(response: requests.Response, status: int) -> dict[str, object]:
@@ -61,8 +66,12 @@ def test_sse_framing_bytes(stack: Stack) -> None:
 def test_midstream_failure_frame(stack: Stack) -> None:
     # Repeated: the chunks that arrived before the break must all be relayed, every time.
     for _ in range(10):
-        response = post(stack, "/v1/chat/completions",
-                        {**CHAT, "model": "gpt-fail-midstream", "stream": True}, stream=True)
+        response = post(
+            stack,
+            "/v1/chat/completions",
+            {**CHAT, "model": "gpt-fail-midstream", "stream": True},
+            stream=True,
+        )
         assert response.status_code == 200
         frames = b"".join(response.iter_content(chunk_size=None)).split(b"\n\n")
         assert frames[-2] == b"data: [DONE]"
@@ -73,8 +82,12 @@ def test_midstream_failure_frame(stack: Stack) -> None:
 
 
 def test_in_stream_upstream_error_frame(stack: Stack) -> None:
-    response = post(stack, "/v1/chat/completions",
-                    {**CHAT, "model": "gpt-error-in-stream", "stream": True}, stream=True)
+    response = post(
+        stack,
+        "/v1/chat/completions",
+        {**CHAT, "model": "gpt-error-in-stream", "stream": True},
+        stream=True,
+    )
     frames = b"".join(response.iter_content(chunk_size=None)).split(b"\n\n")
     assert json.loads(frames[-3][6:])["error"]["type"] == "server_error"
     assert frames[-2] == b"data: [DONE]"
@@ -88,16 +101,18 @@ def test_request_id_is_echoed_or_made(stack: Stack, upstream: ScriptedUpstream) 
     assert len(made.headers["x-request-id"]) >= 16
     failed = post(stack, "/v1/chat/completions", {"model": "x"}, {"x-request-id": "req-err"})
     assert failed.headers["x-request-id"] == "req-err"
-    unknown_path = requests.get(f"{stack.rest_url}/v2/nothing", timeout=5,
-                                headers={"x-request-id": "req-404"})
+    unknown_path = requests.get(
+        f"{stack.rest_url}/v2/nothing", timeout=5, headers={"x-request-id": "req-404"}
+    )
     assert unknown_path.headers["x-request-id"] == "req-404"
 
 
 @pytest.mark.parametrize("header", ["authorization", "x-api-key", "x-goog-api-key"])
 def test_key_headers(stack: Stack, header: str) -> None:
     value = f"Bearer {KEY}" if header == "authorization" else KEY
-    response = requests.post(f"{stack.rest_url}/v1/chat/completions", json=CHAT,
-                             headers={header: value}, timeout=10)
+    response = requests.post(
+        f"{stack.rest_url}/v1/chat/completions", json=CHAT, headers={header: value}, timeout=10
+    )
     assert response.status_code == 200
 
 
@@ -107,47 +122,81 @@ def test_missing_key_is_401(stack: Stack) -> None:
 
 
 def test_malformed_json_is_400(stack: Stack) -> None:
-    response = requests.post(f"{stack.rest_url}/v1/chat/completions", data=b'{"model": ',
-                             headers=AUTH, timeout=10)
+    response = requests.post(
+        f"{stack.rest_url}/v1/chat/completions", data=b'{"model": ', headers=AUTH, timeout=10
+    )
     assert assert_openai_error(response, 400)["code"] == "invalid_json"
-    not_object = requests.post(f"{stack.rest_url}/v1/completions", data=b"[1]", headers=AUTH,
-                               timeout=10)
+    not_object = requests.post(
+        f"{stack.rest_url}/v1/completions", data=b"[1]", headers=AUTH, timeout=10
+    )
     assert_openai_error(not_object, 400)
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}],
-      "temperature": "hot"}, "temperature"),
-    ({"model": "gpt-echo", "messages": [{"role": "user", "content": 5}]},
-     "messages[0].content"),
-    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
-    ({"model": "gpt-echo", "messages": [{"role": "tool", "content": "x"}]},
-     "messages[0].tool_call_id"),
-    ({"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}],
-      "tools": [{"type": "function"}]}, "tools[0]"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (
+            {
+                "model": "gpt-echo",
+                "messages": [{"role": "user", "content": "x"}],
+                "temperature": "hot",
+            },
+            "temperature",
+        ),
+        (
+            {"model": "gpt-echo", "messages": [{"role": "user", "content": 5}]},
+            "messages[0].content",
+        ),
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        (
+            {"model": "gpt-echo", "messages": [{"role": "tool", "content": "x"}]},
+            "messages[0].tool_call_id",
+        ),
+        (
+            {
+                "model": "gpt-echo",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function"}],
+            },
+            "tools[0]",
+        ),
+    ],
+)
 def test_wrong_types_name_the_param(stack: Stack, body: dict[str, object], param: str) -> None:
     error = assert_openai_error(post(stack, "/v1/chat/completions", body), 400)
     assert error["param"] == param
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"model": "gpt-echo"}, "prompt"),
-    ({"model": "gpt-echo", "prompt": "x", "logprobs": 9}, "logprobs"),
-    ({"model": "gpt-echo", "prompt": [1, "a"]}, "prompt"),
-    ({"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}], "echo": True}, "echo"),
-    ({"model": "gpt-echo", "prompt": "x", "messages": [{"role": "user", "content": "x"}]},
-     "messages"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "gpt-echo"}, "prompt"),
+        ({"model": "gpt-echo", "prompt": "x", "logprobs": 9}, "logprobs"),
+        ({"model": "gpt-echo", "prompt": [1, "a"]}, "prompt"),
+        (
+            {"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}], "echo": True},
+            "echo",
+        ),
+        (
+            {"model": "gpt-echo", "prompt": "x", "messages": [{"role": "user", "content": "x"}]},
+            "messages",
+        ),
+    ],
+)
 def test_invalid_completion_requests(stack: Stack, body: dict[str, object], param: str) -> None:
     error = assert_openai_error(post(stack, "/v1/completions", body), 400)
     assert error["param"] == param
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/v1/chat/completions"), ("PUT", "/v1/completions"), ("POST", "/v1/models"),
-    ("DELETE", "/v1/models/gpt-echo"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/chat/completions"),
+        ("PUT", "/v1/completions"),
+        ("POST", "/v1/models"),
+        ("DELETE", "/v1/models/gpt-echo"),
+    ],
+)
 def test_other_methods_are_405(stack: Stack, method: str, path: str) -> None:
     response = requests.request(method, f"{stack.rest_url}{path}", headers=AUTH, timeout=5)
     assert assert_openai_error(response, 405)["code"] == "method_not_allowed"
@@ -167,8 +216,12 @@ def test_body_too_large_is_413(stack: Stack, upstream: ScriptedUpstream) -> None
 
 
 def test_headers_too_large_is_431(stack: Stack) -> None:
-    response = requests.post(f"{stack.rest_url}/v1/chat/completions", json=CHAT, timeout=5,
-                             headers={**AUTH, "x-big": "y" * (64 * 1024)})
+    response = requests.post(
+        f"{stack.rest_url}/v1/chat/completions",
+        json=CHAT,
+        timeout=5,
+        headers={**AUTH, "x-big": "y" * (64 * 1024)},
+    )
     assert assert_openai_error(response, 431)["code"] == "headers_too_large"
 
 
@@ -179,8 +232,9 @@ def test_upstream_429_forwards_retry_after(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def rejecting_stack(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
-                    ) -> Iterator[Stack]:
+def rejecting_stack(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     config = stack_config(upstream.base_url, unknown_fields="reject")
     running = start_stack(Path(tmp_path_factory.mktemp("rejecting")), config)
     yield running

@@ -46,12 +46,14 @@ class BrokenDataPlane:
 
 
 async def test_unexpected_failure_is_an_openai_500_without_internals(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     keys = KeyRing([KeySettings(name="unit", key=KEY)])  # type: ignore[arg-type]
     servicer = OpenAIRestServicer(BrokenDataPlane(), RequestValidator(), keys)  # type: ignore[arg-type]
     context = FakeContext((("authorization", f"Bearer {KEY}"), ("x-request-id", "unit-1")))
-    body = HttpBody(data=orjson.dumps({"model": "m", "messages": [
-        {"role": "user", "content": "x"}]}))
+    body = HttpBody(
+        data=orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    )
     answers = [a async for a in servicer.CreateChatCompletion(body, context)]  # type: ignore[arg-type]
     assert len(answers) == 1
     assert dict(context.sent or ()) == {"x-http-status": "500", "x-request-id": "unit-1"}

@@ -18,20 +18,29 @@ from tests.support.stack import KEY, stack_config, start_stack
 STREAMS = 5
 
 
-def test_sigterm_lets_running_streams_finish(upstream: ScriptedUpstream,
-                                             tmp_path_factory: pytest.TempPathFactory) -> None:
-    stack = start_stack(Path(tmp_path_factory.mktemp("drain")),
-                        stack_config(upstream.base_url, shutdown_grace_seconds=5))
+def test_sigterm_lets_running_streams_finish(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    stack = start_stack(
+        Path(tmp_path_factory.mktemp("drain")),
+        stack_config(upstream.base_url, shutdown_grace_seconds=5),
+    )
     try:
         bodies: list[bytes] = [b""] * STREAMS
         started = threading.Barrier(STREAMS + 1)
 
         def stream(index: int) -> None:
             response = requests.post(
-                f"{stack.rest_url}/v1/chat/completions", stream=True, timeout=30,
+                f"{stack.rest_url}/v1/chat/completions",
+                stream=True,
+                timeout=30,
                 headers={"authorization": f"Bearer {KEY}"},
-                json={"model": "gpt-paced", "stream": True,
-                      "messages": [{"role": "user", "content": "x"}]})
+                json={
+                    "model": "gpt-paced",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "x"}],
+                },
+            )
             chunks = response.iter_content(chunk_size=None)
             bodies[index] = next(chunks)
             started.wait(10)
@@ -46,10 +55,12 @@ def test_sigterm_lets_running_streams_finish(upstream: ScriptedUpstream,
         time.sleep(0.2)
         refused = None
         with contextlib.suppress(requests.ConnectionError):  # refused at the socket: also fine
-            refused = requests.post(f"{stack.rest_url}/v1/chat/completions", timeout=5,
-                                    headers={"authorization": f"Bearer {KEY}"},
-                                    json={"model": "gpt-echo",
-                                          "messages": [{"role": "user", "content": "x"}]})
+            refused = requests.post(
+                f"{stack.rest_url}/v1/chat/completions",
+                timeout=5,
+                headers={"authorization": f"Bearer {KEY}"},
+                json={"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}]},
+            )
         for thread in threads:
             thread.join(15)
         stack.process.wait(5 + 2)
@@ -60,8 +71,11 @@ def test_sigterm_lets_running_streams_finish(upstream: ScriptedUpstream,
         frames = body.split(b"\n\n")
         assert frames[-2] == b"data: [DONE]"
         assert b'"error"' not in body
-        text = "".join(json.loads(f[6:])["choices"][0]["delta"].get("content") or ""
-                       for f in frames[:-2] if json.loads(f[6:])["choices"])
+        text = "".join(
+            json.loads(f[6:])["choices"][0]["delta"].get("content") or ""
+            for f in frames[:-2]
+            if json.loads(f[6:])["choices"]
+        )
         assert text == "".join(f"w{i} " for i in range(20))
     if refused is not None:
         assert refused.status_code == 503

@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 from llm_gateway.providers.sse import SseDecoder
 
 EVENTS = [b'{"a": 1}', b'{"text": "caf\xc3\xa9 \xe2\x82\xac"}', b"[DONE]"]
-STREAM = (b": keep-alive\n\nevent: message\ndata: " + EVENTS[0] + b"\n\n"
-          b"data: " + EVENTS[1] + b"\r\n\r\n" b"id: 7\ndata:" + EVENTS[2] + b"\n\n")
+STREAM = (
+    b": keep-alive\n\nevent: message\ndata: " + EVENTS[0] + b"\n\n"
+    b"data: " + EVENTS[1] + b"\r\n\r\n"
+    b"id: 7\ndata:" + EVENTS[2] + b"\n\n"
+)
 
 
 def decode(pieces: list[bytes]) -> list[bytes]:

@@ -121,10 +121,3 @@ def model_not_allowed(model: str) -> GatewayError:
 def internal_error() -> GatewayError:
     """A 500 for a failure inside the gateway; the details go to the log, not the caller."""
     return GatewayError(500, "The gateway failed to process the request.", code="internal_error")
-
-
-def shutting_down() -> GatewayError:
-    """A 503 for a request that arrives while the gateway drains."""
-    return GatewayError(
-        503, "The gateway is shutting down; retry on another replica.", code="shutting_down"
-    )

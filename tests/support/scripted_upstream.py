@@ -100,8 +100,9 @@ class ScriptedUpstream:
         self._loop.run_forever()
 
     async def _record(self, request: web.Request) -> Recorded:
-        recorded = Recorded(request.path, await request.json(),
-                            {k.lower(): v for k, v in request.headers.items()})
+        recorded = Recorded(
+            request.path, await request.json(), {k.lower(): v for k, v in request.headers.items()}
+        )
         with self._lock:
             self.requests.append(recorded)
         return recorded
@@ -114,8 +115,9 @@ class ScriptedUpstream:
         recorded = await self._record(request)
         return await self._serve(request, recorded, chat=False)
 
-    async def _serve(self, request: web.Request, recorded: Recorded, chat: bool
-                     ) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, recorded: Recorded, chat: bool
+    ) -> web.StreamResponse:
         body = recorded.body
         model = body["model"]
         if model == "hang":
@@ -133,9 +135,14 @@ class ScriptedUpstream:
                     request.transport.close()  # type: ignore[union-attr]
                     return response
                 if model == "error-in-stream" and index == 1:
-                    error = {"error": {"message": "The server had an error while processing "
-                                       "your request.", "type": "server_error", "param": None,
-                                       "code": None}}
+                    error = {
+                        "error": {
+                            "message": "The server had an error while processing your request.",
+                            "type": "server_error",
+                            "param": None,
+                            "code": None,
+                        }
+                    }
                     await response.write(sse(error))
                     return response
                 await response.write(sse(chunk))
@@ -149,19 +156,59 @@ class ScriptedUpstream:
 
 
 ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
-    "rate-limited": (429, {"error": {"message": "Rate limit reached for requests",
-                                     "type": "requests", "param": None,
-                                     "code": "rate_limit_exceeded"}}, {"retry-after": "7"}),
-    "server-error": (500, {"error": {"message": "internal detail: /srv/model.py line 12",
-                                     "type": "server_error", "param": None, "code": None}}, {}),
-    "unavailable": (503, {"error": {"message": "overloaded", "type": "server_error",
-                                    "param": None, "code": None}}, {}),
-    "bad-request": (400, {"error": {"message": "'messages' is too long",
-                                    "type": "invalid_request_error", "param": "messages",
-                                    "code": "context_length_exceeded"}}, {}),
-    "unauthorized": (401, {"error": {"message": "Incorrect API key provided: sk-up***",
-                                     "type": "invalid_request_error", "param": None,
-                                     "code": "invalid_api_key"}}, {}),
+    "rate-limited": (
+        429,
+        {
+            "error": {
+                "message": "Rate limit reached for requests",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+        {"retry-after": "7"},
+    ),
+    "server-error": (
+        500,
+        {
+            "error": {
+                "message": "internal detail: /srv/model.py line 12",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        },
+        {},
+    ),
+    "unavailable": (
+        503,
+        {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}},
+        {},
+    ),
+    "bad-request": (
+        400,
+        {
+            "error": {
+                "message": "'messages' is too long",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+        {},
+    ),
+    "unauthorized": (
+        401,
+        {
+            "error": {
+                "message": "Incorrect API key provided: sk-up***",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        },
+        {},
+    ),
 }
 
 
@@ -207,18 +254,31 @@ def _words(body: dict[str, Any], chat: bool) -> tuple[list[str], str]:
 
 def _usage(body: dict[str, Any], chat: bool, completion_tokens: int) -> dict[str, Any]:
     prompt_tokens = len(_source_text(body, chat).split())
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0}}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 def _chat_logprobs(words: list[str], top: int) -> dict[str, Any]:
-    return {"content": [
-        {"token": w, "logprob": -0.5, "bytes": list(w.encode()),
-         "top_logprobs": [{"token": w, "logprob": -0.5, "bytes": list(w.encode())},
-                          {"token": "x", "logprob": -2.0, "bytes": [120]}][:top]}
-        for w in words], "refusal": None}
+    return {
+        "content": [
+            {
+                "token": w,
+                "logprob": -0.5,
+                "bytes": list(w.encode()),
+                "top_logprobs": [
+                    {"token": w, "logprob": -0.5, "bytes": list(w.encode())},
+                    {"token": "x", "logprob": -2.0, "bytes": [120]},
+                ][:top],
+            }
+            for w in words
+        ],
+        "refusal": None,
+    }
 
 
 def _text_logprobs(words: list[str], top: int, offset: int) -> dict[str, Any]:
@@ -226,17 +286,23 @@ def _text_logprobs(words: list[str], top: int, offset: int) -> dict[str, Any]:
     for word in words:
         offsets.append(position)
         position += len(word)
-    return {"tokens": words, "token_logprobs": [-0.5 for _ in words],
-            "top_logprobs": [{w: -0.5, "x": -2.0} if top > 1 else {w: -0.5} for w in words],
-            "text_offset": offsets}
+    return {
+        "tokens": words,
+        "token_logprobs": [-0.5 for _ in words],
+        "top_logprobs": [{w: -0.5, "x": -2.0} if top > 1 else {w: -0.5} for w in words],
+        "text_offset": offsets,
+    }
 
 
 def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     if not body.get("tools") or body.get("tool_choice") == "none":
         return None
     name = body["tools"][0]["function"]["name"]
-    return {"id": "call_1", "type": "function",
-            "function": {"name": name, "arguments": '{"city": "Paris"}'}}
+    return {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": name, "arguments": '{"city": "Paris"}'},
+    }
 
 
 def whole_answer(body: dict[str, Any], chat: bool) -> dict[str, Any]:
@@ -246,25 +312,61 @@ def whole_answer(body: dict[str, Any], chat: bool) -> dict[str, Any]:
     if not chat:
         if body.get("echo"):
             text = str(body.get("prompt", "")) + text
-        choices = [{"text": text, "index": i, "finish_reason": finish,
-                    "logprobs": (_text_logprobs(words, body["logprobs"], 0)
-                                 if body.get("logprobs") is not None else None)}
-                   for i in range(n)]
-        return {"id": "cmpl-1", "object": "text_completion", "created": CREATED,
-                "model": body["model"], "system_fingerprint": "fp_1", "choices": choices,
-                "usage": _usage(body, chat, len(words) * n)}
+        choices = [
+            {
+                "text": text,
+                "index": i,
+                "finish_reason": finish,
+                "logprobs": (
+                    _text_logprobs(words, body["logprobs"], 0)
+                    if body.get("logprobs") is not None
+                    else None
+                ),
+            }
+            for i in range(n)
+        ]
+        return {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "created": CREATED,
+            "model": body["model"],
+            "system_fingerprint": "fp_1",
+            "choices": choices,
+            "usage": _usage(body, chat, len(words) * n),
+        }
     call = _tool_call(body)
-    message: dict[str, Any] = {"role": "assistant", "content": None if call else text,
-                               "refusal": None, "annotations": []}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if call else text,
+        "refusal": None,
+        "annotations": [],
+    }
     if call:
         message["tool_calls"] = [call]
         finish = "tool_calls"
-    choices = [{"index": i, "message": message, "finish_reason": finish,
-                "logprobs": (_chat_logprobs(words, body.get("top_logprobs") or 0)
-                             if body.get("logprobs") else None)} for i in range(n)]
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": CREATED,
-            "model": body["model"], "system_fingerprint": "fp_1", "service_tier": "default",
-            "choices": choices, "usage": _usage(body, chat, len(words) * n)}
+    choices = [
+        {
+            "index": i,
+            "message": message,
+            "finish_reason": finish,
+            "logprobs": (
+                _chat_logprobs(words, body.get("top_logprobs") or 0)
+                if body.get("logprobs")
+                else None
+            ),
+        }
+        for i in range(n)
+    ]
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": body["model"],
+        "system_fingerprint": "fp_1",
+        "service_tier": "default",
+        "choices": choices,
+        "usage": _usage(body, chat, len(words) * n),
+    }
 
 
 def stream_chunks(body: dict[str, Any], chat: bool) -> list[dict[str, Any]]:
@@ -274,50 +376,140 @@ def stream_chunks(body: dict[str, Any], chat: bool) -> list[dict[str, Any]]:
     usage = _usage(body, chat, len(words) * n)
     chunks: list[dict[str, Any]] = []
     if not chat:
-        base = {"id": "cmpl-1", "object": "text_completion", "created": CREATED,
-                "model": body["model"], "system_fingerprint": "fp_1"}
+        base = {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "created": CREATED,
+            "model": body["model"],
+            "system_fingerprint": "fp_1",
+        }
         for word in words:
             for i in range(n):
-                chunks.append({**base, "choices": [
-                    {"text": word, "index": i, "finish_reason": None, "logprobs": None}]})
+                chunks.append(
+                    {
+                        **base,
+                        "choices": [
+                            {"text": word, "index": i, "finish_reason": None, "logprobs": None}
+                        ],
+                    }
+                )
         for i in range(n):
-            chunks.append({**base, "choices": [
-                {"text": "", "index": i, "finish_reason": finish, "logprobs": None}]})
+            chunks.append(
+                {
+                    **base,
+                    "choices": [
+                        {"text": "", "index": i, "finish_reason": finish, "logprobs": None}
+                    ],
+                }
+            )
         if include_usage:
             chunks.append({**base, "choices": [], "usage": usage})
         return chunks
-    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": CREATED,
-            "model": body["model"], "system_fingerprint": "fp_1", "service_tier": "default"}
+    base = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": body["model"],
+        "system_fingerprint": "fp_1",
+        "service_tier": "default",
+    }
     extra = {"usage": None} if include_usage else {}
     call = _tool_call(body)
     top = body.get("top_logprobs") or 0
     for i in range(n):
-        chunks.append({**base, **extra, "choices": [
-            {"index": i, "delta": {"role": "assistant", "content": "" if not call else None,
-                                   "refusal": None}, "logprobs": None, "finish_reason": None}]})
+        chunks.append(
+            {
+                **base,
+                **extra,
+                "choices": [
+                    {
+                        "index": i,
+                        "delta": {
+                            "role": "assistant",
+                            "content": "" if not call else None,
+                            "refusal": None,
+                        },
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+            }
+        )
     if call:
         arguments = call["function"]["arguments"]
         pieces = [arguments[:5], arguments[5:12], arguments[12:]]
         for i in range(n):
-            chunks.append({**base, **extra, "choices": [{"index": i, "delta": {"tool_calls": [
-                {"index": 0, "id": call["id"], "type": "function",
-                 "function": {"name": call["function"]["name"], "arguments": ""}}]},
-                "logprobs": None, "finish_reason": None}]})
+            chunks.append(
+                {
+                    **base,
+                    **extra,
+                    "choices": [
+                        {
+                            "index": i,
+                            "delta": {
+                                "tool_calls": [
+                                    {
+                                        "index": 0,
+                                        "id": call["id"],
+                                        "type": "function",
+                                        "function": {
+                                            "name": call["function"]["name"],
+                                            "arguments": "",
+                                        },
+                                    }
+                                ]
+                            },
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
             for piece in pieces:
-                chunks.append({**base, **extra, "choices": [{"index": i, "delta": {"tool_calls": [
-                    {"index": 0, "function": {"arguments": piece}}]}, "logprobs": None,
-                    "finish_reason": None}]})
+                chunks.append(
+                    {
+                        **base,
+                        **extra,
+                        "choices": [
+                            {
+                                "index": i,
+                                "delta": {
+                                    "tool_calls": [{"index": 0, "function": {"arguments": piece}}]
+                                },
+                                "logprobs": None,
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                )
         finish = "tool_calls"
     else:
         for word in words:
             for i in range(n):
-                chunks.append({**base, **extra, "choices": [
-                    {"index": i, "delta": {"content": word},
-                     "logprobs": _chat_logprobs([word], top) if body.get("logprobs") else None,
-                     "finish_reason": None}]})
+                chunks.append(
+                    {
+                        **base,
+                        **extra,
+                        "choices": [
+                            {
+                                "index": i,
+                                "delta": {"content": word},
+                                "logprobs": _chat_logprobs([word], top)
+                                if body.get("logprobs")
+                                else None,
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                )
     for i in range(n):
-        chunks.append({**base, **extra, "choices": [
-            {"index": i, "delta": {}, "logprobs": None, "finish_reason": finish}]})
+        chunks.append(
+            {
+                **base,
+                **extra,
+                "choices": [{"index": i, "delta": {}, "logprobs": None, "finish_reason": finish}],
+            }
+        )
     if include_usage:
         chunks.append({**base, "choices": [], "usage": usage})
     return chunks

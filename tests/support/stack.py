@@ -12,13 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import requests
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 KEY = "sk-test-key-0123456789"
 OTHER_KEY = "sk-test-other-9876543210"
-SCENARIOS = ("echo", "fail-midstream", "error-in-stream", "rate-limited", "server-error",
-             "bad-request", "unauthorized", "slow", "paced", "unavailable")
+SCENARIOS = (
+    "echo",
+    "fail-midstream",
+    "error-in-stream",
+    "rate-limited",
+    "server-error",
+    "bad-request",
+    "unauthorized",
+    "slow",
+    "paced",
+    "unavailable",
+)
 
 
 def free_port() -> int:
@@ -29,25 +41,39 @@ def free_port() -> int:
 
 def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
     """A gateway config whose models `gpt-<scenario>` reach the scripted upstream."""
-    models: dict[str, Any] = {f"gpt-{s}": {"provider": "scripted", "model": s}
-                              for s in SCENARIOS}
-    models["org/model-with-slash"] = {"provider": "scripted", "model": "echo",
-                                      "owned_by": "org", "created": 1700000000}
+    models: dict[str, Any] = {f"gpt-{s}": {"provider": "scripted", "model": s} for s in SCENARIOS}
+    models["org/model-with-slash"] = {
+        "provider": "scripted",
+        "model": "echo",
+        "owned_by": "org",
+        "created": 1700000000,
+    }
     models["gpt-down"] = {"provider": "down", "model": "echo"}
     models["gpt-hang"] = {"provider": "impatient", "model": "hang"}
     config: dict[str, Any] = {
-        "listen": {"rest": f"127.0.0.1:{free_port()}", "grpc": f"127.0.0.1:{free_port()}",
-                   "envoy_admin": f"127.0.0.1:{free_port()}"},
+        "listen": {
+            "rest": f"127.0.0.1:{free_port()}",
+            "grpc": f"127.0.0.1:{free_port()}",
+            "envoy_admin": f"127.0.0.1:{free_port()}",
+        },
         "providers": {
-            "scripted": {"type": "openai", "base_url": upstream_url,
-                         "api_key": "sk-upstream-secret-1"},
-            "down": {"type": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1",
-                     "connect_timeout": 2},
+            "scripted": {
+                "type": "openai",
+                "base_url": upstream_url,
+                "api_key": "sk-upstream-secret-1",
+            },
+            "down": {
+                "type": "openai",
+                "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                "connect_timeout": 2,
+            },
             "impatient": {"type": "openai", "base_url": upstream_url, "read_timeout": 0.5},
         },
         "models": models,
-        "keys": [{"name": "tester", "key": KEY},
-                 {"name": "other", "key": OTHER_KEY, "models": ["gpt-echo", "org/*"]}],
+        "keys": [
+            {"name": "tester", "key": KEY},
+            {"name": "other", "key": OTHER_KEY, "models": ["gpt-echo", "org/*"]},
+        ],
         "limits": {"max_body_bytes": 1024 * 1024},
         "shutdown_grace_seconds": 5,
     }
@@ -98,26 +124,40 @@ def start_stack(folder: Path, config: dict[str, Any], command: str = "up") -> St
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "llm_gateway", command, "--config", str(config_path)],
-        stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True)
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
     stack = Stack(process, config, log_path)
+    ready = _answers if command == "up" else _serving
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the stack exited:\n{log_path.read_text()}")
-        if command != "up" or _answers(stack):
-            if command != "up":
-                time.sleep(1.0)
+        if ready(stack):
             return stack
         time.sleep(0.1)
     stack.stop()
     raise RuntimeError(f"the stack did not start:\n{log_path.read_text()}")
 
 
+def _serving(stack: Stack) -> bool:
+    with grpc.insecure_channel(stack.grpc_target) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=1
+            )
+        except grpc.RpcError:
+            return False
+    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+
 def _answers(stack: Stack) -> bool:
     try:
-        response = requests.get(f"{stack.rest_url}/v1/models",
-                                headers={"authorization": f"Bearer {KEY}"}, timeout=1)
+        response = requests.get(
+            f"{stack.rest_url}/v1/models", headers={"authorization": f"Bearer {KEY}"}, timeout=1
+        )
     except requests.RequestException:
         return False
     return response.status_code == 200

@@ -8,6 +8,7 @@ place where the proxy's behaviour is defined.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
 import signal
@@ -72,6 +73,14 @@ def envoy_binary() -> str:
     return found
 
 
+def _terminate_with_parent() -> None:
+    # Runs in the child between fork and exec. PR_SET_PDEATHSIG is Linux's; elsewhere the
+    # gateway's own shutdown path is the only one that stops Envoy.
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EnvoyProcess:
     """One Envoy process running the rendered config."""
 
@@ -102,8 +111,15 @@ class EnvoyProcess:
         ]
 
     async def spawn(self) -> None:
-        """Starts the Envoy process; `wait_ready` waits until it serves."""
-        self._process = await asyncio.create_subprocess_exec(*self.command())
+        """Starts the Envoy process; `wait_ready` waits until it serves.
+
+        Envoy gets a session of its own, so that a Ctrl-C meant for the gateway does not cut
+        Envoy's streams before the gateway has drained them; on Linux it also receives SIGTERM
+        should the gateway die without stopping it.
+        """
+        self._process = await asyncio.create_subprocess_exec(
+            *self.command(), start_new_session=True, preexec_fn=_terminate_with_parent
+        )
 
     async def wait_ready(self, wait_seconds: float = 20.0) -> None:
         host, _, port = self._settings.listen.envoy_admin.rpartition(":")
