@@ -12,6 +12,7 @@ behaviour, so one instance serves every scenario:
 - `rate-limited`, `server-error`, `unavailable`, `bad-request`, `unauthorized`: the upstream's
   error answers.
 - `hang`: answers after 3 s, longer than a short `read_timeout`.
+- `garbage`: a 200 whose body (or first event) is not JSON.
 - `slow`: a chunk every 20 ms for 10 s, for cancellation tests.
 - `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step.
 
@@ -125,11 +126,16 @@ class ScriptedUpstream:
         if model in ERRORS:
             status, payload, headers = ERRORS[model]
             return web.json_response(payload, status=status, headers=headers)
+        if model == "garbage" and not body.get("stream"):
+            return web.Response(text="<html>proxy error</html>", content_type="text/html")
         if not body.get("stream"):
             return web.json_response(whole_answer(body, chat))
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         try:
+            if model == "garbage":
+                await response.write(b"data: {broken\n\n")
+                return response
             for index, chunk in enumerate(stream_chunks(body, chat)):
                 if model == "fail-midstream" and index == 2:
                     request.transport.close()  # type: ignore[union-attr]

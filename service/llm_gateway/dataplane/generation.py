@@ -54,6 +54,9 @@ class DataPlane:
         except asyncio.CancelledError:
             status = CLIENT_CLOSED
             raise
+        except Exception:
+            status = 500
+            raise
         finally:
             self._log(request, route, call, status, usage, None)
 
@@ -94,6 +97,9 @@ class DataPlane:
             raise
         except (asyncio.CancelledError, GeneratorExit):
             status = CLIENT_CLOSED
+            raise
+        except Exception:
+            status = 500
             raise
         finally:
             self._log(request, route, call, status, tracker.usage, first_chunk_at)

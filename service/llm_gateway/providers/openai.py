@@ -22,6 +22,16 @@ from llm_gateway.providers.sse import SseDecoder
 _DONE = b"[DONE]"
 
 
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise upstream_errors.malformed() from None
+    if not isinstance(value, dict):
+        raise upstream_errors.malformed()
+    return value
+
+
 async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     """Yields the data of each server-sent event of a response body as it completes."""
     decoder = SseDecoder()
@@ -103,13 +113,7 @@ class OpenAICompatibleProvider:
             raise upstream_errors.unreachable() from None
         finally:
             response.release()
-        try:
-            answer = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise upstream_errors.stream_broken() from None
-        if not isinstance(answer, dict):
-            raise upstream_errors.stream_broken()
-        return answer
+        return _json_object(payload)
 
     async def stream(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
@@ -141,13 +145,8 @@ class OpenAICompatibleProvider:
 
     @staticmethod
     def _chunk(event: bytes) -> dict[str, Any]:
-        try:
-            chunk = orjson.loads(event)
-        except orjson.JSONDecodeError:
-            raise upstream_errors.stream_broken() from None
-        if not isinstance(chunk, dict):
-            raise upstream_errors.stream_broken()
-        if "error" in chunk:
+        chunk = _json_object(event)
+        if chunk.get("error"):
             raise upstream_errors.error_in_stream(chunk)
         return chunk
 

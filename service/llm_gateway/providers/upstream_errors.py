@@ -94,6 +94,13 @@ def timed_out() -> GatewayError:
     return GatewayError(504, "The upstream provider timed out.", code="upstream_timeout")
 
 
+def malformed() -> GatewayError:
+    """The upstream answered with something that is not an OpenAI JSON object."""
+    return GatewayError(
+        502, "The upstream provider sent a malformed answer.", code="upstream_malformed_answer"
+    )
+
+
 def stream_broken() -> GatewayError:
     """The upstream stream ended or broke before its end marker."""
     return GatewayError(
