@@ -319,6 +319,7 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
         ("gpt-hang", openai.APIStatusError, 504, "upstream_timeout"),
         ("gpt-unauthorized", openai.APIStatusError, 502, "upstream_auth_failed"),
         ("gpt-down", openai.APIStatusError, 502, "upstream_unreachable"),
+        ("gpt-garbage", openai.APIStatusError, 502, "upstream_malformed_answer"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])

@@ -30,6 +30,7 @@ SCENARIOS = (
     "slow",
     "paced",
     "unavailable",
+    "garbage",
 )
 
 
