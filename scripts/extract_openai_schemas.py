@@ -4,8 +4,9 @@ Writes two files, both derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
   (draft 7) of the completions and chat completions request bodies, which the gateway compiles
   at start-up to validate every request before an upstream is called;
-- `tests/fixtures/openai_request_properties.json`: the request property names of both
-  operations, which a test compares with the fields of the proto request messages.
+- `tests/fixtures/openai_properties.json`: the property names of both operations'
+  requests, and of their responses and stream chunks down to the choice level, which a test
+  compares with the fields of the proto messages.
 
 A user's clone has no `../shared/`, so both are committed. Run with `make schemas`.
 """
@@ -21,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_OUT = ROOT / "service" / "llm_gateway" / "model" / "schemas" / "openai_requests.json"
-FIXTURE_OUT = ROOT / "tests" / "fixtures" / "openai_request_properties.json"
+FIXTURE_OUT = ROOT / "tests" / "fixtures" / "openai_properties.json"
 REQUESTS = {
     "completions": "CreateCompletionRequest",
     "chat_completions": "CreateChatCompletionRequest",
@@ -35,6 +36,26 @@ REQUESTS = {
 # stops at the first match where `oneOf` must try every member. A discriminated union first
 # is dispatched on its discriminator (see `discriminated`).
 DROPPED_KEYS = {"description", "example", "examples", "title", "deprecated", "default", "format"}
+# Response objects, as paths from a component schema: each step is a property name, and `[]`
+# steps into the items of an array.
+RESPONSE_OBJECTS = {
+    "completion": ("CreateCompletionResponse",),
+    "completion.choice": ("CreateCompletionResponse", "choices", "[]"),
+    "completion.choice.logprobs": ("CreateCompletionResponse", "choices", "[]", "logprobs"),
+    "chat_completion": ("CreateChatCompletionResponse",),
+    "chat_completion.choice": ("CreateChatCompletionResponse", "choices", "[]"),
+    "chat_completion.message": ("CreateChatCompletionResponse", "choices", "[]", "message"),
+    "chat_completion.logprobs": ("CreateChatCompletionResponse", "choices", "[]", "logprobs"),
+    "chat_completion.token_logprob": ("ChatCompletionTokenLogprob",),
+    "chat_completion_chunk": ("CreateChatCompletionStreamResponse",),
+    "chat_completion_chunk.choice": ("CreateChatCompletionStreamResponse", "choices", "[]"),
+    "chat_completion_chunk.delta": ("CreateChatCompletionStreamResponse", "choices", "[]", "delta"),
+    "chat_completion_chunk.tool_call": ("ChatCompletionMessageToolCallChunk",),
+    "usage": ("CompletionUsage",),
+    "usage.prompt_tokens_details": ("CompletionUsage", "prompt_tokens_details"),
+    "usage.completion_tokens_details": ("CompletionUsage", "completion_tokens_details"),
+    "model": ("Model",),
+}
 REF_PREFIX = "#/components/schemas/"
 COMPONENTS: dict[str, Any] = {}
 
@@ -130,20 +151,31 @@ def request_schema(components: dict[str, Any], name: str) -> dict[str, Any]:
     return root
 
 
-def property_names(components: dict[str, Any], name: str) -> list[str]:
-    """Returns the top-level property names of a schema, following `allOf` and `$ref`."""
-    names: list[str] = []
+def _object_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Returns the object schemas that make up a schema (through `$ref`, `allOf`, `anyOf`)."""
+    if "$ref" in schema:
+        return _object_schemas(COMPONENTS[schema["$ref"].removeprefix(REF_PREFIX)])
+    parts = [schema] if "properties" in schema or "items" in schema else []
+    for key in ("allOf", "anyOf", "oneOf"):
+        for member in schema.get(key, []):
+            parts.extend(_object_schemas(member))
+    return parts
 
-    def walk(schema: dict[str, Any]) -> None:
-        if "$ref" in schema:
-            walk(components[schema["$ref"].removeprefix(REF_PREFIX)])
-            return
-        for part in schema.get("allOf", []):
-            walk(part)
-        names.extend(p for p in schema.get("properties", {}) if p not in names)
 
-    walk(components[name])
-    return sorted(names)
+def property_names(path: tuple[str, ...]) -> list[str]:
+    """Returns the property names of the object a path leads to (see RESPONSE_OBJECTS)."""
+    schemas = _object_schemas(COMPONENTS[path[0]])
+    for step in path[1:]:
+        if step == "[]":
+            schemas = [i for s in schemas if "items" in s for i in _object_schemas(s["items"])]
+        else:
+            schemas = [
+                p
+                for s in schemas
+                if step in s.get("properties", {})
+                for p in _object_schemas(s["properties"][step])
+            ]
+    return sorted({name for s in schemas for name in s.get("properties", {})})
 
 
 def main() -> None:
@@ -157,7 +189,8 @@ def main() -> None:
     SCHEMA_OUT.write_text(json.dumps(schemas, indent=1, sort_keys=True) + "\n")
     fixture = {
         "source": "openai-openapi/openapi.yaml " + str(spec["info"].get("version", "")),
-        **{key: property_names(components, name) for key, name in REQUESTS.items()},
+        **{key: property_names((name,)) for key, name in REQUESTS.items()},
+        "responses": {key: property_names(path) for key, path in RESPONSE_OBJECTS.items()},
     }
     FIXTURE_OUT.parent.mkdir(parents=True, exist_ok=True)
     FIXTURE_OUT.write_text(json.dumps(fixture, indent=1) + "\n")

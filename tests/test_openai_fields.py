@@ -1,6 +1,6 @@
-"""Every request property of the official OpenAI API has a field in the proto request messages.
+"""The proto messages have a field for every property of the official OpenAI API, and no other.
 
-The property lists come from `fixtures/openai_request_properties.json`, which
+The property lists come from `fixtures/openai_properties.json`, which
 `scripts/extract_openai_schemas.py` regenerates from OpenAI's OpenAPI document (`make schemas`).
 """
 
@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 
 from llm_gateway.model.validation import CHAT_FIELDS, COMPLETION_FIELDS
-from llm_gateway.v1 import chat_pb2, completions_pb2
+from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, models_pb2
 
-FIXTURE = json.loads(
-    (Path(__file__).parent / "fixtures" / "openai_request_properties.json").read_text()
-)
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "openai_properties.json").read_text())
 
 
 @pytest.mark.parametrize(
@@ -38,6 +36,36 @@ def test_every_official_request_property_is_modelled(
 def test_no_invented_request_fields(operation: str, modelled: frozenset[str]) -> None:
     # `messages` on completions is the documented extension (served as chat).
     assert sorted(modelled - set(FIXTURE[operation])) == []
+
+
+RESPONSE_MESSAGES = {
+    "completion": completions_pb2.CompletionResponse,
+    "completion.choice": completions_pb2.CompletionChoice,
+    "completion.choice.logprobs": completions_pb2.CompletionLogprobs,
+    "chat_completion": chat_pb2.ChatCompletionResponse,
+    "chat_completion.choice": chat_pb2.ChatChoice,
+    "chat_completion.message": chat_pb2.ChatResponseMessage,
+    "chat_completion.logprobs": chat_pb2.ChatLogprobs,
+    "chat_completion.token_logprob": chat_pb2.TokenLogprob,
+    "chat_completion_chunk": chat_pb2.ChatCompletionChunk,
+    "chat_completion_chunk.choice": chat_pb2.ChatChunkChoice,
+    "chat_completion_chunk.delta": chat_pb2.ChatDelta,
+    "chat_completion_chunk.tool_call": chat_pb2.ToolCallDelta,
+    "usage": common_pb2.Usage,
+    "usage.prompt_tokens_details": common_pb2.PromptTokensDetails,
+    "usage.completion_tokens_details": common_pb2.CompletionTokensDetails,
+    "model": models_pb2.Model,
+}
+
+
+def test_every_response_object_is_covered() -> None:
+    assert set(FIXTURE["responses"]) == set(RESPONSE_MESSAGES)
+
+
+@pytest.mark.parametrize("name", sorted(RESPONSE_MESSAGES))
+def test_response_fields_match_the_official_api(name: str) -> None:
+    fields = {f.name for f in RESPONSE_MESSAGES[name].DESCRIPTOR.fields}
+    assert fields == set(FIXTURE["responses"][name])
 
 
 def test_union_fields_are_oneofs() -> None:

@@ -105,12 +105,16 @@ def _chat_envelope(target: Any, answer: dict[str, Any]) -> None:
     _envelope(target, answer)
     if isinstance(answer.get("service_tier"), str):
         target.service_tier = answer["service_tier"]
+    if isinstance(answer.get("moderation"), dict):
+        target.moderation.update(answer["moderation"])
 
 
 def chat_completion(answer: dict[str, Any]) -> chat_pb2.ChatCompletionResponse:
     """Returns a `chat.completion` as a `ChatCompletionResponse`."""
     out = chat_pb2.ChatCompletionResponse()
     _chat_envelope(out, answer)
+    if isinstance(answer.get("metadata"), dict):
+        out.metadata.update({str(k): str(v) for k, v in answer["metadata"].items()})
     for choice in answer.get("choices") or ():
         target = out.choices.add(index=_int(choice.get("index")))
         message = choice.get("message") or {}
