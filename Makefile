@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: run test generate check-generated schemas lint typecheck fmt clean
+.PHONY: run test bench generate schemas lint typecheck fmt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,24 +23,30 @@ run: generate
 
 ## Runs the whole suite (lint and type checks included).
 test: $(STAMP)
-	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff check service tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python -m bench.run
 
 ## Regenerates the OpenAI request schemas and the test fixture from ../shared/openai-openapi.
 schemas: $(STAMP)
 	$(BIN)/python scripts/extract_openai_schemas.py ../shared/openai-openapi/openapi.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check service tests scripts
-	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/ruff check service tests scripts bench
+	$(BIN)/ruff format --check service tests scripts bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests scripts
-	$(BIN)/ruff check --fix service tests scripts
+	$(BIN)/ruff format service tests scripts bench
+	$(BIN)/ruff check --fix service tests scripts bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info service/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -50,7 +50,7 @@ def test_wheel_runs_from_any_directory(tmp_path: Path) -> None:
         "llm_gateway/v1/llm_gateway_service_pb2_grpc.py",
         "llm_gateway/sidecar/descriptor.pb",
         "llm_gateway/sidecar/envoy.yaml",
-        "llm_gateway/model/schemas/openai_requests.json",
+        "llm_gateway/model/validators/chat_completions.py",
         "llm_gateway/py.typed",
     ):
         assert shipped in names, shipped

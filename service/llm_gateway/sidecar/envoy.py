@@ -99,11 +99,15 @@ class EnvoyProcess:
         config = render_envoy_config(self._settings, self._template)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         # No hot restart: several stacks may share a host, and restarts replace the process.
+        # One worker thread per CPU this process may run on (Envoy would count them all).
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         return [
             envoy_binary(),
             "-c",
             str(path),
             "--disable-hot-restart",
+            "--concurrency",
+            str(workers),
             "--log-level",
             self._log_level,
             "--drain-time-s",

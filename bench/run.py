@@ -1,0 +1,299 @@
+"""Runs the whole benchmark and writes docs/benchmarks.md: `python -m bench.run` (make bench).
+
+Everything stops by itself: each load step is bounded in time, and every process started here
+is stopped by pid (its process group) at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report, scenarios
+from bench.load import Target, k6
+from bench.procs import LOAD_CORE, SUT_CORE, Proc, free_port, start, wait_for_port
+from bench.systems import (
+    BIN,
+    LITELLM_VENV,
+    direct,
+    first_success,
+    gateway_systems,
+    start_gateway,
+    start_litellm,
+    start_upstreams,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY_RATES = [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
+LITELLM_RATES = [20, 40, 60, 80, 100, 150]
+DIRECT_RATES = [1000, 2500, 5000]
+
+
+def version(command: list[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except OSError:
+        return "missing"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{cpu}, {len(__import__('os').sched_getaffinity(0))} cores",
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "envoy": version([str(BIN / "envoy"), "--version"]).split("version: ")[-1],
+        "k6": version([str(BIN / "k6"), "version"]),
+        "wrk": version(["wrk", "--version"]),
+        "litellm": version([str(LITELLM_VENV / "bin" / "pip"), "show", "litellm"]).replace(
+            "Name: ", ""
+        )
+        + " "
+        + next(
+            (
+                line
+                for line in subprocess.run(
+                    [str(LITELLM_VENV / "bin" / "pip"), "show", "litellm"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.splitlines()
+                if line.startswith("Version")
+            ),
+            "",
+        ),
+    }
+
+
+def cross_core_cost(work: Path, duration: float) -> float:
+    """k6 at concurrency 1 against an Envoy upstream on the load core and on the other core."""
+    from bench.systems import HERE
+
+    port, admin = free_port(), free_port()
+    config = (HERE / "upstream_envoy.yaml").read_text()
+    for name, value in {
+        "PORT": port,
+        "ADMIN_PORT": admin,
+        "JSON_FILE": HERE / "fixtures" / "chat_completion.json",
+        "SSE_FILE": HERE / "fixtures" / "chat_stream.sse",
+    }.items():
+        config = config.replace("${" + name + "}", str(value))
+    path = work / "crosscore_envoy.yaml"
+    path.write_text(config)
+    results = {}
+    for core in (LOAD_CORE, SUT_CORE):
+        proc = start(
+            f"crosscore-{core}",
+            [
+                str(BIN / "envoy"),
+                "-c",
+                str(path),
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+            ],
+            core,
+            work / "logs",
+        )
+        try:
+            wait_for_port(port)
+            url = f"http://127.0.0.1:{port}/json/v1/chat/completions"
+            results[core] = k6(Target("x", "rest", url), vus=1, duration=duration).p50
+        finally:
+            proc.stop()
+    return results[SUT_CORE] - results[LOAD_CORE]
+
+
+def held(system: Any, proc: Proc | None, counts: list[int]) -> dict[str, Any]:
+    out = {}
+    for count in counts:
+        out[str(count)] = scenarios.held_streams(system, count, proc)
+        time.sleep(1.0)
+    return out
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    quick = args.quick
+    duration = 3.0 if quick else 5.0
+    rounds = 1 if quick else 3
+    curve_duration = 3.0 if quick else 4.0
+    stream_count = 10 if quick else 30
+    hold_counts = [100] if quick else [100, 1000]
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "rounds": rounds,
+        "duration": duration,
+        "curve_duration": curve_duration,
+        "stream_count": stream_count,
+        "notes": [],
+        "flags": [],
+    }
+    procs: list[Proc] = []
+    upstreams = start_upstreams(work)
+    try:
+        a = direct(upstreams)
+        gateway_proc, config = start_gateway(upstreams, work)
+        procs.append(gateway_proc)
+        b, c = gateway_systems(gateway_proc, config)
+        cold = {"b": first_success(b)}
+        litellm_proc, d = start_litellm(upstreams, work)
+        procs.append(litellm_proc)
+        cold["d"] = first_success(d)
+        systems = [a, b, c, d]
+        gateway_proc.wait_quiet()
+        litellm_proc.wait_quiet()
+        idle = {
+            "b": gateway_proc.rss_bytes(),
+            "c": gateway_proc.rss_bytes(),
+            "d": litellm_proc.rss_bytes(),
+        }
+        print("latency", flush=True)
+        results["latency"] = scenarios.latency(systems, rounds, duration)
+        print("rate curves", flush=True)
+        curves = {
+            "a": scenarios.rate_curve(a, DIRECT_RATES, curve_duration),
+            "b": scenarios.rate_curve(b, GATEWAY_RATES, curve_duration),
+            "c": scenarios.rate_curve(c, GATEWAY_RATES, curve_duration),
+            "d": scenarios.rate_curve(d, LITELLM_RATES, curve_duration),
+        }
+        results["curves"] = curves
+        results["max_rate"] = {
+            k: {str(t): scenarios.max_rate_under(v, t) for t in (5, 10, 50)}
+            for k, v in curves.items()
+        }
+        print("capacity", flush=True)
+        results["capacity"] = {s.key: scenarios.capacity(s, duration) for s in (a, b, d)}
+        print("streaming", flush=True)
+        results["streaming"] = {s.key: scenarios.streaming(s, stream_count) for s in systems}
+        print("held streams", flush=True)
+        results["held_direct"] = scenarios.held_streams(a, max(hold_counts), None)
+        results["held"] = {
+            "b": held(b, gateway_proc, hold_counts),
+            "c": held(c, gateway_proc, hold_counts),
+            "d": held(d, litellm_proc, hold_counts),
+        }
+        results["idle_rss"] = idle
+        for proc in procs:
+            proc.stop()
+        procs.clear()
+        serve_proc, serve_config = start_gateway(upstreams, work, command="serve")
+        procs.append(serve_proc)
+        cold["c"] = first_success(gateway_systems(serve_proc, serve_config)[1])
+        results["cold_start"] = {k: cold[k] for k in ("b", "c", "d")}
+        results["cross_core_ms"] = cross_core_cost(work, duration)
+        results["ceiling_wrk"] = results["capacity"]["a"]["rate"]
+    finally:
+        for proc in procs:
+            proc.stop()
+        upstreams.stop()
+    return results
+
+
+def judge(r: dict[str, Any]) -> None:
+    """Fills in the targets table, the ceilings and the flags."""
+    lat1, stream, held_b = r["latency"]["1"], r["streaming"], r["held"]["b"]
+    big = held_b[max(held_b, key=int)]
+    added50 = lat1["b"]["p50"] - lat1["a"]["p50"]
+    added99 = lat1["b"]["p99"] - lat1["a"]["p99"]
+    ttft = stream["b"]["ttft_p50"] - stream["a"]["ttft_p50"]
+    itl = stream["b"]["delay_p99"] - stream["a"]["delay_p99"]
+    rest50 = r["max_rate"]["b"]["50"]
+    grpc50 = r["max_rate"]["c"]["50"]
+    lite50 = r["max_rate"]["d"]["50"] or r["capacity"]["d"]["rate"]
+    per_stream = (big["rss_bytes"] - r["idle_rss"]["b"]) / int(max(held_b, key=int)) / 1024
+    idle_mb = r["idle_rss"]["b"] / 1024 / 1024
+    r["targets"] = [
+        ("added p50 at c=1 <= 1.5 ms (REST)", f"{added50:.2f} ms", added50 <= 1.5),
+        ("added p99 at c=1 <= 5 ms (REST)", f"{added99:.2f} ms", added99 <= 5),
+        ("REST >= 1,000 req/s with p99 < 50 ms", f"{rest50:.0f} req/s", rest50 >= 1000),
+        (
+            "REST >= 15x LiteLLM (p99 < 50 ms)",
+            f"{rest50 / max(lite50, 1):.1f}x",
+            rest50 >= 15 * lite50,
+        ),
+        ("gRPC more than REST (p99 < 50 ms)", f"{grpc50:.0f} req/s", grpc50 > rest50),
+        ("added time to first token <= 2 ms", f"{ttft:.2f} ms", ttft <= 2),
+        ("added inter-token p99 <= 5 ms", f"{itl:.2f} ms", itl <= 5),
+        (
+            "CPU per streamed token <= 150 us (Envoy + Python)",
+            f"{big.get('cpu_us_per_token', float('nan')):.0f} us",
+            big.get("cpu_us_per_token", 1e9) <= 150,
+        ),
+        (
+            f"{max(held_b, key=int)} streams, no lost frame, no stall",
+            f"{big['complete']} complete, {big['lost_tokens']} lost, {big['stalls']} stalls",
+            big["lost_tokens"] == 0 and big["stalls"] == 0 and int(max(held_b, key=int)) >= 1000,
+        ),
+        ("memory per open stream <= 100 KB", f"{per_stream:.1f} KB", per_stream <= 100),
+        ("idle memory (Envoy + gateway) <= 150 MB", f"{idle_mb:.0f} MB", idle_mb <= 150),
+        ("cold start < 2 s", f"{r['cold_start']['b']:.2f} s", r["cold_start"]["b"] < 2),
+    ]
+    direct_hold = r["held_direct"]
+    r["ceilings"] = [
+        f"Envoy direct_response upstream with wrk, 50 connections: {r['ceiling_wrk']:.0f} req/s "
+        f"(p50 {r['capacity']['a']['p50']:.2f} ms).",
+        f"k6 against it, open model: highest rate held "
+        f"{max((p['rate'] for p in r['curves']['a']), default=0):.0f} req/s.",
+        f"Paced upstream and stream client with {direct_hold['streams']} direct streams: "
+        f"{direct_hold['complete']} complete, {direct_hold['lost_tokens']} tokens lost, "
+        f"delay p99 {direct_hold['delay_p99']:.2f} ms.",
+        f"Crossing between the two cores at concurrency 1 (upstream on the other core, k6 "
+        f"p50): {r['cross_core_ms']:.3f} ms. Each gateway request crosses four times.",
+    ]
+    for key in ("b", "c", "d"):
+        for point in r["curves"][key]:
+            if point["rate"] >= 0.9 * r["ceiling_wrk"]:
+                r["flags"].append(
+                    f"{key} at {point['rate']:.0f} req/s is near the upstream's ceiling"
+                )
+    k6_ceiling = max((p["rate"] for p in r["curves"]["a"]), default=0)
+    for key in ("b", "c"):
+        top = max((p["rate"] for p in r["curves"][key]), default=0)
+        if k6_ceiling and top >= 0.9 * k6_ceiling:
+            r["flags"].append(f"{key} reached {top:.0f} req/s, near k6's own ceiling")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short steps, for trying it out")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="llm-gateway-bench-") as folder:
+        work = Path(folder)
+        results = run(args, work)
+    results["commands"] = [
+        "make bench    # = .venv/bin/python -m bench.run" + (" --quick" if args.quick else "")
+    ]
+    judge(results)
+    (args.docs).mkdir(parents=True, exist_ok=True)
+    (args.docs / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str))
+    report.write(results, args.docs)
+    print((args.docs / "benchmarks.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

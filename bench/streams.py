@@ -1,0 +1,142 @@
+"""A streaming client for the benchmark: time to first token, delivery delay of every token,
+gaps between tokens, and many streams held open at once.
+
+Tokens come from `paced_upstream.py`, whose text `<index>@<send ns>` carries the upstream's
+send time on the machine-wide monotonic clock, so each token's delay through a relay is measured
+exactly. REST streams use one connection each; gRPC streams share a few channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import grpc
+
+from llm_gateway.v1 import chat_pb2, llm_gateway_service_pb2_grpc
+
+TOKEN = re.compile(rb"(\d+)@(\d+) ")
+TOKEN_TEXT = re.compile(r"(\d+)@(\d+) ")
+
+
+@dataclass
+class StreamRun:
+    """What one stream delivered."""
+
+    ttft_ms: float = 0.0
+    delays_ms: list[float] = field(default_factory=list)
+    gaps_ms: list[float] = field(default_factory=list)
+    tokens: int = 0
+    done: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Client:
+    """Streams from one system: `rest` at a base URL or `grpc` at host:port."""
+
+    protocol: str
+    address: str
+    key: str
+    _session: aiohttp.ClientSession | None = None
+    _channels: list[grpc.aio.Channel] = field(default_factory=list)
+    _next: int = 0
+
+    async def __aenter__(self) -> Client:
+        if self.protocol == "rest":
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=False),
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
+            )
+        else:
+            self._channels = [grpc.aio.insecure_channel(self.address) for _ in range(8)]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+        for channel in self._channels:
+            await channel.close()
+
+    async def stream(self, model: str) -> StreamRun:
+        run = StreamRun()
+        started = time.monotonic_ns()
+        last = started
+        try:
+            async for token, sent in self._tokens(model):
+                received = time.monotonic_ns()
+                if run.tokens == 0:
+                    run.ttft_ms = (received - started) / 1e6
+                else:
+                    run.gaps_ms.append((received - last) / 1e6)
+                run.delays_ms.append((received - sent) / 1e6)
+                if token != run.tokens:
+                    run.error = f"token {run.tokens} missing"
+                run.tokens += 1
+                last = received
+            run.done = True
+        except (TimeoutError, aiohttp.ClientError, grpc.RpcError) as exc:
+            run.error = type(exc).__name__
+        return run
+
+    async def _tokens(self, model: str):  # type: ignore[no-untyped-def]
+        body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "count"}]}
+        if self._session is not None:
+            async with self._session.post(
+                f"{self.address}/chat/completions",
+                json=body,
+                headers={"authorization": f"Bearer {self.key}"},
+            ) as response:
+                response.raise_for_status()
+                async for line in response.content:
+                    match = TOKEN.search(line)
+                    if match:
+                        yield int(match.group(1)), int(match.group(2))
+                    elif line.startswith(b"data: [DONE]"):
+                        return
+                    elif line.startswith(b'data: {"error"'):
+                        raise aiohttp.ClientPayloadError(line.decode())
+            return
+        channel = self._channels[self._next % len(self._channels)]
+        self._next += 1
+        stub = llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
+        request = chat_pb2.ChatCompletionRequest(
+            model=model, messages=[chat_pb2.ChatMessage(role="user", text="count")]
+        )
+        call = stub.StreamChatCompletion(
+            request, metadata=(("authorization", f"Bearer {self.key}"),)
+        )
+        async for chunk in call:
+            for choice in chunk.choices:
+                match = TOKEN_TEXT.search(choice.delta.content)
+                if match:
+                    yield int(match.group(1)), int(match.group(2))
+
+
+async def sequential(client: Client, model: str, count: int) -> list[StreamRun]:
+    """Runs count streams one after another."""
+    return [await client.stream(model) for _ in range(count)]
+
+
+async def hold(
+    client: Client,
+    model: str,
+    streams: int,
+    ramp_seconds: float,
+    at_plateau: Callable[[], Awaitable[None]],
+) -> list[StreamRun]:
+    """Opens `streams` streams over `ramp_seconds`, calls at_plateau while all are open, and
+    returns once every stream has ended."""
+
+    async def delayed(index: int) -> StreamRun:
+        await asyncio.sleep(ramp_seconds * index / streams)
+        return await client.stream(model)
+
+    tasks = [asyncio.create_task(delayed(i)) for i in range(streams)]
+    await asyncio.sleep(ramp_seconds + 1.0)
+    await at_plateau()
+    return list(await asyncio.gather(*tasks))

@@ -1,0 +1,1 @@
+"""Validators generated from OpenAI's request schemas (see `make generate`)."""
