@@ -117,14 +117,19 @@ def focus(proc: Proc | None) -> Iterator[None]:
 def start(
     name: str, command: Sequence[str], core: str, logs: Path, env: dict[str, str] | None = None
 ) -> Proc:
-    """Starts command pinned to core, in its own process group, logging to logs/name.log."""
+    """Starts command pinned to core, in its own process group, logging to logs/name.log.
+
+    The process stays in the benchmark's session. Linux's scheduler shares a core between
+    sessions (autogroups), so a session per system would change how the systems under test and
+    the load generators share their cores; all of them stay in one session here.
+    """
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
     popen = subprocess.Popen(
         ["taskset", "-c", core, *command],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        process_group=0,
         env={**os.environ, **(env or {})},
     )
     proc = Proc(name, popen, log)

@@ -27,10 +27,12 @@ TOKEN_TEXT = re.compile(r"(\d+)@(\d+) ")
 class StreamRun:
     """What one stream delivered."""
 
-    ttft_ms: float = 0.0
+    ttfb_ms: float = 0.0  # to the first chunk (for the paced upstream, the role chunk)
+    ttft_ms: float = 0.0  # to the first content token
     delays_ms: list[float] = field(default_factory=list)
     gaps_ms: list[float] = field(default_factory=list)
     tokens: int = 0
+    received_ns: list[int] = field(default_factory=list)
     done: bool = False
     error: str | None = None
 
@@ -69,11 +71,16 @@ class Client:
         try:
             async for token, sent in self._tokens(model):
                 received = time.monotonic_ns()
+                if not run.ttfb_ms:
+                    run.ttfb_ms = (received - started) / 1e6
+                if token < 0:
+                    continue
                 if run.tokens == 0:
                     run.ttft_ms = (received - started) / 1e6
                 else:
                     run.gaps_ms.append((received - last) / 1e6)
                 run.delays_ms.append((received - sent) / 1e6)
+                run.received_ns.append(received)
                 if token != run.tokens:
                     run.error = f"token {run.tokens} missing"
                 run.tokens += 1
@@ -100,6 +107,8 @@ class Client:
                         return
                     elif line.startswith(b'data: {"error"'):
                         raise aiohttp.ClientPayloadError(line.decode())
+                    elif line.startswith(b"data: "):
+                        yield -1, 0
             return
         channel = self._channels[self._next % len(self._channels)]
         self._next += 1
@@ -111,10 +120,11 @@ class Client:
             request, metadata=(("authorization", f"Bearer {self.key}"),)
         )
         async for chunk in call:
-            for choice in chunk.choices:
-                match = TOKEN_TEXT.search(choice.delta.content)
-                if match:
-                    yield int(match.group(1)), int(match.group(2))
+            match = TOKEN_TEXT.search(chunk.choices[0].delta.content) if chunk.choices else None
+            if match:
+                yield int(match.group(1)), int(match.group(2))
+            else:
+                yield -1, 0
 
 
 async def sequential(client: Client, model: str, count: int) -> list[StreamRun]:
@@ -127,9 +137,11 @@ async def hold(
     model: str,
     streams: int,
     ramp_seconds: float,
-    at_plateau: Callable[[], Awaitable[None]],
+    window_seconds: float,
+    at_window: Callable[[str], Awaitable[None]],
 ) -> list[StreamRun]:
-    """Opens `streams` streams over `ramp_seconds`, calls at_plateau while all are open, and
+    """Opens `streams` streams over `ramp_seconds`, then, while all are open and no stream
+    starts or ends, calls at_window("start") and, window_seconds later, at_window("end");
     returns once every stream has ended."""
 
     async def delayed(index: int) -> StreamRun:
@@ -137,6 +149,8 @@ async def hold(
         return await client.stream(model)
 
     tasks = [asyncio.create_task(delayed(i)) for i in range(streams)]
-    await asyncio.sleep(ramp_seconds + 1.0)
-    await at_plateau()
+    await asyncio.sleep(ramp_seconds + 0.5)
+    await at_window("start")
+    await asyncio.sleep(window_seconds)
+    await at_window("end")
     return list(await asyncio.gather(*tasks))
