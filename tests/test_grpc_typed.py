@@ -56,7 +56,7 @@ def test_chat_unary(gateway: Stub, upstream: ScriptedUpstream) -> None:
     assert answer.choices[0].finish_reason == "stop"
     assert answer.usage.completion_tokens == 2 and answer.usage.total_tokens == 4
     assert answer.usage.prompt_tokens_details.cached_tokens == 0
-    assert dict(call.initial_metadata())["x-request-id"]
+    assert len(dict(call.trailing_metadata())["x-request-id"]) >= 16
     forwarded = upstream.last().body
     assert forwarded["temperature"] == 0.0  # present though zero: `optional` keeps it
     assert forwarded["stop"] == "\n" and forwarded["logit_bias"] == {"50256": -100}
@@ -248,10 +248,11 @@ def test_rate_limit_carries_retry_info(gateway: Stub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         gateway.CreateChatCompletion(
             chat_pb2.ChatCompletionRequest(model="gpt-rate-limited", messages=[user("x")]),
-            metadata=METADATA,
+            metadata=(*METADATA, ("x-request-id", "grpc-rid-429")),
             timeout=10,
         )
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert dict(caught.value.trailing_metadata())["x-request-id"] == "grpc-rid-429"
     detail, others = error_details(caught.value)
     assert detail.http_status == 429
     retry = others[0]

@@ -32,7 +32,9 @@ class LlmGatewayServiceStub:
     providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
-    `x-goog-api-key` metadata. A failed call ends with a status code and a
+    `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
+    made when it is missing) and comes back in the trailing metadata of every
+    call. A failed call ends with a status code and a
     `google.rpc.Status` whose details hold an `llm_gateway.v1.Error` (OpenAI's
     type, param and code) and, for rate limits, a `google.rpc.RetryInfo`.
     """
@@ -80,7 +82,9 @@ class LlmGatewayServiceServicer:
     providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
-    `x-goog-api-key` metadata. A failed call ends with a status code and a
+    `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
+    made when it is missing) and comes back in the trailing metadata of every
+    call. A failed call ends with a status code and a
     `google.rpc.Status` whose details hold an `llm_gateway.v1.Error` (OpenAI's
     type, param and code) and, for rate limits, a `google.rpc.RetryInfo`.
     """
@@ -177,7 +181,9 @@ class LlmGatewayService:
     providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
-    `x-goog-api-key` metadata. A failed call ends with a status code and a
+    `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
+    made when it is missing) and comes back in the trailing metadata of every
+    call. A failed call ends with a status code and a
     `google.rpc.Status` whose details hold an `llm_gateway.v1.Error` (OpenAI's
     type, param and code) and, for rate limits, a `google.rpc.RetryInfo`.
     """

@@ -86,12 +86,13 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
 
     async def _answer(self, context: Context, produce: Callable[[CallInfo], Out]) -> Out:
         inbound = InboundCall(context, "grpc")
+        # In trailing metadata: sent with the status, it costs no separate send.
+        context.set_trailing_metadata((("x-request-id", inbound.request_id),))
         try:
             answer = produce(inbound.authenticate(self._keys))
-            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
             return answer
         except GatewayError as error:
-            await abort(context, error)
+            await abort(context, error, inbound.request_id)
         finally:
             inbound.finish()
 
@@ -102,16 +103,17 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         convert: Callable[[dict[str, Any]], Out],
     ) -> Out:
         inbound = InboundCall(context, "grpc")
+        # In trailing metadata: sent with the status, it costs no separate send.
+        context.set_trailing_metadata((("x-request-id", inbound.request_id),))
         try:
             call = inbound.authenticate(self._keys)
             request = parse()
-            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
             return convert(await self._dataplane.generate(request, call))
         except GatewayError as error:
-            await abort(context, error)
+            await abort(context, error, inbound.request_id)
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(context, internal_error())
+            await abort(context, internal_error(), inbound.request_id)
         finally:
             inbound.finish()
 
@@ -122,10 +124,11 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         convert: Callable[[dict[str, Any]], Out],
     ) -> AsyncIterator[Out]:
         inbound = InboundCall(context, "grpc")
+        # In trailing metadata: sent with the status, it costs no separate send.
+        context.set_trailing_metadata((("x-request-id", inbound.request_id),))
         try:
             call = inbound.authenticate(self._keys)
             request = parse()
-            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
             chunks = self._dataplane.stream(request, call)
             try:
                 async for chunk in chunks:
@@ -133,9 +136,9 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             finally:
                 await chunks.aclose()
         except GatewayError as error:
-            await abort(context, error)
+            await abort(context, error, inbound.request_id)
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(context, internal_error())
+            await abort(context, internal_error(), inbound.request_id)
         finally:
             inbound.finish()

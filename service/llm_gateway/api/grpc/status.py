@@ -37,11 +37,16 @@ def status_of(error: GatewayError) -> status_pb2.Status:
     )
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], error: GatewayError) -> NoReturn:
-    """Ends the RPC with the error's status code, message and details."""
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any], error: GatewayError, request_id: str
+) -> NoReturn:
+    """Ends the RPC with the error's status code, message and details, and the request id."""
     await context.abort(
         error.grpc_status,
         error.message,
-        trailing_metadata=((DETAILS_KEY, status_of(error).SerializeToString()),),
+        trailing_metadata=(
+            (DETAILS_KEY, status_of(error).SerializeToString()),
+            ("x-request-id", request_id),
+        ),
     )
     raise AssertionError("unreachable: abort raises")  # pragma: no cover

@@ -1,6 +1,8 @@
 """The REST facade: OpenAI's paths, bodies and status codes over `google.api.HttpBody` RPCs.
 
-Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway. A stream's
+Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway. Success needs
+no response metadata of its own (the proxy adds `x-request-id`), so its headers travel with the
+first message instead of costing a separate send. A stream's
 status is decided by its first chunk: an upstream refusal before it is a proper HTTP error; a
 failure after it ends the stream with a `data: {"error": ...}` frame and `data: [DONE]`.
 """
@@ -82,7 +84,6 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
             return await self._error(context, error, inbound)
         finally:
             inbound.finish()
-        await context.send_initial_metadata((("x-request-id", inbound.request_id),))
         return framing.json_body(answer)
 
     async def _generate(
@@ -97,7 +98,6 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                     yield frame
                 return
             answer = await self._dataplane.generate(request, call)
-            await context.send_initial_metadata((("x-request-id", inbound.request_id),))
             yield framing.json_body(answer)
         except GatewayError as error:
             yield await self._error(context, error, inbound)
@@ -117,7 +117,6 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                 first = await anext(chunks)
             except StopAsyncIteration:
                 first = None
-            await context.send_initial_metadata((("x-request-id", call.request_id),))
             if first is not None:
                 yield framing.event(first, framing.EVENT_STREAM)
                 try:
