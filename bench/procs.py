@@ -70,6 +70,15 @@ class Proc:
                 pass
         return total
 
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds so far of each process of the tree, by process name."""
+        out: dict[str, float] = {}
+        for process in self.tree():
+            with suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                out[process.name()] = out.get(process.name(), 0.0) + times.user + times.system
+        return out
+
     def signal_group(self, sig: signal.Signals) -> None:
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, sig)

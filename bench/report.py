@@ -47,14 +47,14 @@ def plot_rates(curves: dict[str, list[dict[str, Any]]], path: Path) -> None:
     plt.close(figure)
 
 
-def plot_memory(held: dict[str, dict[str, Any]], idle: dict[str, int], path: Path) -> None:
+def plot_memory(held: dict[str, dict[str, Any]], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(8, 5))
     for key, by_count in held.items():
         counts = [0, *sorted(int(n) for n in by_count)]
-        rss = [idle[key] / MB, *(by_count[str(n)]["rss_bytes"] / MB for n in counts[1:])]
-        axis.plot(counts, rss, marker="o", label=LABELS[key])
+        added = [0.0, *(by_count[str(n)]["kb_per_stream"] * n / 1024 for n in counts[1:])]
+        axis.plot(counts, added, marker="o", label=LABELS[key])
     axis.set_xlabel("open streams (5 tokens/s each)")
-    axis.set_ylabel("resident memory of the system (MB)")
+    axis.set_ylabel("memory the open streams add to the system (MB)")
     axis.set_title("Memory against open streams")
     axis.legend(fontsize=8)
     figure.tight_layout()
@@ -65,7 +65,7 @@ def plot_memory(held: dict[str, dict[str, Any]], idle: dict[str, int], path: Pat
 def write(results: dict[str, Any], docs: Path) -> None:
     docs.mkdir(parents=True, exist_ok=True)
     plot_rates(results["curves"], docs / "bench-latency-vs-rate.png")
-    plot_memory(results["held"], results["idle_rss"], docs / "bench-memory-vs-streams.png")
+    plot_memory(results["held"], docs / "bench-memory-vs-streams.png")
     (docs / "benchmarks.md").write_text(render(results))
 
 
@@ -135,6 +135,14 @@ def render(r: dict[str, Any]) -> str:
             else f"| {LABELS[key]} | {under['5']:.0f} | {under['10']:.0f} | "
             f"{under['50']:.0f} | n/a |"
         )
+    splits = [
+        f"- {LABELS[key]}: "
+        + ", ".join(f"{name} {us:.0f} us" for name, us in sorted(cap["cpu_us_per_request"].items()))
+        for key, cap in r["capacity"].items()
+        if cap.get("cpu_us_per_request")
+    ]
+    if splits:
+        lines += ["", "CPU per request at wrk's maximum, by process of the system:", "", *splits]
     lines += [
         "",
         "![latency against rate](bench-latency-vs-rate.png)",
@@ -165,17 +173,17 @@ def render(r: dict[str, Any]) -> str:
         "Streams of 40 tokens at 5 tokens/s, opened over 2 s. Memory and CPU per token are "
         f"read in a {r['hold_window']:.0f} s window while every stream is open and none starts "
         "or ends (the relaying alone); CPU per request is the whole run's CPU over its streams "
-        "(set-up, 40 tokens, end). A stall is a gap over 10x the token interval. CPU is the "
-        "system's: Envoy + gateway, or LiteLLM.",
+        "(set-up, 40 tokens, end). Memory per stream: growth of the system's resident memory "
+        "from just before the streams open to the window. A stall is a gap over 10x the token "
+        "interval. CPU is the system's: Envoy + gateway, or LiteLLM.",
         "",
         "| system | streams | complete | lost tokens | stalls | delay p99 | RSS | "
         "per stream | CPU per token | CPU per request |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, by_count in r["held"].items():
-        idle = r["idle_rss"][key]
         for n, v in by_count.items():
-            per = f"{(v['rss_bytes'] - idle) / int(n) / 1024:.1f} KB"
+            per = f"{v['kb_per_stream']:.1f} KB"
             lines.append(
                 f"| {LABELS[key]} | {n} | {v['complete']} | {v['lost_tokens']} | "
                 f"{v['stalls']} | {ms(v['delay_p99'])} | {v['rss_bytes'] / MB:.0f} MB | {per} | "

@@ -32,8 +32,8 @@ from bench.systems import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-GATEWAY_RATES = [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
-LITELLM_RATES = [20, 40, 60, 80, 100, 150]
+GATEWAY_RATES = [250, 500, 750, 900, 1000, 1100, 1200, 1300, 1400, 1500, 1750, 2000, 2500]
+LITELLM_RATES = [20, 40, 60, 70, 80, 90, 100, 150]
 DIRECT_RATES = [1000, 2500, 5000]
 
 
@@ -225,7 +225,7 @@ def judge(r: dict[str, Any]) -> None:
     rest50 = r["max_rate"]["b"]["50"]
     grpc50 = r["max_rate"]["c"]["50"]
     lite50 = r["max_rate"]["d"]["50"] or r["capacity"]["d"]["rate"]
-    per_stream = (big["rss_bytes"] - r["idle_rss"]["b"]) / int(max(held_b, key=int)) / 1024
+    per_stream = big["kb_per_stream"]
     idle_mb = r["idle_rss"]["b"] / 1024 / 1024
     r["targets"] = [
         ("added p50 at c=1 <= 1.5 ms (REST)", f"{added50:.2f} ms", added50 <= 1.5),

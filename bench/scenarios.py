@@ -72,7 +72,17 @@ def max_rate_under(points: list[dict[str, Any]], p99_ms: float) -> float:
 def capacity(system: System, duration: float) -> dict[str, Any]:
     """wrk with 50 keep-alive connections: the most requests/s the system serves."""
     with focus(system.proc):
-        return asdict(wrk(system.target.address, connections=50, duration=duration, body=CHAT_BODY))
+        before = system.proc.cpu_by_process() if system.proc else {}
+        result = asdict(
+            wrk(system.target.address, connections=50, duration=duration, body=CHAT_BODY)
+        )
+        if system.proc:
+            after = system.proc.cpu_by_process()
+            result["cpu_us_per_request"] = {
+                name: (after[name] - before.get(name, 0.0)) / max(1, result["count"]) * 1e6
+                for name in after
+            }
+        return result
 
 
 def _stream_summary(runs: list[StreamRun]) -> dict[str, Any]:
@@ -117,6 +127,7 @@ def _held_streams(system: System, streams: int, proc: Proc | None) -> dict[str, 
     its requests is the cost of a request, start and end included."""
     window: dict[str, float] = {}
     cpu_before = proc.cpu_seconds() if proc else 0.0
+    rss_before = proc.rss_bytes() if proc else 0
     started = time.monotonic()
 
     async def at_window(edge: str) -> None:
@@ -148,6 +159,8 @@ def _held_streams(system: System, streams: int, proc: Proc | None) -> dict[str, 
     summary["window_tokens"] = in_window
     if proc is not None:
         summary["rss_bytes"] = window["rss_bytes"]
+        summary["rss_before_bytes"] = rss_before
+        summary["kb_per_stream"] = (window["rss_bytes"] - rss_before) / streams / 1024
         window_cpu = window["end_cpu"] - window["start_cpu"]
         summary["cpu_us_per_token"] = window_cpu / max(1, in_window) * 1e6
         summary["cpu_ms_per_request"] = (proc.cpu_seconds() - cpu_before) / streams * 1e3
