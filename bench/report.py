@@ -30,9 +30,16 @@ def plot_rates(curves: dict[str, list[dict[str, Any]]], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(8, 5))
     for key, points in curves.items():
         rates = [p["rate"] for p in points]
-        axis.plot(rates, [p["p99"] for p in points], marker="o", label=f"{LABELS[key]} p99")
+        (p99,) = axis.plot(
+            rates, [p["p99"] for p in points], marker="o", label=f"{LABELS[key]} p99"
+        )
         axis.plot(
-            rates, [p["p50"] for p in points], linestyle="--", alpha=0.6, label=f"{LABELS[key]} p50"
+            rates,
+            [p["p50"] for p in points],
+            linestyle="--",
+            alpha=0.6,
+            color=p99.get_color(),
+            label=f"{LABELS[key]} p50",
         )
     axis.set_xscale("log")
     axis.set_yscale("log")
@@ -166,6 +173,15 @@ def render(r: dict[str, Any]) -> str:
             f"{ms(v['delay_p50'])} | {ms(v['delay_p99'])} | "
             f"{ms(v['delay_p99'] - base['delay_p99'])} |"
         )
+    inside = r.get("gateway_first_chunk_ms")
+    if inside:
+        lines += [
+            "",
+            "The gateway's own access log over the same streams: median time from taking the "
+            "call to holding the upstream's first chunk: "
+            + ", ".join(f"{t} {v:.2f} ms" for t, v in sorted(inside.items()))
+            + f" (the upstream's own time to first byte, seen directly: {ms(base['ttfb_p50'])}).",
+        ]
     lines += [
         "",
         "## Streams held open",
@@ -218,5 +234,6 @@ def render(r: dict[str, Any]) -> str:
     if r.get("flags"):
         lines += ["", "Flagged (within 10% of a harness ceiling):", ""]
         lines += [f"- {flag}" for flag in r["flags"]]
-    lines += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
+    lines += ["", "## Analysis of this run", ""] + [f"- {n}" for n in r.get("analysis", [])]
+    lines += ["", "## Notes (measured while developing)", ""] + [f"- {n}" for n in r["notes"]]
     return "\n".join(lines) + "\n"
