@@ -25,6 +25,7 @@ from bench.systems import (
     BIN,
     LITELLM_VENV,
     direct,
+    ensure_litellm,
     first_success,
     gateway_systems,
     start_gateway,
@@ -97,21 +98,12 @@ def machine() -> dict[str, str]:
         "envoy": version([str(BIN / "envoy"), "--version"]).split("version: ")[-1],
         "k6": version([str(BIN / "k6"), "version"]),
         "wrk": version(["wrk", "--version"]),
-        "litellm": version([str(LITELLM_VENV / "bin" / "pip"), "show", "litellm"]).replace(
-            "Name: ", ""
-        )
-        + " "
-        + next(
-            (
-                line
-                for line in subprocess.run(
-                    [str(LITELLM_VENV / "bin" / "pip"), "show", "litellm"],
-                    capture_output=True,
-                    text=True,
-                ).stdout.splitlines()
-                if line.startswith("Version")
-            ),
-            "",
+        "litellm": version(
+            [
+                str(LITELLM_VENV / "bin" / "python"),
+                "-c",
+                "import importlib.metadata as m; print(m.version('litellm'))",
+            ]
         ),
     }
 
@@ -177,6 +169,7 @@ def held(system: Any, proc: Proc | None, counts: list[int]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    ensure_litellm()  # before anything is measured: installing it takes a minute
     quick = args.quick
     duration = 3.0 if quick else 5.0
     rounds = 1 if quick else 3
