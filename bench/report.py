@@ -190,8 +190,10 @@ def render(r: dict[str, Any]) -> str:
         f"read in a {r['hold_window']:.0f} s window while every stream is open and none starts "
         "or ends (the relaying alone); CPU per request is the whole run's CPU over its streams "
         "(set-up, 40 tokens, end). Memory per stream: growth of the system's resident memory "
-        "from just before the streams open to the window. A stall is a gap over 10x the token "
-        "interval. CPU is the system's: Envoy + gateway, or LiteLLM.",
+        "from just before the streams open to the window (resident memory also moves by a few "
+        "MB on its own as allocators return memory, so small counts are within that noise). A "
+        "stall is a gap over 10x the token interval. CPU is the system's: Envoy + gateway, or "
+        "LiteLLM.",
         "",
         "| system | streams | complete | lost tokens | stalls | delay p99 | RSS | "
         "per stream | CPU per token | CPU per request |",

@@ -57,6 +57,9 @@ NOTES = [
     "callbacks, 35%, and grpc's poller threads, 10%); the gateway's own Python code (request "
     "handling, validation, aiohttp's client, the key check, the access log) is about a "
     "quarter. The remaining levers are in grpc.aio's per-call overhead, not in our code.",
+    "Runs vary with the machine: over four full runs the added p50 at concurrency 1 over REST "
+    "ranged from 1.40 to 2.01 ms, and the direct upstream's own p50 from 0.04 to 0.08 ms; the "
+    "direct rows show how fast the machine was in each run.",
     "The p99 < 5 ms column is close to the harness's resolution: k6's own p99 in the open "
     "model on one core is a few ms, and in one of the development runs it exceeded 5 ms "
     "against the direct upstream itself at 1,000 req/s (GOMAXPROCS=1; with more Go threads "
@@ -254,11 +257,11 @@ def analysis(r: dict[str, Any], ttfb: float, rest50: float, lite50: float) -> li
     cpu_b = sum(cap_b.get("cpu_us_per_request", {}).values())
     cpu_d = sum(cap_d.get("cpu_us_per_request", {}).values())
     python_b = cap_b.get("cpu_us_per_request", {}).get("llm-gateway", 0.0)
-    failed = [p for p in r["curves"]["b"] if p["rate"] > rest50 or p["p99"] >= 50]
+    failed = [p for p in r["curves"]["b"] if p["target_rate"] > rest50]
     knee = failed[0] if failed else None
     lines = [
         f"REST against LiteLLM: {rest50:.0f} against {lite50:.0f} req/s with p99 under 50 ms "
-        f"({rest50 / max(lite50, 1):.1f}x)"
+        f"({rest50 / max(lite50, 1):.2f}x)"
         + (
             f"; the next step, {knee['target_rate']} req/s "
             f"({knee['target_rate'] / cap_b['rate']:.0%} of wrk's maximum), had a p99 of "
@@ -271,6 +274,18 @@ def analysis(r: dict[str, Any], ttfb: float, rest50: float, lite50: float) -> li
         f"of CPU per request ({cpu_d / max(cpu_b, 1):.1f}x less), {python_b:.0f} us of it in "
         "the gateway's Python process.",
     ]
+    closed = r["latency"]["10"]
+    grpc50 = r["max_rate"]["c"]["50"]
+    lines.append(
+        f"gRPC against REST: with 10 callers in a loop {closed['c']['rate']:.0f} against "
+        f"{closed['b']['rate']:.0f} req/s, and at concurrency 1 an added p50 of "
+        f"{r['latency']['1']['c']['p50'] - r['latency']['1']['a']['p50']:.2f} against "
+        f"{r['latency']['1']['b']['p50'] - r['latency']['1']['a']['p50']:.2f} ms; in the open "
+        f"model {grpc50:.0f} against {rest50:.0f} req/s with p99 under 50 ms. Each open-model "
+        "step lasts a few seconds, and neighbouring steps near the knee pass and fail "
+        "unevenly from run to run; wrk has no gRPC mode, so there is no saturation figure for "
+        "gRPC."
+    )
     inside = r.get("gateway_first_chunk_ms", {})
     if inside:
         upstream = r["streaming"]["a"]["ttfb_p50"]
@@ -306,7 +321,7 @@ def judge(r: dict[str, Any]) -> None:
         ("REST >= 1,000 req/s with p99 < 50 ms", f"{rest50:.0f} req/s", rest50 >= 1000),
         (
             "REST >= 15x LiteLLM (p99 < 50 ms)",
-            f"{rest50 / max(lite50, 1):.1f}x",
+            f"{rest50 / max(lite50, 1):.2f}x",
             rest50 >= 15 * lite50,
         ),
         ("gRPC more than REST (p99 < 50 ms)", f"{grpc50:.0f} req/s", grpc50 > rest50),
