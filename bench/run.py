@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import report, scenarios
 from bench.load import Target, k6
-from bench.procs import LOAD_CORE, SUT_CORE, Proc, free_port, start, wait_for_port
+from bench.procs import LOAD_CORE, SUT_CORE, Proc
 from bench.systems import (
     BIN,
     LITELLM_VENV,
@@ -28,6 +28,7 @@ from bench.systems import (
     ensure_litellm,
     first_success,
     gateway_systems,
+    start_envoy_upstream,
     start_gateway,
     start_litellm,
     start_upstreams,
@@ -113,38 +114,10 @@ def machine() -> dict[str, str]:
 
 def cross_core_cost(work: Path, duration: float) -> float:
     """k6 at concurrency 1 against an Envoy upstream on the load core and on the other core."""
-    from bench.systems import HERE
-
-    port, admin = free_port(), free_port()
-    config = (HERE / "upstream_envoy.yaml").read_text()
-    for name, value in {
-        "PORT": port,
-        "ADMIN_PORT": admin,
-        "JSON_FILE": HERE / "fixtures" / "chat_completion.json",
-        "SSE_FILE": HERE / "fixtures" / "chat_stream.sse",
-    }.items():
-        config = config.replace("${" + name + "}", str(value))
-    path = work / "crosscore_envoy.yaml"
-    path.write_text(config)
     results = {}
     for core in (LOAD_CORE, SUT_CORE):
-        proc = start(
-            f"crosscore-{core}",
-            [
-                str(BIN / "envoy"),
-                "-c",
-                str(path),
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-            ],
-            core,
-            work / "logs",
-        )
+        proc, port = start_envoy_upstream(work, f"crosscore-{core}", core)
         try:
-            wait_for_port(port)
             url = f"http://127.0.0.1:{port}/json/v1/chat/completions"
             results[core] = k6(Target("x", "rest", url), vus=1, duration=duration).p50
         finally:

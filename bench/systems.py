@@ -43,33 +43,36 @@ class Upstreams:
         self.paced.stop()
 
 
-def start_upstreams(work: Path) -> Upstreams:
+def start_envoy_upstream(work: Path, name: str, core: str) -> tuple[Proc, int]:
+    """Starts the `direct_response` Envoy upstream pinned to core; returns it and its port."""
     port, admin = free_port(), free_port()
     config = (HERE / "upstream_envoy.yaml").read_text()
-    for name, value in {
+    for key, value in {
         "PORT": port,
         "ADMIN_PORT": admin,
         "JSON_FILE": HERE / "fixtures" / "chat_completion.json",
         "SSE_FILE": HERE / "fixtures" / "chat_stream.sse",
     }.items():
-        config = config.replace("${" + name + "}", str(value))
-    path = work / "upstream_envoy.yaml"
+        config = config.replace("${" + key + "}", str(value))
+    path = work / f"{name}.yaml"
     path.write_text(config)
-    envoy = start(
-        "upstream-envoy",
-        [
-            str(BIN / "envoy"),
-            "-c",
-            str(path),
-            "--concurrency",
-            "1",
-            "--disable-hot-restart",
-            "--log-level",
-            "warn",
-        ],
-        LOAD_CORE,
-        work / "logs",
-    )
+    command = [
+        str(BIN / "envoy"),
+        "-c",
+        str(path),
+        "--concurrency",
+        "1",
+        "--disable-hot-restart",
+        "--log-level",
+        "warn",
+    ]
+    proc = start(name, command, core, work / "logs")
+    wait_for_port(port)
+    return proc, port
+
+
+def start_upstreams(work: Path) -> Upstreams:
+    envoy, port = start_envoy_upstream(work, "upstream-envoy", LOAD_CORE)
     paced_port = free_port()
     paced = start(
         "upstream-paced",
@@ -77,7 +80,6 @@ def start_upstreams(work: Path) -> Upstreams:
         LOAD_CORE,
         work / "logs",
     )
-    wait_for_port(port)
     wait_for_port(paced_port)
     return Upstreams(envoy, port, paced, paced_port)
 

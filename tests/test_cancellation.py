@@ -11,21 +11,11 @@ import pytest
 
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import METADATA, stub
-from tests.support.scripted_upstream import Recorded, ScriptedUpstream
+from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack
 
 ROUNDS = 20  # Envoy's reset reaches grpc.aio handlers by different paths: try many times.
 LIMIT = 0.5
-
-
-def wait_closed(upstream: ScriptedUpstream, request_id: str, limit: float = 5.0) -> Recorded:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        recorded = upstream.find(request_id)
-        if recorded is not None and recorded.closed_at is not None:
-            return recorded
-        time.sleep(0.002)
-    raise AssertionError(f"the upstream call {request_id} was still open after {limit}s")
 
 
 def open_rest_stream(stack: Stack, request_id: str) -> socket.socket:
@@ -66,7 +56,7 @@ def test_rest_disconnect_closes_upstream(stack: Stack, upstream: ScriptedUpstrea
         time.sleep(0.05)  # a few more chunks flow
         disconnected = time.monotonic()
         sock.close()
-        recorded = wait_closed(upstream, request_id)
+        recorded = upstream.wait_closed(request_id)
         assert not recorded.completed
         delays.append(recorded.closed_at - disconnected)  # type: ignore[operator]
     assert max(delays) < LIMIT, delays
@@ -91,7 +81,7 @@ def test_grpc_cancel_closes_upstream(stack: Stack, upstream: ScriptedUpstream, v
             call.cancel()
             with pytest.raises(grpc.RpcError):
                 next(call)
-            recorded = wait_closed(upstream, request_id)
+            recorded = upstream.wait_closed(request_id)
             assert not recorded.completed
             delays.append(recorded.closed_at - cancelled)  # type: ignore[operator]
     assert max(delays) < LIMIT, delays
@@ -101,7 +91,7 @@ def test_cancelled_stream_is_accounted(stack: Stack, upstream: ScriptedUpstream)
     sock = open_rest_stream(stack, "accounted-1")
     time.sleep(0.2)
     sock.close()
-    wait_closed(upstream, "accounted-1")
+    upstream.wait_closed("accounted-1")
     entry = log_entry(stack, "accounted-1")
     assert entry["cancelled"] is True and entry["status"] == 499
     assert entry["usage_estimated"] is True

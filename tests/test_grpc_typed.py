@@ -290,19 +290,9 @@ def test_deadline_ends_the_upstream_call(stack: Stack, upstream: ScriptedUpstrea
                 )
             )
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    recorded = _wait_closed(upstream, "deadline-1")
+    recorded = upstream.wait_closed("deadline-1")
     assert recorded.closed_at is not None and not recorded.completed
     assert recorded.closed_at - started < 0.3 + 0.5
-
-
-def _wait_closed(upstream: ScriptedUpstream, request_id: str, limit: float = 5.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        recorded = upstream.find(request_id)
-        if recorded is not None and recorded.closed_at is not None:
-            return recorded
-        time.sleep(0.005)
-    raise AssertionError(f"the upstream call {request_id} was not closed")
 
 
 def test_health_and_reflection(stack: Stack) -> None:

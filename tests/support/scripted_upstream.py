@@ -87,6 +87,16 @@ class ScriptedUpstream:
                     return recorded
         return None
 
+    def wait_closed(self, request_id: str, limit: float = 5.0) -> Recorded:
+        """Waits until the upstream saw the stream of request_id close; returns its record."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            recorded = self.find(request_id)
+            if recorded is not None and recorded.closed_at is not None:
+                return recorded
+            time.sleep(0.002)
+        raise AssertionError(f"the upstream call {request_id} was still open after {limit}s")
+
     def _run(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
         app = web.Application()
