@@ -207,6 +207,24 @@ def render(r: dict[str, Any]) -> str:
                 f"{v['stalls']} | {ms(v['delay_p99'])} | {v['rss_bytes'] / MB:.0f} MB | {per} | "
                 f"{v['cpu_us_per_token']:.0f} us | {v['cpu_ms_per_request']:.2f} ms |"
             )
+    most = r.get("most_streams")
+    if most:
+        lines += [
+            "",
+            "More streams, until a count loses a token, stalls or fails a stream (the direct "
+            "row is the harness's own ceiling: upstream and client share the load core):",
+            "",
+            "| system | streams | clean | complete | lost tokens | stalls | delay p99 | "
+            "longest gap |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for key, steps in most.items():
+            lines += [
+                f"| {LABELS[key]} | {s['streams']} | {'yes' if s['ok'] else '**no**'} | "
+                f"{s['complete']} | {s['lost_tokens']} | {s['stalls']} | {ms(s['delay_p99'])} | "
+                f"{ms(s['gap_max'])} |"
+                for s in steps
+            ]
     lines += [
         "",
         "![memory against open streams](bench-memory-vs-streams.png)",

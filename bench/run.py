@@ -66,6 +66,7 @@ NOTES = [
     "against the direct upstream itself at 1,000 req/s (GOMAXPROCS=1; with more Go threads "
     "on one core it is worse).",
 ]
+MORE_STREAMS = [1250, 1500, 2000]  # after 100 and 1,000: the most streams held cleanly
 GATEWAY_RATES = [250, 500, 750, 900, 1000, 1100, 1200, 1300, 1400, 1500, 1750, 2000, 2500]
 LITELLM_RATES = [20, 40, 60, 70, 80, 90, 100, 150]
 DIRECT_RATES = [1000, 2500, 5000]
@@ -134,6 +135,29 @@ def gateway_first_chunk(proc: Proc) -> dict[str, float]:
             entry = json.loads(line)
             times.setdefault(entry["transport"], []).append(entry["ttft_ms"])
     return {transport: statistics.median(values) for transport, values in times.items()}
+
+
+def most_streams(system: Any, proc: Proc | None, counts: list[int]) -> list[dict[str, Any]]:
+    """Holds more and more streams until one count loses a token, stalls or fails a stream."""
+    steps = []
+    for count in counts:
+        summary = scenarios.held_streams(system, count, proc)
+        ok = summary["complete"] == count and not summary["lost_tokens"] and not summary["stalls"]
+        steps.append(
+            {
+                "streams": count,
+                "ok": ok,
+                "complete": summary["complete"],
+                "lost_tokens": summary["lost_tokens"],
+                "stalls": summary["stalls"],
+                "delay_p99": summary["delay_p99"],
+                "gap_max": summary["gap_max"],
+            }
+        )
+        time.sleep(1.0)
+        if not ok:
+            break
+    return steps
 
 
 def held(system: Any, proc: Proc | None, counts: list[int]) -> dict[str, Any]:
@@ -206,6 +230,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "b": held(b, gateway_proc, hold_counts),
             "c": held(c, gateway_proc, hold_counts),
             "d": held(d, litellm_proc, hold_counts),
+        }
+        results["most_streams"] = {
+            "a": most_streams(a, None, MORE_STREAMS),
+            "b": most_streams(b, gateway_proc, MORE_STREAMS),
+            "c": most_streams(c, gateway_proc, MORE_STREAMS),
         }
         results["idle_rss"] = idle
         for proc in procs:
