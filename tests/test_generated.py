@@ -41,6 +41,9 @@ def test_rendered_envoy_config_validates(tmp_path: Path) -> None:
         "inline",
     )
     config = render_envoy_config(settings)
+    # Envoy's default circuit breakers would fail the 1,025th concurrent stream.
+    (limits,) = config["static_resources"]["clusters"][0]["circuit_breakers"]["thresholds"]
+    assert min(limits["max_requests"], limits["max_pending_requests"]) >= 10_000
     path = tmp_path / "envoy.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
