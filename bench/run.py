@@ -58,9 +58,11 @@ NOTES = [
     "callbacks, 35%, and grpc's poller threads, 10%); the gateway's own Python code (request "
     "handling, validation, aiohttp's client, the key check, the access log) is about a "
     "quarter. The remaining levers are in grpc.aio's per-call overhead, not in our code.",
-    "Runs vary with the machine: over four full runs the added p50 at concurrency 1 over REST "
-    "ranged from 1.40 to 2.01 ms, and the direct upstream's own p50 from 0.04 to 0.08 ms; the "
-    "direct rows show how fast the machine was in each run.",
+    "Runs vary with the machine: over six full runs the added p50 at concurrency 1 over REST "
+    "ranged from 1.40 to 2.01 ms and the direct upstream's own p50 from 0.04 to 0.08 ms (the "
+    "direct rows show how fast the machine was in each run); the REST/LiteLLM ratio at "
+    "p99 < 50 ms ranged from 12.5x to 19.9x, because LiteLLM's knee (60 to 90 req/s) moves "
+    "from run to run, and at saturation from 15.1x to 15.9x.",
     "The p99 < 5 ms column is close to the harness's resolution: k6's own p99 in the open "
     "model on one core is a few ms, and in one of the development runs it exceeded 5 ms "
     "against the direct upstream itself at 1,000 req/s (GOMAXPROCS=1; with more Go threads "
