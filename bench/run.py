@@ -62,7 +62,7 @@ NOTES = [
     "ranged from 1.40 to 2.01 ms and the direct upstream's own p50 from 0.04 to 0.08 ms (the "
     "direct rows show how fast the machine was in each run); the REST/LiteLLM ratio at "
     "p99 < 50 ms ranged from 12.5x to 19.9x, because LiteLLM's knee (60 to 90 req/s) moves "
-    "from run to run, and at saturation from 15.1x to 15.9x.",
+    "from run to run, and at saturation from 14.5x to 15.9x.",
     "The p99 < 5 ms column is close to the harness's resolution: k6's own p99 in the open "
     "model on one core is a few ms, and in one of the development runs it exceeded 5 ms "
     "against the direct upstream itself at 1,000 req/s (GOMAXPROCS=1; with more Go threads "
