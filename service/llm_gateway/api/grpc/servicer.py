@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -84,17 +85,26 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             context, lambda call: responses.model(self._dataplane.get_model(request.model, call))
         )
 
-    async def _answer(self, context: Context, produce: Callable[[CallInfo], Out]) -> Out:
+    @asynccontextmanager
+    async def _serving(self, context: Context) -> AsyncIterator[CallInfo]:
+        """Authenticates the call, and ends it with the status of anything that fails inside."""
         inbound = InboundCall(context, "grpc")
         # In trailing metadata: sent with the status, it costs no separate send.
         context.set_trailing_metadata((("x-request-id", inbound.request_id),))
         try:
-            answer = produce(inbound.authenticate(self._keys))
-            return answer
+            yield inbound.authenticate(self._keys)
         except GatewayError as error:
             await abort(context, error, inbound.request_id)
+        except Exception:
+            log.exception("unexpected failure of request %s", inbound.request_id)
+            await abort(context, internal_error(), inbound.request_id)
         finally:
             inbound.finish()
+
+    async def _answer(self, context: Context, produce: Callable[[CallInfo], Out]) -> Out:
+        async with self._serving(context) as call:
+            return produce(call)
+        raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def _unary(
         self,
@@ -102,20 +112,9 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         parse: Callable[[], GenerationRequest],
         convert: Callable[[dict[str, Any]], Out],
     ) -> Out:
-        inbound = InboundCall(context, "grpc")
-        # In trailing metadata: sent with the status, it costs no separate send.
-        context.set_trailing_metadata((("x-request-id", inbound.request_id),))
-        try:
-            call = inbound.authenticate(self._keys)
-            request = parse()
-            return convert(await self._dataplane.generate(request, call))
-        except GatewayError as error:
-            await abort(context, error, inbound.request_id)
-        except Exception:
-            log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(context, internal_error(), inbound.request_id)
-        finally:
-            inbound.finish()
+        async with self._serving(context) as call:
+            return convert(await self._dataplane.generate(parse(), call))
+        raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def _stream(
         self,
@@ -123,22 +122,10 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         parse: Callable[[], GenerationRequest],
         convert: Callable[[dict[str, Any]], Out],
     ) -> AsyncIterator[Out]:
-        inbound = InboundCall(context, "grpc")
-        # In trailing metadata: sent with the status, it costs no separate send.
-        context.set_trailing_metadata((("x-request-id", inbound.request_id),))
-        try:
-            call = inbound.authenticate(self._keys)
-            request = parse()
-            chunks = self._dataplane.stream(request, call)
+        async with self._serving(context) as call:
+            chunks = self._dataplane.stream(parse(), call)
             try:
                 async for chunk in chunks:
                     yield convert(chunk)
             finally:
                 await chunks.aclose()
-        except GatewayError as error:
-            await abort(context, error, inbound.request_id)
-        except Exception:
-            log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(context, internal_error(), inbound.request_id)
-        finally:
-            inbound.finish()
