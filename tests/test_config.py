@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_gateway.cli import main
 from llm_gateway.config import ConfigError, parse_config
 
 VALID = """
@@ -81,3 +82,20 @@ def test_shipped_config_loads(root: Path) -> None:
     settings = parse_config((root / "config" / "gateway.yaml").read_text(), "gateway.yaml", {})
     assert {"openai", "local"} <= set(settings.providers)
     assert settings.models["gpt-4o-mini"].provider == "openai"
+
+
+def test_envoy_config_command_renders_a_given_template(
+    tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(VALID.replace("${UP_KEY}", "k").replace("${GW_KEY}", "sk-secret-1"))
+    template = tmp_path / "envoy.yaml"
+    template.write_text(
+        (root / "envoy" / "envoy.yaml")
+        .read_text()
+        .replace("stream_idle_timeout: 300s", "stream_idle_timeout: 42s")
+    )
+    assert main(["envoy-config", "--config", str(config), "--envoy-config", str(template)]) == 0
+    rendered = capsys.readouterr().out
+    assert "stream_idle_timeout: 42s" in rendered  # the given template, not the packaged one
+    assert "port_value: 8080" in rendered and "descriptor.pb" in rendered
