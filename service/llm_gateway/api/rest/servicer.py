@@ -82,6 +82,9 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
             answer = produce(inbound.authenticate(self._keys))
         except GatewayError as error:
             return await self._error(context, error, inbound)
+        except Exception:
+            log.exception("unexpected failure of request %s", inbound.request_id)
+            return await self._error(context, internal_error(), inbound)
         finally:
             inbound.finish()
         return framing.json_body(answer)
