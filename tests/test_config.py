@@ -81,7 +81,7 @@ def test_cli_fails_at_start_naming_the_entry(tmp_path: Path) -> None:
 def test_shipped_config_loads(root: Path) -> None:
     settings = parse_config((root / "config" / "gateway.yaml").read_text(), "gateway.yaml", {})
     assert {"openai", "local"} <= set(settings.providers)
-    assert settings.models["gpt-4o-mini"].provider == "openai"
+    assert settings.models["gpt-4o-mini"].deployments[0].provider == "openai"
 
 
 def test_envoy_config_command_renders_a_given_template(

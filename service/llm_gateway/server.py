@@ -19,7 +19,7 @@ from llm_gateway.config import GatewaySettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
-from llm_gateway.routing import Router
+from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.v1 import (
     llm_gateway_service_pb2,
     llm_gateway_service_pb2_grpc,
@@ -61,7 +61,9 @@ class GatewayServer:
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
-    dataplane = DataPlane(Router(settings.models, providers), log_prompts=settings.log_prompts)
+    router = Router(settings.models, providers, settings.routing)
+    dispatcher = Dispatcher(router.chain, settings.routing)
+    dataplane = DataPlane(router, dispatcher, log_prompts=settings.log_prompts)
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys)
     limit = settings.limits.max_body_bytes + _MESSAGE_OVERHEAD

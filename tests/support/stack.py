@@ -76,6 +76,14 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
             {"name": "other", "key": OTHER_KEY, "models": ["gpt-echo", "org/*"]},
         ],
         "limits": {"max_body_bytes": 1024 * 1024},
+        # Quick retries, no waiting for the scripted Retry-After, no cooldown: each scenario
+        # model answers the same way every time.
+        "routing": {
+            "retries": 1,
+            "backoff_seconds": 0.01,
+            "max_retry_after_seconds": 1,
+            "cooldown_seconds": 0,
+        },
         "shutdown_grace_seconds": 5,
     }
     config.update(overrides)

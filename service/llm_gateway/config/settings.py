@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -42,9 +42,19 @@ class ListenSettings(_Section):
 class ProviderSettings(_Section):
     """An upstream provider of one API family."""
 
-    type: Literal["openai"] = Field(description="the upstream API: `openai` (OpenAI-compatible)")
-    base_url: str = Field(description="the API root, such as https://api.openai.com/v1")
-    api_key: SecretStr | None = Field(None, description="sent as `Authorization: Bearer`")
+    type: Literal["openai", "anthropic", "gemini"] = Field(
+        description="the upstream API: `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, ...), "
+        "`anthropic` (the Messages API) or `gemini` (the Gemini API)"
+    )
+    base_url: str = Field(
+        description="the API root: https://api.openai.com/v1, https://api.anthropic.com/v1, "
+        "https://generativelanguage.googleapis.com/v1beta"
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="sent as `Authorization: Bearer` (openai), `x-api-key` (anthropic) or "
+        "`x-goog-api-key` (gemini)",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
     read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence allowed")
@@ -53,6 +63,14 @@ class ProviderSettings(_Section):
         True,
         description="ask for `stream_options.include_usage` upstream so every stream is "
         "accounted; the usage chunk is removed when the caller did not ask for it",
+    )
+    anthropic_version: str = Field(
+        "2023-06-01", description="the `anthropic-version` header (anthropic only)"
+    )
+    default_max_tokens: int = Field(
+        4096,
+        gt=0,
+        description="`max_tokens` sent when the caller gives none (anthropic requires one)",
     )
 
     @field_validator("base_url")
@@ -64,13 +82,95 @@ class ProviderSettings(_Section):
         return value.rstrip("/")
 
 
-class ModelSettings(_Section):
-    """A public model name and the upstream model that serves it."""
+class DeploymentSettings(_Section):
+    """One place a public model is served: a provider, its model name, a weight, timeouts."""
 
     provider: str = Field(description="a name under `providers`")
     model: str = Field(min_length=1, description="the model name the upstream knows")
-    owned_by: str | None = Field(None, description="shown by /v1/models; the provider if unset")
+    name: str | None = Field(
+        None, description="shown in `x-llm-gateway-deployment` and logs; `provider/model` if unset"
+    )
+    weight: float = Field(1.0, gt=0, description="share of the traffic, relative to the others")
+    connect_timeout: float | None = Field(
+        None, gt=0, description="seconds to connect; the provider's `connect_timeout` if unset"
+    )
+    first_byte_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds until the first chunk of a stream, or the whole answer of a call "
+        "that does not stream; only the provider's `read_timeout` applies if unset",
+    )
+    idle_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds allowed between two chunks of a stream; only the provider's "
+        "`read_timeout` applies if unset",
+    )
+
+    @property
+    def label(self) -> str:
+        """The deployment's name as shown to callers and in logs."""
+        return self.name or f"{self.provider}/{self.model}"
+
+
+class ModelSettings(_Section):
+    """A public model name, the deployments that serve it and the models it falls back to.
+
+    The short form `{provider, model}` is one deployment.
+    """
+
+    deployments: list[DeploymentSettings] = Field(min_length=1)
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        description="public models tried in order when every deployment of this one failed",
+    )
+    owned_by: str | None = Field(
+        None, description="shown by /v1/models; the first deployment's provider if unset"
+    )
     created: int = Field(0, ge=0, description="shown by /v1/models as `created`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "deployments" not in data and "provider" in data:
+            one = {k: data[k] for k in _DEPLOYMENT_KEYS if k in data}
+            rest = {k: v for k, v in data.items() if k not in _DEPLOYMENT_KEYS}
+            return {**rest, "deployments": [one]}
+        return data
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> ModelSettings:
+        labels = [d.label for d in self.deployments]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"two deployments share a name: {labels}; give each a `name`")
+        return self
+
+
+_DEPLOYMENT_KEYS = frozenset(DeploymentSettings.model_fields)
+
+
+class RoutingSettings(_Section):
+    """How failed upstream calls are retried and failing deployments rested."""
+
+    retries: int = Field(
+        2, ge=0, le=10, description="extra attempts per model on connect errors, 429 and 5xx"
+    )
+    backoff_seconds: float = Field(
+        0.25, ge=0, description="base of the jittered exponential backoff between attempts"
+    )
+    max_backoff_seconds: float = Field(8.0, ge=0, description="longest wait between attempts")
+    max_retry_after_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="an upstream `Retry-After` longer than this is not waited for: the next "
+        "deployment or fallback is tried, or the error is returned",
+    )
+    cooldown_failures: int = Field(
+        3, ge=1, description="consecutive failures that take a deployment out of rotation"
+    )
+    cooldown_seconds: float = Field(
+        30.0, ge=0, description="how long a failing deployment stays out of rotation"
+    )
 
 
 class KeySettings(_Section):
@@ -107,6 +207,7 @@ class GatewaySettings(_Section):
     models: dict[str, ModelSettings] = Field(min_length=1)
     keys: list[KeySettings] = Field(min_length=1)
     limits: LimitSettings = LimitSettings()
+    routing: RoutingSettings = RoutingSettings()
     unknown_fields: Literal["pass", "reject"] = Field(
         "pass",
         description="what to do with request fields the API does not model: pass them to "
@@ -118,11 +219,18 @@ class GatewaySettings(_Section):
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewaySettings:
         for name, model in self.models.items():
-            if model.provider not in self.providers:
-                raise ValueError(
-                    f"models.{name}.provider: unknown provider {model.provider!r} "
-                    f"(known: {', '.join(sorted(self.providers))})"
-                )
+            for index, deployment in enumerate(model.deployments):
+                if deployment.provider not in self.providers:
+                    where = "provider" if len(model.deployments) == 1 else f"deployments[{index}]"
+                    raise ValueError(
+                        f"models.{name}.{where}: unknown provider {deployment.provider!r} "
+                        f"(known: {', '.join(sorted(self.providers))})"
+                    )
+            for fallback in model.fallbacks:
+                if fallback not in self.models or fallback == name:
+                    raise ValueError(
+                        f"models.{name}.fallbacks: {fallback!r} is not another configured model"
+                    )
         names = [key.name for key in self.keys]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

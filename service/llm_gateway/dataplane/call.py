@@ -16,3 +16,5 @@ class CallInfo:
     caller: Caller
     transport: str
     started: float = field(default_factory=perf_counter)
+    # The deployment that serves the answer, once known: reported in a response header.
+    deployment: str | None = None

@@ -13,13 +13,13 @@ from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.routing.router import Route, Router
+from llm_gateway.routing import Attempts, Dispatcher, Job, ModelRoute, Router
 from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
 
 CLIENT_CLOSED = 499
 
 
-def _model_object(route: Route) -> dict[str, Any]:
+def _model_object(route: ModelRoute) -> dict[str, Any]:
     return {
         "id": route.public_name,
         "object": "model",
@@ -31,21 +31,24 @@ def _model_object(route: Route) -> dict[str, Any]:
 class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
-    def __init__(self, router: Router, *, log_prompts: bool = False) -> None:
+    def __init__(
+        self, router: Router, dispatcher: Dispatcher, *, log_prompts: bool = False
+    ) -> None:
         self._router = router
+        self._dispatcher = dispatcher
         self._log_prompts = log_prompts
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
         route = self._route(request.model, call)
-        body = {**request.body, "model": route.upstream_model}
+        body = dict(request.body)
         body.pop("stream", None)
         body.pop("stream_options", None)
-        status, usage = 200, Usage(estimated=True)
+        status, usage, attempts = 200, Usage(estimated=True), Attempts()
         try:
-            answer = await route.provider.create(
-                request.endpoint, body, UpstreamCall(call.request_id)
-            )
+            job = Job(route, request.endpoint, body, UpstreamCall(call.request_id))
+            answer = await self._dispatcher.create(job, attempts)
+            call.deployment = attempts.deployment.name if attempts.deployment else None
             usage = usage_of(answer)
             return completion_from_chat(answer) if request.as_text_completion else answer
         except GatewayError as exc:
@@ -58,7 +61,7 @@ class DataPlane:
             status = 500
             raise
         finally:
-            self._log(request, route, call, status, usage, None)
+            self._log(request, call, attempts, status, usage, None)
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -70,17 +73,18 @@ class DataPlane:
         usage chunk (which the provider may ask for regardless, for accounting) is passed on.
         """
         route = self._route(request.model, call)
-        body = {**request.body, "model": route.upstream_model, "stream": True}
+        body = {**request.body, "stream": True}
         wants_usage = request.include_usage
         as_text = request.as_text_completion
         tracker = StreamUsage()
-        status, first_chunk_at = 200, None
+        status, first_chunk_at, attempts = 200, None, Attempts()
+        job = Job(route, request.endpoint, body, UpstreamCall(call.request_id))
+        chunks = self._dispatcher.stream(job, attempts)
         try:
-            async for chunk in route.provider.stream(
-                request.endpoint, body, UpstreamCall(call.request_id)
-            ):
+            async for chunk in chunks:
                 if first_chunk_at is None:
                     first_chunk_at = perf_counter()
+                    call.deployment = attempts.deployment.name if attempts.deployment else None
                 tracker.observe(chunk)
                 # A usage chunk the caller did not ask for is dropped; `usage: null` too.
                 dropped = chunk.pop("usage", None) if not wants_usage else None
@@ -102,7 +106,8 @@ class DataPlane:
             status = 500
             raise
         finally:
-            self._log(request, route, call, status, tracker.usage, first_chunk_at)
+            await chunks.aclose()
+            self._log(request, call, attempts, status, tracker.usage, first_chunk_at)
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -113,7 +118,7 @@ class DataPlane:
         """Returns one served model, or raises a 404 or 403 `GatewayError`."""
         return _model_object(self._route(name, call))
 
-    def _route(self, model: str, call: CallInfo) -> Route:
+    def _route(self, model: str, call: CallInfo) -> ModelRoute:
         route = self._router.resolve(model)
         if not call.caller.may_use(model):
             raise model_not_allowed(model)
@@ -122,8 +127,8 @@ class DataPlane:
     def _log(
         self,
         request: GenerationRequest,
-        route: Route,
         call: CallInfo,
+        attempts: Attempts,
         status: int,
         usage: Usage,
         first_chunk_at: float | None,
@@ -135,8 +140,10 @@ class DataPlane:
             "transport": call.transport,
             "endpoint": request.endpoint.value,
             "model": request.model,
-            "upstream": route.provider.name,
-            "upstream_model": route.upstream_model,
+            "deployment": attempts.deployment.name if attempts.deployment else None,
+            "upstream": attempts.deployment.provider.name if attempts.deployment else None,
+            "upstream_model": attempts.deployment.upstream_model if attempts.deployment else None,
+            "attempts": attempts.count,
             "stream": request.stream,
             "status": status,
             "cancelled": status == CLIENT_CLOSED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +14,7 @@ class UpstreamCall:
     """Facts about the caller's request that travel upstream."""
 
     request_id: str
+    connect_timeout: float | None = None
 
 
 class Provider(Protocol):
@@ -34,7 +35,7 @@ class Provider(Protocol):
 
     def stream(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Yields the upstream's stream chunks as they arrive."""
         ...
 

@@ -23,6 +23,7 @@ _SERVER_SIDE: dict[int, tuple[int, str, str]] = {
     502: (502, "upstream_error", "The upstream provider failed (bad gateway)."),
     503: (503, "upstream_unavailable", "The upstream provider is unavailable."),
     504: (504, "upstream_timeout", "The upstream provider timed out."),
+    529: (503, "upstream_overloaded", "The upstream provider is overloaded."),
 }
 _CLIENT_SIDE = {400: 400, 404: 404, 409: 409, 413: 413, 422: 400, 429: 429}
 
@@ -92,6 +93,20 @@ def unreachable() -> GatewayError:
 def timed_out() -> GatewayError:
     """The upstream took longer than its configured timeout."""
     return GatewayError(504, "The upstream provider timed out.", code="upstream_timeout")
+
+
+def first_byte_timed_out() -> GatewayError:
+    """The upstream did not start answering within the deployment's `first_byte_timeout`."""
+    return GatewayError(
+        504, "The upstream provider did not start answering in time.", code="upstream_timeout"
+    )
+
+
+def idle_timed_out() -> GatewayError:
+    """The upstream stream stalled for longer than the deployment's `idle_timeout`."""
+    return GatewayError(
+        504, "The upstream provider's stream stalled for too long.", code="upstream_timeout"
+    )
 
 
 def malformed() -> GatewayError:

@@ -1,22 +1,23 @@
-"""Maps public model names to a provider and the upstream's model name."""
+"""Maps public model names to their deployments and fallbacks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from llm_gateway.config.settings import ModelSettings
+from llm_gateway.config.settings import ModelSettings, RoutingSettings
 from llm_gateway.errors import model_not_found
 from llm_gateway.providers.base import Provider
+from llm_gateway.routing.deployment import Deployment
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class ModelRoute:
     """Where one public model is served."""
 
     public_name: str
-    provider: Provider
-    upstream_model: str
+    deployments: tuple[Deployment, ...]
+    fallbacks: tuple[str, ...]
     owned_by: str
     created: int
 
@@ -25,20 +26,37 @@ class Router:
     """The configured models, by public name."""
 
     def __init__(
-        self, models: Mapping[str, ModelSettings], providers: Mapping[str, Provider]
+        self,
+        models: Mapping[str, ModelSettings],
+        providers: Mapping[str, Provider],
+        policy: RoutingSettings | None = None,
     ) -> None:
+        policy = policy or RoutingSettings()
         self._routes = {
-            name: Route(name, providers[m.provider], m.model, m.owned_by or m.provider, m.created)
+            name: ModelRoute(
+                name,
+                tuple(
+                    Deployment.from_settings(d, providers[d.provider], policy)
+                    for d in m.deployments
+                ),
+                tuple(m.fallbacks),
+                m.owned_by or m.deployments[0].provider,
+                m.created,
+            )
             for name, m in models.items()
         }
 
-    def resolve(self, model: str) -> Route:
+    def resolve(self, model: str) -> ModelRoute:
         """Returns the route of a public model name, or raises a 404 `GatewayError`."""
         route = self._routes.get(model)
         if route is None:
             raise model_not_found(model)
         return route
 
-    def routes(self) -> list[Route]:
+    def chain(self, route: ModelRoute) -> list[ModelRoute]:
+        """The model and then its fallbacks, in the order they are tried."""
+        return [route, *(self._routes[name] for name in route.fallbacks)]
+
+    def routes(self) -> list[ModelRoute]:
         """Returns every route, in configuration order."""
         return list(self._routes.values())

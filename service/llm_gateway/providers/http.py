@@ -1,0 +1,154 @@
+"""The HTTP plumbing every upstream provider shares: a pooled aiohttp session, posting JSON,
+reading whole answers and server-sent events, and mapping transport failures to errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.providers import upstream_errors
+from llm_gateway.providers.base import UpstreamCall
+from llm_gateway.providers.sse import SseDecoder
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """Parses an upstream JSON object, or raises a 502 `upstream_malformed_answer`."""
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise upstream_errors.malformed() from None
+    if not isinstance(value, dict):
+        raise upstream_errors.malformed()
+    return value
+
+
+async def events(response: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
+    """Yields the data of each server-sent event of a response body as it completes."""
+    decoder = SseDecoder()
+    try:
+        async for data in response.content.iter_any():
+            for event in decoder.feed(data):
+                yield event
+    except aiohttp.ClientPayloadError:
+        # When the connection breaks, aiohttp raises before handing out the bytes it had
+        # already received (StreamReader.readany checks for an error first). Those bytes are
+        # complete events the upstream sent: relay them before reporting the break.
+        for event in decoder.feed(bytes(b"".join(getattr(response.content, "_buffer", ())))):
+            yield event
+        raise
+    for event in decoder.finish():
+        yield event
+
+
+class HttpUpstream:
+    """One provider's connection pool and the requests it sends."""
+
+    def __init__(self, settings: ProviderSettings, headers: dict[str, str]) -> None:
+        self.settings = settings
+        self.headers = {"content-type": "application/json", **headers, **settings.headers}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use: a session belongs to the event loop that runs the server.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.max_connections, ttl_dns_cache=300
+                ),
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=self.settings.connect_timeout,
+                    sock_read=self.settings.read_timeout,
+                ),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def post(
+        self, url: str, body: dict[str, Any], call: UpstreamCall
+    ) -> aiohttp.ClientResponse:
+        """Sends the request; an upstream error status raises its mapped `GatewayError`."""
+        headers = {**self.headers, "x-request-id": call.request_id}
+        options: dict[str, Any] = {}
+        if call.connect_timeout is not None:
+            # Passing `timeout=None` would disable the session's timeouts: only pass one to
+            # override them.
+            options["timeout"] = aiohttp.ClientTimeout(
+                total=None, sock_connect=call.connect_timeout, sock_read=self.settings.read_timeout
+            )
+        try:
+            response = await self._client().post(
+                url, data=orjson.dumps(body), headers=headers, **options
+            )
+        except TimeoutError:
+            raise upstream_errors.timed_out() from None
+        except aiohttp.ClientError:
+            raise upstream_errors.unreachable() from None
+        if response.status >= 400:
+            try:
+                payload = await response.read()
+            except (TimeoutError, aiohttp.ClientError):
+                payload = b""
+            finally:
+                response.release()
+            raise upstream_errors.error_from_upstream(
+                response.status, payload, response.headers.get("retry-after")
+            )
+        return response
+
+    async def post_for_json(
+        self, url: str, body: dict[str, Any], call: UpstreamCall
+    ) -> dict[str, Any]:
+        """Sends the request and returns the upstream's whole JSON answer."""
+        response = await self.post(url, body, call)
+        try:
+            payload = await response.read()
+        except TimeoutError:
+            raise upstream_errors.timed_out() from None
+        except aiohttp.ClientError:
+            raise upstream_errors.unreachable() from None
+        finally:
+            response.release()
+        return json_object(payload)
+
+    async def post_for_events(
+        self,
+        url: str,
+        body: dict[str, Any],
+        call: UpstreamCall,
+        is_end: Callable[[bytes], bool] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Sends the request and yields the data of each event of the upstream's stream.
+
+        The stream is complete at the event `is_end` accepts, or at the end of the body when
+        there is no end marker. Anything else (caller gone, error) closes the connection at
+        once, which is what makes the upstream stop generating and billing.
+        """
+        response = await self.post(url, body, call)
+        finished = False
+        try:
+            async for event in events(response):
+                finished = is_end is not None and is_end(event)
+                yield event
+                if finished:
+                    return
+            finished = is_end is None
+        except TimeoutError:
+            raise upstream_errors.timed_out() from None
+        except aiohttp.ClientError:
+            raise upstream_errors.stream_broken() from None
+        finally:
+            if finished:
+                response.release()
+            else:
+                response.close()
+
+    async def aclose(self) -> None:
+        """Closes the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,146 @@
+"""What every translation of the canonical (OpenAI) chat request to another API needs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.model.validation import CHAT_FIELDS
+
+# Whether a value of a modelled field asks for nothing, so that a provider without the feature
+# can accept it (SDKs and frameworks send some of them by default).
+Honourable = Callable[[Any], bool]
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)", re.S)
+
+
+def is_absent(value: Any) -> bool:
+    """True for a field left at its no-op value."""
+    return value is None or value is False or value == [] or value == {}
+
+
+# Fields neither Anthropic nor Gemini can honour, with the values that ask for nothing.
+NOT_ON_CHAT_ONLY_PROVIDERS: dict[str, Honourable] = {
+    "logprobs": is_absent,
+    "top_logprobs": lambda v: v in (None, 0),
+    "logit_bias": is_absent,
+    "audio": lambda v: v is None,
+    "modalities": lambda v: v in (None, ["text"]),
+    "prediction": lambda v: v is None,
+    "web_search_options": lambda v: v is None,
+    "reasoning_effort": lambda v: v is None,
+    "verbosity": lambda v: v is None,
+    "store": lambda v: v in (None, False),
+    "functions": lambda v: v is None,
+    "function_call": lambda v: v is None,
+}
+
+
+def unsupported(field: str, provider: str, detail: str = "") -> GatewayError:
+    """A 400 for a request field that the model's provider cannot honour."""
+    suffix = f" {detail}" if detail else ""
+    return invalid_request(
+        f"'{field}' is not supported by this model's provider ({provider}).{suffix}",
+        field,
+        "unsupported_parameter",
+    )
+
+
+def refuse_unhonourable(
+    body: Mapping[str, Any], rules: Mapping[str, Honourable], provider: str
+) -> None:
+    """Raises a 400 naming the first field whose value the provider cannot honour."""
+    for field, honourable in rules.items():
+        if field in body and not honourable(body[field]):
+            raise unsupported(field, provider)
+
+
+def extensions(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's fields that OpenAI's API does not model: they go upstream as they are."""
+    return {k: v for k, v in body.items() if k not in CHAT_FIELDS}
+
+
+def max_tokens(body: Mapping[str, Any]) -> int | None:
+    """The caller's output limit, from either of OpenAI's two names for it."""
+    value = body.get("max_completion_tokens")
+    if value is None:
+        value = body.get("max_tokens")
+    return value if isinstance(value, int) else None
+
+
+def stop_sequences(body: Mapping[str, Any]) -> list[str]:
+    """OpenAI's `stop` (a string or a list) as a list."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return [stop]
+    return [s for s in stop or () if isinstance(s, str)]
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """Returns (media type, base64 data) of a `data:` URL, or None for any other URL."""
+    match = _DATA_URL.fullmatch(url)
+    return (match["mime"], match["data"]) if match else None
+
+
+def arguments_object(raw: Any, param: str) -> dict[str, Any]:
+    """Parses a tool call's `arguments` string, which providers other than OpenAI take as an
+    object."""
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise invalid_request(f"'{param}' must be a JSON object encoded as a string.", param)
+    return value
+
+
+def arguments_text(arguments: Any) -> str:
+    """A provider's tool-call arguments object as OpenAI's JSON string."""
+    return orjson.dumps(arguments if arguments is not None else {}).decode()
+
+
+def content_text(content: Any, param: str, provider: str) -> str:
+    """The text of a message whose content may be a string or text parts only."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    texts = []
+    for index, part in enumerate(content):
+        kind = part.get("type")
+        if kind not in ("text", "refusal"):
+            raise unsupported(f"{param}[{index}]", provider, f"Parts of type '{kind}' are not.")
+        texts.append(part.get(kind) or "")
+    return "".join(texts)
+
+
+def json_schema_of(response_format: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(name, schema) asked for by `response_format`, or None when it asks for plain text."""
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        return spec.get("name") or "json_output", spec.get("schema") or {"type": "object"}
+    if kind == "json_object":
+        return "json_output", {"type": "object"}
+    return None
+
+
+def function_tools(body: Mapping[str, Any], provider: str) -> list[dict[str, Any]]:
+    """The `function` of each of the request's tools; other kinds of tool are refused."""
+    functions = []
+    for index, tool in enumerate(body.get("tools") or ()):
+        if tool.get("type") != "function":
+            raise unsupported(f"tools[{index}]", provider, "Only function tools are.")
+        functions.append(tool["function"])
+    return functions
+
+
+def forced_function(choice: Mapping[str, Any], provider: str) -> str:
+    """The function name of an object `tool_choice`; other kinds are refused."""
+    name = (choice.get("function") or {}).get("name")
+    if choice.get("type") != "function" or not name:
+        raise unsupported("tool_choice", provider, "Only a named function is.")
+    return str(name)

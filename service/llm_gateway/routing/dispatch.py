@@ -1,0 +1,215 @@
+"""Sends a request to a deployment, and on failure to another: retries, fallbacks, timeouts.
+
+An attempt that fails with a retryable error (connect error, timeout, 429, 5xx) before the
+caller has received anything is followed by another: on an untried deployment of the same
+model if one is in rotation, else on the same one after a jittered backoff that honours
+`Retry-After`; once the model's attempts are spent, on its fallbacks in order. A stream that
+has yielded its first chunk is never replayed: a later failure reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from llm_gateway.config.settings import RoutingSettings
+from llm_gateway.errors import GatewayError
+from llm_gateway.model.request import Endpoint
+from llm_gateway.providers import upstream_errors
+from llm_gateway.providers.base import UpstreamCall
+from llm_gateway.routing.backoff import delay, is_retryable, retry_after_seconds
+from llm_gateway.routing.balancer import choose
+from llm_gateway.routing.deployment import Deployment
+from llm_gateway.routing.router import ModelRoute
+
+Clock = Callable[[], float]
+T = TypeVar("T")
+# The end of a stream that ended before its first chunk (an empty answer, not a failure).
+_EMPTY: dict[str, Any] = {}
+
+
+@dataclass(slots=True)
+class Attempts:
+    """What the dispatcher did for one request: the attempts made and the deployment of the
+    last one (the one that served the answer, when it succeeded)."""
+
+    count: int = 0
+    deployment: Deployment | None = None
+
+
+class _Plan:
+    """The order of attempts for one request."""
+
+    def __init__(
+        self,
+        chain: list[ModelRoute],
+        policy: RoutingSettings,
+        rng: random.Random,
+        clock: Clock,
+        attempts: Attempts,
+    ) -> None:
+        self._chain, self._policy, self._rng, self._clock = chain, policy, rng, clock
+        self._attempts = attempts
+        self._position = 0  # in the chain
+        self._tries = 0  # of the current model
+        self._tried: set[Deployment] = set()
+        self._last_error: GatewayError | None = None
+
+    def next(self) -> Deployment:
+        """The deployment of the next attempt; raises the error to report when none is left."""
+        now = self._clock()
+        while self._position < len(self._chain):
+            if self._tries <= self._policy.retries:
+                ready = [d for d in self._chain[self._position].deployments if d.available(now)]
+                fresh = [d for d in ready if d not in self._tried] or ready
+                if fresh:
+                    chosen = choose(fresh, self._rng)
+                    self._tries += 1
+                    self._tried.add(chosen)
+                    self._attempts.count += 1
+                    self._attempts.deployment = chosen
+                    return chosen
+            self._position, self._tries = self._position + 1, 0
+            self._tried.clear()
+        raise self._last_error or self._nothing_in_rotation(now)
+
+    async def failed(self, deployment: Deployment, error: GatewayError) -> None:
+        """Raises `error` when it must reach the caller; otherwise waits for the next attempt."""
+        if not is_retryable(error):
+            raise error
+        now = self._clock()
+        deployment.failed(now)
+        self._last_error = error
+        if self._tries > self._policy.retries:
+            return  # the next attempt is a fallback's: no reason to wait
+        route = self._chain[self._position]
+        elsewhere = any(d.available(now) and d not in self._tried for d in route.deployments)
+        retry_after = None if elsewhere else retry_after_seconds(error.retry_after)
+        if retry_after is not None and retry_after > self._policy.max_retry_after_seconds:
+            self._tries = self._policy.retries + 1  # not worth waiting for: go to the fallbacks
+            return
+        await asyncio.sleep(delay(self._policy, self._tries, retry_after, self._rng))
+
+    def _nothing_in_rotation(self, now: float) -> GatewayError:
+        soonest = min(d.cooling_until for r in self._chain for d in r.deployments)
+        return GatewayError(
+            503,
+            "Every deployment of this model is cooling down after repeated failures.",
+            code="no_healthy_deployment",
+            retry_after=str(max(1, round(soonest - now))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request to dispatch: the model's route, the operation, the canonical body."""
+
+    route: ModelRoute
+    endpoint: Endpoint
+    body: dict[str, Any]
+    call: UpstreamCall
+
+    def for_deployment(self, deployment: Deployment) -> tuple[dict[str, Any], UpstreamCall]:
+        """The body and call facts of an attempt on `deployment`."""
+        return (
+            {**self.body, "model": deployment.upstream_model},
+            UpstreamCall(self.call.request_id, deployment.connect_timeout),
+        )
+
+
+async def _first_byte(plan: _Plan, deployment: Deployment, pending: Awaitable[T]) -> T | None:
+    """Awaits the attempt's first answer within its timeout; None when the attempt failed in a
+    way the plan retries."""
+    try:
+        async with asyncio.timeout(deployment.first_byte_timeout):
+            return await pending
+    except TimeoutError:
+        await plan.failed(deployment, upstream_errors.first_byte_timed_out())
+    except GatewayError as error:
+        await plan.failed(deployment, error)
+    return None
+
+
+class Dispatcher:
+    """Runs each request's attempts across deployments and fallbacks."""
+
+    def __init__(
+        self,
+        chain: Callable[[ModelRoute], list[ModelRoute]],
+        policy: RoutingSettings,
+        rng: random.Random | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._chain = chain
+        self._policy = policy
+        self._rng = rng or random.Random()
+        self._clock = clock
+
+    def _plan(self, job: Job, attempts: Attempts) -> _Plan:
+        return _Plan(self._chain(job.route), self._policy, self._rng, self._clock, attempts)
+
+    async def create(self, job: Job, attempts: Attempts) -> dict[str, Any]:
+        """Returns the first whole answer an attempt gets."""
+        plan = self._plan(job, attempts)
+        while True:
+            deployment = plan.next()
+            body, call = job.for_deployment(deployment)
+            deployment.in_flight += 1
+            try:
+                answer = await _first_byte(
+                    plan, deployment, deployment.provider.create(job.endpoint, body, call)
+                )
+            finally:
+                deployment.in_flight -= 1
+            if answer is not None:
+                deployment.succeeded()
+                return answer
+
+    async def stream(self, job: Job, attempts: Attempts) -> AsyncGenerator[dict[str, Any], None]:
+        """Yields the chunks of the first attempt that produces one; retries only before it."""
+        plan = self._plan(job, attempts)
+        while True:
+            deployment = plan.next()
+            body, call = job.for_deployment(deployment)
+            chunks = deployment.provider.stream(job.endpoint, body, call)
+            deployment.in_flight += 1
+            try:
+                first = await _first_byte(plan, deployment, anext(chunks, _EMPTY))
+                if first is None:
+                    continue
+                if first is not _EMPTY:
+                    yield first
+                    async for chunk in self._rest(deployment, chunks):
+                        yield chunk
+                deployment.succeeded()
+                return
+            finally:
+                deployment.in_flight -= 1
+                await chunks.aclose()
+
+    async def _rest(
+        self, deployment: Deployment, chunks: AsyncGenerator[dict[str, Any], None]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The chunks after the first, each within the deployment's idle timeout."""
+        idle = deployment.idle_timeout
+        try:
+            while True:
+                if idle is None:
+                    chunk = await anext(chunks, _EMPTY)
+                else:
+                    try:
+                        async with asyncio.timeout(idle):
+                            chunk = await anext(chunks, _EMPTY)
+                    except TimeoutError:
+                        raise upstream_errors.idle_timed_out() from None
+                if chunk is _EMPTY:
+                    return
+                yield chunk
+        except GatewayError as error:
+            if is_retryable(error):
+                deployment.failed(self._clock())
+            raise
