@@ -14,6 +14,8 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane.call import CallInfo
 
 _MAX_REQUEST_ID = 200
+# The response header (REST) or trailing metadata (gRPC) naming the deployment that served.
+DEPLOYMENT_HEADER = "x-llm-gateway-deployment"
 
 
 def request_id_of(metadata: dict[str, str]) -> str:

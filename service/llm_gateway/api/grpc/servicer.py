@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 
 from llm_gateway.api.grpc import requests, responses
 from llm_gateway.api.grpc.status import abort
-from llm_gateway.api.inbound import InboundCall
+from llm_gateway.api.inbound import DEPLOYMENT_HEADER, InboundCall
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
 from llm_gateway.errors import GatewayError, internal_error
@@ -91,13 +91,21 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         inbound = InboundCall(context, "grpc")
         # In trailing metadata: sent with the status, it costs no separate send.
         context.set_trailing_metadata((("x-request-id", inbound.request_id),))
+        call: CallInfo | None = None
         try:
-            yield inbound.authenticate(self._keys)
+            call = inbound.authenticate(self._keys)
+            yield call
+            if call.deployment:
+                context.set_trailing_metadata(
+                    (("x-request-id", inbound.request_id), (DEPLOYMENT_HEADER, call.deployment))
+                )
         except GatewayError as error:
-            await abort(context, error, inbound.request_id)
+            await abort(context, error, inbound.request_id, call.deployment if call else None)
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(context, internal_error(), inbound.request_id)
+            await abort(
+                context, internal_error(), inbound.request_id, call.deployment if call else None
+            )
         finally:
             inbound.finish()
 

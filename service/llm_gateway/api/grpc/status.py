@@ -8,6 +8,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from llm_gateway.api.inbound import DEPLOYMENT_HEADER
 from llm_gateway.errors import GatewayError
 from llm_gateway.v1 import common_pb2
 
@@ -38,15 +39,18 @@ def status_of(error: GatewayError) -> status_pb2.Status:
 
 
 async def abort(
-    context: grpc.aio.ServicerContext[Any, Any], error: GatewayError, request_id: str
+    context: grpc.aio.ServicerContext[Any, Any],
+    error: GatewayError,
+    request_id: str,
+    deployment: str | None = None,
 ) -> NoReturn:
-    """Ends the RPC with the error's status code, message and details, and the request id."""
-    await context.abort(
-        error.grpc_status,
-        error.message,
-        trailing_metadata=(
-            (DETAILS_KEY, status_of(error).SerializeToString()),
-            ("x-request-id", request_id),
-        ),
+    """Ends the RPC with the error's status code, message and details, the request id, and the
+    deployment that failed (if one was tried)."""
+    trailing: tuple[tuple[str, str | bytes], ...] = (
+        (DETAILS_KEY, status_of(error).SerializeToString()),
+        ("x-request-id", request_id),
     )
+    if deployment:
+        trailing += ((DEPLOYMENT_HEADER, deployment),)
+    await context.abort(error.grpc_status, error.message, trailing_metadata=trailing)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from google.api.httpbody_pb2 import HttpBody
 
+from llm_gateway.api.inbound import DEPLOYMENT_HEADER
 from llm_gateway.errors import GatewayError
 
 JSON = "application/json"
@@ -26,9 +27,16 @@ def event(payload: dict[str, Any], content_type: str = "") -> HttpBody:
     return HttpBody(content_type=content_type, data=b"data: " + orjson.dumps(payload) + b"\n\n")
 
 
-def error_headers(error: GatewayError, request_id: str) -> tuple[tuple[str, str], ...]:
-    """The response headers of an error answer."""
+def success_headers(deployment: str | None) -> tuple[tuple[str, str], ...]:
+    """The response headers of a generated answer: which deployment served it."""
+    return ((DEPLOYMENT_HEADER, deployment),) if deployment else ()
+
+
+def error_headers(
+    error: GatewayError, request_id: str, deployment: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The response headers of an error answer (and the deployment that failed, if any)."""
     headers = [(STATUS_HEADER, str(error.status)), ("x-request-id", request_id)]
     if error.retry_after:
         headers.append(("retry-after", error.retry_after))
-    return tuple(headers)
+    return tuple(headers) + success_headers(deployment)

@@ -93,6 +93,7 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
         self, body: HttpBody, context: Context, parse: Parse
     ) -> AsyncIterator[HttpBody]:
         inbound = InboundCall(context, "rest")
+        call: CallInfo | None = None
         try:
             call = inbound.authenticate(self._keys)
             request = parse(_load_json(body))
@@ -101,12 +102,13 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                     yield frame
                 return
             answer = await self._dataplane.generate(request, call)
+            await context.send_initial_metadata(framing.success_headers(call.deployment))
             yield framing.json_body(answer)
         except GatewayError as error:
-            yield await self._error(context, error, inbound)
+            yield await self._error(context, error, inbound, call)
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            yield await self._error(context, internal_error(), inbound)
+            yield await self._error(context, internal_error(), inbound, call)
         finally:
             inbound.finish()
 
@@ -120,6 +122,7 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                 first = await anext(chunks)
             except StopAsyncIteration:
                 first = None
+            await context.send_initial_metadata(framing.success_headers(call.deployment))
             if first is not None:
                 yield framing.event(first, framing.EVENT_STREAM)
                 try:
@@ -137,6 +140,11 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
             await chunks.aclose()
 
     @staticmethod
-    async def _error(context: Context, error: GatewayError, inbound: InboundCall) -> HttpBody:
-        await context.send_initial_metadata(framing.error_headers(error, inbound.request_id))
+    async def _error(
+        context: Context, error: GatewayError, inbound: InboundCall, call: CallInfo | None = None
+    ) -> HttpBody:
+        headers = framing.error_headers(
+            error, inbound.request_id, call.deployment if call else None
+        )
+        await context.send_initial_metadata(headers)
         return framing.json_body(error.body())
