@@ -1,4 +1,5 @@
-"""OpenAI's exact wire bytes: JSON bodies, SSE frames and the HTTP status header."""
+"""What every REST answer shares: content types and the response headers (status, request id,
+deployment) that the proxy turns into HTTP headers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from llm_gateway.errors import GatewayError
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
-DONE = HttpBody(data=b"data: [DONE]\n\n")
 # The proxy moves this response header to `:status` (see envoy/envoy.yaml).
 STATUS_HEADER = "x-http-status"
 
@@ -20,11 +20,6 @@ STATUS_HEADER = "x-http-status"
 def json_body(payload: dict[str, Any]) -> HttpBody:
     """One whole `application/json` response."""
     return HttpBody(content_type=JSON, data=orjson.dumps(payload))
-
-
-def event(payload: dict[str, Any], content_type: str = "") -> HttpBody:
-    """One SSE frame; the first frame of a stream names the content type."""
-    return HttpBody(content_type=content_type, data=b"data: " + orjson.dumps(payload) + b"\n\n")
 
 
 def success_headers(deployment: str | None) -> tuple[tuple[str, str], ...]:

@@ -1,10 +1,7 @@
 """The REST facade: OpenAI's paths, bodies and status codes over `google.api.HttpBody` RPCs.
 
-Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway. Success needs
-no response metadata of its own (the proxy adds `x-request-id`), so its headers travel with the
-first message instead of costing a separate send. A stream's
-status is decided by its first chunk: an upstream refusal before it is a proper HTTP error; a
-failure after it ends the stream with a `data: {"error": ...}` frame and `data: [DONE]`.
+Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway (see
+`exchange` for how a generation call is served, and `openai_dialect` for the bytes).
 """
 
 from __future__ import annotations
@@ -19,16 +16,17 @@ import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.inbound import InboundCall
-from llm_gateway.api.rest import framing
+from llm_gateway.api.rest import exchange, framing
+from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
 from llm_gateway.errors import GatewayError, internal_error, invalid_request
-from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model import RequestValidator
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, HttpBody]
-Parse = Callable[[Any], GenerationRequest]
+_DIALECT = OpenAIDialect()
 
 
 def _load_json(body: HttpBody) -> Any:
@@ -53,13 +51,15 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def CreateCompletion(
         self, request: HttpBody, context: Context
     ) -> AsyncIterator[HttpBody]:
-        async for body in self._generate(request, context, self._validator.completion):
+        parse = lambda: self._validator.completion(_load_json(request))  # noqa: E731
+        async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 
     async def CreateChatCompletion(
         self, request: HttpBody, context: Context
     ) -> AsyncIterator[HttpBody]:
-        async for body in self._generate(request, context, self._validator.chat):
+        parse = lambda: self._validator.chat(_load_json(request))  # noqa: E731
+        async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 
     async def ListModels(
@@ -81,70 +81,12 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
         try:
             answer = produce(inbound.authenticate(self._keys))
         except GatewayError as error:
-            return await self._error(context, error, inbound)
+            return await exchange.error_answer(context, _DIALECT, error, inbound.request_id)
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            return await self._error(context, internal_error(), inbound)
+            return await exchange.error_answer(
+                context, _DIALECT, internal_error(), inbound.request_id
+            )
         finally:
             inbound.finish()
         return framing.json_body(answer)
-
-    async def _generate(
-        self, body: HttpBody, context: Context, parse: Parse
-    ) -> AsyncIterator[HttpBody]:
-        inbound = InboundCall(context, "rest")
-        call: CallInfo | None = None
-        try:
-            call = inbound.authenticate(self._keys)
-            request = parse(_load_json(body))
-            if request.stream:
-                async for frame in self._stream(request, call, context):
-                    yield frame
-                return
-            answer = await self._dataplane.generate(request, call)
-            await context.send_initial_metadata(framing.success_headers(call.deployment))
-            yield framing.json_body(answer)
-        except GatewayError as error:
-            yield await self._error(context, error, inbound, call)
-        except Exception:
-            log.exception("unexpected failure of request %s", inbound.request_id)
-            yield await self._error(context, internal_error(), inbound, call)
-        finally:
-            inbound.finish()
-
-    async def _stream(
-        self, request: GenerationRequest, call: CallInfo, context: Context
-    ) -> AsyncIterator[HttpBody]:
-        chunks = self._dataplane.stream(request, call)
-        try:
-            try:
-                # Raises GatewayError before any byte is sent: the caller gets a real status.
-                first = await anext(chunks)
-            except StopAsyncIteration:
-                first = None
-            await context.send_initial_metadata(framing.success_headers(call.deployment))
-            if first is not None:
-                yield framing.event(first, framing.EVENT_STREAM)
-                try:
-                    async for chunk in chunks:
-                        yield framing.event(chunk)
-                except GatewayError as error:
-                    yield framing.event(error.body())
-                except Exception:
-                    log.exception("unexpected failure of request %s", call.request_id)
-                    yield framing.event(internal_error().body())
-            else:
-                yield HttpBody(content_type=framing.EVENT_STREAM)
-            yield framing.DONE
-        finally:
-            await chunks.aclose()
-
-    @staticmethod
-    async def _error(
-        context: Context, error: GatewayError, inbound: InboundCall, call: CallInfo | None = None
-    ) -> HttpBody:
-        headers = framing.error_headers(
-            error, inbound.request_id, call.deployment if call else None
-        )
-        await context.send_initial_metadata(headers)
-        return framing.json_body(error.body())

@@ -1,0 +1,138 @@
+"""One generation call over a REST surface, whatever the API family (OpenAI, Anthropic,
+Gemini): authenticate, parse, call the data plane, write the answer, the stream or the error.
+
+Each family's wire format is a `Dialect`. A stream's status is decided by its first chunk: an
+upstream refusal before it is a proper HTTP error; a failure after it ends the stream with the
+dialect's in-stream error frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import grpc
+from google.api.httpbody_pb2 import HttpBody
+
+from llm_gateway.api.inbound import InboundCall
+from llm_gateway.api.rest import framing
+from llm_gateway.auth.keys import KeyRing
+from llm_gateway.dataplane import CallInfo, DataPlane
+from llm_gateway.errors import GatewayError, internal_error
+from llm_gateway.model import GenerationRequest
+
+log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, HttpBody]
+
+
+class StreamEncoder(Protocol):
+    """Writes one stream of canonical chunks in a dialect's event format."""
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        """The bytes for one chunk (empty when it has nothing to say in this dialect)."""
+        ...
+
+    def error(self, error: GatewayError) -> bytes:
+        """The frame that reports a failure after the stream has started."""
+        ...
+
+    def end(self) -> bytes:
+        """The bytes that close a stream that completed."""
+        ...
+
+
+class Dialect(Protocol):
+    """One REST API family's answers, streams and errors."""
+
+    stream_content_type: str
+
+    def answer(self, answer: dict[str, Any]) -> bytes:
+        """A whole canonical answer as this family's JSON."""
+        ...
+
+    def error(self, error: GatewayError) -> bytes:
+        """An error answer's JSON body."""
+        ...
+
+    def encoder(self, request: GenerationRequest) -> StreamEncoder:
+        """A writer for the stream that answers `request`."""
+        ...
+
+
+async def error_answer(
+    context: Context,
+    dialect: Dialect,
+    error: GatewayError,
+    request_id: str,
+    call: CallInfo | None = None,
+) -> HttpBody:
+    """Sends the error's status and headers; returns its body."""
+    deployment = call.deployment if call else None
+    await context.send_initial_metadata(framing.error_headers(error, request_id, deployment))
+    return HttpBody(content_type=framing.JSON, data=dialect.error(error))
+
+
+async def generate(
+    context: Context,
+    keys: KeyRing,
+    dataplane: DataPlane,
+    dialect: Dialect,
+    parse: Callable[[], GenerationRequest],
+    inbound: InboundCall | None = None,
+) -> AsyncIterator[HttpBody]:
+    """Serves one generation call; yields the response bodies."""
+    inbound = inbound or InboundCall(context, "rest")
+    call: CallInfo | None = None
+    try:
+        call = inbound.authenticate(keys)
+        request = parse()
+        if request.stream:
+            async for frame in _stream(context, dataplane, dialect, request, call):
+                yield frame
+            return
+        answer = await dataplane.generate(request, call)
+        await context.send_initial_metadata(framing.success_headers(call.deployment))
+        yield HttpBody(content_type=framing.JSON, data=dialect.answer(answer))
+    except GatewayError as error:
+        yield await error_answer(context, dialect, error, inbound.request_id, call)
+    except Exception:
+        log.exception("unexpected failure of request %s", inbound.request_id)
+        yield await error_answer(context, dialect, internal_error(), inbound.request_id, call)
+    finally:
+        inbound.finish()
+
+
+async def _stream(
+    context: Context,
+    dataplane: DataPlane,
+    dialect: Dialect,
+    request: GenerationRequest,
+    call: CallInfo,
+) -> AsyncIterator[HttpBody]:
+    chunks = dataplane.stream(request, call)
+    encoder = dialect.encoder(request)
+    try:
+        try:
+            # Raises GatewayError before any byte is sent: the caller gets a real status.
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = None
+        await context.send_initial_metadata(framing.success_headers(call.deployment))
+        opening = encoder.chunk(first) if first is not None else b""
+        yield HttpBody(content_type=dialect.stream_content_type, data=opening)
+        if first is not None:
+            try:
+                async for chunk in chunks:
+                    if data := encoder.chunk(chunk):
+                        yield HttpBody(data=data)
+            except GatewayError as error:
+                yield HttpBody(data=encoder.error(error))
+                return
+            except Exception:
+                log.exception("unexpected failure of request %s", call.request_id)
+                yield HttpBody(data=encoder.error(internal_error()))
+                return
+        yield HttpBody(data=encoder.end())
+    finally:
+        await chunks.aclose()

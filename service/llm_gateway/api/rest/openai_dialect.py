@@ -1,0 +1,49 @@
+"""OpenAI's wire format for answers, streams (`data: {json}` frames ending in `data: [DONE]`)
+and errors (`{"error": {...}}`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_gateway.api.rest import framing
+from llm_gateway.errors import GatewayError
+from llm_gateway.model import GenerationRequest
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def _frame(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class OpenAIStreamEncoder:
+    """Canonical chunks are OpenAI's: each is one frame."""
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        return _frame(chunk)
+
+    def error(self, error: GatewayError) -> bytes:
+        return _frame(error.body()) + _DONE
+
+    def end(self) -> bytes:
+        return _DONE
+
+
+_ENCODER = OpenAIStreamEncoder()  # it keeps no state
+
+
+class OpenAIDialect:
+    """The OpenAI REST API's answers, streams and errors."""
+
+    stream_content_type = framing.EVENT_STREAM
+
+    def answer(self, answer: dict[str, Any]) -> bytes:
+        return orjson.dumps(answer)
+
+    def error(self, error: GatewayError) -> bytes:
+        return orjson.dumps(error.body())
+
+    def encoder(self, request: GenerationRequest) -> OpenAIStreamEncoder:
+        return _ENCODER
