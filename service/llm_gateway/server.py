@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from llm_gateway.api.anthropic import AnthropicRestServicer
+from llm_gateway.api.gemini import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.rest import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
@@ -21,6 +23,10 @@ from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.v1 import (
+    anthropic_rest_service_pb2,
+    anthropic_rest_service_pb2_grpc,
+    gemini_rest_service_pb2,
+    gemini_rest_service_pb2_grpc,
     llm_gateway_service_pb2,
     llm_gateway_service_pb2_grpc,
     openai_rest_service_pb2,
@@ -32,6 +38,8 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     llm_gateway_service_pb2.DESCRIPTOR.services_by_name["LlmGatewayService"].full_name,
     openai_rest_service_pb2.DESCRIPTOR.services_by_name["OpenAIRestService"].full_name,
+    anthropic_rest_service_pb2.DESCRIPTOR.services_by_name["AnthropicRestService"].full_name,
+    gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
 )
 # Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
 _MESSAGE_OVERHEAD = 64 * 1024
@@ -79,6 +87,12 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     )
     openai_rest_service_pb2_grpc.add_OpenAIRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         OpenAIRestServicer(dataplane, validator, keys), server
+    )
+    anthropic_rest_service_pb2_grpc.add_AnthropicRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        AnthropicRestServicer(dataplane, validator, keys), server
+    )
+    gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        GeminiRestServicer(dataplane, validator, keys), server
     )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

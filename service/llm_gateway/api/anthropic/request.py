@@ -1,0 +1,211 @@
+"""An Anthropic Messages API request as the canonical (OpenAI) chat request.
+
+`system` becomes a system message; a user turn's `tool_result` blocks become `tool` messages
+(placed before the rest of the turn), an assistant turn's `tool_use` blocks its `tool_calls`.
+Images keep their source (base64 as a `data:` URL). Fields OpenAI does not model (`top_k`,
+`thinking`, ...) travel on as extensions, so an Anthropic upstream still receives them.
+Errors name Anthropic's parameters (`messages.0.content.1`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_gateway.errors import invalid_request
+from llm_gateway.providers.translation import arguments_text
+
+# Anthropic's fields that are translated; any other travels on as an extension.
+_TRANSLATED = frozenset(
+    (
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "stop_sequences",
+        "temperature",
+        "top_p",
+        "stream",
+        "tools",
+        "tool_choice",
+        "metadata",
+    )
+)
+
+
+def _require(condition: bool, message: str, param: str) -> None:
+    if not condition:
+        raise invalid_request(message, param)
+
+
+def _text(content: Any, param: str) -> str:
+    """The text of content given as a string or a list of text blocks."""
+    if isinstance(content, str):
+        return content
+    _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
+    texts = []
+    for index, block in enumerate(content):
+        where = f"{param}.{index}"
+        _require(
+            isinstance(block, dict) and block.get("type") == "text",
+            f"{where}: expected a text block",
+            where,
+        )
+        texts.append(str(block.get("text", "")))
+    return "".join(texts)
+
+
+def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
+    source = block.get("source") or {}
+    if source.get("type") == "base64":
+        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
+    elif source.get("type") == "url":
+        url = str(source.get("url"))
+    else:
+        raise invalid_request(f"{param}.source: unsupported image source", f"{param}.source")
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _tool_message(block: dict[str, Any], param: str) -> dict[str, Any]:
+    content = block.get("content", "")
+    text = _text(content, f"{param}.content") if content else ""
+    if block.get("is_error"):
+        text = f"Error: {text}"
+    return {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
+
+
+def _user_messages(content: Any, param: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
+    tools, parts = [], []
+    for index, block in enumerate(content):
+        where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            parts.append({"type": "text", "text": str(block.get("text", ""))})
+        elif kind == "image":
+            parts.append(_image_part(block, where))
+        elif kind == "tool_result":
+            tools.append(_tool_message(block, where))
+        else:
+            raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
+    return tools + ([{"role": "user", "content": parts}] if parts else [])
+
+
+def _assistant_message(content: Any, param: str) -> dict[str, Any]:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
+    texts, calls = [], []
+    for index, block in enumerate(content):
+        where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "tool_use":
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": arguments_text(block.get("input")),
+                    },
+                }
+            )
+        elif kind in ("thinking", "redacted_thinking"):
+            continue  # earlier reasoning: only an Anthropic upstream could take it back
+        else:
+            raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if body.get("system"):
+        messages.append({"role": "system", "content": _text(body["system"], "system")})
+    turns = body.get("messages") or []
+    _require(
+        isinstance(turns, list) and bool(turns),
+        "messages: at least one message is required",
+        "messages",
+    )
+    for index, turn in enumerate(turns):
+        param = f"messages.{index}"
+        role = turn.get("role") if isinstance(turn, dict) else None
+        if role == "user":
+            messages.extend(_user_messages(turn.get("content"), f"{param}.content"))
+        elif role == "assistant":
+            messages.append(_assistant_message(turn.get("content"), f"{param}.content"))
+        else:
+            raise invalid_request(f"{param}.role: expected 'user' or 'assistant'", f"{param}.role")
+    return messages
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    _require(isinstance(tools, list), "tools: expected a list", "tools")
+    functions = []
+    for index, tool in enumerate(tools):
+        where = f"tools.{index}"
+        _require(
+            isinstance(tool, dict)
+            and tool.get("type") in (None, "custom")
+            and bool(tool.get("name")),
+            f"{where}: only client tools with a name and an input_schema are supported",
+            where,
+        )
+        function = {
+            "name": tool["name"],
+            "parameters": tool.get("input_schema") or {"type": "object"},
+        }
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        functions.append({"type": "function", "function": function})
+    return functions
+
+
+def _tool_choice(choice: dict[str, Any], body: dict[str, Any]) -> None:
+    kind = choice.get("type")
+    if kind == "tool":
+        body["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+    elif kind in ("auto", "any", "none"):
+        body["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind]
+    else:
+        raise invalid_request(
+            "tool_choice.type: expected auto, any, tool or none", "tool_choice.type"
+        )
+    if choice.get("disable_parallel_tool_use"):
+        body["parallel_tool_calls"] = False
+
+
+def chat_request(wire: Any) -> dict[str, Any]:
+    """Returns the canonical chat request body for a Messages API request body."""
+    _require(isinstance(wire, dict), "The request body must be a JSON object.", "body")
+    _require(
+        isinstance(wire.get("model"), str) and bool(wire["model"]), "model: Field required", "model"
+    )
+    _require(isinstance(wire.get("max_tokens"), int), "max_tokens: Field required", "max_tokens")
+    body: dict[str, Any] = {
+        "model": wire["model"],
+        "messages": _messages(wire),
+        "max_tokens": wire["max_tokens"],
+    }
+    for name in ("temperature", "top_p"):
+        if wire.get(name) is not None:
+            body[name] = wire[name]
+    if wire.get("stop_sequences"):
+        body["stop"] = wire["stop_sequences"]
+    if wire.get("tools"):
+        body["tools"] = _tools(wire["tools"])
+    if isinstance(wire.get("tool_choice"), dict):
+        _tool_choice(wire["tool_choice"], body)
+    user = (wire.get("metadata") or {}).get("user_id")
+    if user:
+        body["user"] = user
+    if wire.get("stream"):
+        # Anthropic's stream always ends with the usage, so the canonical one must carry it.
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update({k: v for k, v in wire.items() if k not in _TRANSLATED})
+    return body

@@ -1,0 +1,94 @@
+"""A canonical (OpenAI) chat completion as an Anthropic `message`, and errors in Anthropic's
+shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import GatewayError
+
+# OpenAI `finish_reason` → Anthropic `stop_reason`.
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+# HTTP status → Anthropic's error `type`.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    """Anthropic's error object: `{"type": "error", "error": {"type", "message"}}`."""
+    kind = ERROR_TYPES.get(
+        error.status, "api_error" if error.status >= 500 else "invalid_request_error"
+    )
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
+def usage(canonical: dict[str, Any] | None) -> dict[str, Any]:
+    """OpenAI's usage in Anthropic's terms, where input tokens exclude cached ones."""
+    canonical = canonical or {}
+    details = canonical.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") or 0
+    written = details.get("cache_creation_tokens") or 0
+    return {
+        "input_tokens": max(0, (canonical.get("prompt_tokens") or 0) - cached - written),
+        "output_tokens": canonical.get("completion_tokens") or 0,
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": written,
+    }
+
+
+def tool_input(arguments: Any) -> Any:
+    """A tool call's `arguments` string as the object Anthropic's `input` is."""
+    try:
+        value = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def message(answer: dict[str, Any]) -> dict[str, Any]:
+    """Returns the Anthropic `message` for a `chat.completion`."""
+    choice = (answer.get("choices") or [{}])[0]
+    source = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if source.get("reasoning_content"):
+        content.append(
+            {"type": "thinking", "thinking": source["reasoning_content"], "signature": ""}
+        )
+    if source.get("content"):
+        content.append({"type": "text", "text": source["content"]})
+    for call in source.get("tool_calls") or ():
+        function = call.get("function") or {}
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": tool_input(function.get("arguments")),
+            }
+        )
+    return {
+        "id": answer.get("id"),
+        "type": "message",
+        "role": "assistant",
+        "model": answer.get("model"),
+        "content": content,
+        "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "", "end_turn"),
+        "stop_sequence": None,
+        "usage": usage(answer.get("usage")),
+    }

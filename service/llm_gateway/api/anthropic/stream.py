@@ -1,0 +1,136 @@
+"""Canonical (OpenAI) stream chunks as Anthropic's streaming events.
+
+Content arrives as deltas of text, reasoning or tool-call arguments; each kind opens a content
+block of its own (`text`, `thinking`, `tool_use`), closed when another begins. The finish
+reason and the usage chunk are held until the stream completes, then sent as `message_delta`
+and `message_stop`. A failure after the start is an `error` event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_gateway.api.anthropic.response import STOP_REASONS, error_body, usage
+from llm_gateway.errors import GatewayError
+
+
+def event(kind: str, payload: dict[str, Any]) -> bytes:
+    """One named SSE event, as Anthropic writes them."""
+    return (
+        b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **payload}) + b"\n\n"
+    )
+
+
+class AnthropicStreamEncoder:
+    """Writes one stream of canonical chunks as Anthropic events."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._started = False
+        self._block = -1  # index of the open content block
+        self._open: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
+        self._stop_reason = "end_turn"
+        self._usage: dict[str, Any] | None = None
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        out = []
+        if not self._started:
+            self._started = True
+            out.append(self._message_start(chunk))
+        if chunk.get("usage"):
+            self._usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("reasoning_content"):
+                out += self._thinking(delta["reasoning_content"])
+            if delta.get("content"):
+                out += self._text(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                out += self._tool_call(call)
+            if choice.get("finish_reason"):
+                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        return b"".join(out)
+
+    def error(self, error: GatewayError) -> bytes:
+        return event("error", {"error": error_body(error)["error"]})
+
+    def end(self) -> bytes:
+        out = []
+        if not self._started:
+            self._started = True
+            out.append(self._message_start({}))
+        out += self._close()
+        out.append(
+            event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                    "usage": usage(self._usage),
+                },
+            )
+        )
+        out.append(event("message_stop", {}))
+        return b"".join(out)
+
+    def _message_start(self, chunk: dict[str, Any]) -> bytes:
+        message: dict[str, Any] = {
+            "id": chunk.get("id"),
+            "type": "message",
+            "role": "assistant",
+            "model": chunk.get("model") or self._model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return event("message_start", {"message": message})
+
+    def _close(self) -> list[bytes]:
+        if self._open is None:
+            return []
+        self._open = None
+        return [event("content_block_stop", {"index": self._block})]
+
+    def _switch(self, block: tuple[str, int], content_block: dict[str, Any]) -> list[bytes]:
+        """Opens `block` unless it is the open one, closing the previous block."""
+        if self._open == block:
+            return []
+        out = self._close()
+        self._block += 1
+        self._open = block
+        start = {"index": self._block, "content_block": content_block}
+        out.append(event("content_block_start", start))
+        return out
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return event("content_block_delta", {"index": self._block, "delta": delta})
+
+    def _text(self, text: str) -> list[bytes]:
+        out = self._switch(("text", 0), {"type": "text", "text": ""})
+        out.append(self._delta({"type": "text_delta", "text": text}))
+        return out
+
+    def _thinking(self, text: str) -> list[bytes]:
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        out = self._switch(("thinking", 0), start)
+        out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        return out
+
+    def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
+        function = call.get("function") or {}
+        start: dict[str, Any] = {
+            "type": "tool_use",
+            "id": call.get("id"),
+            "name": function.get("name"),
+            "input": {},
+        }
+        out = self._switch(("tool_use", call.get("index", 0)), start)
+        if function.get("arguments"):
+            out.append(
+                self._delta({"type": "input_json_delta", "partial_json": function["arguments"]})
+            )
+        return out

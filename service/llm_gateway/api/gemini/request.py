@@ -1,0 +1,252 @@
+"""A Gemini API `generateContent` request as the canonical (OpenAI) chat request.
+
+`contents` turns become user and assistant messages; `functionCall` parts become tool calls
+(with Gemini's id, or `call_<n>`), `functionResponse` parts tool messages that answer the
+latest call of that name. `systemInstruction`, tools, `toolConfig` and `generationConfig` map
+to their OpenAI counterparts; Gemini's OpenAPI-style schemas (`parameters`, `responseSchema`,
+with upper-case types) are read as JSON Schema. Top-level fields without a counterpart
+(`safetySettings`, `cachedContent`, ...) travel on as extensions, so a Gemini upstream still
+receives them; an unknown `generationConfig` field is refused. Members are read in Gemini's
+JSON names (`systemInstruction`) or their proto names (`system_instruction`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import invalid_request
+from llm_gateway.providers.gemini.request import RESULT_KEY
+from llm_gateway.providers.translation import arguments_text
+
+_TRANSLATED = frozenset(
+    ("contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model")
+)
+_GENERATION_FIELDS = {
+    "temperature": "temperature",
+    "topP": "top_p",
+    "topK": "top_k",
+    "maxOutputTokens": "max_tokens",
+    "stopSequences": "stop",
+    "candidateCount": "n",
+    "seed": "seed",
+    "presencePenalty": "presence_penalty",
+    "frequencyPenalty": "frequency_penalty",
+}
+_SCHEMA_FIELDS = frozenset(("responseMimeType", "responseSchema", "responseJsonSchema"))
+_AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _get(node: Any, name: str) -> Any:
+    """A member by its JSON (camelCase) name or its proto (snake_case) name."""
+    if not isinstance(node, dict):
+        return None
+    if name in node:
+        return node[name]
+    return node.get(_SNAKE.sub("_", name).lower())
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def json_schema(schema: Any) -> Any:
+    """Gemini's OpenAPI-style schema as JSON Schema: `"STRING"` types become `"string"`."""
+    if isinstance(schema, list):
+        return [json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, str):
+            converted[key] = value.lower()
+        elif key == "properties" and isinstance(value, dict):
+            converted[key] = {name: json_schema(prop) for name, prop in value.items()}
+        else:
+            converted[key] = json_schema(value)
+    return converted
+
+
+def _inline_part(data: dict[str, Any], param: str) -> dict[str, Any]:
+    mime, payload = str(_get(data, "mimeType") or ""), _get(data, "data") or ""
+    if mime.startswith("image/"):
+        return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{payload}"}}
+    if mime in _AUDIO_FORMATS:
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": payload, "format": _AUDIO_FORMATS[mime]},
+        }
+    raise invalid_request(f"{param}: inline data of type {mime!r} is not supported", param)
+
+
+def _file_part(data: dict[str, Any], param: str) -> dict[str, Any]:
+    mime = str(_get(data, "mimeType") or "image/")
+    if not mime.startswith("image/"):
+        raise invalid_request(f"{param}: files of type {mime!r} are not supported", param)
+    return {"type": "image_url", "image_url": {"url": _get(data, "fileUri")}}
+
+
+def _tool_result(response: Any) -> str:
+    if (
+        isinstance(response, dict)
+        and set(response) == {RESULT_KEY}
+        and isinstance(response[RESULT_KEY], str)
+    ):
+        return str(response[RESULT_KEY])
+    return orjson.dumps(response if response is not None else {}).decode()
+
+
+class _Conversation:
+    """Builds the canonical messages turn by turn, remembering the ids of tool calls."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._calls = 0
+        self._latest_call: dict[str, str] = {}  # function name → id of its latest call
+
+    def user(self, parts: list[Any], param: str) -> None:
+        results, content = [], []
+        for index, part in enumerate(parts):
+            where = f"{param}[{index}]"
+            if _get(part, "functionResponse") is not None:
+                results.append(self._result(_get(part, "functionResponse")))
+            elif _get(part, "text") is not None:
+                content.append({"type": "text", "text": _get(part, "text")})
+            elif _get(part, "inlineData") is not None:
+                content.append(_inline_part(_get(part, "inlineData"), where))
+            elif _get(part, "fileData") is not None:
+                content.append(_file_part(_get(part, "fileData"), where))
+            else:
+                raise invalid_request(f"{where}: this kind of part is not supported", where)
+        self.messages += results
+        if content:
+            plain = all(p["type"] == "text" for p in content)
+            text = "".join(p["text"] for p in content) if plain else None
+            self.messages.append({"role": "user", "content": text if plain else content})
+
+    def model(self, parts: list[Any], param: str) -> None:
+        texts, calls = [], []
+        for index, part in enumerate(parts):
+            if _get(part, "functionCall") is not None:
+                calls.append(self._call(_get(part, "functionCall")))
+            elif _get(part, "text") is not None and not _get(part, "thought"):
+                texts.append(str(_get(part, "text")))
+            elif _get(part, "text") is None:
+                where = f"{param}[{index}]"
+                raise invalid_request(f"{where}: this kind of part is not supported", where)
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+        if calls:
+            message["tool_calls"] = calls
+        self.messages.append(message)
+
+    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
+        name = str(_get(call, "name") or "")
+        call_id = _get(call, "id") or f"call_{self._calls}"
+        self._calls += 1
+        self._latest_call[name] = call_id
+        arguments = arguments_text(_get(call, "args"))
+        return {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+
+    def _result(self, result: dict[str, Any]) -> dict[str, Any]:
+        name = str(_get(result, "name") or "")
+        call_id = _get(result, "id") or self._latest_call.get(name, name)
+        return {
+            "role": "tool",
+            "tool_call_id": call_id,
+            "content": _tool_result(_get(result, "response")),
+        }
+
+
+def _system(instruction: Any) -> str:
+    if isinstance(instruction, str):
+        return instruction
+    return "".join(str(_get(p, "text") or "") for p in _get(instruction, "parts") or ())
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    functions = []
+    for index, tool in enumerate(tools or ()):
+        declarations = _get(tool, "functionDeclarations")
+        if not isinstance(declarations, list):
+            where = f"tools[{index}]"
+            raise invalid_request(f"{where}: only function declarations are supported", where)
+        for declaration in declarations:
+            function: dict[str, Any] = {"name": _get(declaration, "name")}
+            if _get(declaration, "description"):
+                function["description"] = _get(declaration, "description")
+            schema = _get(declaration, "parametersJsonSchema") or json_schema(
+                _get(declaration, "parameters")
+            )
+            if schema:
+                function["parameters"] = schema
+            functions.append({"type": "function", "function": function})
+    return functions
+
+
+def _tool_choice(config: Any) -> Any:
+    calling = _get(config, "functionCallingConfig") or {}
+    mode = str(_get(calling, "mode") or "AUTO").upper()
+    allowed = _get(calling, "allowedFunctionNames") or []
+    if mode in ("ANY", "VALIDATED") and len(allowed) == 1:
+        return {"type": "function", "function": {"name": allowed[0]}}
+    return {"ANY": "required", "VALIDATED": "required", "NONE": "none"}.get(mode, "auto")
+
+
+def _generation(config: Any, body: dict[str, Any]) -> None:
+    if not config:
+        return
+    for key, value in config.items():
+        name = _camel(key)
+        if name in _GENERATION_FIELDS:
+            body[_GENERATION_FIELDS[name]] = value
+        elif name not in _SCHEMA_FIELDS:
+            param = f"generationConfig.{name}"
+            raise invalid_request(
+                f"{param} is not supported by this gateway", param, "unsupported_parameter"
+            )
+    schema = _get(config, "responseJsonSchema") or json_schema(_get(config, "responseSchema"))
+    if schema:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema},
+        }
+    elif _get(config, "responseMimeType") == "application/json":
+        body["response_format"] = {"type": "json_object"}
+
+
+def chat_request(model: str, wire: Any, stream: bool) -> dict[str, Any]:
+    """Returns the canonical chat request body for a `generateContent` body."""
+    if not isinstance(wire, dict):
+        raise invalid_request("The request body must be a JSON object.")
+    contents = _get(wire, "contents")
+    if not isinstance(contents, list) or not contents:
+        raise invalid_request("contents is not specified", "contents")
+    conversation = _Conversation()
+    instruction = _get(wire, "systemInstruction")
+    if instruction:
+        conversation.messages.append({"role": "system", "content": _system(instruction)})
+    for index, content in enumerate(contents):
+        param, parts = f"contents[{index}].parts", _get(content, "parts") or []
+        if _get(content, "role") == "model":
+            conversation.model(parts, param)
+        else:
+            conversation.user(parts, param)
+    body: dict[str, Any] = {"model": model, "messages": conversation.messages}
+    if tools := _tools(_get(wire, "tools")):
+        body["tools"] = tools
+        if _get(wire, "toolConfig"):
+            body["tool_choice"] = _tool_choice(_get(wire, "toolConfig"))
+    _generation(_get(wire, "generationConfig"), body)
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update({k: v for k, v in wire.items() if _camel(k) not in _TRANSLATED})
+    return body
