@@ -24,6 +24,9 @@ class _JsonLines(logging.Formatter):
                 "logger": record.name,
                 "message": record.getMessage(),
             }
+            if record.exc_info:
+                # Operators need the traceback of an unexpected failure; callers never see it.
+                fields["exception"] = self.formatException(record.exc_info)
         return orjson.dumps({"ts": round(record.created, 3), **fields}).decode()
 
 

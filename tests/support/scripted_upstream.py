@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible upstream: a test double of OpenAI's wire format.
+"""A scripted upstream: a test double of OpenAI's wire format (and, under `/anthropic` and
+`/gemini`, of Anthropic's and Gemini's: see `scripted_anthropic` and `scripted_gemini`).
 
 It runs an aiohttp server on loopback in a thread of its own, so that synchronous clients (the
 `openai` SDK, `requests`) and asyncio tests can share it. The upstream model name picks the
@@ -31,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support import scripted_anthropic, scripted_gemini
+
 CREATED = 1_700_000_000
 
 
@@ -58,6 +61,14 @@ class ScriptedUpstream:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/anthropic/v1"
+
+    @property
+    def gemini_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/gemini/v1beta"
 
     def start(self) -> None:
         ready = threading.Event()
@@ -102,6 +113,8 @@ class ScriptedUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/anthropic/v1/messages", self._anthropic)
+        app.router.add_post("/gemini/v1beta/models/{call}", self._gemini)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -121,6 +134,14 @@ class ScriptedUpstream:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
         return await self._serve(request, recorded, chat=True)
+
+    async def _anthropic(self, request: web.Request) -> web.StreamResponse:
+        return await scripted_anthropic.handle(request, await self._record(request))
+
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["call"].partition(":")
+        stream = method == "streamGenerateContent" and request.query.get("alt") == "sse"
+        return await scripted_gemini.handle(request, await self._record(request), model, stream)
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

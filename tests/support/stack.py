@@ -40,9 +40,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+ANTHROPIC_SCENARIOS = (
+    "echo",
+    "overloaded",
+    "rate-limited",
+    "bad-request",
+    "error-in-stream",
+    "slow",
+)
+GEMINI_SCENARIOS = ("echo", "safety-block", "rate-limited", "error-in-stream", "fail-midstream")
+
+
 def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
-    """A gateway config whose models `gpt-<scenario>` reach the scripted upstream."""
+    """A gateway config whose models `gpt-<scenario>`, `claude-<scenario>` and
+    `gemini-<scenario>` reach the scripted upstream's three wire formats."""
     models: dict[str, Any] = {f"gpt-{s}": {"provider": "scripted", "model": s} for s in SCENARIOS}
+    models |= {f"claude-{s}": {"provider": "claude", "model": s} for s in ANTHROPIC_SCENARIOS}
+    models |= {f"gemini-{s}": {"provider": "gemini", "model": s} for s in GEMINI_SCENARIOS}
+    # Routing: a failing deployment beside a working one, and a fallback to another API.
+    models["gpt-routed"] = {
+        "deployments": [
+            {"provider": "scripted", "model": "server-error", "name": "broken"},
+            {"provider": "claude", "model": "echo", "name": "claude-east"},
+        ]
+    }
+    models["gpt-falls-back"] = {
+        "provider": "scripted",
+        "model": "unavailable",
+        "fallbacks": ["gemini-echo"],
+    }
     models["org/model-with-slash"] = {
         "provider": "scripted",
         "model": "echo",
@@ -69,6 +95,17 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
                 "connect_timeout": 2,
             },
             "impatient": {"type": "openai", "base_url": upstream_url, "read_timeout": 0.5},
+            "claude": {
+                "type": "anthropic",
+                "base_url": upstream_url.replace("/v1", "/anthropic/v1"),
+                "api_key": "sk-ant-upstream-secret",
+                "default_max_tokens": 64,
+            },
+            "gemini": {
+                "type": "gemini",
+                "base_url": upstream_url.replace("/v1", "/gemini/v1beta"),
+                "api_key": "gemini-upstream-secret",
+            },
         },
         "models": models,
         "keys": [

@@ -37,8 +37,7 @@ class AnthropicProvider(ChatOnlyProvider):
 
     async def create_chat(self, body: dict[str, Any], call: UpstreamCall) -> dict[str, Any]:
         """Sends a Messages request and returns its answer as a `chat.completion`."""
-        wire = self._body({**body, "stream": False})
-        wire.pop("stream")
+        wire = self._body(body)
         return chat_completion(await self._http.post_for_json(self._url, wire, call))
 
     async def stream_chat(

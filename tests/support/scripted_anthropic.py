@@ -1,0 +1,184 @@
+"""A scripted Anthropic Messages API upstream: a test double of Anthropic's wire format.
+
+Served by `ScriptedUpstream` under `/anthropic/v1/messages`. The event sequence follows
+Anthropic's streaming reference: `message_start`, then per content block
+`content_block_start`, `content_block_delta` (`text_delta` or `input_json_delta`) and
+`content_block_stop`, a `ping`, then `message_delta` (stop reason and output usage) and
+`message_stop`. The upstream model name picks the behaviour:
+
+- `echo`: answers with the last user text one word per `text_delta`; honours `max_tokens`
+  (`max_tokens`), `stop_sequences` (`stop_sequence`), `tools` (a `tool_use` block whose input
+  streams in five `input_json_delta` pieces; a forced tool gets it too), and answers a turn of
+  `tool_result` blocks with `result: <content>`. Usage counts words, with two cache-read tokens.
+- `overloaded`: 529 `overloaded_error`. `rate-limited`: 429 with `retry-after`.
+  `bad-request`: 400 `invalid_request_error`.
+- `error-in-stream`: one text delta, then an `error` event.
+- `slow`: a text delta every 20 ms for 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from tests.support.scripted_upstream import Recorded
+
+TOOL_INPUT = {"city": "Paris", "unit": "celsius"}
+ERRORS = {
+    "overloaded": (529, "overloaded_error", "Overloaded", {}),
+    "rate-limited": (
+        429,
+        "rate_limit_error",
+        "Number of requests has exceeded your rate limit",
+        {"retry-after": "7"},
+    ),
+    "bad-request": (
+        400,
+        "invalid_request_error",
+        "messages: text content blocks must be non-empty",
+        {},
+    ),
+}
+
+
+def event(kind: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **payload})}\n\n".encode()
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body["messages"]):
+        if message["role"] != "user":
+            continue
+        content = message["content"]
+        if isinstance(content, str):
+            return content
+        results = [b for b in content if b["type"] == "tool_result"]
+        if results:
+            return "result: " + " ".join(str(r.get("content", "")) for r in results)
+        return " ".join(b.get("text", "") for b in content if b["type"] == "text")
+    return "hello"
+
+
+def _plan(body: dict[str, Any]) -> tuple[list[str], str, str | None, dict[str, Any] | None]:
+    """(text pieces, stop reason, stop sequence, tool to call)."""
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice") or {"type": "auto"}
+    last = body["messages"][-1]
+    answered = isinstance(last["content"], list) and any(
+        b["type"] == "tool_result" for b in last["content"]
+    )
+    if tools and choice["type"] != "none" and not answered:
+        name = choice.get("name") or tools[0]["name"]
+        return [], "tool_use", None, {"id": "toolu_01", "name": name}
+    if body["model"] == "slow":
+        return [f"w{i} " for i in range(500)], "end_turn", None, None
+    words = [w + " " for w in _last_user_text(body).split()] or ["ok "]
+    words[-1] = words[-1].rstrip()
+    for index, word in enumerate(words):
+        for stop in body.get("stop_sequences") or ():
+            if stop in word:
+                return words[:index], "stop_sequence", stop, None
+    if len(words) > body["max_tokens"]:
+        return words[: body["max_tokens"]], "max_tokens", None, None
+    return words, "end_turn", None, None
+
+
+def _usage(body: dict[str, Any], output: int) -> dict[str, Any]:
+    return {
+        "input_tokens": len(_last_user_text(body).split()),
+        "output_tokens": output,
+        "cache_read_input_tokens": 2,
+        "cache_creation_input_tokens": 0,
+    }
+
+
+def whole_message(body: dict[str, Any]) -> dict[str, Any]:
+    words, stop_reason, stop_sequence, tool = _plan(body)
+    content: list[dict[str, Any]] = []
+    if words:
+        content.append({"type": "text", "text": "".join(words)})
+    if tool:
+        content.append({"type": "tool_use", **tool, "input": TOOL_INPUT})
+    return {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "usage": _usage(body, len(words) or 5),
+    }
+
+
+def stream_events(body: dict[str, Any]) -> list[bytes]:
+    words, stop_reason, stop_sequence, tool = _plan(body)
+    start = {**whole_message(body), "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {**start["usage"], "output_tokens": 1}
+    events = [event("message_start", {"message": start})]
+    index = 0
+    if words:
+        events.append(
+            event(
+                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+            )
+        )
+        events.append(event("ping", {}))
+        for word in words:
+            events.append(
+                event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "text_delta", "text": word}},
+                )
+            )
+        events.append(event("content_block_stop", {"index": 0}))
+        index = 1
+    if tool:
+        block = {"type": "tool_use", **tool, "input": {}}
+        events.append(event("content_block_start", {"index": index, "content_block": block}))
+        arguments = json.dumps(TOOL_INPUT)
+        size = -(-len(arguments) // 5)
+        for at in range(0, len(arguments), size):
+            delta = {"type": "input_json_delta", "partial_json": arguments[at : at + size]}
+            events.append(event("content_block_delta", {"index": index, "delta": delta}))
+        events.append(event("content_block_stop", {"index": index}))
+    usage = {"output_tokens": len(words) or 5}
+    events.append(
+        event(
+            "message_delta",
+            {"delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence}, "usage": usage},
+        )
+    )
+    events.append(event("message_stop", {}))
+    return events
+
+
+async def handle(request: web.Request, recorded: Recorded) -> web.StreamResponse:
+    body = recorded.body
+    model = body["model"]
+    if model in ERRORS:
+        status, kind, message, headers = ERRORS[model]
+        payload = {"type": "error", "error": {"type": kind, "message": message}}
+        return web.json_response(payload, status=status, headers=headers)
+    if not body.get("stream"):
+        return web.json_response(whole_message(body))
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    try:
+        for number, data in enumerate(stream_events(body)):
+            if model == "error-in-stream" and number == 4:
+                error = {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+                await response.write(event("error", error))
+                return response
+            await response.write(data)
+            if model == "slow":
+                await asyncio.sleep(0.02)
+        recorded.completed = True
+    finally:
+        recorded.closed_at = time.monotonic()
+    return response

@@ -1,0 +1,187 @@
+"""A scripted Gemini API upstream: a test double of the Gemini API's wire format.
+
+Served by `ScriptedUpstream` under `/gemini/v1beta/models/{model}:generateContent` and
+`:streamGenerateContent?alt=sse`. Streams follow the API reference: each SSE event is a whole
+`GenerateContentResponse` with the next piece of each candidate's text; a function call comes
+whole in one part; the last event carries `finishReason` and `usageMetadata`. There is no end
+marker. The model in the path picks the behaviour:
+
+- `echo`: answers with the last user text, one word per event; honours `candidateCount`
+  (candidate `i` prefixes its words with `c<i>:` after the first), `maxOutputTokens`
+  (`MAX_TOKENS`), `stopSequences`, function declarations (a `functionCall` of the first or the
+  only allowed function) and `responseMimeType: application/json` (a JSON object); answers a
+  turn of `functionResponse` parts with `result: <response>`.
+- `safety-block`: the prompt is blocked (`promptFeedback.blockReason`, no candidates).
+- `rate-limited`: 429 `RESOURCE_EXHAUSTED`. `error-in-stream`: one event, then an error event.
+- `fail-midstream`: two events, then the connection is cut.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from tests.support.scripted_upstream import Recorded
+
+CALL_ARGS = {"city": "Paris"}
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for content in reversed(body["contents"]):
+        if content.get("role") == "model":
+            continue
+        results = [p["functionResponse"] for p in content["parts"] if "functionResponse" in p]
+        if results:
+            return "result: " + " ".join(json.dumps(r["response"]) for r in results)
+        return " ".join(p.get("text", "") for p in content["parts"])
+    return "hello"
+
+
+def _call(body: dict[str, Any]) -> dict[str, Any] | None:
+    declarations = [d for t in body.get("tools") or () for d in t.get("functionDeclarations", ())]
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    last = body["contents"][-1]["parts"]
+    if (
+        not declarations
+        or config.get("mode") == "NONE"
+        or any("functionResponse" in p for p in last)
+    ):
+        return None
+    name = (config.get("allowedFunctionNames") or [declarations[0]["name"]])[0]
+    return {"name": name, "args": CALL_ARGS, "id": "fc_1"}
+
+
+def _plan(body: dict[str, Any]) -> tuple[list[str], str, dict[str, Any] | None]:
+    config = body.get("generationConfig") or {}
+    call = _call(body)
+    if call:
+        return [], "STOP", call
+    if config.get("responseMimeType") == "application/json":
+        return [json.dumps({"answer": _last_user_text(body)})], "STOP", None
+    words = [w + " " for w in _last_user_text(body).split()] or ["ok "]
+    words[-1] = words[-1].rstrip()
+    for index, word in enumerate(words):
+        if any(stop in word for stop in config.get("stopSequences") or ()):
+            return words[:index], "STOP", None
+    limit = config.get("maxOutputTokens")
+    if limit is not None and limit < len(words):
+        return words[:limit], "MAX_TOKENS", None
+    return words, "STOP", None
+
+
+def _usage(body: dict[str, Any], output: int) -> dict[str, Any]:
+    prompt = len(_last_user_text(body).split())
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output,
+    }
+
+
+def _text(index: int, word: str, first: bool) -> str:
+    return word if index == 0 or not first else f"c{index}:{word}"
+
+
+def whole_answer(body: dict[str, Any], model: str) -> dict[str, Any]:
+    words, finish, call = _plan(body)
+    n = (body.get("generationConfig") or {}).get("candidateCount") or 1
+    candidates = []
+    for index in range(n):
+        parts: list[dict[str, Any]] = [{"functionCall": call}] if call else []
+        if words:
+            parts.append({"text": _text(index, words[0], True) + "".join(words[1:])})
+        candidates.append(
+            {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": index}
+        )
+    return {
+        "candidates": candidates,
+        "usageMetadata": _usage(body, (len(words) or 3) * n),
+        "modelVersion": model,
+        "responseId": "resp-1",
+    }
+
+
+def stream_answers(body: dict[str, Any], model: str) -> list[dict[str, Any]]:
+    words, finish, call = _plan(body)
+    n = (body.get("generationConfig") or {}).get("candidateCount") or 1
+    answers = []
+    for position, word in enumerate(words):
+        candidates = [
+            {
+                "content": {"role": "model", "parts": [{"text": _text(i, word, position == 0)}]},
+                "index": i,
+            }
+            for i in range(n)
+        ]
+        answers.append({"candidates": candidates, "modelVersion": model, "responseId": "resp-1"})
+    last_parts = [{"functionCall": call}] if call else [{"text": ""}]
+    answers.append(
+        {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": last_parts},
+                    "finishReason": finish,
+                    "index": i,
+                }
+                for i in range(n)
+            ],
+            "usageMetadata": _usage(body, (len(words) or 3) * n),
+            "modelVersion": model,
+            "responseId": "resp-1",
+        }
+    )
+    return answers
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+
+
+async def handle(
+    request: web.Request, recorded: Recorded, model: str, stream: bool
+) -> web.StreamResponse:
+    body = recorded.body
+    if model == "rate-limited":
+        error = {
+            "error": {
+                "code": 429,
+                "message": "Resource has been exhausted",
+                "status": "RESOURCE_EXHAUSTED",
+            }
+        }
+        return web.json_response(error, status=429)
+    if model == "safety-block":
+        blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": _usage(body, 0)}
+        if not stream:
+            return web.json_response(blocked)
+    if not stream:
+        return web.json_response(whole_answer(body, model))
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    try:
+        if model == "safety-block":
+            await response.write(sse(blocked))
+            return response
+        for number, answer in enumerate(stream_answers(body, model)):
+            if model == "error-in-stream" and number == 1:
+                error = {
+                    "error": {
+                        "code": 500,
+                        "message": "Internal error encountered.",
+                        "status": "INTERNAL",
+                    }
+                }
+                await response.write(sse(error))
+                return response
+            if model == "fail-midstream" and number == 2:
+                request.transport.close()  # type: ignore[union-attr]
+                return response
+            await response.write(sse(answer))
+        recorded.completed = True
+    finally:
+        recorded.closed_at = time.monotonic()
+    return response
