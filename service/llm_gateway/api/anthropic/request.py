@@ -28,6 +28,7 @@ _TRANSLATED = frozenset(
         "tools",
         "tool_choice",
         "metadata",
+        "output_config",
     )
 )
 
@@ -179,6 +180,29 @@ def _tool_choice(choice: dict[str, Any], body: dict[str, Any]) -> None:
         body["parallel_tool_calls"] = False
 
 
+def _output_config(config: dict[str, Any], body: dict[str, Any]) -> None:
+    """Structured output and effort, which OpenAI calls `response_format` and
+    `reasoning_effort` (with the same effort words)."""
+    output_format = config.get("format")
+    if isinstance(output_format, dict):
+        _require(
+            output_format.get("type") == "json_schema",
+            "output_config.format.type: expected json_schema",
+            "output_config.format.type",
+        )
+        schema = output_format.get("schema") or {"type": "object"}
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema},
+        }
+    if config.get("effort") is not None:
+        body["reasoning_effort"] = config["effort"]
+    unknown = sorted(set(config) - {"format", "effort"})
+    if unknown:
+        param = f"output_config.{unknown[0]}"
+        raise invalid_request(f"{param}: not supported by this gateway", param)
+
+
 def chat_request(wire: Any) -> dict[str, Any]:
     """Returns the canonical chat request body for a Messages API request body."""
     _require(isinstance(wire, dict), "The request body must be a JSON object.", "body")
@@ -203,6 +227,8 @@ def chat_request(wire: Any) -> dict[str, Any]:
     user = (wire.get("metadata") or {}).get("user_id")
     if user:
         body["user"] = user
+    if isinstance(wire.get("output_config"), dict):
+        _output_config(wire["output_config"], body)
     if wire.get("stream"):
         # Anthropic's stream always ends with the usage, so the canonical one must carry it.
         body["stream"] = True

@@ -3,8 +3,9 @@
 System and developer messages become `system`; consecutive turns of one role are merged (the
 Messages API wants user and assistant to alternate), tool results become `tool_result` blocks
 of a user turn, placed before its other content as Anthropic requires. `response_format` with a
-JSON schema is served by a forced tool whose input is the JSON answer (`JSON_TOOL`); the
-response translation turns it back into message content. Request fields OpenAI does not model
+JSON schema is served by a forced tool whose input is the JSON answer (`JSON_TOOL`), which every
+Anthropic model and API version supports (unlike `output_config.format`); the response
+translation turns it back into message content. `reasoning_effort` is `output_config.effort`. Request fields OpenAI does not model
 go into the Anthropic body as they are (so `top_k` or `thinking` reach the upstream).
 """
 
@@ -34,6 +35,7 @@ JSON_TOOL = "json_output"
 
 _HONOURABLE = {
     **NOT_ON_CHAT_ONLY_PROVIDERS,
+    "reasoning_effort": lambda v: v is None or v in _EFFORTS,
     "n": lambda v: v in (None, 1),
     "presence_penalty": lambda v: v in (None, 0),
     "frequency_penalty": lambda v: v in (None, 0),
@@ -41,6 +43,8 @@ _HONOURABLE = {
 }
 
 
+# OpenAI's `reasoning_effort` words that Anthropic's `output_config.effort` shares.
+_EFFORTS = frozenset(("low", "medium", "high", "xhigh", "max"))
 # OpenAI's `tool_choice` words → Anthropic's.
 _TOOL_CHOICES = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 
@@ -188,6 +192,8 @@ def messages_request(body: dict[str, Any], default_max_tokens: int) -> dict[str,
             }
         ]
         wire["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    if body.get("reasoning_effort") is not None:
+        wire["output_config"] = {"effort": body["reasoning_effort"]}
     if body.get("stream"):
         wire["stream"] = True
     extra = extensions(body)
