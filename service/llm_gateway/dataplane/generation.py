@@ -48,7 +48,6 @@ class DataPlane:
         try:
             job = Job(route, request.endpoint, body, UpstreamCall(call.request_id))
             answer = await self._dispatcher.create(job, attempts)
-            call.deployment = attempts.deployment.name if attempts.deployment else None
             usage = usage_of(answer)
             return completion_from_chat(answer) if request.as_text_completion else answer
         except GatewayError as exc:
@@ -61,6 +60,7 @@ class DataPlane:
             status = 500
             raise
         finally:
+            call.deployment = attempts.served_by
             self._log(request, call, attempts, status, usage, None)
 
     async def stream(
@@ -84,7 +84,7 @@ class DataPlane:
             async for chunk in chunks:
                 if first_chunk_at is None:
                     first_chunk_at = perf_counter()
-                    call.deployment = attempts.deployment.name if attempts.deployment else None
+                    call.deployment = attempts.served_by
                 tracker.observe(chunk)
                 # A usage chunk the caller did not ask for is dropped; `usage: null` too.
                 dropped = chunk.pop("usage", None) if not wants_usage else None
@@ -107,6 +107,7 @@ class DataPlane:
             raise
         finally:
             await chunks.aclose()
+            call.deployment = attempts.served_by
             self._log(request, call, attempts, status, tracker.usage, first_chunk_at)
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
@@ -140,7 +141,7 @@ class DataPlane:
             "transport": call.transport,
             "endpoint": request.endpoint.value,
             "model": request.model,
-            "deployment": attempts.deployment.name if attempts.deployment else None,
+            "deployment": attempts.served_by,
             "upstream": attempts.deployment.provider.name if attempts.deployment else None,
             "upstream_model": attempts.deployment.upstream_model if attempts.deployment else None,
             "attempts": attempts.count,

@@ -27,6 +27,7 @@ from llm_gateway.routing.deployment import Deployment
 from llm_gateway.routing.router import ModelRoute
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 # The end of a stream that ended before its first chunk (an empty answer, not a failure).
 _EMPTY: dict[str, Any] = {}
@@ -40,6 +41,11 @@ class Attempts:
     count: int = 0
     deployment: Deployment | None = None
 
+    @property
+    def served_by(self) -> str | None:
+        """The name of the last deployment tried."""
+        return self.deployment.name if self.deployment else None
+
 
 class _Plan:
     """The order of attempts for one request."""
@@ -50,9 +56,11 @@ class _Plan:
         policy: RoutingSettings,
         rng: random.Random,
         clock: Clock,
+        sleep: Sleep,
         attempts: Attempts,
     ) -> None:
         self._chain, self._policy, self._rng, self._clock = chain, policy, rng, clock
+        self._sleep = sleep
         self._attempts = attempts
         self._position = 0  # in the chain
         self._tries = 0  # of the current model
@@ -92,7 +100,7 @@ class _Plan:
         if retry_after is not None and retry_after > self._policy.max_retry_after_seconds:
             self._tries = self._policy.retries + 1  # not worth waiting for: go to the fallbacks
             return
-        await asyncio.sleep(delay(self._policy, self._tries, retry_after, self._rng))
+        await self._sleep(delay(self._policy, self._tries, retry_after, self._rng))
 
     def _nothing_in_rotation(self, now: float) -> GatewayError:
         soonest = min(d.cooling_until for r in self._chain for d in r.deployments)
@@ -143,14 +151,18 @@ class Dispatcher:
         policy: RoutingSettings,
         rng: random.Random | None = None,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._chain = chain
         self._policy = policy
         self._rng = rng or random.Random()
         self._clock = clock
+        self._sleep = sleep
 
     def _plan(self, job: Job, attempts: Attempts) -> _Plan:
-        return _Plan(self._chain(job.route), self._policy, self._rng, self._clock, attempts)
+        return _Plan(
+            self._chain(job.route), self._policy, self._rng, self._clock, self._sleep, attempts
+        )
 
     async def create(self, job: Job, attempts: Attempts) -> dict[str, Any]:
         """Returns the first whole answer an attempt gets."""

@@ -5,8 +5,9 @@ Messages API wants user and assistant to alternate), tool results become `tool_r
 of a user turn, placed before its other content as Anthropic requires. `response_format` with a
 JSON schema is served by a forced tool whose input is the JSON answer (`JSON_TOOL`), which every
 Anthropic model and API version supports (unlike `output_config.format`); the response
-translation turns it back into message content. `reasoning_effort` is `output_config.effort`. Request fields OpenAI does not model
-go into the Anthropic body as they are (so `top_k` or `thinking` reach the upstream).
+translation turns it back into message content. `reasoning_effort` is `output_config.effort`.
+Request fields OpenAI does not model go into the Anthropic body as they are (so `top_k` or
+`thinking` reach the upstream).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ PROVIDER = "anthropic"
 # The forced tool that carries a JSON answer; the response translation unwraps it.
 JSON_TOOL = "json_output"
 
+# OpenAI's `reasoning_effort` words that Anthropic's `output_config.effort` shares.
+_EFFORTS = frozenset(("low", "medium", "high", "xhigh", "max"))
 _HONOURABLE = {
     **NOT_ON_CHAT_ONLY_PROVIDERS,
     "reasoning_effort": lambda v: v is None or v in _EFFORTS,
@@ -43,8 +46,6 @@ _HONOURABLE = {
 }
 
 
-# OpenAI's `reasoning_effort` words that Anthropic's `output_config.effort` shares.
-_EFFORTS = frozenset(("low", "medium", "high", "xhigh", "max"))
 # OpenAI's `tool_choice` words → Anthropic's.
 _TOOL_CHOICES = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 
