@@ -80,8 +80,61 @@ def test_cli_fails_at_start_naming_the_entry(tmp_path: Path) -> None:
 
 def test_shipped_config_loads(root: Path) -> None:
     settings = parse_config((root / "config" / "gateway.yaml").read_text(), "gateway.yaml", {})
-    assert {"openai", "local"} <= set(settings.providers)
+    assert {"openai", "local", "anthropic", "gemini"} <= set(settings.providers)
     assert settings.models["gpt-4o-mini"].deployments[0].provider == "openai"
+    smart = settings.models["smart"]
+    assert [d.label for d in smart.deployments] == ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]
+    assert smart.fallbacks == ["gemini-2.5-flash"]
+
+
+ROUTED = """
+providers:
+  a: {type: openai, base_url: "http://127.0.0.1:8000/v1"}
+  b: {type: anthropic, base_url: "https://api.anthropic.com/v1", api_key: k}
+models:
+  m:
+    deployments:
+      - {provider: a, model: x, weight: 2, first_byte_timeout: 5}
+      - {provider: b, model: y, name: east, idle_timeout: 1, connect_timeout: 0.5}
+    fallbacks: [n]
+  n: {provider: b, model: z, weight: 4}
+keys:
+  - {name: dev, key: sk-secret-1}
+"""
+
+
+def test_deployments_fallbacks_and_the_short_form() -> None:
+    settings = parse_config(ROUTED, "t.yaml", {})
+    first, second = settings.models["m"].deployments
+    assert (first.label, first.weight, first.first_byte_timeout) == ("a/x", 2, 5)
+    assert (second.label, second.idle_timeout, second.connect_timeout) == ("east", 1, 0.5)
+    assert settings.models["m"].fallbacks == ["n"]
+    (only,) = settings.models["n"].deployments  # the short form is one deployment
+    assert (only.provider, only.model, only.weight) == ("b", "z", 4)
+    assert settings.providers["b"].anthropic_version == "2023-06-01"
+    assert settings.routing.retries == 2 and settings.routing.cooldown_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("provider: b, model: y", "provider: c, model: y"),
+            r"models\.m\.deployments\[1\]: unknown provider 'c'",
+        ),
+        (("fallbacks: [n]", "fallbacks: [nope]"), r"models\.m\.fallbacks: 'nope' is not another"),
+        (("fallbacks: [n]", "fallbacks: [m]"), r"models\.m\.fallbacks: 'm' is not another"),
+        (("name: east, ", "name: a/x, "), r"two deployments share a name"),
+        (("weight: 2", "weight: 0"), r"weight: Input should be greater than 0"),
+        (
+            ("n: {provider: b, model: z, weight: 4}", "n: {deployments: []}"),
+            r"models\.n\.deployments: List should have at least 1 item",
+        ),
+    ],
+)
+def test_invalid_routing_entries_are_named(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(ROUTED.replace(*change), "t.yaml", {})
 
 
 def test_envoy_config_command_renders_a_given_template(
