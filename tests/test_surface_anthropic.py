@@ -319,3 +319,25 @@ def test_output_config_becomes_response_format_and_effort(
         messages=[{"role": "user", "content": "x"}],
     )
     assert upstream.last().body["output_config"] == {"effort": "low"}
+
+
+def test_proxy_refusals_in_anthropic_shape(stack: Stack) -> None:
+    wrong_method = requests.get(
+        f"{stack.rest_url}/v1/messages", headers={"x-api-key": KEY}, timeout=5
+    )
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Method GET is not allowed on /v1/messages.",
+        },
+    }
+    too_large = requests.post(
+        f"{stack.rest_url}/v1/messages",
+        headers={"x-api-key": KEY},
+        data=b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}',
+        timeout=10,
+    )
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["type"] == "request_too_large"

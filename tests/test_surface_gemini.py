@@ -260,3 +260,26 @@ def test_cancelled_stream_closes_the_upstream(stack: Stack, upstream: ScriptedUp
     assert not recorded.completed
     assert recorded.closed_at is not None and recorded.closed_at - closed < 1.0
     assert log_entry(stack, "gemini-cancel-1")["status"] == 499
+
+
+def test_proxy_refusals_in_google_shape(stack: Stack) -> None:
+    base = f"{stack.rest_url}/v1beta/models/gpt-echo"
+    headers = {"x-goog-api-key": KEY}
+    wrong_method = requests.get(f"{base}:generateContent", headers=headers, timeout=5)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == 405
+    unknown = requests.post(f"{base}:countTokens", headers=headers, json={}, timeout=5)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == {
+        "code": 404,
+        "message": "Unknown request URL: POST /v1beta/models/gpt-echo:countTokens.",
+        "status": "NOT_FOUND",
+    }
+    too_large = requests.post(
+        f"{base}:generateContent",
+        headers=headers,
+        data=b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}',
+        timeout=10,
+    )
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["status"] == "INVALID_ARGUMENT"
