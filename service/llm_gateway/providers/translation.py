@@ -104,6 +104,15 @@ def arguments_text(arguments: Any) -> str:
     return orjson.dumps(arguments if arguments is not None else {}).decode()
 
 
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """OpenAI's tool call for a provider's call of `name` with an arguments object."""
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments_text(arguments)},
+    }
+
+
 def content_text(content: Any, param: str, provider: str) -> str:
     """The text of a message whose content may be a string or text parts only."""
     if content is None or isinstance(content, str):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
-from llm_gateway.providers.translation import arguments_text
+from llm_gateway.providers.translation import tool_call
 
 # Anthropic's fields that are translated; any other travels on as an extension.
 _TRANSLATED = frozenset(
@@ -102,16 +102,7 @@ def _assistant_message(content: Any, param: str) -> dict[str, Any]:
         if kind == "text":
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": arguments_text(block.get("input")),
-                    },
-                }
-            )
+            calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
         elif kind in ("thinking", "redacted_thinking"):
             continue  # earlier reasoning: only an Anthropic upstream could take it back
         else:

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.anthropic.dialect import AnthropicDialect
@@ -14,19 +13,11 @@ from llm_gateway.api.anthropic.request import chat_request
 from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
-from llm_gateway.errors import invalid_request
 from llm_gateway.model import GenerationRequest, RequestValidator
 from llm_gateway.v1 import anthropic_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
 _DIALECT = AnthropicDialect()
-
-
-def _load_json(body: HttpBody) -> Any:
-    try:
-        return orjson.loads(body.data)
-    except orjson.JSONDecodeError:
-        raise invalid_request("The request body is not valid JSON.", code="invalid_json") from None
 
 
 class AnthropicRestServicer(anthropic_rest_service_pb2_grpc.AnthropicRestServiceServicer):
@@ -39,7 +30,11 @@ class AnthropicRestServicer(anthropic_rest_service_pb2_grpc.AnthropicRestService
 
     async def CreateMessage(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
         def parse() -> GenerationRequest:
-            return self._validator.chat(chat_request(_load_json(request)))
+            return self._validator.chat(
+                chat_request(
+                    exchange.load_json(request.data, "The request body is not valid JSON.")
+                )
+            )
 
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body

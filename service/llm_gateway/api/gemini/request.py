@@ -19,7 +19,7 @@ import orjson
 
 from llm_gateway.errors import invalid_request
 from llm_gateway.providers.gemini.request import RESULT_KEY
-from llm_gateway.providers.translation import arguments_text
+from llm_gateway.providers.translation import tool_call
 
 _TRANSLATED = frozenset(
     ("contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model")
@@ -148,12 +148,7 @@ class _Conversation:
         call_id = _get(call, "id") or f"call_{self._calls}"
         self._calls += 1
         self._latest_call[name] = call_id
-        arguments = arguments_text(_get(call, "args"))
-        return {
-            "id": call_id,
-            "type": "function",
-            "function": {"name": name, "arguments": arguments},
-        }
+        return tool_call(call_id, name, _get(call, "args"))
 
     def _result(self, result: dict[str, Any]) -> dict[str, Any]:
         name = str(_get(result, "name") or "")

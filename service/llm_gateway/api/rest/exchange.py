@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import grpc
+import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import framing
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.errors import GatewayError, internal_error
+from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,14 @@ class Dialect(Protocol):
     def encoder(self, request: GenerationRequest) -> StreamEncoder:
         """A writer for the stream that answers `request`."""
         ...
+
+
+def load_json(data: bytes, complaint: str) -> Any:
+    """Parses a request body; malformed JSON is a 400 `invalid_json` saying `complaint`."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise invalid_request(complaint, code="invalid_json") from None
 
 
 async def error_answer(

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import grpc
-import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.inbound import InboundCall
@@ -20,7 +19,7 @@ from llm_gateway.api.rest import exchange, framing
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.errors import GatewayError, internal_error, invalid_request
+from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import RequestValidator
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
@@ -29,15 +28,13 @@ Context = grpc.aio.ServicerContext[Any, HttpBody]
 _DIALECT = OpenAIDialect()
 
 
+_INVALID_JSON = (
+    "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload."
+)
+
+
 def _load_json(body: HttpBody) -> Any:
-    try:
-        return orjson.loads(body.data)
-    except orjson.JSONDecodeError:
-        raise invalid_request(
-            "We could not parse the JSON body of your request. The OpenAI API expects a "
-            "JSON payload.",
-            code="invalid_json",
-        ) from None
+    return exchange.load_json(body.data, _INVALID_JSON)
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from llm_gateway.providers.anthropic.request import JSON_TOOL
-from llm_gateway.providers.translation import arguments_text
+from llm_gateway.providers.translation import arguments_text, tool_call
 
 # Anthropic `stop_reason` → OpenAI `finish_reason`.
 FINISH_REASONS = {
@@ -58,16 +58,7 @@ def chat_completion(wire: dict[str, Any]) -> dict[str, Any]:
             answered_json = True
             texts.append(arguments_text(block.get("input")))
         elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": arguments_text(block.get("input")),
-                    },
-                }
-            )
+            calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,

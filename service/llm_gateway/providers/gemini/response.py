@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.providers.translation import arguments_text
+from llm_gateway.providers.translation import tool_call
 
 # Gemini `finishReason` → OpenAI `finish_reason`; a reason not listed is a plain stop.
 FINISH_REASONS = {
@@ -71,17 +71,9 @@ def message_parts(
         if "functionCall" in part:
             function = part["functionCall"] or {}
             number = ids_from + len(calls)
-            calls.append(
-                {
-                    "index": first_call + len(calls),
-                    "id": function.get("id") or f"call_{number}",
-                    "type": "function",
-                    "function": {
-                        "name": function.get("name"),
-                        "arguments": arguments_text(function.get("args")),
-                    },
-                }
-            )
+            call_id = function.get("id") or f"call_{number}"
+            call = tool_call(call_id, function.get("name"), function.get("args"))
+            calls.append({"index": first_call + len(calls), **call})
         elif "text" in part:
             (thoughts if part.get("thought") else texts).append(part["text"])
     return (
