@@ -9,6 +9,8 @@ import time
 import openai
 import pytest
 
+from llm_gateway.v1 import chat_pb2, common_pb2
+from tests.support.grpc_client import METADATA, stub
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Stack
 from tests.test_cancellation import log_entry
@@ -350,3 +352,18 @@ def test_cancelled_stream_closes_the_upstream(
     assert recorded.closed_at is not None and recorded.closed_at - closed < 1.0
     entry = log_entry(stack, "claude-cancel-1")
     assert entry["status"] == 499 and entry["deployment"] == "claude/slow"
+
+
+@pytest.mark.parametrize("model", ["claude-echo", "gemini-echo"])
+def test_typed_grpc_stream_from_a_chat_only_provider(stack: Stack, model: str) -> None:
+    channel, gateway = stub(stack.grpc_target)
+    with channel:
+        request = chat_pb2.ChatCompletionRequest(
+            model=model,
+            messages=[chat_pb2.ChatMessage(role="user", text="one two three")],
+            stream_options=common_pb2.StreamOptions(include_usage=True),
+        )
+        chunks = list(gateway.StreamChatCompletion(request, metadata=METADATA, timeout=10))
+    text = "".join(c.choices[0].delta.content for c in chunks if c.choices)
+    assert text == "one two three"
+    assert chunks[-1].usage.completion_tokens == 3
