@@ -36,7 +36,21 @@ NOT_ON_CHAT_ONLY_PROVIDERS: dict[str, Honourable] = {
     "store": lambda v: v in (None, False),
     "functions": lambda v: v is None,
     "function_call": lambda v: v is None,
+    "moderation": lambda v: v is None,
 }
+# Fields that steer OpenAI's platform (prompt caching, service tiers, abuse tracking, stored
+# completions) without changing what is generated: accepted, and not sent to other providers.
+PLATFORM_HINTS = frozenset(
+    (
+        "metadata",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "service_tier",
+        "user",
+    )
+)
 
 
 def unsupported(field: str, provider: str, detail: str = "") -> GatewayError:

@@ -34,9 +34,29 @@ PROVIDER = "anthropic"
 # The forced tool that carries a JSON answer; the response translation unwraps it.
 JSON_TOOL = "json_output"
 
+# The modelled fields this module translates (any other is refused or a platform hint).
+TRANSLATED = frozenset(
+    (
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "response_format",
+        "reasoning_effort",
+        "stream",
+        "stream_options",
+    )
+)
 # OpenAI's `reasoning_effort` words that Anthropic's `output_config.effort` shares.
 _EFFORTS = frozenset(("low", "medium", "high", "xhigh", "max"))
-_HONOURABLE = {
+HONOURABLE = {
     **NOT_ON_CHAT_ONLY_PROVIDERS,
     "reasoning_effort": lambda v: v is None or v in _EFFORTS,
     "n": lambda v: v in (None, 1),
@@ -159,7 +179,7 @@ def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def messages_request(body: dict[str, Any], default_max_tokens: int) -> dict[str, Any]:
     """Returns the Messages API body for a canonical chat request body."""
-    refuse_unhonourable(body, _HONOURABLE, PROVIDER)
+    refuse_unhonourable(body, HONOURABLE, PROVIDER)
     system, turns = _turns(body["messages"])
     wire: dict[str, Any] = {
         "model": body["model"],

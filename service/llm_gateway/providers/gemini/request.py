@@ -34,7 +34,28 @@ PROVIDER = "gemini"
 # A tool result that is not a JSON object travels as `{"content": text}`.
 RESULT_KEY = "content"
 
-_HONOURABLE = {
+# The modelled fields this module translates (any other is refused or a platform hint).
+TRANSLATED = frozenset(
+    (
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "stop",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "stream",
+        "stream_options",
+    )
+)
+HONOURABLE = {
     **NOT_ON_CHAT_ONLY_PROVIDERS,
     "parallel_tool_calls": lambda v: v in (None, True),
 }
@@ -181,7 +202,7 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
 def generate_content_request(body: dict[str, Any]) -> dict[str, Any]:
     """Returns the `generateContent` body for a canonical chat request body (the model goes in
     the URL)."""
-    refuse_unhonourable(body, _HONOURABLE, PROVIDER)
+    refuse_unhonourable(body, HONOURABLE, PROVIDER)
     system, contents = _contents(body["messages"])
     wire: dict[str, Any] = {"contents": contents}
     if system:
