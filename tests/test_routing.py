@@ -225,6 +225,7 @@ def test_a_started_stream_is_never_replayed() -> None:
     chunks, attempts, error = harness.stream("m")
     assert len(chunks) == 1 and error is not None and error.status == 502
     assert attempts.count == 1 and provider.calls == 1
+    assert harness.router.resolve("m").deployments[0].in_flight == 0
 
 
 def test_fallbacks_are_tried_in_order() -> None:
@@ -242,6 +243,8 @@ def test_fallbacks_are_tried_in_order() -> None:
     assert (a.calls, b.calls, c.calls, attempts.count) == (2, 2, 1, 5)
     assert attempts.deployment is not None and attempts.deployment.name == "c/mc"
     assert len(harness.sleeps) == 2  # a backoff within each model, none between models
+    in_flight = [d.in_flight for r in harness.router.routes() for d in r.deployments]
+    assert in_flight == [0, 0, 0]  # every attempt, failed or not, is counted out again
 
 
 def test_cooldown_takes_a_deployment_out_and_brings_it_back() -> None:

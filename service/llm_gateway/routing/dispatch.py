@@ -129,17 +129,15 @@ class Job:
         )
 
 
-async def _first_byte(plan: _Plan, deployment: Deployment, pending: Awaitable[T]) -> T | None:
-    """Awaits the attempt's first answer within its timeout; None when the attempt failed in a
-    way the plan retries."""
+async def _first_byte(deployment: Deployment, pending: Awaitable[T]) -> T:
+    """Awaits the attempt's first answer within the deployment's `first_byte_timeout`."""
+    if deployment.first_byte_timeout is None:
+        return await pending
     try:
         async with asyncio.timeout(deployment.first_byte_timeout):
             return await pending
     except TimeoutError:
-        await plan.failed(deployment, upstream_errors.first_byte_timed_out())
-    except GatewayError as error:
-        await plan.failed(deployment, error)
-    return None
+        raise upstream_errors.first_byte_timed_out() from None
 
 
 class Dispatcher:
@@ -173,13 +171,16 @@ class Dispatcher:
             deployment.in_flight += 1
             try:
                 answer = await _first_byte(
-                    plan, deployment, deployment.provider.create(job.endpoint, body, call)
+                    deployment, deployment.provider.create(job.endpoint, body, call)
                 )
-            finally:
-                deployment.in_flight -= 1
-            if answer is not None:
+            except GatewayError as error:
+                failure = error
+            else:
                 deployment.succeeded()
                 return answer
+            finally:
+                deployment.in_flight -= 1
+            await plan.failed(deployment, failure)  # raises, or waits before the next attempt
 
     async def stream(self, job: Job, attempts: Attempts) -> AsyncGenerator[dict[str, Any], None]:
         """Yields the chunks of the first attempt that produces one; retries only before it."""
@@ -190,18 +191,21 @@ class Dispatcher:
             chunks = deployment.provider.stream(job.endpoint, body, call)
             deployment.in_flight += 1
             try:
-                first = await _first_byte(plan, deployment, anext(chunks, _EMPTY))
-                if first is None:
-                    continue
-                if first is not _EMPTY:
-                    yield first
-                    async for chunk in self._rest(deployment, chunks):
-                        yield chunk
-                deployment.succeeded()
-                return
+                try:
+                    first = await _first_byte(deployment, anext(chunks, _EMPTY))
+                except GatewayError as error:
+                    failure = error
+                else:
+                    if first is not _EMPTY:
+                        yield first
+                        async for chunk in self._rest(deployment, chunks):
+                            yield chunk
+                    deployment.succeeded()
+                    return
             finally:
                 deployment.in_flight -= 1
                 await chunks.aclose()
+            await plan.failed(deployment, failure)  # raises, or waits before the next attempt
 
     async def _rest(
         self, deployment: Deployment, chunks: AsyncGenerator[dict[str, Any], None]
