@@ -48,7 +48,8 @@ def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model:
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "hello big world"},
         ]
-        assert (sent["max_tokens"], sent["stop"], sent["temperature"]) == (100, ["NEVER"], 0.3)
+        limits = (sent["max_completion_tokens"], sent["stop"], sent["temperature"])
+        assert limits == (100, ["NEVER"], 0.3)
     else:
         assert sent["system"] == [{"type": "text", "text": "Be brief."}]
         assert sent["stop_sequences"] == ["NEVER"]

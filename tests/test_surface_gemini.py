@@ -53,7 +53,11 @@ def test_generate_content(gemini: genai.Client, upstream: ScriptedUpstream, mode
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "hello big world"},
         ]
-        assert (sent["temperature"], sent["stop"], sent["max_tokens"]) == (0.5, ["NEVER"], 50)
+        assert (sent["temperature"], sent["stop"], sent["max_completion_tokens"]) == (
+            0.5,
+            ["NEVER"],
+            50,
+        )
     elif model == "gemini-echo":
         assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
         assert sent["generationConfig"]["stopSequences"] == ["NEVER"]

@@ -204,7 +204,8 @@ def chat_request(wire: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": wire["model"],
         "messages": _messages(wire),
-        "max_tokens": wire["max_tokens"],
+        # OpenAI's current name: reasoning models refuse the deprecated `max_tokens`.
+        "max_completion_tokens": wire["max_tokens"],
     }
     for name in ("temperature", "top_p"):
         if wire.get(name) is not None:

@@ -28,7 +28,7 @@ _GENERATION_FIELDS = {
     "temperature": "temperature",
     "topP": "top_p",
     "topK": "top_k",
-    "maxOutputTokens": "max_tokens",
+    "maxOutputTokens": "max_completion_tokens",
     "stopSequences": "stop",
     "candidateCount": "n",
     "seed": "seed",
