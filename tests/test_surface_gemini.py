@@ -253,12 +253,16 @@ def test_key_query_parameter_and_json_array_stream(stack: Stack) -> None:
 
 
 def test_cancelled_stream_closes_the_upstream(stack: Stack, upstream: ScriptedUpstream) -> None:
-    url = f"{stack.rest_url}/v1beta/models/gpt-slow:streamGenerateContent?alt=sse"
-    body = {"contents": [{"role": "user", "parts": [{"text": "go"}]}]}
-    headers = {"x-goog-api-key": KEY, "x-request-id": "gemini-cancel-1"}
-    with requests.post(url, json=body, headers=headers, stream=True, timeout=10) as response:
-        lines = response.iter_lines()
-        assert next(line for line in lines if line.startswith(b"data: "))
+    options = types.HttpOptions(
+        base_url=stack.rest_url, api_version="v1beta", headers={"x-request-id": "gemini-cancel-1"}
+    )
+    stream = genai.Client(api_key=KEY, http_options=options).models.generate_content_stream(
+        model="gpt-slow", contents="go"
+    )
+    for index, _ in enumerate(stream):
+        if index == 3:
+            break
+    stream.close()
     closed = time.monotonic()
     recorded = upstream.wait_closed("gemini-cancel-1")
     assert not recorded.completed
