@@ -256,9 +256,8 @@ def test_cancelled_stream_closes_the_upstream(stack: Stack, upstream: ScriptedUp
     options = types.HttpOptions(
         base_url=stack.rest_url, api_version="v1beta", headers={"x-request-id": "gemini-cancel-1"}
     )
-    stream = genai.Client(api_key=KEY, http_options=options).models.generate_content_stream(
-        model="gpt-slow", contents="go"
-    )
+    client = genai.Client(api_key=KEY, http_options=options)
+    stream = client.models.generate_content_stream(model="gpt-slow", contents="go")
     for index, _ in enumerate(stream):
         if index == 3:
             break
