@@ -113,6 +113,16 @@ def arguments_object(raw: Any, param: str) -> dict[str, Any]:
     return value
 
 
+def arguments_or_empty(arguments: Any) -> dict[str, Any]:
+    """OpenAI's `arguments` string as the object other APIs take; an upstream's malformed
+    arguments become `{}` rather than failing an answer already generated."""
+    try:
+        value = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def arguments_text(arguments: Any) -> str:
     """A provider's tool-call arguments object as OpenAI's JSON string."""
     return orjson.dumps(arguments if arguments is not None else {}).decode()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from llm_gateway.errors import GatewayError
+from llm_gateway.providers.translation import arguments_or_empty
 
 # OpenAI `finish_reason` → Anthropic `stop_reason`.
 STOP_REASONS = {
@@ -52,15 +51,6 @@ def usage(canonical: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def tool_input(arguments: Any) -> Any:
-    """A tool call's `arguments` string as the object Anthropic's `input` is."""
-    try:
-        value = orjson.loads(arguments or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def message(answer: dict[str, Any]) -> dict[str, Any]:
     """Returns the Anthropic `message` for a `chat.completion`."""
     choice = (answer.get("choices") or [{}])[0]
@@ -79,7 +69,7 @@ def message(answer: dict[str, Any]) -> dict[str, Any]:
                 "type": "tool_use",
                 "id": call.get("id"),
                 "name": function.get("name"),
-                "input": tool_input(function.get("arguments")),
+                "input": arguments_or_empty(function.get("arguments")),
             }
         )
     return {

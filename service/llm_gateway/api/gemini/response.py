@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from llm_gateway.api.anthropic.response import tool_input
 from llm_gateway.errors import GatewayError
+from llm_gateway.providers.translation import arguments_or_empty
 
 # OpenAI `finish_reason` → Gemini `finishReason`.
 FINISH_REASONS = {
@@ -46,7 +46,7 @@ def usage_metadata(usage: dict[str, Any] | None) -> dict[str, Any]:
 def function_call_part(call: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI tool call as a `functionCall` part."""
     function = call.get("function") or {}
-    wire = {"name": function.get("name"), "args": tool_input(function.get("arguments"))}
+    wire = {"name": function.get("name"), "args": arguments_or_empty(function.get("arguments"))}
     if call.get("id"):
         wire["id"] = call["id"]
     return {"functionCall": wire}
