@@ -4,6 +4,7 @@
 - `llm-gateway serve --config FILE`: the gateway alone (gRPC, and REST behind a separate Envoy).
 - `llm-gateway sidecar --config FILE`: Envoy alone, configured for that gateway.
 - `llm-gateway envoy-config --config FILE`: prints the Envoy config that `up` would run.
+- `llm-gateway keys create|list|update|revoke|usage --config FILE`: virtual keys and usage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from llm_gateway import keys_cli
 from llm_gateway.config import ConfigError, GatewaySettings, load_config
 from llm_gateway.logs import configure_logging
 from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
@@ -78,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="an Envoy config to render instead of the packaged envoy.yaml",
         )
+    keys_cli.add_parser(commands)
     return parser
 
 
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level.upper())
     try:
         settings = load_config(args.config)
+        if args.command == "keys":
+            return asyncio.run(keys_cli.run(args, settings))
         envoy = EnvoyProcess(settings, args.envoy_log_level, args.envoy_config)
         if args.command == "envoy-config":
             config = render_envoy_config(settings, args.envoy_config)

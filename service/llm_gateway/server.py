@@ -17,11 +17,15 @@ from llm_gateway.api.gemini import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.rest import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
+from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.config import GatewaySettings
+from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
+from llm_gateway.store import Store, open_store
+from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.v1 import (
     anthropic_rest_service_pb2,
     anthropic_rest_service_pb2_grpc,
@@ -57,23 +61,56 @@ class GatewayServer:
     health: Any
     providers: list[Provider]
     port: int
+    recorder: UsageRecorder | None = None
+    store: Store | None = None
 
     async def stop(self, grace: float) -> None:
-        """Refuses new calls, lets running ones finish for up to `grace` seconds, then ends."""
+        """Refuses new calls, lets running ones finish for up to `grace` seconds, writes the
+        usage records still waiting, then ends."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         for provider in self.providers:
             await provider.aclose()
+        if self.recorder is not None:
+            await self.recorder.close()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def _open_storage(
+    settings: StorageSettings | None,
+) -> tuple[Store | None, KeyDirectory | None, UsageRecorder | None]:
+    """The store (migrated), the virtual-key directory and the usage recorder, if configured."""
+    if settings is None:
+        return None, None, None
+    store = open_store(settings.database)
+    try:
+        await store.migrate()
+    except Exception as exc:
+        await store.close()
+        raise StartupError(f"cannot open the database {settings.database}: {exc}") from None
+    secret = settings.key_secret.get_secret_value().encode()
+    directory = KeyDirectory(store, secret, settings.key_cache_seconds)
+    recorder = UsageRecorder(store, settings.usage_batch_size, settings.usage_flush_seconds)
+    recorder.start()
+    return store, directory, recorder
 
 
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
+    store, directory, recorder = await _open_storage(settings.storage)
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
-    dataplane = DataPlane(router, dispatcher, log_prompts=settings.log_prompts)
+    dataplane = DataPlane(
+        router,
+        dispatcher,
+        log_prompts=settings.log_prompts,
+        recorder=recorder,
+        prices=settings.prices,
+    )
     validator = RequestValidator(settings.unknown_fields)
-    keys = KeyRing(settings.keys)
+    keys = KeyRing(settings.keys, directory)
     limit = settings.limits.max_body_bytes + _MESSAGE_OVERHEAD
     server = grpc.aio.server(
         options=[
@@ -110,7 +147,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
-    return GatewayServer(server, health_servicer, list(providers.values()), port)
+    return GatewayServer(server, health_servicer, list(providers.values()), port, recorder, store)
 
 
 def stop_event_on_signals() -> asyncio.Event:

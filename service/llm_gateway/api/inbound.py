@@ -58,6 +58,6 @@ class InboundCall:
         """Marks the handler as done, so that the RPC's completion does not cancel it."""
         self._finished = True
 
-    def authenticate(self, keys: KeyRing) -> CallInfo:
+    async def authenticate(self, keys: KeyRing) -> CallInfo:
         """Returns the call's identity for the data plane, or raises a 401 `GatewayError`."""
-        return CallInfo(self.request_id, keys.authenticate(self.metadata), self.transport)
+        return CallInfo(self.request_id, await keys.authenticate(self.metadata), self.transport)

@@ -1,19 +1,23 @@
-"""API keys from the configuration, checked in constant time.
+"""API keys: those of the configuration, checked in constant time, and virtual keys.
 
 A key may arrive as `authorization: Bearer <key>`, `x-api-key: <key>` or
 `x-goog-api-key: <key>`: REST headers reach the gateway as gRPC metadata, so one function serves
-both transports. Only SHA-256 digests of the keys are kept, and every stored digest is compared
-on each call, so the time taken does not depend on which key (if any) matched.
+both transports. Only SHA-256 digests of the configured keys are kept, and every stored digest
+is compared on each call, so the time taken does not depend on which key (if any) matched.
+Virtual keys (`sk-gw-...`) are looked up by their HMAC in the store (see `directory`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from llm_gateway.auth.directory import KeyDirectory
+from llm_gateway.auth.virtual_keys import KEY_PREFIX
 from llm_gateway.config.settings import KeySettings
 from llm_gateway.errors import invalid_api_key
 
@@ -26,6 +30,8 @@ class Caller:
 
     key_name: str
     model_patterns: tuple[str, ...] = ("*",)
+    # The virtual key's id; None for a key of the configuration file.
+    key_id: str | None = None
 
     def may_use(self, model: str) -> bool:
         """Whether the caller's key allows the public model name."""
@@ -43,9 +49,10 @@ def presented_key(metadata: Mapping[str, str]) -> str | None:
 
 
 class KeyRing:
-    """The configured keys, by digest."""
+    """The configured keys, by digest, and the virtual keys of the store, if there is one."""
 
-    def __init__(self, keys: Iterable[KeySettings]) -> None:
+    def __init__(self, keys: Iterable[KeySettings], directory: KeyDirectory | None = None) -> None:
+        self._directory = directory
         self._entries = [
             (
                 hashlib.sha256(k.key.get_secret_value().encode()).digest(),
@@ -54,8 +61,11 @@ class KeyRing:
             for k in keys
         ]
 
-    def authenticate(self, metadata: Mapping[str, str]) -> Caller:
-        """Returns the caller whose key is in metadata, or raises a 401 `GatewayError`."""
+    async def authenticate(self, metadata: Mapping[str, str]) -> Caller:
+        """Returns the caller whose key is in metadata, or raises a 401 `GatewayError`.
+
+        Revoked, disabled and expired virtual keys are refused like unknown ones.
+        """
         key = presented_key(metadata)
         if key is None:
             raise invalid_api_key()
@@ -64,6 +74,10 @@ class KeyRing:
         for stored, caller in self._entries:
             if hmac.compare_digest(stored, digest):
                 found = caller
-        if found is None:
-            raise invalid_api_key()
-        return found
+        if found is not None:
+            return found
+        if self._directory is not None and key.startswith(KEY_PREFIX):
+            virtual = await self._directory.find(key)
+            if virtual is not None and virtual.usable(time.time()):
+                return Caller(virtual.name, virtual.models, virtual.id)
+        raise invalid_api_key()

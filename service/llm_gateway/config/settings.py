@@ -199,15 +199,67 @@ class LimitSettings(_Section):
     max_header_kb: int = Field(60, ge=8, le=8192, description="largest request headers")
 
 
+class StorageSettings(_Section):
+    """Where virtual keys and usage records live."""
+
+    database: str = Field(
+        description="`sqlite:///path/to/file.db` (a relative path is relative to the working "
+        "directory)"
+    )
+    key_secret: SecretStr = Field(
+        description="the server secret that virtual keys are hashed with (HMAC-SHA256); "
+        "changing it invalidates every virtual key"
+    )
+    key_cache_seconds: float = Field(
+        5.0, ge=0, description="how long a looked-up key is cached (and a revocation may lag)"
+    )
+    usage_batch_size: int = Field(500, ge=1, description="usage records written per batch")
+    usage_flush_seconds: float = Field(
+        1.0, gt=0, description="longest time a usage record waits before it is written"
+    )
+
+    @field_validator("database")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
+            raise ValueError(f"expected sqlite:///PATH, got {value!r}")
+        return value
+
+    @field_validator("key_secret")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the key secret must have at least 16 characters")
+        return value
+
+
+class Price(_Section):
+    """What one upstream model costs, in the currency of your choice per million tokens."""
+
+    input_per_million: float = Field(ge=0, description="prompt tokens not read from a cache")
+    output_per_million: float = Field(ge=0, description="completion tokens")
+    cached_input_per_million: float | None = Field(
+        None, ge=0, description="prompt tokens read from a cache; `input_per_million` if unset"
+    )
+
+
 class GatewaySettings(_Section):
     """The whole configuration file."""
 
     listen: ListenSettings = ListenSettings()
     providers: dict[str, ProviderSettings] = Field(min_length=1)
     models: dict[str, ModelSettings] = Field(min_length=1)
-    keys: list[KeySettings] = Field(min_length=1)
+    keys: list[KeySettings] = Field(
+        default_factory=list, description="callers' keys; may be empty when `storage` is set"
+    )
     limits: LimitSettings = LimitSettings()
     routing: RoutingSettings = RoutingSettings()
+    storage: StorageSettings | None = Field(
+        None, description="virtual keys and usage records; without it only config keys work"
+    )
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="prices by upstream model name, for usage costs"
+    )
     unknown_fields: Literal["pass", "reject"] = Field(
         "pass",
         description="what to do with request fields the API does not model: pass them to "
@@ -231,6 +283,8 @@ class GatewaySettings(_Section):
                     raise ValueError(
                         f"models.{name}.fallbacks: {fallback!r} is not another configured model"
                     )
+        if not self.keys and self.storage is None:
+            raise ValueError("keys: at least one key is needed when there is no `storage`")
         names = [key.name for key in self.keys]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from time import perf_counter
 from typing import Any
 
+from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
 from llm_gateway.logs import log_request
@@ -15,6 +16,9 @@ from llm_gateway.model.text_completion import completion_chunk_from_chat, comple
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Attempts, Dispatcher, Job, ModelRoute, Router
 from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
+from llm_gateway.usage.pricing import cost
+from llm_gateway.usage.recorder import UsageRecorder
+from llm_gateway.usage.records import UsageRecord
 
 CLIENT_CLOSED = 499
 
@@ -32,11 +36,19 @@ class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
     def __init__(
-        self, router: Router, dispatcher: Dispatcher, *, log_prompts: bool = False
+        self,
+        router: Router,
+        dispatcher: Dispatcher,
+        *,
+        log_prompts: bool = False,
+        recorder: UsageRecorder | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
         self._log_prompts = log_prompts
+        self._recorder = recorder
+        self._prices = prices or {}
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
@@ -61,7 +73,7 @@ class DataPlane:
             raise
         finally:
             call.deployment = attempts.served_by
-            self._log(request, call, attempts, status, usage, None)
+            self._account(request, call, attempts, status, usage, None)
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -108,7 +120,7 @@ class DataPlane:
         finally:
             await chunks.aclose()
             call.deployment = attempts.served_by
-            self._log(request, call, attempts, status, tracker.usage, first_chunk_at)
+            self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -125,7 +137,7 @@ class DataPlane:
             raise model_not_allowed(model)
         return route
 
-    def _log(
+    def _account(
         self,
         request: GenerationRequest,
         call: CallInfo,
@@ -134,6 +146,14 @@ class DataPlane:
         usage: Usage,
         first_chunk_at: float | None,
     ) -> None:
+        """Writes the request's log line and hands its usage record to the recorder."""
+        latency_ms = round((perf_counter() - call.started) * 1000, 2)
+        ttft_ms = (
+            None if first_chunk_at is None else round((first_chunk_at - call.started) * 1000, 2)
+        )
+        deployment = attempts.deployment
+        upstream_model = deployment.upstream_model if deployment else None
+        price = cost(self._prices, upstream_model, usage)
         fields: dict[str, Any] = {
             "event": "request",
             "request_id": call.request_id,
@@ -142,20 +162,42 @@ class DataPlane:
             "endpoint": request.endpoint.value,
             "model": request.model,
             "deployment": attempts.served_by,
-            "upstream": attempts.deployment.provider.name if attempts.deployment else None,
-            "upstream_model": attempts.deployment.upstream_model if attempts.deployment else None,
+            "upstream": deployment.provider.name if deployment else None,
+            "upstream_model": upstream_model,
             "attempts": attempts.count,
             "stream": request.stream,
             "status": status,
             "cancelled": status == CLIENT_CLOSED,
-            "latency_ms": round((perf_counter() - call.started) * 1000, 2),
+            "latency_ms": latency_ms,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
             "usage_estimated": usage.estimated,
         }
-        if first_chunk_at is not None:
-            fields["ttft_ms"] = round((first_chunk_at - call.started) * 1000, 2)
+        if ttft_ms is not None:
+            fields["ttft_ms"] = ttft_ms
+        if price is not None:
+            fields["cost"] = price
         if self._log_prompts:
             fields["body"] = request.body
         log_request(fields)
+        if self._recorder is not None:
+            self._recorder.record(
+                UsageRecord(
+                    request_id=call.request_id,
+                    key_name=call.caller.key_name,
+                    key_id=call.caller.key_id,
+                    model=request.model,
+                    deployment=attempts.served_by,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    cached_tokens=usage.cached_tokens,
+                    cost=price,
+                    latency_ms=latency_ms,
+                    ttft_ms=ttft_ms,
+                    status=status,
+                    cancelled=status == CLIENT_CLOSED,
+                    estimated=usage.estimated,
+                    transport=call.transport,
+                )
+            )

@@ -18,6 +18,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    cached_tokens: int = 0  # of the prompt tokens, those read from a cache
 
     @property
     def total_tokens(self) -> int:
@@ -34,7 +35,13 @@ def usage_of(answer: dict[str, Any]) -> Usage:
     usage = answer.get("usage")
     if not isinstance(usage, dict):
         return Usage(estimated=True)
-    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
+    details = usage.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return Usage(
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        cached_tokens=cached,
+    )
 
 
 class StreamUsage:

@@ -93,7 +93,7 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         context.set_trailing_metadata((("x-request-id", inbound.request_id),))
         call: CallInfo | None = None
         try:
-            call = inbound.authenticate(self._keys)
+            call = await inbound.authenticate(self._keys)
             yield call
             if call.deployment:
                 context.set_trailing_metadata(

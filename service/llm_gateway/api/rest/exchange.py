@@ -94,7 +94,7 @@ async def generate(
     inbound = inbound or InboundCall(context, "rest")
     call: CallInfo | None = None
     try:
-        call = inbound.authenticate(keys)
+        call = await inbound.authenticate(keys)
         request = parse()
         if request.stream:
             async for frame in _stream(context, dataplane, dialect, request, call):

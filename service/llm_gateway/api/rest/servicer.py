@@ -76,7 +76,7 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     ) -> HttpBody:
         inbound = InboundCall(context, "rest")
         try:
-            answer = produce(inbound.authenticate(self._keys))
+            answer = produce(await inbound.authenticate(self._keys))
         except GatewayError as error:
             return await exchange.error_answer(context, _DIALECT, error, inbound.request_id)
         except Exception:

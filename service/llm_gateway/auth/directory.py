@@ -1,0 +1,46 @@
+"""Finds virtual keys in the store by the digest of the presented key, with a short cache.
+
+The cache keeps answers (found or not) for `key_cache_seconds`: a busy key costs one database
+lookup per period, and a flood of wrong keys cannot turn into a flood of queries. A revoked or
+changed key takes effect within that period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from llm_gateway.auth.virtual_keys import VirtualKey, key_digest
+from llm_gateway.store.base import Store
+
+_MAX_CACHED = 100_000
+
+
+class KeyDirectory:
+    """The virtual keys of one store, as the authenticator sees them."""
+
+    def __init__(
+        self,
+        store: Store,
+        secret: bytes,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._secret = secret
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[VirtualKey | None, float]] = {}
+
+    async def find(self, key: str) -> VirtualKey | None:
+        """The stored key matching `key`, usable or not; None when there is none."""
+        digest = key_digest(self._secret, key)
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await self._store.find_key(digest)
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        self._cache[digest] = (found, now + self._ttl)
+        return found

@@ -1,0 +1,71 @@
+"""Writes usage records off the request path, in batches, and loses none on shutdown.
+
+Requests hand their record over without waiting; a background task writes what has gathered
+every `flush_seconds`, or sooner once `batch_size` records wait. A batch that fails to write is
+kept and tried again. `close` writes everything still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from llm_gateway.store.base import Store
+from llm_gateway.usage.records import UsageRecord
+
+log = logging.getLogger(__name__)
+
+
+class UsageRecorder:
+    """Buffers usage records and writes them to the store."""
+
+    def __init__(self, store: Store, batch_size: int, flush_seconds: float) -> None:
+        self._store = store
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._pending: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        """Starts the background writer."""
+        self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    def record(self, record: UsageRecord) -> None:
+        """Takes one record; never blocks."""
+        self._pending.append(record)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Writes every waiting record (in batches); keeps them if the store fails."""
+        while self._pending:
+            batch = self._pending[: self._batch_size]
+            try:
+                await self._store.add_usage(batch)
+            except Exception:
+                log.exception("could not write %d usage records; will retry", len(batch))
+                return
+            del self._pending[: len(batch)]
+
+    async def close(self) -> None:
+        """Stops the writer and writes what is left."""
+        # The writer is let finish its batch rather than cancelled: a write cancelled half-way
+        # could still land on disk and then be written again.
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.flush()
+        if self._pending:
+            log.error("%d usage records could not be written at shutdown", len(self._pending))
