@@ -50,8 +50,10 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(message)
+        self.headers = headers  # extra response headers, such as `x-ratelimit-*`
         self.status = status
         self.message = message
         self.type = type or DEFAULT_TYPE.get(

@@ -21,6 +21,7 @@ from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
+from llm_gateway.limits import Limiter
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
@@ -108,6 +109,8 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         log_prompts=settings.log_prompts,
         recorder=recorder,
         prices=settings.prices,
+        limiter=Limiter(),
+        reserved_completion_tokens=settings.limits.reserved_completion_tokens,
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)

@@ -32,6 +32,8 @@ class Caller:
     model_patterns: tuple[str, ...] = ("*",)
     # The virtual key's id; None for a key of the configuration file.
     key_id: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
 
     def may_use(self, model: str) -> bool:
         """Whether the caller's key allows the public model name."""
@@ -56,7 +58,7 @@ class KeyRing:
         self._entries = [
             (
                 hashlib.sha256(k.key.get_secret_value().encode()).digest(),
-                Caller(k.name, tuple(k.models)),
+                Caller(k.name, tuple(k.models), None, k.rpm, k.tpm),
             )
             for k in keys
         ]
@@ -79,5 +81,5 @@ class KeyRing:
         if self._directory is not None and key.startswith(KEY_PREFIX):
             virtual = await self._directory.find(key)
             if virtual is not None and virtual.usable(time.time()):
-                return Caller(virtual.name, virtual.models, virtual.id)
+                return Caller(virtual.name, virtual.models, virtual.id, virtual.rpm, virtual.tpm)
         raise invalid_api_key()

@@ -128,6 +128,8 @@ class ModelSettings(_Section):
         None, description="shown by /v1/models; the first deployment's provider if unset"
     )
     created: int = Field(0, ge=0, description="shown by /v1/models as `created`")
+    rpm: int | None = Field(None, gt=0, description="requests per minute, all callers together")
+    tpm: int | None = Field(None, gt=0, description="tokens per minute, all callers together")
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +185,8 @@ class KeySettings(_Section):
         min_length=1,
         description="public model names this key may use; shell-style patterns (`gpt-4o*`)",
     )
+    rpm: int | None = Field(None, gt=0, description="requests per minute")
+    tpm: int | None = Field(None, gt=0, description="tokens per minute (prompt and completion)")
 
     @field_validator("key")
     @classmethod
@@ -197,6 +201,12 @@ class LimitSettings(_Section):
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request body")
     max_header_kb: int = Field(60, ge=8, le=8192, description="largest request headers")
+    reserved_completion_tokens: int = Field(
+        1024,
+        ge=1,
+        description="completion tokens reserved against a tokens-per-minute limit when a "
+        "request gives no `max_tokens`",
+    )
 
 
 class StorageSettings(_Section):

@@ -18,3 +18,5 @@ class CallInfo:
     started: float = field(default_factory=perf_counter)
     # The deployment that serves the answer, once known: reported in a response header.
     deployment: str | None = None
+    # `x-ratelimit-*` headers of the caller's limits, once admitted.
+    rate_limits: tuple[tuple[str, str], ...] = ()

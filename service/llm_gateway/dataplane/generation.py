@@ -10,6 +10,7 @@ from typing import Any
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
+from llm_gateway.limits import Limiter, Limits, Ticket, estimate_tokens
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -43,16 +44,21 @@ class DataPlane:
         log_prompts: bool = False,
         recorder: UsageRecorder | None = None,
         prices: Mapping[str, Price] | None = None,
+        limiter: Limiter | None = None,
+        reserved_completion_tokens: int = 1024,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
         self._log_prompts = log_prompts
         self._recorder = recorder
         self._prices = prices or {}
+        self._limiter = limiter
+        self._reserved_completion = reserved_completion_tokens
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
         route = self._route(request.model, call)
+        ticket = self._admit(request, route, call)
         body = dict(request.body)
         body.pop("stream", None)
         body.pop("stream_options", None)
@@ -73,7 +79,7 @@ class DataPlane:
             raise
         finally:
             call.deployment = attempts.served_by
-            self._account(request, call, attempts, status, usage, None)
+            self._account(request, call, attempts, status, usage, None, ticket)
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -85,6 +91,7 @@ class DataPlane:
         usage chunk (which the provider may ask for regardless, for accounting) is passed on.
         """
         route = self._route(request.model, call)
+        ticket = self._admit(request, route, call)
         body = {**request.body, "stream": True}
         wants_usage = request.include_usage
         as_text = request.as_text_completion
@@ -120,7 +127,7 @@ class DataPlane:
         finally:
             await chunks.aclose()
             call.deployment = attempts.served_by
-            self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
+            self._account(request, call, attempts, status, tracker.usage, first_chunk_at, ticket)
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -130,6 +137,23 @@ class DataPlane:
     def get_model(self, name: str, call: CallInfo) -> dict[str, Any]:
         """Returns one served model, or raises a 404 or 403 `GatewayError`."""
         return _model_object(self._route(name, call))
+
+    def _admit(
+        self, request: GenerationRequest, route: ModelRoute, call: CallInfo
+    ) -> Ticket | None:
+        """Reserves the request against its key's and model's limits, or raises a 429."""
+        caller = call.caller
+        scopes = {}
+        if caller.rpm is not None or caller.tpm is not None:
+            scopes[f"key:{caller.key_id or caller.key_name}"] = Limits(caller.rpm, caller.tpm)
+        if route.rpm is not None or route.tpm is not None:
+            scopes[f"model:{route.public_name}"] = Limits(route.rpm, route.tpm)
+        if not scopes or self._limiter is None:
+            return None
+        estimate = estimate_tokens(request.body, self._reserved_completion)
+        ticket = self._limiter.admit(scopes, estimate)
+        call.rate_limits = ticket.headers
+        return ticket
 
     def _route(self, model: str, call: CallInfo) -> ModelRoute:
         route = self._router.resolve(model)
@@ -145,8 +169,15 @@ class DataPlane:
         status: int,
         usage: Usage,
         first_chunk_at: float | None,
+        ticket: Ticket | None,
     ) -> None:
-        """Writes the request's log line and hands its usage record to the recorder."""
+        """Writes the request's log line, hands its usage record to the recorder and settles
+        its rate-limit reservation to the tokens used."""
+        if ticket is not None and self._limiter is not None:
+            used = usage.total_tokens
+            if usage.estimated:  # the prompt was never counted upstream
+                used = ticket.prompt_estimate + usage.completion_tokens
+            ticket.settle(used, self._limiter.now())
         latency_ms = round((perf_counter() - call.started) * 1000, 2)
         ttft_ms = (
             None if first_chunk_at is None else round((first_chunk_at - call.started) * 1000, 2)

@@ -20,6 +20,8 @@ class ModelRoute:
     fallbacks: tuple[str, ...]
     owned_by: str
     created: int
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class Router:
@@ -42,6 +44,8 @@ class Router:
                 tuple(m.fallbacks),
                 m.owned_by or m.deployments[0].provider,
                 m.created,
+                m.rpm,
+                m.tpm,
             )
             for name, m in models.items()
         }

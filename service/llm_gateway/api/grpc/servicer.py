@@ -95,10 +95,11 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         try:
             call = await inbound.authenticate(self._keys)
             yield call
-            if call.deployment:
-                context.set_trailing_metadata(
-                    (("x-request-id", inbound.request_id), (DEPLOYMENT_HEADER, call.deployment))
-                )
+            if call.deployment or call.rate_limits:
+                trailing = (("x-request-id", inbound.request_id), *call.rate_limits)
+                if call.deployment:
+                    trailing += ((DEPLOYMENT_HEADER, call.deployment),)
+                context.set_trailing_metadata(trailing)
         except GatewayError as error:
             await abort(context, error, inbound.request_id, call.deployment if call else None)
         except Exception:

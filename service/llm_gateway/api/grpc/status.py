@@ -52,5 +52,6 @@ async def abort(
     )
     if deployment:
         trailing += ((DEPLOYMENT_HEADER, deployment),)
+    trailing += error.headers
     await context.abort(error.grpc_status, error.message, trailing_metadata=trailing)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover

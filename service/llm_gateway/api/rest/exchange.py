@@ -78,7 +78,10 @@ async def error_answer(
 ) -> HttpBody:
     """Sends the error's status and headers; returns its body."""
     deployment = call.deployment if call else None
-    await context.send_initial_metadata(framing.error_headers(error, request_id, deployment))
+    headers = framing.error_headers(error, request_id, deployment)
+    if call is not None and not error.headers:
+        headers += call.rate_limits  # a refusal of the limiter carries its own
+    await context.send_initial_metadata(headers)
     return HttpBody(content_type=framing.JSON, data=dialect.error(error))
 
 
@@ -101,7 +104,8 @@ async def generate(
                 yield frame
             return
         answer = await dataplane.generate(request, call)
-        await context.send_initial_metadata(framing.success_headers(call.deployment))
+        headers = framing.success_headers(call.deployment, call.rate_limits)
+        await context.send_initial_metadata(headers)
         yield HttpBody(content_type=framing.JSON, data=dialect.answer(answer))
     except GatewayError as error:
         yield await error_answer(context, dialect, error, inbound.request_id, call)
@@ -127,7 +131,9 @@ async def _stream(
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
-        await context.send_initial_metadata(framing.success_headers(call.deployment))
+        await context.send_initial_metadata(
+            framing.success_headers(call.deployment, call.rate_limits)
+        )
         opening = encoder.chunk(first) if first is not None else b""
         yield HttpBody(content_type=dialect.stream_content_type, data=opening)
         if first is not None:

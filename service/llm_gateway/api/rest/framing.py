@@ -22,9 +22,12 @@ def json_body(payload: dict[str, Any]) -> HttpBody:
     return HttpBody(content_type=JSON, data=orjson.dumps(payload))
 
 
-def success_headers(deployment: str | None) -> tuple[tuple[str, str], ...]:
-    """The response headers of a generated answer: which deployment served it."""
-    return ((DEPLOYMENT_HEADER, deployment),) if deployment else ()
+def success_headers(
+    deployment: str | None, rate_limits: tuple[tuple[str, str], ...] = ()
+) -> tuple[tuple[str, str], ...]:
+    """The response headers of a generated answer: which deployment served it, and the
+    caller's remaining rate limits."""
+    return (((DEPLOYMENT_HEADER, deployment),) if deployment else ()) + rate_limits
 
 
 def error_headers(
@@ -34,4 +37,4 @@ def error_headers(
     headers = [(STATUS_HEADER, str(error.status)), ("x-request-id", request_id)]
     if error.retry_after:
         headers.append(("retry-after", error.retry_after))
-    return tuple(headers) + success_headers(deployment)
+    return tuple(headers) + success_headers(deployment) + error.headers

@@ -1,0 +1,119 @@
+"""Admits requests within the requests-per-minute and tokens-per-minute limits of their key
+and their model, and reports the remaining capacity the way OpenAI does.
+
+Tokens are reserved at admission: an estimate of the prompt (a token per four characters of
+the request's messages or prompt) plus the most the answer may take (`max_tokens`, or the
+configured default). When the request ends, its reservation is settled to the tokens really
+used, so the limit tracks real use while concurrent requests can never together go past it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import GatewayError
+from llm_gateway.limits.window import Reservation, SlidingWindow
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The per-minute limits of one scope (a key or a model); None is unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+def estimate_tokens(body: dict[str, Any], default_completion: int) -> tuple[int, int]:
+    """(prompt tokens estimated from the request's size, the most its answers may take)."""
+    source = body.get("messages", body.get("prompt", ""))
+    prompt = math.ceil(len(orjson.dumps(source)) / 4)
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or default_completion
+    return prompt, int(limit) * int(body.get("n") or 1)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's reservations, settled when it ends."""
+
+    headers: Headers
+    tokens: list[tuple[SlidingWindow, Reservation]] = field(default_factory=list)
+    prompt_estimate: int = 0
+
+    def settle(self, tokens_used: int, now: float) -> None:
+        """Sets the request's token reservations to what it used."""
+        for window, reservation in self.tokens:
+            window.settle(reservation, tokens_used, now)
+
+
+class Limiter:
+    """The sliding windows of every limited key and model, in this process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[tuple[str, str], SlidingWindow] = {}
+
+    def _window(self, scope: str, kind: str, limit: int) -> SlidingWindow:
+        window = self._windows.get((scope, kind))
+        if window is None or window.limit != limit:
+            window = self._windows[(scope, kind)] = SlidingWindow(limit)
+        return window
+
+    def admit(self, scopes: dict[str, Limits], estimate: tuple[int, int]) -> Ticket:
+        """Reserves one request and the estimated tokens in every scope, or raises a 429 naming
+        the limit that was reached. `scopes` maps a scope name (`key:...`, `model:...`) to its
+        limits; `estimate` is (prompt, completion) tokens."""
+        now = self._clock()
+        tokens = sum(estimate)
+        checks: list[tuple[str, SlidingWindow, int]] = []
+        for scope, limits in scopes.items():
+            if limits.rpm is not None:
+                checks.append(("requests", self._window(scope, "requests", limits.rpm), 1))
+            if limits.tpm is not None:
+                checks.append(("tokens", self._window(scope, "tokens", limits.tpm), tokens))
+        for kind, window, amount in checks:
+            if not window.fits(amount, now):
+                wait = window.seconds_until_fits(amount, now)
+                raise GatewayError(
+                    429,
+                    f"Rate limit reached: {window.limit} {kind} per minute. "
+                    f"Try again in {wait:.1f}s.",
+                    code=f"rate_limit_{kind}",
+                    retry_after=str(max(1, math.ceil(wait))),
+                    headers=self._headers(checks, now),
+                )
+        reservations = []
+        for kind, window, amount in checks:
+            reservation = window.reserve(amount, now)
+            if kind == "tokens":
+                reservations.append((window, reservation))
+        return Ticket(self._headers(checks, now), reservations, estimate[0])
+
+    def now(self) -> float:
+        """The limiter's clock."""
+        return self._clock()
+
+    @staticmethod
+    def _headers(checks: list[tuple[str, SlidingWindow, int]], now: float) -> Headers:
+        """`x-ratelimit-*` for the tightest window of each kind (the least remaining)."""
+        headers: list[tuple[str, str]] = []
+        for kind in ("requests", "tokens"):
+            windows = [w for k, w, _ in checks if k == kind]
+            if not windows:
+                continue
+            tightest = min(windows, key=lambda w: w.limit - w.used(now))
+            remaining = max(0, tightest.limit - tightest.used(now))
+            reset = tightest.seconds_until_fits(tightest.limit, now)
+            headers += [
+                (f"x-ratelimit-limit-{kind}", str(tightest.limit)),
+                (f"x-ratelimit-remaining-{kind}", str(remaining)),
+                (f"x-ratelimit-reset-{kind}", f"{reset:.3f}s"),
+            ]
+        return tuple(headers)

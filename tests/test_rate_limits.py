@@ -1,0 +1,187 @@
+"""Requests and tokens per minute, per key and per model: reservations at admission,
+settlement at the end, OpenAI's 429 and `x-ratelimit-*` headers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import openai
+import pytest
+
+from llm_gateway.errors import GatewayError
+from llm_gateway.limits import Limiter, Limits, estimate_tokens
+from llm_gateway.v1 import chat_pb2
+from tests.support.grpc_client import stub
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import Stack, stack_config, start_stack
+from tests.test_virtual_keys import SECRET, keys_cli, sdk
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_requests_per_minute_slide() -> None:
+    clock = Clock()
+    limiter = Limiter(clock)
+    scopes = {"key:a": Limits(rpm=3)}
+    for _ in range(3):
+        limiter.admit(scopes, (10, 10))
+        clock.now += 10
+    with pytest.raises(GatewayError) as caught:
+        limiter.admit(scopes, (10, 10))
+    assert caught.value.status == 429 and caught.value.code == "rate_limit_requests"
+    assert caught.value.retry_after == "30"  # the first request leaves the window at 160
+    assert ("x-ratelimit-remaining-requests", "0") in caught.value.headers
+    clock.now = 160.0
+    ticket = limiter.admit(scopes, (10, 10))
+    assert dict(ticket.headers)["x-ratelimit-remaining-requests"] == "0"
+    assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "3"
+
+
+def test_tokens_are_reserved_then_settled() -> None:
+    clock = Clock()
+    limiter = Limiter(clock)
+    scopes = {"key:a": Limits(tpm=1000)}
+    first = limiter.admit(scopes, (100, 300))
+    limiter.admit(scopes, (100, 300))
+    with pytest.raises(GatewayError) as caught:
+        limiter.admit(scopes, (100, 300))  # 400 more would make 1,200
+    assert caught.value.code == "rate_limit_tokens"
+    first.settle(50, clock.now)  # it used far less than it reserved
+    ticket = limiter.admit(scopes, (100, 300))
+    assert dict(ticket.headers)["x-ratelimit-remaining-tokens"] == str(1000 - 50 - 400 - 400)
+
+
+def test_the_tightest_scope_is_reported_and_any_scope_refuses() -> None:
+    limiter = Limiter(Clock())
+    scopes = {"key:a": Limits(rpm=100), "model:m": Limits(rpm=2)}
+    limiter.admit(scopes, (1, 1))
+    ticket = limiter.admit(scopes, (1, 1))
+    assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "2"
+    with pytest.raises(GatewayError):
+        limiter.admit({"key:b": Limits(rpm=100), "model:m": Limits(rpm=2)}, (1, 1))
+
+
+def test_estimate_counts_prompt_size_and_output_limit() -> None:
+    body = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50, "n": 2}
+    prompt, completion = estimate_tokens(body, 1024)
+    assert 100 <= prompt <= 120 and completion == 100
+    assert estimate_tokens({"prompt": "hi"}, 1024)[1] == 1024
+
+
+@pytest.fixture(scope="module")
+def limited(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("limited")
+    config = stack_config(
+        upstream.base_url,
+        storage={"database": f"sqlite:///{folder}/g.db", "key_secret": SECRET},
+    )
+    config["models"]["gpt-echo"]["tpm"] = 1_000_000
+    config["models"]["org/model-with-slash"]["rpm"] = 5
+    stack = start_stack(folder, config)
+    yield stack
+    stack.stop()
+
+
+def burst(client: openai.OpenAI, model: str, count: int, **extra: object) -> list[object]:
+    def call(_: int) -> object:
+        try:
+            return client.chat.completions.with_raw_response.create(
+                model=model,
+                messages=[{"role": "user", "content": "hi"}],
+                **extra,  # type: ignore[arg-type]
+            )
+        except openai.RateLimitError as error:
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_fifty_concurrent_requests_never_overrun_a_key_rpm(limited: Stack) -> None:
+    created = keys_cli(
+        Path(limited.log_path.parent / "gateway.yaml"), "create", "--name", "r20", "--rpm", "20"
+    )
+    results = burst(sdk(limited, created["key"]), "gpt-echo", 50)
+    admitted = [r for r in results if not isinstance(r, openai.RateLimitError)]
+    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert len(admitted) == 20 and len(refused) == 30
+    error = refused[0]
+    assert error.body["code"] == "rate_limit_requests"  # type: ignore[index]
+    assert int(error.response.headers["retry-after"]) >= 1
+    assert error.response.headers["x-ratelimit-remaining-requests"] == "0"
+    remaining = sorted(int(r.headers["x-ratelimit-remaining-requests"]) for r in admitted)  # type: ignore[attr-defined]
+    assert remaining == list(range(20))
+
+
+def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> None:
+    # Each stream lasts about a second and holds its reservation (a prompt estimate of a few
+    # tokens, and max_tokens=100) until it ends.
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "t1k", "--tpm", "1000")
+    client = sdk(limited, created["key"])
+
+    def stream(_: int) -> bool:
+        try:
+            chunks = client.chat.completions.create(
+                model="gpt-paced",
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=100,
+                stream=True,
+            )
+        except openai.RateLimitError:
+            return False
+        return bool(list(chunks))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        admitted = sum(pool.map(stream, range(50)))
+    assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
+    # Settled to real use (about 21 tokens each), the window has room again.
+    after = client.chat.completions.with_raw_response.create(
+        model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=100
+    )
+    assert int(after.headers["x-ratelimit-remaining-tokens"]) > 500
+
+
+def test_model_limit_applies_to_all_callers_and_headers_come_on_every_answer(
+    limited: Stack,
+) -> None:
+    first = keys_cli(Path(limited.log_path.parent / "gateway.yaml"), "create", "--name", "m1")
+    second = keys_cli(Path(limited.log_path.parent / "gateway.yaml"), "create", "--name", "m2")
+    model = "org/model-with-slash"
+    answers = burst(sdk(limited, first["key"]), model, 3) + burst(
+        sdk(limited, second["key"]), model, 3
+    )
+    assert sum(isinstance(a, openai.RateLimitError) for a in answers) == 1  # 6 asked, 5 allowed
+    echo = sdk(limited, first["key"]).chat.completions.with_raw_response.create(
+        model="gpt-echo", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert echo.headers["x-ratelimit-limit-tokens"] == "1000000"
+    assert "x-ratelimit-limit-requests" not in echo.headers  # no request limit applies here
+
+
+def test_limits_over_grpc_are_status_and_trailers(limited: Stack) -> None:
+    created = keys_cli(
+        Path(limited.log_path.parent / "gateway.yaml"), "create", "--name", "g1", "--rpm", "1"
+    )
+    metadata = (("authorization", f"Bearer {created['key']}"),)
+    request = chat_pb2.ChatCompletionRequest(
+        model="gpt-echo", messages=[chat_pb2.ChatMessage(role="user", text="hi")]
+    )
+    channel, gateway = stub(limited.grpc_target)
+    with channel:
+        _, call = gateway.CreateChatCompletion.with_call(request, metadata=metadata, timeout=10)
+        assert dict(call.trailing_metadata())["x-ratelimit-remaining-requests"] == "0"
+        with pytest.raises(grpc.RpcError) as caught:
+            gateway.CreateChatCompletion(request, metadata=metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
