@@ -3,6 +3,7 @@ settlement at the end, OpenAI's 429 and `x-ratelimit-*` headers."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from llm_gateway.errors import GatewayError
 from llm_gateway.limits import Limiter, Limits, estimate_tokens
+from llm_gateway.limits.budget import Budget, BudgetLedger, period_start
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -185,3 +187,51 @@ def test_limits_over_grpc_are_status_and_trailers(limited: Stack) -> None:
         with pytest.raises(grpc.RpcError) as caught:
             gateway.CreateChatCompletion(request, metadata=metadata, timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+
+
+def test_period_starts() -> None:
+    moment = 1_795_376_836.0  # 2026-11-22 16:27:16 UTC
+    assert period_start("day", moment) == 1_795_305_600.0  # 2026-11-22 00:00 UTC
+    assert period_start("month", moment) == 1_793_491_200.0  # 2026-11-01 00:00 UTC
+    assert period_start("total", moment) == 0.0
+
+
+def test_budget_reserves_loads_spent_and_settles() -> None:
+    loaded: list[tuple[str, float]] = []
+
+    async def spent(key_id: str, since: float) -> tuple[int, float]:
+        loaded.append((key_id, since))
+        return 600, 0.5
+
+    async def scenario() -> None:
+        ledger = BudgetLedger(spent, clock=lambda: 1_795_376_836.0)
+        budget = Budget(tokens=1000, cost=1.0, period="day")
+        await ledger.reserve("k", budget, 300)  # 600 spent + 300 reserved
+        with pytest.raises(GatewayError) as caught:
+            await ledger.reserve("k", budget, 200)  # would make 1,100
+        assert caught.value.status == 429 and caught.value.code == "insufficient_quota"
+        ledger.settle("k", 300, 50, 0.6)  # used 50 tokens, but the cost is now 1.1
+        with pytest.raises(GatewayError) as spent_out:
+            await ledger.reserve("k", budget, 1)
+        assert "budget of 1.0" in spent_out.value.message
+        assert loaded == [("k", 1_795_305_600.0)]  # read once per key and period
+
+    asyncio.run(scenario())
+
+
+def test_token_budget_of_a_virtual_key(limited: Stack) -> None:
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(
+        config, "create", "--name", "b1", "--budget-tokens", "250", "--budget-period", "day"
+    )
+    client = sdk(limited, created["key"])
+    # Each request reserves max_tokens=100 plus a prompt estimate and uses a few tokens.
+    for _ in range(3):
+        client.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=100
+        )
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=240
+        )
+    assert caught.value.body["code"] == "insufficient_quota"  # type: ignore[index]

@@ -22,6 +22,7 @@ from llm_gateway.config import GatewaySettings
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.limits import Limiter
+from llm_gateway.limits.budget import BudgetLedger
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
@@ -111,6 +112,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         prices=settings.prices,
         limiter=Limiter(),
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
+        ledger=BudgetLedger(store.spent) if store is not None else None,
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from llm_gateway.auth.directory import KeyDirectory
-from llm_gateway.auth.virtual_keys import KEY_PREFIX
+from llm_gateway.auth.virtual_keys import KEY_PREFIX, VirtualKey
 from llm_gateway.config.settings import KeySettings
 from llm_gateway.errors import invalid_api_key
+from llm_gateway.limits.budget import Budget
 
 _BEARER = "bearer "
 
@@ -34,6 +35,7 @@ class Caller:
     key_id: str | None = None
     rpm: int | None = None
     tpm: int | None = None
+    budget: Budget | None = None
 
     def may_use(self, model: str) -> bool:
         """Whether the caller's key allows the public model name."""
@@ -48,6 +50,13 @@ def presented_key(metadata: Mapping[str, str]) -> str | None:
             return authorization[len(_BEARER) :].strip() or None
         return None
     return metadata.get("x-api-key") or metadata.get("x-goog-api-key") or None
+
+
+def _caller_of(key: VirtualKey) -> Caller:
+    budget = None
+    if key.budget_tokens is not None or key.budget_cost is not None:
+        budget = Budget(key.budget_tokens, key.budget_cost, key.budget_period)
+    return Caller(key.name, key.models, key.id, key.rpm, key.tpm, budget)
 
 
 class KeyRing:
@@ -81,5 +90,5 @@ class KeyRing:
         if self._directory is not None and key.startswith(KEY_PREFIX):
             virtual = await self._directory.find(key)
             if virtual is not None and virtual.usable(time.time()):
-                return Caller(virtual.name, virtual.models, virtual.id, virtual.rpm, virtual.tpm)
+                return _caller_of(virtual)
         raise invalid_api_key()

@@ -11,6 +11,7 @@ from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
 from llm_gateway.limits import Limiter, Limits, Ticket, estimate_tokens
+from llm_gateway.limits.budget import Budget, BudgetLedger
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -46,6 +47,7 @@ class DataPlane:
         prices: Mapping[str, Price] | None = None,
         limiter: Limiter | None = None,
         reserved_completion_tokens: int = 1024,
+        ledger: BudgetLedger | None = None,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
@@ -54,11 +56,12 @@ class DataPlane:
         self._prices = prices or {}
         self._limiter = limiter
         self._reserved_completion = reserved_completion_tokens
+        self._ledger = ledger
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
         route = self._route(request.model, call)
-        ticket = self._admit(request, route, call)
+        ticket = await self._admit(request, route, call)
         body = dict(request.body)
         body.pop("stream", None)
         body.pop("stream_options", None)
@@ -91,7 +94,7 @@ class DataPlane:
         usage chunk (which the provider may ask for regardless, for accounting) is passed on.
         """
         route = self._route(request.model, call)
-        ticket = self._admit(request, route, call)
+        ticket = await self._admit(request, route, call)
         body = {**request.body, "stream": True}
         wants_usage = request.include_usage
         as_text = request.as_text_completion
@@ -138,22 +141,41 @@ class DataPlane:
         """Returns one served model, or raises a 404 or 403 `GatewayError`."""
         return _model_object(self._route(name, call))
 
-    def _admit(
+    async def _admit(
         self, request: GenerationRequest, route: ModelRoute, call: CallInfo
     ) -> Ticket | None:
-        """Reserves the request against its key's and model's limits, or raises a 429."""
+        """Reserves the request against its key's budget and its key's and model's rate
+        limits, or raises a 429."""
         caller = call.caller
         scopes = {}
         if caller.rpm is not None or caller.tpm is not None:
             scopes[f"key:{caller.key_id or caller.key_name}"] = Limits(caller.rpm, caller.tpm)
         if route.rpm is not None or route.tpm is not None:
             scopes[f"model:{route.public_name}"] = Limits(route.rpm, route.tpm)
-        if not scopes or self._limiter is None:
+        budget = self._budget_of(call)
+        if not (scopes and self._limiter) and budget is None:
             return None
         estimate = estimate_tokens(request.body, self._reserved_completion)
-        ticket = self._limiter.admit(scopes, estimate)
+        if budget is not None:
+            await budget[0].reserve(budget[1], budget[2], sum(estimate))
+        ticket = Ticket((), prompt_estimate=estimate[0])
+        if scopes and self._limiter is not None:
+            try:
+                ticket = self._limiter.admit(scopes, estimate)
+            except GatewayError:
+                if budget is not None:
+                    budget[0].settle(budget[1], sum(estimate), 0, 0.0)
+                raise
+        ticket.budget_reserved = sum(estimate) if budget is not None else 0
         call.rate_limits = ticket.headers
         return ticket
+
+    def _budget_of(self, call: CallInfo) -> tuple[BudgetLedger, str, Budget] | None:
+        """The ledger, key id and budget of a budgeted virtual key; None otherwise."""
+        caller = call.caller
+        if self._ledger is None or caller.key_id is None or caller.budget is None:
+            return None
+        return self._ledger, caller.key_id, caller.budget
 
     def _route(self, model: str, call: CallInfo) -> ModelRoute:
         route = self._router.resolve(model)
@@ -173,18 +195,22 @@ class DataPlane:
     ) -> None:
         """Writes the request's log line, hands its usage record to the recorder and settles
         its rate-limit reservation to the tokens used."""
-        if ticket is not None and self._limiter is not None:
+        deployment = attempts.deployment
+        upstream_model = deployment.upstream_model if deployment else None
+        price = cost(self._prices, upstream_model, usage)
+        if ticket is not None:
             used = usage.total_tokens
             if usage.estimated:  # the prompt was never counted upstream
                 used = ticket.prompt_estimate + usage.completion_tokens
-            ticket.settle(used, self._limiter.now())
+            if self._limiter is not None:
+                ticket.settle(used, self._limiter.now())
+            budget = self._budget_of(call)
+            if budget is not None:
+                budget[0].settle(budget[1], ticket.budget_reserved, used, price)
         latency_ms = round((perf_counter() - call.started) * 1000, 2)
         ttft_ms = (
             None if first_chunk_at is None else round((first_chunk_at - call.started) * 1000, 2)
         )
-        deployment = attempts.deployment
-        upstream_model = deployment.upstream_model if deployment else None
-        price = cost(self._prices, upstream_model, usage)
         fields: dict[str, Any] = {
             "event": "request",
             "request_id": call.request_id,

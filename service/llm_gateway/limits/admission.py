@@ -46,6 +46,7 @@ class Ticket:
     headers: Headers
     tokens: list[tuple[SlidingWindow, Reservation]] = field(default_factory=list)
     prompt_estimate: int = 0
+    budget_reserved: int = 0  # tokens reserved from the key's budget
 
     def settle(self, tokens_used: int, now: float) -> None:
         """Sets the request's token reservations to what it used."""

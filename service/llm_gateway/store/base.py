@@ -48,6 +48,10 @@ class Store(Protocol):
         """Usage per key, model and day since `since` (seconds since the epoch)."""
         ...
 
+    async def spent(self, key_id: str, since: float) -> tuple[int, float]:
+        """Tokens and cost recorded for a virtual key since `since`."""
+        ...
+
     async def close(self) -> None:
         """Releases the connection."""
         ...

@@ -270,6 +270,17 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def spent(self, key_id: str, since: float) -> tuple[int, float]:
+        def work(db: sqlite3.Connection) -> tuple[int, float]:
+            row = db.execute(
+                "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0), "
+                "COALESCE(SUM(cost), 0) FROM usage_records WHERE key_id = ? AND created_at >= ?",
+                (key_id, since),
+            ).fetchone()
+            return int(row[0]), float(row[1])
+
+        return await self._run(work)
+
     async def close(self) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.close()

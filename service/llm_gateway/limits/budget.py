@@ -1,0 +1,88 @@
+"""Token and cost budgets of virtual keys, per day, month or for all time.
+
+What a key has spent in the current period is read from the usage records once per key and
+period, then kept in memory: admitted requests reserve their estimated tokens, and settle to
+what they used and cost. A request whose reservation would take the key past its token budget,
+or a key whose cost budget is spent, is refused with OpenAI's `insufficient_quota`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from llm_gateway.errors import GatewayError
+
+Spent = Callable[[str, float], Awaitable[tuple[int, float]]]  # (key id, since) → tokens, cost
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A key's allowance for one period."""
+
+    tokens: int | None
+    cost: float | None
+    period: str  # "day", "month" or "total"
+
+
+def period_start(period: str, now: float) -> float:
+    """The start (UTC) of the period that contains `now`."""
+    if period == "total":
+        return 0.0
+    moment = datetime.fromtimestamp(now, UTC)
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+@dataclass(slots=True)
+class _Account:
+    start: float
+    tokens: int
+    cost: float
+    reserved: int = 0
+
+
+def exhausted(message: str) -> GatewayError:
+    """OpenAI's answer to a spent quota."""
+    return GatewayError(429, message, type="insufficient_quota", code="insufficient_quota")
+
+
+class BudgetLedger:
+    """What each budgeted key has spent in its current period."""
+
+    def __init__(self, spent: Spent, clock: Callable[[], float] = time.time) -> None:
+        self._spent = spent
+        self._clock = clock
+        self._accounts: dict[str, _Account] = {}
+
+    async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
+        """Reserves `tokens` of the key's budget, or raises `insufficient_quota`."""
+        start = period_start(budget.period, self._clock())
+        account = self._accounts.get(key_id)
+        if account is None or account.start != start:
+            spent_tokens, spent_cost = await self._spent(key_id, start)
+            account = self._accounts.get(key_id)  # another request may have loaded it meanwhile
+            if account is None or account.start != start:
+                account = self._accounts[key_id] = _Account(start, spent_tokens, spent_cost)
+        if budget.cost is not None and account.cost >= budget.cost:
+            raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
+        if budget.tokens is not None and account.tokens + account.reserved + tokens > budget.tokens:
+            left = max(0, budget.tokens - account.tokens - account.reserved)
+            raise exhausted(
+                f"This API key's {budget.period} budget of {budget.tokens} tokens has {left} "
+                f"left, less than this request may use ({tokens})."
+            )
+        account.reserved += tokens
+
+    def settle(self, key_id: str, reserved: int, tokens: int, cost: float | None) -> None:
+        """Replaces a request's reservation by what it used and cost."""
+        account = self._accounts.get(key_id)
+        if account is None:
+            return
+        account.reserved = max(0, account.reserved - reserved)
+        account.tokens += tokens
+        account.cost += cost or 0.0
