@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.servers import postgres_server, redis_server
 from tests.support.stack import KEY, Stack, stack_config, start_stack
 
 
@@ -36,3 +37,17 @@ def client(stack: Stack) -> openai.OpenAI:
 @pytest.fixture
 def root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server of the tests' own (skips, saying why, without the binaries)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server of the tests' own (skips, saying why, without the binary)."""
+    with redis_server() as url:
+        yield url

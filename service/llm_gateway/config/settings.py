@@ -213,8 +213,13 @@ class StorageSettings(_Section):
     """Where virtual keys and usage records live."""
 
     database: str = Field(
-        description="`sqlite:///path/to/file.db` (a relative path is relative to the working "
-        "directory)"
+        description="`sqlite:///path/to/file.db` (relative to the working directory; "
+        "`sqlite:////abs/path`), or `postgresql://user:password@host:5432/db` for replicas"
+    )
+    redis_url: str | None = Field(
+        None,
+        description="`redis://host:6379/0`: rate-limit counters shared by every replica "
+        "(otherwise each process counts alone)",
     )
     key_secret: SecretStr = Field(
         description="the server secret that virtual keys are hashed with (HMAC-SHA256); "
@@ -231,8 +236,10 @@ class StorageSettings(_Section):
     @field_validator("database")
     @classmethod
     def _supported(cls, value: str) -> str:
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
         if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
-            raise ValueError(f"expected sqlite:///PATH, got {value!r}")
+            raise ValueError(f"expected sqlite:///PATH or postgresql://..., got {value!r}")
         return value
 
     @field_validator("key_secret")

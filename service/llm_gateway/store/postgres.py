@@ -1,0 +1,257 @@
+"""The store for many replicas: PostgreSQL over an asyncpg pool.
+
+Migrations run at start under an advisory lock, so replicas starting together apply each one
+once. The schema mirrors the SQLite one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from llm_gateway.auth.virtual_keys import VirtualKey
+from llm_gateway.store.base import KeyNotFound
+from llm_gateway.usage.records import UsageRecord, UsageRow
+
+_MIGRATION_LOCK = 0x6C6C6D67  # "llmg": the advisory lock id that serialises migrations
+MIGRATIONS = (
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner TEXT,
+        models JSONB NOT NULL,
+        rpm INTEGER,
+        tpm INTEGER,
+        budget_tokens BIGINT,
+        budget_cost DOUBLE PRECISION,
+        budget_period TEXT NOT NULL,
+        expires_at DOUBLE PRECISION,
+        enabled BOOLEAN NOT NULL,
+        metadata JSONB NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        revoked_at DOUBLE PRECISION
+    );
+    CREATE TABLE usage_records (
+        id BIGSERIAL PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        key_name TEXT NOT NULL,
+        key_id TEXT,
+        model TEXT NOT NULL,
+        deployment TEXT,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cached_tokens BIGINT NOT NULL,
+        cost DOUBLE PRECISION,
+        latency_ms DOUBLE PRECISION NOT NULL,
+        ttft_ms DOUBLE PRECISION,
+        status INTEGER NOT NULL,
+        cancelled BOOLEAN NOT NULL,
+        estimated BOOLEAN NOT NULL,
+        transport TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX usage_records_by_time ON usage_records (created_at, key_name);
+    CREATE INDEX usage_records_by_key ON usage_records (key_id, created_at);
+    """,
+)
+_KEY_COLUMNS = (
+    "id, prefix, name, owner, models, rpm, tpm, budget_tokens, budget_cost, budget_period, "
+    "expires_at, enabled, metadata, created_at, revoked_at"
+)
+_UPDATABLE = frozenset(
+    (
+        "name",
+        "owner",
+        "models",
+        "rpm",
+        "tpm",
+        "budget_tokens",
+        "budget_cost",
+        "budget_period",
+        "expires_at",
+        "enabled",
+        "metadata",
+        "revoked_at",
+    )
+)
+_JSON_COLUMNS = frozenset(("models", "metadata"))
+
+
+def _key(row: Any) -> VirtualKey:
+    return VirtualKey(
+        id=row["id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        owner=row["owner"],
+        models=tuple(orjson.loads(row["models"])),
+        rpm=row["rpm"],
+        tpm=row["tpm"],
+        budget_tokens=row["budget_tokens"],
+        budget_cost=row["budget_cost"],
+        budget_period=row["budget_period"],
+        expires_at=row["expires_at"],
+        enabled=row["enabled"],
+        metadata=orjson.loads(row["metadata"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _stored(name: str, value: Any) -> Any:
+    if name in _JSON_COLUMNS:
+        return orjson.dumps(list(value) if name == "models" else value).decode()
+    return value
+
+
+class PostgresStore:
+    """Virtual keys and usage records in PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._pool: Any = None
+
+    async def _connection_pool(self) -> Any:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=10)
+        return self._pool
+
+    async def migrate(self) -> None:
+        pool = await self._connection_pool()
+        async with pool.acquire() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS llm_gateway_schema (version INTEGER NOT NULL)"
+            )
+            version = await db.fetchval("SELECT max(version) FROM llm_gateway_schema") or 0
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                await db.execute(script)
+                await db.execute("INSERT INTO llm_gateway_schema (version) VALUES ($1)", number)
+
+    async def add_key(self, key: VirtualKey, digest: str) -> None:
+        pool = await self._connection_pool()
+        await pool.execute(
+            f"INSERT INTO api_keys (digest, {_KEY_COLUMNS}) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            digest,
+            key.id,
+            key.prefix,
+            key.name,
+            key.owner,
+            _stored("models", key.models),
+            key.rpm,
+            key.tpm,
+            key.budget_tokens,
+            key.budget_cost,
+            key.budget_period,
+            key.expires_at,
+            key.enabled,
+            _stored("metadata", key.metadata),
+            key.created_at,
+            key.revoked_at,
+        )
+
+    async def find_key(self, digest: str) -> VirtualKey | None:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE digest = $1", digest)
+        return _key(row) if row is not None else None
+
+    async def get_key(self, key_id: str) -> VirtualKey:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id)
+        if row is None:
+            raise KeyNotFound(key_id)
+        return _key(row)
+
+    async def list_keys(self) -> list[VirtualKey]:
+        pool = await self._connection_pool()
+        rows = await pool.fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC")
+        return [_key(row) for row in rows]
+
+    async def update_key(self, key_id: str, changes: dict[str, Any]) -> VirtualKey:
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+        if changes:
+            names = list(changes)
+            assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+            pool = await self._connection_pool()
+            result = await pool.execute(
+                f"UPDATE api_keys SET {assignments} WHERE id = $1",
+                key_id,
+                *(_stored(name, changes[name]) for name in names),
+            )
+            if result.endswith(" 0"):
+                raise KeyNotFound(key_id)
+        return await self.get_key(key_id)
+
+    async def add_usage(self, records: Sequence[UsageRecord]) -> None:
+        pool = await self._connection_pool()
+        rows = [
+            (
+                r.request_id,
+                r.key_name,
+                r.key_id,
+                r.model,
+                r.deployment,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.cached_tokens,
+                r.cost,
+                r.latency_ms,
+                r.ttft_ms,
+                r.status,
+                r.cancelled,
+                r.estimated,
+                r.transport,
+                r.created_at,
+            )
+            for r in records
+        ]
+        async with pool.acquire() as db, db.transaction():
+            await db.executemany(
+                "INSERT INTO usage_records (request_id, key_name, key_id, model, deployment, "
+                "prompt_tokens, completion_tokens, cached_tokens, cost, latency_ms, ttft_ms, "
+                "status, cancelled, estimated, transport, created_at) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                rows,
+            )
+
+    async def usage(self, since: float, key_name: str | None = None) -> list[UsageRow]:
+        pool = await self._connection_pool()
+        rows = await pool.fetch(
+            "SELECT to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, "
+            "key_name, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), "
+            "COALESCE(SUM(cost), 0), COUNT(*) FILTER (WHERE status >= 400 AND NOT cancelled), "
+            "COUNT(*) FILTER (WHERE cancelled), COUNT(*) FILTER (WHERE estimated) "
+            "FROM usage_records WHERE created_at >= $1 AND ($2::text IS NULL OR key_name = $2) "
+            "GROUP BY day, key_name, model ORDER BY day, key_name, model",
+            since,
+            key_name,
+        )
+        return [
+            UsageRow(
+                r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), float(r[6]), *map(int, r[7:])
+            )
+            for r in rows
+        ]
+
+    async def spent(self, key_id: str, since: float) -> tuple[int, float]:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(
+            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(cost), 0) "
+            "FROM usage_records WHERE key_id = $1 AND created_at >= $2",
+            key_id,
+            since,
+        )
+        return int(row[0]), float(row[1])
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

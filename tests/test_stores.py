@@ -1,0 +1,131 @@
+"""The two stores, SQLite and PostgreSQL (a server of the tests' own), pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from llm_gateway.auth.virtual_keys import VirtualKey, key_digest, new_key, new_key_id, shown_prefix
+from llm_gateway.store import KeyNotFound, Store, open_store
+from llm_gateway.usage.records import UsageRecord
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/store.db"
+        return
+    server: str = request.getfixturevalue("postgres_url")
+    name = f"store_test_{next(_databases)}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(server)
+        await connection.execute(f"CREATE DATABASE {name}")
+        await connection.close()
+
+    asyncio.run(create())
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def run(database: str, scenario: Callable[[Store], Awaitable[None]]) -> None:
+    async def main() -> None:
+        store = open_store(database)
+        try:
+            await store.migrate()
+            await store.migrate()  # idempotent
+            await scenario(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def record(key: VirtualKey | None, **fields: object) -> UsageRecord:
+    values: dict[str, object] = {
+        "request_id": "r",
+        "key_name": key.name if key else "config-key",
+        "key_id": key.id if key else None,
+        "model": "m",
+        "deployment": "p/m",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cached_tokens": 0,
+        "cost": 0.01,
+        "latency_ms": 12.5,
+        "ttft_ms": None,
+        "status": 200,
+        "cancelled": False,
+        "estimated": False,
+        "transport": "rest",
+    }
+    values.update(fields)
+    return UsageRecord(**values)  # type: ignore[arg-type]
+
+
+def test_key_lifecycle(database: str) -> None:
+    async def scenario(store: Store) -> None:
+        secret = new_key()
+        key = VirtualKey(
+            id=new_key_id(),
+            name="alice",
+            prefix=shown_prefix(secret),
+            models=("gpt-*",),
+            rpm=10,
+            budget_tokens=1000,
+            metadata={"team": "a"},
+        )
+        digest = key_digest(b"server-secret-0123", secret)
+        await store.add_key(key, digest)
+        assert await store.find_key(digest) == key
+        assert await store.find_key(key_digest(b"server-secret-0123", new_key())) is None
+        assert await store.get_key(key.id) == key
+        changed = await store.update_key(key.id, {"models": ("*",), "enabled": False, "tpm": 5})
+        assert (changed.models, changed.enabled, changed.tpm, changed.rpm) == (("*",), False, 5, 10)
+        revoked = await store.update_key(key.id, {"revoked_at": 123.0})
+        assert revoked.revoked_at == 123.0 and not revoked.usable(time.time())
+        assert [k.id for k in await store.list_keys()] == [key.id]
+        with pytest.raises(KeyNotFound):
+            await store.get_key("key_missing")
+        with pytest.raises(KeyNotFound):
+            await store.update_key("key_missing", {"rpm": 1})
+        with pytest.raises(ValueError):
+            await store.update_key(key.id, {"digest": "x"})
+
+    run(database, scenario)
+
+
+def test_usage_report_and_spent(database: str) -> None:
+    async def scenario(store: Store) -> None:
+        key = VirtualKey(id=new_key_id(), name="bob", prefix="sk-gw-x...")
+        now = time.time()
+        await store.add_usage(
+            [
+                record(key, created_at=now - 10),
+                record(key, created_at=now - 5, status=502, completion_tokens=0, cost=None),
+                record(key, created_at=now - 1, status=499, cancelled=True, estimated=True),
+                record(key, model="other", created_at=now - 2),
+                record(None, created_at=now - 3),
+                record(key, created_at=now - 10 * 86_400),  # long ago
+            ]
+        )
+        rows = await store.usage(now - 86_400 * 2, "bob")
+        by_model = {row.model: row for row in rows}
+        assert set(by_model) == {"m", "other"}
+        m = by_model["m"]
+        assert (m.requests, m.prompt_tokens, m.completion_tokens) == (3, 30, 10)
+        assert (m.failed, m.cancelled, m.estimated) == (1, 1, 1)
+        assert m.cost == pytest.approx(0.02)
+        assert len(await store.usage(now - 86_400 * 2)) == 3  # bob's two models, config-key
+        tokens, cost = await store.spent(key.id, now - 86_400)
+        assert tokens == 15 + 10 + 15 + 15 and cost == pytest.approx(0.03)
+
+    run(database, scenario)
