@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -13,8 +14,9 @@ import openai
 import pytest
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.limits import Limiter, Limits, estimate_tokens
+from llm_gateway.limits import Limiter, Limits, RateLimiter, estimate_tokens
 from llm_gateway.limits.budget import Budget, BudgetLedger, period_start
+from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -34,42 +36,89 @@ def test_requests_per_minute_slide() -> None:
     clock = Clock()
     limiter = Limiter(clock)
     scopes = {"key:a": Limits(rpm=3)}
-    for _ in range(3):
-        limiter.admit(scopes, (10, 10))
-        clock.now += 10
-    with pytest.raises(GatewayError) as caught:
-        limiter.admit(scopes, (10, 10))
-    assert caught.value.status == 429 and caught.value.code == "rate_limit_requests"
-    assert caught.value.retry_after == "30"  # the first request leaves the window at 160
-    assert ("x-ratelimit-remaining-requests", "0") in caught.value.headers
-    clock.now = 160.0
-    ticket = limiter.admit(scopes, (10, 10))
-    assert dict(ticket.headers)["x-ratelimit-remaining-requests"] == "0"
-    assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "3"
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await limiter.admit(scopes, (10, 10))
+            clock.now += 10
+        with pytest.raises(GatewayError) as caught:
+            await limiter.admit(scopes, (10, 10))
+        assert caught.value.status == 429 and caught.value.code == "rate_limit_requests"
+        assert caught.value.retry_after == "30"  # the first request leaves the window at 160
+        assert ("x-ratelimit-remaining-requests", "0") in caught.value.headers
+        clock.now = 160.0
+        ticket = await limiter.admit(scopes, (10, 10))
+        assert dict(ticket.headers)["x-ratelimit-remaining-requests"] == "0"
+        assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "3"
+
+    asyncio.run(scenario())
 
 
-def test_tokens_are_reserved_then_settled() -> None:
-    clock = Clock()
-    limiter = Limiter(clock)
-    scopes = {"key:a": Limits(tpm=1000)}
-    first = limiter.admit(scopes, (100, 300))
-    limiter.admit(scopes, (100, 300))
-    with pytest.raises(GatewayError) as caught:
-        limiter.admit(scopes, (100, 300))  # 400 more would make 1,200
-    assert caught.value.code == "rate_limit_tokens"
-    first.settle(50, clock.now)  # it used far less than it reserved
-    ticket = limiter.admit(scopes, (100, 300))
-    assert dict(ticket.headers)["x-ratelimit-remaining-tokens"] == str(1000 - 50 - 400 - 400)
+@pytest.fixture(params=["in-process", "redis"])
+def make_limiter(request: pytest.FixtureRequest) -> Callable[[], RateLimiter]:
+    """Limiters with a one-second window, so that sliding is quick to observe."""
+    if request.param == "in-process":
+        return lambda: Limiter(span=1.0)
+    url: str = request.getfixturevalue("redis_url")
+    return lambda: RedisLimiter(url, span=1.0)
 
 
-def test_the_tightest_scope_is_reported_and_any_scope_refuses() -> None:
-    limiter = Limiter(Clock())
-    scopes = {"key:a": Limits(rpm=100), "model:m": Limits(rpm=2)}
-    limiter.admit(scopes, (1, 1))
-    ticket = limiter.admit(scopes, (1, 1))
-    assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "2"
-    with pytest.raises(GatewayError):
-        limiter.admit({"key:b": Limits(rpm=100), "model:m": Limits(rpm=2)}, (1, 1))
+def scope() -> str:
+    return f"key:{uuid.uuid4().hex}"  # a fresh window in a shared Redis
+
+
+def test_tokens_are_reserved_then_settled(make_limiter: Callable[[], RateLimiter]) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        scopes = {scope(): Limits(tpm=1000)}
+        first = await limiter.admit(scopes, (100, 300))
+        await limiter.admit(scopes, (100, 300))
+        with pytest.raises(GatewayError) as caught:
+            await limiter.admit(scopes, (100, 300))  # 400 more would make 1,200
+        assert caught.value.code == "rate_limit_tokens"
+        assert ("x-ratelimit-remaining-tokens", "200") in caught.value.headers
+        await limiter.settle(first, 50)  # it used far less than it reserved
+        ticket = await limiter.admit(scopes, (100, 300))
+        assert dict(ticket.headers)["x-ratelimit-remaining-tokens"] == str(1000 - 50 - 400 - 400)
+        await asyncio.sleep(1.1)  # the window slides past every reservation
+        ticket = await limiter.admit(scopes, (100, 300))
+        assert dict(ticket.headers)["x-ratelimit-remaining-tokens"] == "600"
+
+    asyncio.run(scenario())
+
+
+def test_the_tightest_scope_is_reported_and_any_scope_refuses(
+    make_limiter: Callable[[], RateLimiter],
+) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        key, model = scope(), scope().replace("key:", "model:")
+        await limiter.admit({key: Limits(rpm=100), model: Limits(rpm=2)}, (1, 1))
+        ticket = await limiter.admit({key: Limits(rpm=100), model: Limits(rpm=2)}, (1, 1))
+        assert dict(ticket.headers)["x-ratelimit-limit-requests"] == "2"
+        with pytest.raises(GatewayError) as caught:
+            await limiter.admit({scope(): Limits(rpm=100), model: Limits(rpm=2)}, (1, 1))
+        assert 0 < int(caught.value.retry_after or "0") <= 1
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_admissions_never_overrun(make_limiter: Callable[[], RateLimiter]) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        scopes = {scope(): Limits(rpm=20, tpm=10_000)}
+
+        async def one() -> bool:
+            try:
+                await limiter.admit(scopes, (100, 400))
+            except GatewayError:
+                return False
+            return True
+
+        admitted = await asyncio.gather(*(one() for _ in range(50)))
+        assert sum(admitted) == 20  # 20 requests; 20 x 500 tokens fit in 10,000
+
+    asyncio.run(scenario())
 
 
 def test_estimate_counts_prompt_size_and_output_limit() -> None:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from llm_gateway.auth.virtual_keys import VirtualKey, key_digest, new_key, new_key_id, shown_prefix
 from llm_gateway.store import KeyNotFound, Store, open_store
 from llm_gateway.usage.records import UsageRecord
-
-_databases = itertools.count()
+from tests.support.databases import fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,16 +21,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/store.db"
         return
-    server: str = request.getfixturevalue("postgres_url")
-    name = f"store_test_{next(_databases)}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(server)
-        await connection.execute(f"CREATE DATABASE {name}")
-        await connection.close()
-
-    asyncio.run(create())
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield fresh_postgres_database(request.getfixturevalue("postgres_url"), "store")
 
 
 def run(database: str, scenario: Callable[[Store], Awaitable[None]]) -> None:

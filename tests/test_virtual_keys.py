@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import openai
 import pytest
 import yaml
 
+from tests.support.databases import fresh_postgres_database, query
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Stack, stack_config, start_stack
 
@@ -38,13 +38,22 @@ def keys_cli(config: Path, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
-def keyed(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("keyed")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def keyed(
+    request: pytest.FixtureRequest,
+    upstream: ScriptedUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """The stack on each kind of store (PostgreSQL: a server of the tests' own)."""
+    folder = tmp_path_factory.mktemp(f"keyed-{request.param}")
+    if request.param == "sqlite":
+        database = f"sqlite:///{folder}/gateway.db"
+    else:
+        database = fresh_postgres_database(request.getfixturevalue("postgres_url"), "keyed")
     config = stack_config(
         upstream.base_url,
         storage={
-            "database": f"sqlite:///{folder}/gateway.db",
+            "database": database,
             "key_secret": SECRET,
             "key_cache_seconds": 0.2,
             "usage_flush_seconds": 0.1,
@@ -60,22 +69,20 @@ def config_path(stack: Stack) -> Path:
     return stack.log_path.parent / "gateway.yaml"
 
 
-def database(stack: Stack) -> Path:
-    return Path(stack.config["storage"]["database"].removeprefix("sqlite:///"))
+def database(stack: Stack) -> str:
+    return str(stack.config["storage"]["database"])
 
 
 def sdk(stack: Stack, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=key, max_retries=0, timeout=20)
 
 
-def usage_rows(stack: Stack, request_id: str, limit: float = 5.0) -> list[sqlite3.Row]:
+def usage_rows(stack: Stack, request_id: str, limit: float = 5.0) -> list[dict[str, Any]]:
     deadline = time.monotonic() + limit
     while True:
-        with sqlite3.connect(database(stack)) as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute(
-                "SELECT * FROM usage_records WHERE request_id = ?", (request_id,)
-            ).fetchall()
+        rows = query(
+            database(stack), "SELECT * FROM usage_records WHERE request_id = ?", request_id
+        )
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
@@ -133,15 +140,17 @@ def test_only_keyed_hashes_are_stored_or_logged(keyed: Stack) -> None:
     sdk(keyed, key).chat.completions.create(
         model="gpt-echo", messages=[{"role": "user", "content": "hi"}]
     )
-    with sqlite3.connect(database(keyed)) as db:
-        (digest,) = db.execute(
-            "SELECT digest FROM api_keys WHERE id = ?", (created["id"],)
-        ).fetchone()
-    assert digest == hmac.new(SECRET.encode(), key.encode(), hashlib.sha256).hexdigest()
-    assert digest != hashlib.sha256(key.encode()).hexdigest()
-    files = [p for p in database(keyed).parent.iterdir() if p.name.startswith("gateway.db")]
-    for path in files:  # the database, its WAL and shared memory
-        assert key.encode() not in path.read_bytes()
+    (stored,) = query(database(keyed), "SELECT * FROM api_keys WHERE id = ?", created["id"])
+    assert stored["digest"] == hmac.new(SECRET.encode(), key.encode(), hashlib.sha256).hexdigest()
+    assert stored["digest"] != hashlib.sha256(key.encode()).hexdigest()
+    rows = query(database(keyed), "SELECT * FROM api_keys") + query(
+        database(keyed), "SELECT * FROM usage_records"
+    )
+    assert key not in repr(rows)
+    if database(keyed).startswith("sqlite:///"):
+        path = Path(database(keyed).removeprefix("sqlite:///"))
+        for file in path.parent.glob(path.name + "*"):  # the database, its WAL and shared memory
+            assert key.encode() not in file.read_bytes()
     assert key not in keyed.log_path.read_text()
 
 
@@ -216,11 +225,10 @@ def test_no_usage_record_is_lost_on_sigterm(upstream: ScriptedUpstream, tmp_path
     finally:
         stack.process.send_signal(signal.SIGTERM)
         assert stack.process.wait(30) == 0
-    with sqlite3.connect(tmp_path / "g.db") as db:
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM usage_records WHERE key_name = 'burst'"
-        ).fetchone()
-    assert count == 40
+    rows = query(
+        f"sqlite:///{tmp_path}/g.db", "SELECT * FROM usage_records WHERE key_name = 'burst'"
+    )
+    assert len(rows) == 40
 
 
 def test_config_without_keys_needs_storage(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
-from llm_gateway.limits import Limiter
+from llm_gateway.limits import Limiter, RateLimiter
 from llm_gateway.limits.budget import BudgetLedger
+from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
@@ -65,6 +66,7 @@ class GatewayServer:
     port: int
     recorder: UsageRecorder | None = None
     store: Store | None = None
+    limiter: RateLimiter | None = None
 
     async def stop(self, grace: float) -> None:
         """Refuses new calls, lets running ones finish for up to `grace` seconds, writes the
@@ -77,6 +79,8 @@ class GatewayServer:
             await self.recorder.close()
         if self.store is not None:
             await self.store.close()
+        if isinstance(self.limiter, RedisLimiter):
+            await self.limiter.aclose()
 
 
 async def _open_storage(
@@ -102,6 +106,8 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     """Builds every component from settings and starts serving on `listen.grpc`."""
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
     store, directory, recorder = await _open_storage(settings.storage)
+    redis_url = settings.storage.redis_url if settings.storage else None
+    limiter: RateLimiter = RedisLimiter(redis_url) if redis_url else Limiter()
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
@@ -110,7 +116,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         log_prompts=settings.log_prompts,
         recorder=recorder,
         prices=settings.prices,
-        limiter=Limiter(),
+        limiter=limiter,
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
         ledger=BudgetLedger(store.spent) if store is not None else None,
     )
@@ -152,7 +158,9 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
-    return GatewayServer(server, health_servicer, list(providers.values()), port, recorder, store)
+    return GatewayServer(
+        server, health_servicer, list(providers.values()), port, recorder, store, limiter
+    )
 
 
 def stop_event_on_signals() -> asyncio.Event:

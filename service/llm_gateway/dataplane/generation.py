@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Mapping
 from time import perf_counter
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
-from llm_gateway.limits import Limiter, Limits, Ticket, estimate_tokens
+from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_tokens
 from llm_gateway.limits.budget import Budget, BudgetLedger
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
@@ -22,6 +23,7 @@ from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.records import UsageRecord
 
+log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
 
 
@@ -45,7 +47,7 @@ class DataPlane:
         log_prompts: bool = False,
         recorder: UsageRecorder | None = None,
         prices: Mapping[str, Price] | None = None,
-        limiter: Limiter | None = None,
+        limiter: RateLimiter | None = None,
         reserved_completion_tokens: int = 1024,
         ledger: BudgetLedger | None = None,
     ) -> None:
@@ -82,7 +84,8 @@ class DataPlane:
             raise
         finally:
             call.deployment = attempts.served_by
-            self._account(request, call, attempts, status, usage, None, ticket)
+            price = self._account(request, call, attempts, status, usage, None)
+            await self._settle(call, ticket, usage, price)
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -130,7 +133,8 @@ class DataPlane:
         finally:
             await chunks.aclose()
             call.deployment = attempts.served_by
-            self._account(request, call, attempts, status, tracker.usage, first_chunk_at, ticket)
+            price = self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
+            await self._settle(call, ticket, tracker.usage, price)
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -161,7 +165,7 @@ class DataPlane:
         ticket = Ticket((), prompt_estimate=estimate[0])
         if scopes and self._limiter is not None:
             try:
-                ticket = self._limiter.admit(scopes, estimate)
+                ticket = await self._limiter.admit(scopes, estimate)
             except GatewayError:
                 if budget is not None:
                     budget[0].settle(budget[1], sum(estimate), 0, 0.0)
@@ -191,22 +195,12 @@ class DataPlane:
         status: int,
         usage: Usage,
         first_chunk_at: float | None,
-        ticket: Ticket | None,
-    ) -> None:
-        """Writes the request's log line, hands its usage record to the recorder and settles
-        its rate-limit reservation to the tokens used."""
+    ) -> float | None:
+        """Writes the request's log line and hands its usage record to the recorder; returns
+        its cost, if known."""
         deployment = attempts.deployment
         upstream_model = deployment.upstream_model if deployment else None
         price = cost(self._prices, upstream_model, usage)
-        if ticket is not None:
-            used = usage.total_tokens
-            if usage.estimated:  # the prompt was never counted upstream
-                used = ticket.prompt_estimate + usage.completion_tokens
-            if self._limiter is not None:
-                ticket.settle(used, self._limiter.now())
-            budget = self._budget_of(call)
-            if budget is not None:
-                budget[0].settle(budget[1], ticket.budget_reserved, used, price)
         latency_ms = round((perf_counter() - call.started) * 1000, 2)
         ttft_ms = (
             None if first_chunk_at is None else round((first_chunk_at - call.started) * 1000, 2)
@@ -258,3 +252,22 @@ class DataPlane:
                     transport=call.transport,
                 )
             )
+        return price
+
+    async def _settle(
+        self, call: CallInfo, ticket: Ticket | None, usage: Usage, price: float | None
+    ) -> None:
+        """Sets the request's rate-limit and budget reservations to what it used."""
+        if ticket is None:
+            return
+        used = usage.total_tokens
+        if usage.estimated:  # the prompt was never counted upstream
+            used = ticket.prompt_estimate + usage.completion_tokens
+        budget = self._budget_of(call)
+        if budget is not None:
+            budget[0].settle(budget[1], ticket.budget_reserved, used, price)
+        if self._limiter is not None and ticket.tokens is not None:
+            try:
+                await self._limiter.settle(ticket, used)
+            except Exception:  # the reservation then simply counts its estimate
+                log.exception("could not settle the rate-limit reservation of %s", call.request_id)

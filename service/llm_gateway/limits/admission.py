@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
@@ -44,33 +44,63 @@ class Ticket:
     """An admitted request's reservations, settled when it ends."""
 
     headers: Headers
-    tokens: list[tuple[SlidingWindow, Reservation]] = field(default_factory=list)
+    # What the limiter needs to settle the token reservations (its own business).
+    tokens: Any = None
     prompt_estimate: int = 0
     budget_reserved: int = 0  # tokens reserved from the key's budget
 
-    def settle(self, tokens_used: int, now: float) -> None:
-        """Sets the request's token reservations to what it used."""
-        for window, reservation in self.tokens:
-            window.settle(reservation, tokens_used, now)
+
+class RateLimiter(Protocol):
+    """Admits requests within per-minute limits and settles their token reservations."""
+
+    async def admit(self, scopes: dict[str, Limits], estimate: tuple[int, int]) -> Ticket:
+        """Reserves one request and the estimated tokens in every scope, or raises a 429
+        naming the limit reached. `scopes` maps a scope name (`key:...`, `model:...`) to its
+        limits; `estimate` is (prompt, completion) tokens."""
+        ...
+
+    async def settle(self, ticket: Ticket, tokens_used: int) -> None:
+        """Sets the ticket's token reservations to the tokens really used."""
+        ...
+
+
+def refusal(kind: str, limit: int, wait: float, headers: Headers) -> GatewayError:
+    """OpenAI's 429 for a reached rate limit."""
+    return GatewayError(
+        429,
+        f"Rate limit reached: {limit} {kind} per minute. Try again in {wait:.1f}s.",
+        code=f"rate_limit_{kind}",
+        retry_after=str(max(1, math.ceil(wait))),
+        headers=headers,
+    )
+
+
+def rate_headers(kind: str, limit: int, used: int, reset: float) -> Headers:
+    """`x-ratelimit-*` of one kind (requests or tokens)."""
+    return (
+        (f"x-ratelimit-limit-{kind}", str(limit)),
+        (f"x-ratelimit-remaining-{kind}", str(max(0, limit - used))),
+        (f"x-ratelimit-reset-{kind}", f"{reset:.3f}s"),
+    )
 
 
 class Limiter:
-    """The sliding windows of every limited key and model, in this process."""
+    """The sliding windows of every limited key and model, in this process (no await between
+    checking and reserving, so one event loop's requests cannot overrun a limit)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, span: float = 60.0) -> None:
         self._clock = clock
+        self._span = span
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
 
     def _window(self, scope: str, kind: str, limit: int) -> SlidingWindow:
         window = self._windows.get((scope, kind))
         if window is None or window.limit != limit:
-            window = self._windows[(scope, kind)] = SlidingWindow(limit)
+            window = self._windows[(scope, kind)] = SlidingWindow(limit, self._span)
         return window
 
-    def admit(self, scopes: dict[str, Limits], estimate: tuple[int, int]) -> Ticket:
-        """Reserves one request and the estimated tokens in every scope, or raises a 429 naming
-        the limit that was reached. `scopes` maps a scope name (`key:...`, `model:...`) to its
-        limits; `estimate` is (prompt, completion) tokens."""
+    async def admit(self, scopes: dict[str, Limits], estimate: tuple[int, int]) -> Ticket:
+        """See `RateLimiter.admit`."""
         now = self._clock()
         tokens = sum(estimate)
         checks: list[tuple[str, SlidingWindow, int]] = []
@@ -82,24 +112,19 @@ class Limiter:
         for kind, window, amount in checks:
             if not window.fits(amount, now):
                 wait = window.seconds_until_fits(amount, now)
-                raise GatewayError(
-                    429,
-                    f"Rate limit reached: {window.limit} {kind} per minute. "
-                    f"Try again in {wait:.1f}s.",
-                    code=f"rate_limit_{kind}",
-                    retry_after=str(max(1, math.ceil(wait))),
-                    headers=self._headers(checks, now),
-                )
-        reservations = []
+                raise refusal(kind, window.limit, wait, self._headers(checks, now))
+        reservations: list[tuple[SlidingWindow, Reservation]] = []
         for kind, window, amount in checks:
             reservation = window.reserve(amount, now)
             if kind == "tokens":
                 reservations.append((window, reservation))
         return Ticket(self._headers(checks, now), reservations, estimate[0])
 
-    def now(self) -> float:
-        """The limiter's clock."""
-        return self._clock()
+    async def settle(self, ticket: Ticket, tokens_used: int) -> None:
+        """See `RateLimiter.settle`."""
+        now = self._clock()
+        for window, reservation in ticket.tokens or ():
+            window.settle(reservation, tokens_used, now)
 
     @staticmethod
     def _headers(checks: list[tuple[str, SlidingWindow, int]], now: float) -> Headers:
@@ -110,11 +135,6 @@ class Limiter:
             if not windows:
                 continue
             tightest = min(windows, key=lambda w: w.limit - w.used(now))
-            remaining = max(0, tightest.limit - tightest.used(now))
             reset = tightest.seconds_until_fits(tightest.limit, now)
-            headers += [
-                (f"x-ratelimit-limit-{kind}", str(tightest.limit)),
-                (f"x-ratelimit-remaining-{kind}", str(remaining)),
-                (f"x-ratelimit-reset-{kind}", f"{reset:.3f}s"),
-            ]
+            headers += rate_headers(kind, tightest.limit, tightest.used(now), reset)
         return tuple(headers)

@@ -1,0 +1,93 @@
+"""Two gateway processes on one PostgreSQL and one Redis (servers of the tests' own) enforce
+one limit together, share keys and their revocation, and record usage in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.support.databases import fresh_postgres_database
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import Stack, stack_config, start_stack
+from tests.test_virtual_keys import SECRET, keys_cli, sdk
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    upstream: ScriptedUpstream,
+    postgres_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, Stack]]:
+    storage = {
+        "database": fresh_postgres_database(postgres_url, "replicas"),
+        "redis_url": redis_url,
+        "key_secret": SECRET,
+        "key_cache_seconds": 0.2,
+        "usage_flush_seconds": 0.1,
+    }
+    stacks: list[Stack] = []
+    try:
+        for name in ("one", "two"):
+            config = stack_config(upstream.base_url, storage=storage)
+            config["models"]["gpt-echo"]["rpm"] = 1000
+            stacks.append(start_stack(tmp_path_factory.mktemp(name), config))
+        yield stacks[0], stacks[1]
+    finally:
+        for stack in stacks:
+            stack.stop()
+
+
+def config_of(stack: Stack) -> Path:
+    return stack.log_path.parent / "gateway.yaml"
+
+
+def test_one_rpm_limit_across_two_gateways(replicas: tuple[Stack, Stack]) -> None:
+    one, two = replicas
+    created = keys_cli(config_of(one), "create", "--name", "shared", "--rpm", "10")
+    clients = [sdk(one, created["key"]), sdk(two, created["key"])]
+    outcomes = []
+    for index in range(16):
+        try:
+            answer = clients[index % 2].chat.completions.with_raw_response.create(
+                model="gpt-echo", messages=[{"role": "user", "content": "hi"}]
+            )
+            outcomes.append(int(answer.headers["x-ratelimit-remaining-requests"]))
+        except openai.RateLimitError:
+            outcomes.append(-1)
+    assert outcomes[:10] == list(range(9, -1, -1))  # one count, whichever gateway answered
+    assert outcomes[10:] == [-1] * 6
+
+
+def test_revocation_reaches_both_gateways(replicas: tuple[Stack, Stack]) -> None:
+    one, two = replicas
+    created = keys_cli(config_of(two), "create", "--name", "revoked-later")
+    for stack in replicas:
+        assert sdk(stack, created["key"]).models.list().data
+    keys_cli(config_of(one), "revoke", created["id"])
+    time.sleep(0.3)  # key_cache_seconds
+    for stack in replicas:
+        with pytest.raises(openai.AuthenticationError):
+            sdk(stack, created["key"]).models.list()
+
+
+def test_usage_of_both_gateways_in_one_report(replicas: tuple[Stack, Stack]) -> None:
+    one, two = replicas
+    created = keys_cli(config_of(one), "create", "--name", "reported")
+    for stack in (one, two, two):
+        sdk(stack, created["key"]).chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "one two"}]
+        )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        report = keys_cli(config_of(two), "usage", "--key", "reported")
+        if report and report[0]["requests"] == 3:
+            break
+        time.sleep(0.1)
+    assert [(r["model"], r["requests"], r["completion_tokens"]) for r in report] == [
+        ("gpt-echo", 3, 6)
+    ]
