@@ -284,3 +284,22 @@ def test_token_budget_of_a_virtual_key(limited: Stack) -> None:
             model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=240
         )
     assert caught.value.body["code"] == "insufficient_quota"  # type: ignore[index]
+
+
+def test_budget_ledger_rereads_what_other_replicas_spent() -> None:
+    totals = iter([(100, 0.0), (900, 0.0)])  # another replica spends 800 meanwhile
+    clock = Clock()
+
+    async def spent(key_id: str, since: float) -> tuple[int, float]:
+        return next(totals)
+
+    async def scenario() -> None:
+        ledger = BudgetLedger(spent, refresh_seconds=5, clock=clock)
+        budget = Budget(tokens=1000, cost=None, period="total")
+        await ledger.reserve("k", budget, 200)  # 100 + 200
+        ledger.settle("k", 200, 10, None)
+        clock.now += 6
+        with pytest.raises(GatewayError):  # 900 + 200 > 1,000 once re-read
+            await ledger.reserve("k", budget, 200)
+
+    asyncio.run(scenario())

@@ -97,6 +97,7 @@ async def _open_storage(
         raise StartupError(f"cannot open the database {settings.database}: {exc}") from None
     secret = settings.key_secret.get_secret_value().encode()
     directory = KeyDirectory(store, secret, settings.key_cache_seconds)
+    await store.watch_keys(directory.forget)
     recorder = UsageRecorder(store, settings.usage_batch_size, settings.usage_flush_seconds)
     recorder.start()
     return store, directory, recorder
@@ -118,7 +119,9 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         prices=settings.prices,
         limiter=limiter,
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
-        ledger=BudgetLedger(store.spent) if store is not None else None,
+        ledger=BudgetLedger(store.spent, settings.storage.key_cache_seconds)
+        if store is not None and settings.storage is not None
+        else None,
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)

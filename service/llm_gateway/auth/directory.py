@@ -2,7 +2,7 @@
 
 The cache keeps answers (found or not) for `key_cache_seconds`: a busy key costs one database
 lookup per period, and a flood of wrong keys cannot turn into a flood of queries. A revoked or
-changed key takes effect within that period.
+changed key takes effect within that period, or at once where the store notifies changes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class KeyDirectory:
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[VirtualKey | None, float]] = {}
+
+    def forget(self) -> None:
+        """Drops every cached answer (a key changed somewhere)."""
+        self._cache.clear()
 
     async def find(self, key: str) -> VirtualKey | None:
         """The stored key matching `key`, usable or not; None when there is none."""

@@ -1,9 +1,11 @@
 """Token and cost budgets of virtual keys, per day, month or for all time.
 
-What a key has spent in the current period is read from the usage records once per key and
-period, then kept in memory: admitted requests reserve their estimated tokens, and settle to
-what they used and cost. A request whose reservation would take the key past its token budget,
-or a key whose cost budget is spent, is refused with OpenAI's `insufficient_quota`.
+What a key has spent in the current period is read from the usage records, then kept in
+memory: admitted requests reserve their estimated tokens, and settle to what they used and
+cost. The spent totals are re-read every `refresh_seconds`, so replicas sharing a database see
+each other's spending within that time (plus the usage recorder's flush interval). A request
+whose reservation would take the key past its token budget, or a key whose cost budget is
+spent, is refused with OpenAI's `insufficient_quota`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class _Account:
     start: float
     tokens: int
     cost: float
+    loaded_at: float
     reserved: int = 0
 
 
@@ -54,20 +57,26 @@ def exhausted(message: str) -> GatewayError:
 class BudgetLedger:
     """What each budgeted key has spent in its current period."""
 
-    def __init__(self, spent: Spent, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, spent: Spent, refresh_seconds: float = 5.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self._spent = spent
+        self._refresh = refresh_seconds
         self._clock = clock
         self._accounts: dict[str, _Account] = {}
 
     async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
         """Reserves `tokens` of the key's budget, or raises `insufficient_quota`."""
-        start = period_start(budget.period, self._clock())
+        now = self._clock()
+        start = period_start(budget.period, now)
         account = self._accounts.get(key_id)
-        if account is None or account.start != start:
+        if account is None or account.start != start or now - account.loaded_at > self._refresh:
+            # Re-read now and then: other replicas spend from the same budget.
             spent_tokens, spent_cost = await self._spent(key_id, start)
-            account = self._accounts.get(key_id)  # another request may have loaded it meanwhile
-            if account is None or account.start != start:
-                account = self._accounts[key_id] = _Account(start, spent_tokens, spent_cost)
+            reserved = account.reserved if account is not None and account.start == start else 0
+            account = self._accounts[key_id] = _Account(
+                start, spent_tokens, spent_cost, now, reserved
+            )
         if budget.cost is not None and account.cost >= budget.cost:
             raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
         if budget.tokens is not None and account.tokens + account.reserved + tokens > budget.tokens:

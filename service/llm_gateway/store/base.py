@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from llm_gateway.auth.virtual_keys import VirtualKey
@@ -50,6 +50,11 @@ class Store(Protocol):
 
     async def spent(self, key_id: str, since: float) -> tuple[int, float]:
         """Tokens and cost recorded for a virtual key since `since`."""
+        ...
+
+    async def watch_keys(self, changed: Callable[[], None]) -> None:
+        """Calls `changed` whenever any process changes a key, where the database can tell
+        (PostgreSQL can; SQLite cannot, and caches then expire on their own)."""
         ...
 
     async def close(self) -> None:

@@ -1,12 +1,13 @@
 """The store for many replicas: PostgreSQL over an asyncpg pool.
 
 Migrations run at start under an advisory lock, so replicas starting together apply each one
-once. The schema mirrors the SQLite one.
+once. The schema mirrors the SQLite one. Every change to a key sends a notification, so each
+replica drops its cached keys at once instead of waiting for them to expire.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from llm_gateway.auth.virtual_keys import VirtualKey
 from llm_gateway.store.base import KeyNotFound
 from llm_gateway.usage.records import UsageRecord, UsageRow
 
+_KEYS_CHANNEL = "llm_gateway_keys"  # NOTIFY channel: some key changed
 _MIGRATION_LOCK = 0x6C6C6D67  # "llmg": the advisory lock id that serialises migrations
 MIGRATIONS = (
     """
@@ -115,6 +117,7 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self._url = url
         self._pool: Any = None
+        self._listener: Any = None
 
     async def _connection_pool(self) -> Any:
         if self._pool is None:
@@ -136,8 +139,15 @@ class PostgresStore:
     async def add_key(self, key: VirtualKey, digest: str) -> None:
         pool = await self._connection_pool()
         await pool.execute(
-            f"INSERT INTO api_keys (digest, {_KEY_COLUMNS}) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            f"WITH added AS (INSERT INTO api_keys (digest, {_KEY_COLUMNS}) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+            f"RETURNING id) SELECT pg_notify('{_KEYS_CHANNEL}', id) FROM added",
+            *self._key_values(key, digest),
+        )
+
+    @staticmethod
+    def _key_values(key: VirtualKey, digest: str) -> tuple[Any, ...]:
+        return (
             digest,
             key.id,
             key.prefix,
@@ -181,12 +191,13 @@ class PostgresStore:
             names = list(changes)
             assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
             pool = await self._connection_pool()
-            result = await pool.execute(
-                f"UPDATE api_keys SET {assignments} WHERE id = $1",
+            changed = await pool.fetchval(
+                f"WITH changed AS (UPDATE api_keys SET {assignments} WHERE id = $1 RETURNING id) "
+                f"SELECT count(pg_notify('{_KEYS_CHANNEL}', id)) FROM changed",
                 key_id,
                 *(_stored(name, changes[name]) for name in names),
             )
-            if result.endswith(" 0"):
+            if changed == 0:
                 raise KeyNotFound(key_id)
         return await self.get_key(key_id)
 
@@ -251,7 +262,15 @@ class PostgresStore:
         )
         return int(row[0]), float(row[1])
 
+    async def watch_keys(self, changed: Callable[[], None]) -> None:
+        """Listens on a connection of its own for the notifications every key change sends."""
+        self._listener = await asyncpg.connect(self._url)
+        await self._listener.add_listener(_KEYS_CHANNEL, lambda *_: changed())
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -281,6 +281,9 @@ class SqliteStore:
 
         return await self._run(work)
 
+    async def watch_keys(self, changed: Callable[[], None]) -> None:
+        """SQLite cannot notify other processes: key caches expire on their own."""
+
     async def close(self) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.close()
