@@ -22,9 +22,11 @@ from typing import Any
 
 import orjson
 
-from llm_gateway.auth.virtual_keys import VirtualKey, key_digest, new_key, new_key_id, shown_prefix
+from llm_gateway.auth.key_admin import PERIODS, KeyAdmin
+from llm_gateway.auth.virtual_keys import VirtualKey
 from llm_gateway.config import GatewaySettings
-from llm_gateway.store import KeyNotFound, Store, open_store
+from llm_gateway.errors import GatewayError
+from llm_gateway.store import KeyNotFound, open_store
 
 _DAY = 86_400
 
@@ -46,7 +48,7 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--tpm", type=int, help="tokens per minute")
         sub.add_argument("--budget-tokens", type=int)
         sub.add_argument("--budget-cost", type=float)
-        sub.add_argument("--budget-period", choices=("day", "month", "total"))
+        sub.add_argument("--budget-period", choices=PERIODS)
         sub.add_argument("--expires-in-days", type=float)
         sub.add_argument("--metadata", nargs="+", metavar="KEY=VALUE")
     state = update.add_mutually_exclusive_group()
@@ -93,39 +95,37 @@ async def run(args: argparse.Namespace, settings: GatewaySettings) -> int:
     store = open_store(settings.storage.database)
     try:
         await store.migrate()
-        return await _dispatch(args, store, settings.storage.key_secret.get_secret_value())
+        admin = KeyAdmin(store, settings.storage.key_secret.get_secret_value().encode())
+        return await _dispatch(args, admin)
     except KeyNotFound as missing:
         print(f"llm-gateway: no key with id {missing}", file=sys.stderr)
         return 1
+    except GatewayError as refused:
+        print(f"llm-gateway: {refused.message}", file=sys.stderr)
+        return 2
     finally:
         await store.close()
 
 
-async def _dispatch(args: argparse.Namespace, store: Store, secret: str) -> int:
+async def _dispatch(args: argparse.Namespace, admin: KeyAdmin) -> int:
     if args.action == "create":
-        secret_key = new_key()
-        key = VirtualKey(id=new_key_id(), name=args.name, prefix=shown_prefix(secret_key))
-        key = VirtualKey(**{**asdict(key), **_changes(args)})
-        await store.add_key(key, key_digest(secret.encode(), secret_key))
-        _print(
-            args,
-            {"key": secret_key, **_key_fields(key)},
-            f"{secret_key}\n(id {key.id}; shown once)",
-        )
+        secret_key, key = await admin.create(_changes(args))
+        text = f"{secret_key}\n(id {key.id}; shown once)"
+        _print(args, {"key": secret_key, **_key_fields(key)}, text)
     elif args.action == "update":
-        key = await store.update_key(args.key_id, _changes(args))
+        key = await admin.update(args.key_id, _changes(args))
         _print(args, _key_fields(key), f"updated {key.id}")
     elif args.action == "revoke":
-        key = await store.update_key(args.key_id, {"revoked_at": time.time()})
+        key = await admin.revoke(args.key_id)
         _print(args, _key_fields(key), f"revoked {key.id}")
     elif args.action == "list":
-        keys = await store.list_keys()
+        keys = await admin.list_keys()
         lines = [
             f"{k.id}  {k.prefix}  {k.name}  {_state(k)}  models={','.join(k.models)}" for k in keys
         ]
         _print(args, [_key_fields(k) for k in keys], "\n".join(lines) or "(no keys)")
     else:
-        rows = await store.usage(time.time() - args.days * _DAY, args.key)
+        rows = await admin.usage(args.days, args.key)
         lines = [
             f"{r.day}  {r.key_name}  {r.model}  requests={r.requests}  prompt={r.prompt_tokens}  "
             f"completion={r.completion_tokens}  cost={r.cost:.6f}  failed={r.failed}  "

@@ -12,12 +12,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from llm_gateway.api.admin import AdminServicer
 from llm_gateway.api.anthropic import AnthropicRestServicer
 from llm_gateway.api.gemini import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.rest import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
 from llm_gateway.auth.directory import KeyDirectory
+from llm_gateway.auth.key_admin import KeyAdmin
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
@@ -30,6 +32,8 @@ from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     anthropic_rest_service_pb2,
     anthropic_rest_service_pb2_grpc,
     gemini_rest_service_pb2,
@@ -48,6 +52,8 @@ SERVICE_NAMES = (
     anthropic_rest_service_pb2.DESCRIPTOR.services_by_name["AnthropicRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
 )
+# Served when there is a store to administer.
+ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 # Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
 _MESSAGE_OVERHEAD = 64 * 1024
 
@@ -145,10 +151,22 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         GeminiRestServicer(dataplane, validator, keys), server
     )
+    served: tuple[str, ...] = SERVICE_NAMES
+    if store is not None and directory is not None and settings.storage is not None:
+        served += (ADMIN_SERVICE_NAME,)
+        admin_key = settings.storage.admin_key
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            AdminServicer(
+                KeyAdmin(store, settings.storage.key_secret.get_secret_value().encode()),
+                directory,
+                admin_key.get_secret_value() if admin_key else None,
+            ),
+            server,
+        )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = address or settings.listen.grpc
     try:
@@ -158,7 +176,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     if port == 0:
         raise StartupError(f"cannot listen on {address}")
     await server.start()
-    for name in ("", *SERVICE_NAMES):
+    for name in ("", *served):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
     return GatewayServer(

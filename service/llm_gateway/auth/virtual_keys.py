@@ -17,6 +17,19 @@ from typing import Any
 
 KEY_PREFIX = "sk-gw-"
 _SHOWN_PREFIX = 10  # characters of a key kept to recognise it by
+# The single-valued settings that can be changed after creation (besides the lists `models`
+# and `metadata`, and `revoked_at`).
+SCALAR_SETTINGS = (
+    "name",
+    "owner",
+    "rpm",
+    "tpm",
+    "budget_tokens",
+    "budget_cost",
+    "budget_period",
+    "expires_at",
+    "enabled",
+)
 
 
 def new_key() -> str:

@@ -225,6 +225,9 @@ class StorageSettings(_Section):
         description="the server secret that virtual keys are hashed with (HMAC-SHA256); "
         "changing it invalidates every virtual key"
     )
+    admin_key: SecretStr | None = Field(
+        None, description="the key of the admin API (`/admin/v1/...`, `AdminService`); off if unset"
+    )
     key_cache_seconds: float = Field(
         5.0, ge=0, description="how long a looked-up key is cached (and a revocation may lag)"
     )

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from llm_gateway.auth.virtual_keys import VirtualKey
+from llm_gateway.auth.virtual_keys import SCALAR_SETTINGS, VirtualKey
 from llm_gateway.store.base import KeyNotFound
 from llm_gateway.usage.records import UsageRecord, UsageRow
 
@@ -66,22 +66,7 @@ _KEY_COLUMNS = (
     "id, prefix, name, owner, models, rpm, tpm, budget_tokens, budget_cost, budget_period, "
     "expires_at, enabled, metadata, created_at, revoked_at"
 )
-_UPDATABLE = frozenset(
-    (
-        "name",
-        "owner",
-        "models",
-        "rpm",
-        "tpm",
-        "budget_tokens",
-        "budget_cost",
-        "budget_period",
-        "expires_at",
-        "enabled",
-        "metadata",
-        "revoked_at",
-    )
-)
+_UPDATABLE = frozenset((*SCALAR_SETTINGS, "models", "metadata", "revoked_at"))
 _JSON_COLUMNS = frozenset(("models", "metadata"))
 
 
