@@ -303,3 +303,47 @@ def test_budget_ledger_rereads_what_other_replicas_spent() -> None:
             await ledger.reserve("k", budget, 200)
 
     asyncio.run(scenario())
+
+
+def test_fifty_concurrent_streams_never_overrun_a_token_budget(limited: Stack) -> None:
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "b50", "--budget-tokens", "1000")
+    client = sdk(limited, created["key"])
+
+    def stream(_: int) -> bool:
+        try:
+            chunks = client.chat.completions.create(
+                model="gpt-paced",
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=100,
+                stream=True,
+            )
+        except openai.RateLimitError as refused:
+            assert refused.body["code"] == "insufficient_quota"  # type: ignore[index]
+            return False
+        return bool(list(chunks))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        admitted = sum(pool.map(stream, range(50)))
+    assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
+
+
+def test_budget_reservations_made_while_spent_is_read_are_kept() -> None:
+    async def slow_spent(key_id: str, since: float) -> tuple[int, float]:
+        await asyncio.sleep(0.01)  # every concurrent first request waits here together
+        return 0, 0.0
+
+    async def scenario() -> int:
+        ledger = BudgetLedger(slow_spent)
+        budget = Budget(tokens=1000, cost=None, period="total")
+
+        async def one() -> bool:
+            try:
+                await ledger.reserve("k", budget, 110)
+            except GatewayError:
+                return False
+            return True
+
+        return sum(await asyncio.gather(*(one() for _ in range(50))))
+
+    assert asyncio.run(scenario()) == 9

@@ -73,10 +73,7 @@ class BudgetLedger:
         if account is None or account.start != start or now - account.loaded_at > self._refresh:
             # Re-read now and then: other replicas spend from the same budget.
             spent_tokens, spent_cost = await self._spent(key_id, start)
-            reserved = account.reserved if account is not None and account.start == start else 0
-            account = self._accounts[key_id] = _Account(
-                start, spent_tokens, spent_cost, now, reserved
-            )
+            account = self._reloaded(key_id, start, now, spent_tokens, spent_cost)
         if budget.cost is not None and account.cost >= budget.cost:
             raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
         if budget.tokens is not None and account.tokens + account.reserved + tokens > budget.tokens:
@@ -86,6 +83,20 @@ class BudgetLedger:
                 f"left, less than this request may use ({tokens})."
             )
         account.reserved += tokens
+
+    def _reloaded(
+        self, key_id: str, start: float, now: float, tokens: int, cost: float
+    ) -> _Account:
+        # Read again after the await: requests admitted meanwhile hold reservations, and what
+        # this process settled may not be written yet (so the larger count is kept).
+        current = self._accounts.get(key_id)
+        if current is not None and current.start == start:
+            current.tokens = max(current.tokens, tokens)
+            current.cost = max(current.cost, cost)
+            current.loaded_at = now
+            return current
+        account = self._accounts[key_id] = _Account(start, tokens, cost, now)
+        return account
 
     def settle(self, key_id: str, reserved: int, tokens: int, cost: float | None) -> None:
         """Replaces a request's reservation by what it used and cost."""
