@@ -202,15 +202,18 @@ def test_usage_records_for_completed_failed_and_cancelled(
     assert by_model["gpt-slow"]["cancelled"] == 1 and by_model["gpt-slow"]["estimated"] == 1
 
 
-def test_no_usage_record_is_lost_on_sigterm(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_no_usage_record_is_lost_on_sigterm(
+    request: pytest.FixtureRequest, upstream: ScriptedUpstream, tmp_path: Path, backend: str
+) -> None:
+    if backend == "sqlite":
+        database = f"sqlite:///{tmp_path}/g.db"
+    else:
+        database = fresh_postgres_database(request.getfixturevalue("postgres_url"), "sigterm")
     config = stack_config(
         upstream.base_url,
         # A long flush interval: the records are still waiting when SIGTERM arrives.
-        storage={
-            "database": f"sqlite:///{tmp_path}/g.db",
-            "key_secret": SECRET,
-            "usage_flush_seconds": 60,
-        },
+        storage={"database": database, "key_secret": SECRET, "usage_flush_seconds": 60},
     )
     stack = start_stack(tmp_path, config)
     try:
@@ -225,9 +228,7 @@ def test_no_usage_record_is_lost_on_sigterm(upstream: ScriptedUpstream, tmp_path
     finally:
         stack.process.send_signal(signal.SIGTERM)
         assert stack.process.wait(30) == 0
-    rows = query(
-        f"sqlite:///{tmp_path}/g.db", "SELECT * FROM usage_records WHERE key_name = 'burst'"
-    )
+    rows = query(database, "SELECT * FROM usage_records WHERE key_name = 'burst'")
     assert len(rows) == 40
 
 
