@@ -12,11 +12,13 @@ from pathlib import Path
 import grpc
 import openai
 import pytest
+from redis.asyncio import Redis
 
 from llm_gateway.errors import GatewayError
 from llm_gateway.limits import Limiter, Limits, RateLimiter, estimate_tokens
-from llm_gateway.limits.budget import Budget, BudgetLedger, period_start
+from llm_gateway.limits.budget import Budget, BudgetLedger, Budgets, Spent, period_start
 from llm_gateway.limits.shared import RedisLimiter
+from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -60,7 +62,7 @@ def make_limiter(request: pytest.FixtureRequest) -> Callable[[], RateLimiter]:
     if request.param == "in-process":
         return lambda: Limiter(span=1.0)
     url: str = request.getfixturevalue("redis_url")
-    return lambda: RedisLimiter(url, span=1.0)
+    return lambda: RedisLimiter(Redis.from_url(url), span=1.0)
 
 
 def scope() -> str:
@@ -259,7 +261,7 @@ def test_budget_reserves_loads_spent_and_settles() -> None:
         with pytest.raises(GatewayError) as caught:
             await ledger.reserve("k", budget, 200)  # would make 1,100
         assert caught.value.status == 429 and caught.value.code == "insufficient_quota"
-        ledger.settle("k", 300, 50, 0.6)  # used 50 tokens, but the cost is now 1.1
+        await ledger.settle("k", budget, 300, 50, 0.6)  # 50 tokens, but the cost is now 1.1
         with pytest.raises(GatewayError) as spent_out:
             await ledger.reserve("k", budget, 1)
         assert "budget of 1.0" in spent_out.value.message
@@ -297,7 +299,7 @@ def test_budget_ledger_rereads_what_other_replicas_spent() -> None:
         ledger = BudgetLedger(spent, refresh_seconds=5, clock=clock)
         budget = Budget(tokens=1000, cost=None, period="total")
         await ledger.reserve("k", budget, 200)  # 100 + 200
-        ledger.settle("k", 200, 10, None)
+        await ledger.settle("k", budget, 200, 10, None)
         clock.now += 6
         with pytest.raises(GatewayError):  # 900 + 200 > 1,000 once re-read
             await ledger.reserve("k", budget, 200)
@@ -328,18 +330,29 @@ def test_fifty_concurrent_streams_never_overrun_a_token_budget(limited: Stack) -
     assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
 
 
-def test_budget_reservations_made_while_spent_is_read_are_kept() -> None:
+@pytest.fixture(params=["in-process", "redis"])
+def make_budgets(request: pytest.FixtureRequest) -> Callable[[Spent], Budgets]:
+    if request.param == "in-process":
+        return lambda spent: BudgetLedger(spent)
+    url: str = request.getfixturevalue("redis_url")
+    return lambda spent: RedisBudgets(Redis.from_url(url), spent)
+
+
+def test_budget_reservations_made_while_spent_is_read_are_kept(
+    make_budgets: Callable[[Spent], Budgets],
+) -> None:
     async def slow_spent(key_id: str, since: float) -> tuple[int, float]:
         await asyncio.sleep(0.01)  # every concurrent first request waits here together
         return 0, 0.0
 
     async def scenario() -> int:
-        ledger = BudgetLedger(slow_spent)
+        budgets = make_budgets(slow_spent)
         budget = Budget(tokens=1000, cost=None, period="total")
+        key = uuid.uuid4().hex
 
         async def one() -> bool:
             try:
-                await ledger.reserve("k", budget, 110)
+                await budgets.reserve(key, budget, 110)
             except GatewayError:
                 return False
             return True
@@ -347,3 +360,25 @@ def test_budget_reservations_made_while_spent_is_read_are_kept() -> None:
         return sum(await asyncio.gather(*(one() for _ in range(50))))
 
     assert asyncio.run(scenario()) == 9
+
+
+def test_budgets_settle_spending_and_refuse_a_spent_cost(
+    make_budgets: Callable[[Spent], Budgets],
+) -> None:
+    async def spent(key_id: str, since: float) -> tuple[int, float]:
+        return 100, 0.25
+
+    async def scenario() -> None:
+        budgets = make_budgets(spent)
+        budget = Budget(tokens=1000, cost=1.0, period="month")
+        key = uuid.uuid4().hex
+        await budgets.reserve(key, budget, 800)  # 100 spent + 800
+        with pytest.raises(GatewayError) as tokens:
+            await budgets.reserve(key, budget, 200)
+        assert "has 100 left" in tokens.value.message
+        await budgets.settle(key, budget, 800, 300, 0.8)  # 400 spent, cost 1.05
+        with pytest.raises(GatewayError) as cost:
+            await budgets.reserve(key, budget, 1)
+        assert cost.value.code == "insufficient_quota" and "budget of 1.0" in cost.value.message
+
+    asyncio.run(scenario())

@@ -97,3 +97,40 @@ def test_usage_of_both_gateways_in_one_report(replicas: tuple[Stack, Stack]) -> 
     assert [(r["model"], r["requests"], r["completion_tokens"]) for r in report] == [
         ("gpt-echo", 3, 6)
     ]
+
+
+def test_one_token_budget_across_two_gateways(replicas: tuple[Stack, Stack]) -> None:
+    one, two = replicas
+    created = keys_cli(config_of(one), "create", "--name", "budgeted", "--budget-tokens", "600")
+    clients = [sdk(one, created["key"]), sdk(two, created["key"])]
+    admitted = 0
+    for index in range(10):
+        try:
+            # Each reserves max_tokens=290 plus a prompt estimate, and uses 2 tokens.
+            clients[index % 2].chat.completions.create(
+                model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=290
+            )
+            admitted += 1
+        except openai.RateLimitError as refused:
+            assert refused.body["code"] == "insufficient_quota"  # type: ignore[index]
+    assert admitted == 10  # each reservation (about 300) is settled to the 2 tokens used
+    # Streams hold their reservations open: the budget's one account, shared by both
+    # gateways, has room for one.
+    held = []
+    for index in range(4):
+        try:
+            held.append(
+                clients[index % 2].chat.completions.create(
+                    model="gpt-paced",
+                    messages=[{"role": "user", "content": "hi"}],
+                    max_tokens=290,
+                    stream=True,
+                )
+            )
+        except openai.RateLimitError:
+            held.append(None)
+    # 600 - 20 spent leaves room for one reservation of about 300, from either gateway.
+    assert [h is not None for h in held] == [True, False, False, False]
+    for stream in held:
+        if stream is not None:
+            list(stream)

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 
 from llm_gateway.api.admin import AdminServicer
 from llm_gateway.api.anthropic import AnthropicRestServicer
@@ -24,8 +25,9 @@ from llm_gateway.config import GatewaySettings
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.limits import Limiter, RateLimiter
-from llm_gateway.limits.budget import BudgetLedger
+from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
+from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
@@ -72,7 +74,7 @@ class GatewayServer:
     port: int
     recorder: UsageRecorder | None = None
     store: Store | None = None
-    limiter: RateLimiter | None = None
+    redis: Redis | None = None
 
     async def stop(self, grace: float) -> None:
         """Refuses new calls, lets running ones finish for up to `grace` seconds, writes the
@@ -85,8 +87,8 @@ class GatewayServer:
             await self.recorder.close()
         if self.store is not None:
             await self.store.close()
-        if isinstance(self.limiter, RedisLimiter):
-            await self.limiter.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 async def _open_storage(
@@ -114,7 +116,15 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
     store, directory, recorder = await _open_storage(settings.storage)
     redis_url = settings.storage.redis_url if settings.storage else None
-    limiter: RateLimiter = RedisLimiter(redis_url) if redis_url else Limiter()
+    redis = Redis.from_url(redis_url) if redis_url else None
+    limiter: RateLimiter = RedisLimiter(redis) if redis is not None else Limiter()
+    budgets: Budgets | None = None
+    if store is not None and settings.storage is not None:
+        budgets = (
+            RedisBudgets(redis, store.spent)
+            if redis is not None
+            else BudgetLedger(store.spent, settings.storage.key_cache_seconds)
+        )
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
@@ -125,9 +135,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         prices=settings.prices,
         limiter=limiter,
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
-        ledger=BudgetLedger(store.spent, settings.storage.key_cache_seconds)
-        if store is not None and settings.storage is not None
-        else None,
+        ledger=budgets,
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
@@ -180,7 +188,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
     return GatewayServer(
-        server, health_servicer, list(providers.values()), port, recorder, store, limiter
+        server, health_servicer, list(providers.values()), port, recorder, store, redis
     )
 
 

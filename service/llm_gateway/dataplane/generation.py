@@ -12,7 +12,7 @@ from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_tokens
-from llm_gateway.limits.budget import Budget, BudgetLedger
+from llm_gateway.limits.budget import Budget, Budgets
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -49,7 +49,7 @@ class DataPlane:
         prices: Mapping[str, Price] | None = None,
         limiter: RateLimiter | None = None,
         reserved_completion_tokens: int = 1024,
-        ledger: BudgetLedger | None = None,
+        ledger: Budgets | None = None,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
@@ -168,13 +168,13 @@ class DataPlane:
                 ticket = await self._limiter.admit(scopes, estimate)
             except GatewayError:
                 if budget is not None:
-                    budget[0].settle(budget[1], sum(estimate), 0, 0.0)
+                    await budget[0].settle(budget[1], budget[2], sum(estimate), 0, 0.0)
                 raise
         ticket.budget_reserved = sum(estimate) if budget is not None else 0
         call.rate_limits = ticket.headers
         return ticket
 
-    def _budget_of(self, call: CallInfo) -> tuple[BudgetLedger, str, Budget] | None:
+    def _budget_of(self, call: CallInfo) -> tuple[Budgets, str, Budget] | None:
         """The ledger, key id and budget of a budgeted virtual key; None otherwise."""
         caller = call.caller
         if self._ledger is None or caller.key_id is None or caller.budget is None:
@@ -265,7 +265,7 @@ class DataPlane:
             used = ticket.prompt_estimate + usage.completion_tokens
         budget = self._budget_of(call)
         if budget is not None:
-            budget[0].settle(budget[1], ticket.budget_reserved, used, price)
+            await budget[0].settle(budget[1], budget[2], ticket.budget_reserved, used, price)
         if self._limiter is not None and ticket.tokens is not None:
             try:
                 await self._limiter.settle(ticket, used)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from llm_gateway.errors import GatewayError
 
@@ -54,6 +55,32 @@ def exhausted(message: str) -> GatewayError:
     return GatewayError(429, message, type="insufficient_quota", code="insufficient_quota")
 
 
+def check(budget: Budget, tokens: int, spent_tokens: int, spent_cost: float, reserved: int) -> None:
+    """Raises `insufficient_quota` unless `tokens` more fit in the budget."""
+    if budget.cost is not None and spent_cost >= budget.cost:
+        raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
+    if budget.tokens is not None and spent_tokens + reserved + tokens > budget.tokens:
+        left = max(0, budget.tokens - spent_tokens - reserved)
+        raise exhausted(
+            f"This API key's {budget.period} budget of {budget.tokens} tokens has {left} "
+            f"left, less than this request may use ({tokens})."
+        )
+
+
+class Budgets(Protocol):
+    """Reserves against key budgets and settles to what requests used."""
+
+    async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
+        """Reserves `tokens` of the key's budget, or raises `insufficient_quota`."""
+        ...
+
+    async def settle(
+        self, key_id: str, budget: Budget, reserved: int, tokens: int, cost: float | None
+    ) -> None:
+        """Replaces a request's reservation by what it used and cost."""
+        ...
+
+
 class BudgetLedger:
     """What each budgeted key has spent in its current period."""
 
@@ -74,14 +101,7 @@ class BudgetLedger:
             # Re-read now and then: other replicas spend from the same budget.
             spent_tokens, spent_cost = await self._spent(key_id, start)
             account = self._reloaded(key_id, start, now, spent_tokens, spent_cost)
-        if budget.cost is not None and account.cost >= budget.cost:
-            raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
-        if budget.tokens is not None and account.tokens + account.reserved + tokens > budget.tokens:
-            left = max(0, budget.tokens - account.tokens - account.reserved)
-            raise exhausted(
-                f"This API key's {budget.period} budget of {budget.tokens} tokens has {left} "
-                f"left, less than this request may use ({tokens})."
-            )
+        check(budget, tokens, account.tokens, account.cost, account.reserved)
         account.reserved += tokens
 
     def _reloaded(
@@ -98,7 +118,9 @@ class BudgetLedger:
         account = self._accounts[key_id] = _Account(start, tokens, cost, now)
         return account
 
-    def settle(self, key_id: str, reserved: int, tokens: int, cost: float | None) -> None:
+    async def settle(
+        self, key_id: str, budget: Budget, reserved: int, tokens: int, cost: float | None
+    ) -> None:
         """Replaces a request's reservation by what it used and cost."""
         account = self._accounts.get(key_id)
         if account is None:

@@ -75,8 +75,8 @@ return 1
 class RedisLimiter:
     """Per-minute limits counted in Redis for every replica together."""
 
-    def __init__(self, url: str, span: float = 60.0) -> None:
-        self._redis: Redis = Redis.from_url(url)
+    def __init__(self, redis: Redis, span: float = 60.0) -> None:
+        self._redis = redis
         self._span_ms = int(span * 1000)
         self._admit = self._redis.register_script(_ADMIT)
         self._settle = self._redis.register_script(_SETTLE)
@@ -123,7 +123,3 @@ class RedisLimiter:
                 limit, count = min(windows, key=lambda w: w[0] - w[1])
                 headers += rate_headers(kind, limit, count, self._span_ms / 1000)
         return headers
-
-    async def aclose(self) -> None:
-        """Closes the connection pool."""
-        await self._redis.aclose()
