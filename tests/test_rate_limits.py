@@ -22,7 +22,7 @@ from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Stack, stack_config, start_stack
+from tests.support.stack import KEY, OTHER_KEY, Stack, free_port, stack_config, start_stack
 from tests.test_virtual_keys import SECRET, keys_cli, sdk
 
 
@@ -382,3 +382,31 @@ def test_budgets_settle_spending_and_refuse_a_spent_cost(
         assert cost.value.code == "insufficient_quota" and "budget of 1.0" in cost.value.message
 
     asyncio.run(scenario())
+
+
+def test_limits_that_cannot_be_checked_are_a_503(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    storage = {
+        "database": f"sqlite:///{tmp_path}/g.db",
+        "key_secret": SECRET,
+        "redis_url": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+    }
+    config = stack_config(upstream.base_url, storage=storage)
+    config["keys"][0]["rpm"] = 100
+    stack = start_stack(tmp_path, config)
+    try:
+        client = openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=KEY, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(
+                model="gpt-echo", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert caught.value.status_code == 503
+        assert caught.value.body["code"] == "limits_unavailable"  # type: ignore[index]
+        # A key without limits does not need the limit store.
+        other = openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=OTHER_KEY, max_retries=0)
+        assert other.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "hi"}]
+        )
+    finally:
+        stack.stop()

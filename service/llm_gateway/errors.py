@@ -120,6 +120,16 @@ def model_not_allowed(model: str) -> GatewayError:
     )
 
 
+def limits_unavailable() -> GatewayError:
+    """A 503 when the store of rate limits or budgets cannot be reached."""
+    return GatewayError(
+        503,
+        "The gateway cannot check its rate limits right now. Try again shortly.",
+        code="limits_unavailable",
+        retry_after="1",
+    )
+
+
 def internal_error() -> GatewayError:
     """A 500 for a failure inside the gateway; the details go to the log, not the caller."""
     return GatewayError(500, "The gateway failed to process the request.", code="internal_error")

@@ -10,7 +10,7 @@ from typing import Any
 
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
-from llm_gateway.errors import GatewayError, model_not_allowed
+from llm_gateway.errors import GatewayError, limits_unavailable, model_not_allowed
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_tokens
 from llm_gateway.limits.budget import Budget, Budgets
 from llm_gateway.logs import log_request
@@ -85,7 +85,7 @@ class DataPlane:
         finally:
             call.deployment = attempts.served_by
             price = self._account(request, call, attempts, status, usage, None)
-            await self._settle(call, ticket, usage, price)
+            await asyncio.shield(self._settle(call, ticket, usage, price))
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -134,7 +134,8 @@ class DataPlane:
             await chunks.aclose()
             call.deployment = attempts.served_by
             price = self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
-            await self._settle(call, ticket, tracker.usage, price)
+            # Shielded: a second cancellation must not leave tokens reserved.
+            await asyncio.shield(self._settle(call, ticket, tracker.usage, price))
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -160,16 +161,23 @@ class DataPlane:
         if not (scopes and self._limiter) and budget is None:
             return None
         estimate = estimate_tokens(request.body, self._reserved_completion)
-        if budget is not None:
-            await budget[0].reserve(budget[1], budget[2], sum(estimate))
-        ticket = Ticket((), prompt_estimate=estimate[0])
-        if scopes and self._limiter is not None:
-            try:
-                ticket = await self._limiter.admit(scopes, estimate)
-            except GatewayError:
-                if budget is not None:
-                    await budget[0].settle(budget[1], budget[2], sum(estimate), 0, 0.0)
-                raise
+        try:
+            if budget is not None:
+                await budget[0].reserve(budget[1], budget[2], sum(estimate))
+            ticket = Ticket((), prompt_estimate=estimate[0])
+            if scopes and self._limiter is not None:
+                try:
+                    ticket = await self._limiter.admit(scopes, estimate)
+                except BaseException:
+                    if budget is not None:
+                        await budget[0].settle(budget[1], budget[2], sum(estimate), 0, 0.0)
+                    raise
+        except (GatewayError, asyncio.CancelledError):
+            raise
+        except Exception:
+            # Limits that cannot be checked are not waived: the request waits for the store.
+            log.exception("could not check the limits of %s", call.request_id)
+            raise limits_unavailable() from None
         ticket.budget_reserved = sum(estimate) if budget is not None else 0
         call.rate_limits = ticket.headers
         return ticket
@@ -264,10 +272,10 @@ class DataPlane:
         if usage.estimated:  # the prompt was never counted upstream
             used = ticket.prompt_estimate + usage.completion_tokens
         budget = self._budget_of(call)
-        if budget is not None:
-            await budget[0].settle(budget[1], budget[2], ticket.budget_reserved, used, price)
-        if self._limiter is not None and ticket.tokens is not None:
-            try:
+        try:  # on failure a reservation counts its estimate until it expires
+            if budget is not None:
+                await budget[0].settle(budget[1], budget[2], ticket.budget_reserved, used, price)
+            if self._limiter is not None and ticket.tokens is not None:
                 await self._limiter.settle(ticket, used)
-            except Exception:  # the reservation then simply counts its estimate
-                log.exception("could not settle the rate-limit reservation of %s", call.request_id)
+        except Exception:
+            log.exception("could not settle the reservations of %s", call.request_id)
