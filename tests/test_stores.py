@@ -117,3 +117,16 @@ def test_usage_report_and_spent(database: str) -> None:
         assert tokens == 15 + 10 + 15 + 15 and cost == pytest.approx(0.03)
 
     run(database, scenario)
+
+
+def test_concurrent_migrations_apply_each_once(database: str) -> None:
+    async def main() -> None:
+        stores = [open_store(database) for _ in range(4)]
+        try:
+            await asyncio.gather(*(store.migrate() for store in stores))
+            assert await stores[0].list_keys() == []
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(main())
