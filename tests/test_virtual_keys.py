@@ -21,7 +21,7 @@ import yaml
 
 from tests.support.databases import fresh_postgres_database, query
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Stack, stack_config, start_stack
+from tests.support.stack import Stack, free_port, stack_config, start_stack
 
 SECRET = "test-secret-0123456789"
 
@@ -246,3 +246,25 @@ def test_config_without_keys_needs_storage(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "keys: at least one key is needed" in result.stderr
+
+
+def test_unreachable_database_fails_at_start_without_its_password(tmp_path: Path) -> None:
+    config = {
+        "providers": {"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+        "models": {"m": {"provider": "up", "model": "x"}},
+        "storage": {
+            "database": f"postgresql://gw:topsecret-pw@127.0.0.1:{free_port()}/gw",
+            "key_secret": SECRET,
+        },
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot open the database postgresql://gw:***@127.0.0.1" in result.stderr
+    assert "topsecret-pw" not in result.stderr + result.stdout

@@ -7,6 +7,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -91,6 +92,15 @@ class GatewayServer:
             await self.redis.aclose()
 
 
+def _without_password(url: str) -> str:
+    """A database URL fit for messages: its password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def _open_storage(
     settings: StorageSettings | None,
 ) -> tuple[Store | None, KeyDirectory | None, UsageRecorder | None]:
@@ -102,7 +112,8 @@ async def _open_storage(
         await store.migrate()
     except Exception as exc:
         await store.close()
-        raise StartupError(f"cannot open the database {settings.database}: {exc}") from None
+        where = _without_password(settings.database)
+        raise StartupError(f"cannot open the database {where}: {exc}") from None
     secret = settings.key_secret.get_secret_value().encode()
     directory = KeyDirectory(store, secret, settings.key_cache_seconds)
     await store.watch_keys(directory.forget)
@@ -111,20 +122,24 @@ async def _open_storage(
     return store, directory, recorder
 
 
+def _limits(
+    settings: StorageSettings | None, store: Store | None
+) -> tuple[Redis | None, RateLimiter, Budgets | None]:
+    """Rate limits and budgets: in Redis for every replica when it is configured, else here."""
+    redis = Redis.from_url(settings.redis_url) if settings and settings.redis_url else None
+    limiter: RateLimiter = RedisLimiter(redis) if redis is not None else Limiter()
+    if store is None or settings is None:
+        return redis, limiter, None
+    if redis is not None:
+        return redis, limiter, RedisBudgets(redis, store.spent)
+    return redis, limiter, BudgetLedger(store.spent, settings.key_cache_seconds)
+
+
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
     store, directory, recorder = await _open_storage(settings.storage)
-    redis_url = settings.storage.redis_url if settings.storage else None
-    redis = Redis.from_url(redis_url) if redis_url else None
-    limiter: RateLimiter = RedisLimiter(redis) if redis is not None else Limiter()
-    budgets: Budgets | None = None
-    if store is not None and settings.storage is not None:
-        budgets = (
-            RedisBudgets(redis, store.spent)
-            if redis is not None
-            else BudgetLedger(store.spent, settings.storage.key_cache_seconds)
-        )
+    redis, limiter, budgets = _limits(settings.storage, store)
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
