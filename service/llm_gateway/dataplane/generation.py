@@ -85,7 +85,8 @@ class DataPlane:
         finally:
             call.deployment = attempts.served_by
             price = self._account(request, call, attempts, status, usage, None)
-            await asyncio.shield(self._settle(call, ticket, usage, price))
+            if ticket is not None:
+                await asyncio.shield(self._settle(call, ticket, usage, price))
 
     async def stream(
         self, request: GenerationRequest, call: CallInfo
@@ -134,8 +135,9 @@ class DataPlane:
             await chunks.aclose()
             call.deployment = attempts.served_by
             price = self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
-            # Shielded: a second cancellation must not leave tokens reserved.
-            await asyncio.shield(self._settle(call, ticket, tracker.usage, price))
+            if ticket is not None:
+                # Shielded: a second cancellation must not leave tokens reserved.
+                await asyncio.shield(self._settle(call, ticket, tracker.usage, price))
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -263,11 +265,9 @@ class DataPlane:
         return price
 
     async def _settle(
-        self, call: CallInfo, ticket: Ticket | None, usage: Usage, price: float | None
+        self, call: CallInfo, ticket: Ticket, usage: Usage, price: float | None
     ) -> None:
         """Sets the request's rate-limit and budget reservations to what it used."""
-        if ticket is None:
-            return
         used = usage.total_tokens
         if usage.estimated:  # the prompt was never counted upstream
             used = ticket.prompt_estimate + usage.completion_tokens

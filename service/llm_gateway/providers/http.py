@@ -26,22 +26,45 @@ def json_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
-async def events(response: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
-    """Yields the data of each server-sent event of a response body as it completes."""
+async def events(
+    response: aiohttp.ClientResponse, is_end: Callable[[bytes], bool] | None = None
+) -> AsyncGenerator[bytes, None]:
+    """Yields the data of each server-sent event of a response body as it completes.
+
+    The stream is complete at the event `is_end` accepts, or at the end of the body when there
+    is no end marker; the connection then goes back to the pool. Anything else (caller gone,
+    error) closes it at once, which is what makes the upstream stop generating and billing.
+    Transport failures become the caller's errors.
+    """
     decoder = SseDecoder()
+    finished = False
     try:
-        async for data in response.content.iter_any():
-            for event in decoder.feed(data):
+        try:
+            async for data in response.content.iter_any():
+                for event in decoder.feed(data):
+                    finished = is_end is not None and is_end(event)
+                    yield event
+                    if finished:
+                        return
+        except aiohttp.ClientPayloadError:
+            # When the connection breaks, aiohttp raises before handing out the bytes it had
+            # already received (StreamReader.readany checks for an error first). Those bytes
+            # are complete events the upstream sent: relay them before reporting the break.
+            for event in decoder.feed(bytes(b"".join(getattr(response.content, "_buffer", ())))):
                 yield event
-    except aiohttp.ClientPayloadError:
-        # When the connection breaks, aiohttp raises before handing out the bytes it had
-        # already received (StreamReader.readany checks for an error first). Those bytes are
-        # complete events the upstream sent: relay them before reporting the break.
-        for event in decoder.feed(bytes(b"".join(getattr(response.content, "_buffer", ())))):
+            raise
+        for event in decoder.finish():
             yield event
-        raise
-    for event in decoder.finish():
-        yield event
+        finished = is_end is None
+    except TimeoutError:
+        raise upstream_errors.timed_out() from None
+    except aiohttp.ClientError:
+        raise upstream_errors.stream_broken() from None
+    finally:
+        if finished:
+            response.release()
+        else:
+            response.close()
 
 
 class HttpUpstream:
@@ -122,30 +145,8 @@ class HttpUpstream:
         call: UpstreamCall,
         is_end: Callable[[bytes], bool] | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """Sends the request and yields the data of each event of the upstream's stream.
-
-        The stream is complete at the event `is_end` accepts, or at the end of the body when
-        there is no end marker. Anything else (caller gone, error) closes the connection at
-        once, which is what makes the upstream stop generating and billing.
-        """
-        response = await self.post(url, body, call)
-        finished = False
-        try:
-            async for event in events(response):
-                finished = is_end is not None and is_end(event)
-                yield event
-                if finished:
-                    return
-            finished = is_end is None
-        except TimeoutError:
-            raise upstream_errors.timed_out() from None
-        except aiohttp.ClientError:
-            raise upstream_errors.stream_broken() from None
-        finally:
-            if finished:
-                response.release()
-            else:
-                response.close()
+        """Sends the request; returns the events of the upstream's stream (see `events`)."""
+        return events(await self.post(url, body, call), is_end)
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

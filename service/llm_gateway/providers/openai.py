@@ -26,8 +26,6 @@ def _is_done(event: bytes) -> bool:
 class OpenAICompatibleProvider:
     """An upstream that speaks OpenAI's REST API."""
 
-    chat_only = False
-
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self._settings = settings
@@ -52,7 +50,7 @@ class OpenAICompatibleProvider:
         if self._settings.stream_usage:
             options = body.get("stream_options") or {}
             body = {**body, "stream_options": {**options, "include_usage": True}}
-        events = self._http.post_for_events(self._url(endpoint), body, call, _is_done)
+        events = await self._http.post_for_events(self._url(endpoint), body, call, _is_done)
         try:
             async for event in events:
                 if event == _DONE:

@@ -28,6 +28,7 @@ from llm_gateway.routing.router import ModelRoute
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+Chunks = AsyncGenerator[dict[str, Any], None]
 T = TypeVar("T")
 # The end of a stream that ended before its first chunk (an empty answer, not a failure).
 _EMPTY: dict[str, Any] = {}
@@ -140,6 +141,15 @@ async def _first_byte(deployment: Deployment, pending: Awaitable[T]) -> T:
         raise upstream_errors.first_byte_timed_out() from None
 
 
+async def _next(deployment: Deployment, chunks: Chunks) -> dict[str, Any]:
+    """The next chunk within the deployment's `idle_timeout` (`_EMPTY` at the end)."""
+    try:
+        async with asyncio.timeout(deployment.idle_timeout):
+            return await anext(chunks, _EMPTY)
+    except TimeoutError:
+        raise upstream_errors.idle_timed_out() from None
+
+
 class Dispatcher:
     """Runs each request's attempts across deployments and fallbacks."""
 
@@ -198,34 +208,20 @@ class Dispatcher:
                 else:
                     if first is not _EMPTY:
                         yield first
-                        async for chunk in self._rest(deployment, chunks):
-                            yield chunk
+                        try:
+                            if deployment.idle_timeout is None:
+                                async for chunk in chunks:
+                                    yield chunk
+                            else:
+                                while (chunk := await _next(deployment, chunks)) is not _EMPTY:
+                                    yield chunk
+                        except GatewayError as error:
+                            if is_retryable(error):  # the deployment's fault, though not retried
+                                deployment.failed(self._clock())
+                            raise
                     deployment.succeeded()
                     return
             finally:
                 deployment.in_flight -= 1
                 await chunks.aclose()
             await plan.failed(deployment, failure)  # raises, or waits before the next attempt
-
-    async def _rest(
-        self, deployment: Deployment, chunks: AsyncGenerator[dict[str, Any], None]
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        """The chunks after the first, each within the deployment's idle timeout."""
-        idle = deployment.idle_timeout
-        try:
-            while True:
-                if idle is None:
-                    chunk = await anext(chunks, _EMPTY)
-                else:
-                    try:
-                        async with asyncio.timeout(idle):
-                            chunk = await anext(chunks, _EMPTY)
-                    except TimeoutError:
-                        raise upstream_errors.idle_timed_out() from None
-                if chunk is _EMPTY:
-                    return
-                yield chunk
-        except GatewayError as error:
-            if is_retryable(error):
-                deployment.failed(self._clock())
-            raise

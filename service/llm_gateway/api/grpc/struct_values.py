@@ -29,13 +29,6 @@ def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {key: from_value(value) for key, value in struct.fields.items()}
 
 
-def to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
-    """Returns a plain dict as a `Struct`."""
-    struct = struct_pb2.Struct()
-    struct.update(data)
-    return struct
-
-
 def set_value(target: struct_pb2.Value, data: Any) -> None:
     """Stores plain JSON data in a `Value`."""
     if data is None:

@@ -44,7 +44,9 @@ class AnthropicProvider(ChatOnlyProvider):
         self, body: dict[str, Any], call: UpstreamCall
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Sends a streamed Messages request and yields its events as OpenAI chunks."""
-        events = self._http.post_for_events(self._url, self._body(body), call, _is_message_stop)
+        events = await self._http.post_for_events(
+            self._url, self._body(body), call, _is_message_stop
+        )
         translator = StreamTranslator()
         try:
             async for event in events:

@@ -46,7 +46,7 @@ class GeminiProvider(ChatOnlyProvider):
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Sends a `streamGenerateContent` request and yields its answers as OpenAI chunks."""
         url = self._url(body["model"], "streamGenerateContent") + "?alt=sse"
-        events = self._http.post_for_events(url, generate_content_request(body), call)
+        events = await self._http.post_for_events(url, generate_content_request(body), call)
         translator = StreamTranslator()
         try:
             async for event in events:
