@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,13 +75,24 @@ def refusal(kind: str, limit: int, wait: float, headers: Headers) -> GatewayErro
     )
 
 
-def rate_headers(kind: str, limit: int, used: int, reset: float) -> Headers:
-    """`x-ratelimit-*` of one kind (requests or tokens)."""
-    return (
-        (f"x-ratelimit-limit-{kind}", str(limit)),
-        (f"x-ratelimit-remaining-{kind}", str(max(0, limit - used))),
-        (f"x-ratelimit-reset-{kind}", f"{reset:.3f}s"),
-    )
+def rate_headers(states: Iterable[tuple[str, int, int, float]]) -> Headers:
+    """`x-ratelimit-*` from (kind, limit, used, seconds to reset) of each window: for each kind
+    (`requests`, `tokens`), those of the tightest window, the one with the least remaining."""
+    tightest: dict[str, tuple[int, int, float]] = {}
+    for kind, limit, used, reset in states:
+        known = tightest.get(kind)
+        if known is None or limit - used < known[0] - known[1]:
+            tightest[kind] = (limit, used, reset)
+    headers: Headers = ()
+    for kind in ("requests", "tokens"):
+        if kind in tightest:
+            limit, used, reset = tightest[kind]
+            headers += (
+                (f"x-ratelimit-limit-{kind}", str(limit)),
+                (f"x-ratelimit-remaining-{kind}", str(max(0, limit - used))),
+                (f"x-ratelimit-reset-{kind}", f"{reset:.3f}s"),
+            )
+    return headers
 
 
 class Limiter:
@@ -128,13 +139,7 @@ class Limiter:
 
     @staticmethod
     def _headers(checks: list[tuple[str, SlidingWindow, int]], now: float) -> Headers:
-        """`x-ratelimit-*` for the tightest window of each kind (the least remaining)."""
-        headers: list[tuple[str, str]] = []
-        for kind in ("requests", "tokens"):
-            windows = [w for k, w, _ in checks if k == kind]
-            if not windows:
-                continue
-            tightest = min(windows, key=lambda w: w.limit - w.used(now))
-            reset = tightest.seconds_until_fits(tightest.limit, now)
-            headers += rate_headers(kind, tightest.limit, tightest.used(now), reset)
-        return tuple(headers)
+        return rate_headers(
+            (kind, w.limit, w.used(now), w.seconds_until_fits(w.limit, now))
+            for kind, w, _ in checks
+        )

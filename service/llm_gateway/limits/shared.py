@@ -112,14 +112,8 @@ class RedisLimiter:
             await self._settle(keys=keys, args=[reservation, tokens_used])
 
     def _headers(self, checks: list[tuple[str, str, int, int]], used: list[int]) -> Headers:
-        headers: Headers = ()
-        for kind in ("requests", "tokens"):
-            windows = [
-                (limit, count)
-                for (k, _, limit, _), count in zip(checks, used, strict=True)
-                if k == kind
-            ]
-            if windows:
-                limit, count = min(windows, key=lambda w: w[0] - w[1])
-                headers += rate_headers(kind, limit, count, self._span_ms / 1000)
-        return headers
+        span = self._span_ms / 1000  # a window just reserved in is full again after a span
+        return rate_headers(
+            (kind, limit, count, span)
+            for (kind, _, limit, _), count in zip(checks, used, strict=True)
+        )

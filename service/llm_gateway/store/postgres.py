@@ -15,7 +15,7 @@ import orjson
 
 from llm_gateway.auth.virtual_keys import SCALAR_SETTINGS, VirtualKey
 from llm_gateway.store.base import KeyNotFound
-from llm_gateway.usage.records import UsageRecord, UsageRow
+from llm_gateway.usage.records import USAGE_COLUMNS, UsageRecord, UsageRow, usage_values
 
 _KEYS_CHANNEL = "llm_gateway_keys"  # NOTIFY channel: some key changed
 _MIGRATION_LOCK = 0x6C6C6D67  # "llmg": the advisory lock id that serialises migrations
@@ -68,6 +68,12 @@ _KEY_COLUMNS = (
 )
 _UPDATABLE = frozenset((*SCALAR_SETTINGS, "models", "metadata", "revoked_at"))
 _JSON_COLUMNS = frozenset(("models", "metadata"))
+
+
+_INSERT_USAGE = (
+    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(USAGE_COLUMNS) + 1))})"
+)
 
 
 def _key(row: Any) -> VirtualKey:
@@ -188,35 +194,8 @@ class PostgresStore:
 
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
         pool = await self._connection_pool()
-        rows = [
-            (
-                r.request_id,
-                r.key_name,
-                r.key_id,
-                r.model,
-                r.deployment,
-                r.prompt_tokens,
-                r.completion_tokens,
-                r.cached_tokens,
-                r.cost,
-                r.latency_ms,
-                r.ttft_ms,
-                r.status,
-                r.cancelled,
-                r.estimated,
-                r.transport,
-                r.created_at,
-            )
-            for r in records
-        ]
         async with pool.acquire() as db, db.transaction():
-            await db.executemany(
-                "INSERT INTO usage_records (request_id, key_name, key_id, model, deployment, "
-                "prompt_tokens, completion_tokens, cached_tokens, cost, latency_ms, ttft_ms, "
-                "status, cancelled, estimated, transport, created_at) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                rows,
-            )
+            await db.executemany(_INSERT_USAGE, [usage_values(record) for record in records])
 
     async def usage(self, since: float, key_name: str | None = None) -> list[UsageRow]:
         pool = await self._connection_pool()

@@ -18,7 +18,7 @@ import orjson
 
 from llm_gateway.auth.virtual_keys import VirtualKey
 from llm_gateway.store.base import KeyNotFound
-from llm_gateway.usage.records import UsageRecord, UsageRow
+from llm_gateway.usage.records import USAGE_COLUMNS, UsageRecord, UsageRow, usage_values
 
 T = TypeVar("T")
 
@@ -84,6 +84,12 @@ _UPDATABLE: dict[str, Callable[[Any], Any]] = {
     "metadata": lambda v: orjson.dumps(v).decode(),
     "revoked_at": lambda v: v,
 }
+
+
+_INSERT_USAGE = (
+    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
+)
 
 
 def database_path(url: str) -> Path:
@@ -225,38 +231,12 @@ class SqliteStore:
         return await self.get_key(key_id)
 
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
-        rows = [
-            (
-                r.request_id,
-                r.key_name,
-                r.key_id,
-                r.model,
-                r.deployment,
-                r.prompt_tokens,
-                r.completion_tokens,
-                r.cached_tokens,
-                r.cost,
-                r.latency_ms,
-                r.ttft_ms,
-                r.status,
-                int(r.cancelled),
-                int(r.estimated),
-                r.transport,
-                r.created_at,
-            )
-            for r in records
-        ]
+        rows = [usage_values(record) for record in records]
 
         def work(db: sqlite3.Connection) -> None:
             db.execute("BEGIN")
             try:
-                db.executemany(
-                    "INSERT INTO usage_records (request_id, key_name, key_id, model, deployment, "
-                    "prompt_tokens, completion_tokens, cached_tokens, cost, latency_ms, ttft_ms, "
-                    "status, cancelled, estimated, transport, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                db.executemany(_INSERT_USAGE, rows)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise

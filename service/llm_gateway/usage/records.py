@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,15 @@ class UsageRecord:
     estimated: bool
     transport: str
     created_at: float = field(default_factory=time.time)
+
+
+# The stored columns of a usage record: its fields, in order.
+USAGE_COLUMNS = tuple(f.name for f in fields(UsageRecord))
+
+
+def usage_values(record: UsageRecord) -> tuple[object, ...]:
+    """A record's values in the order of `USAGE_COLUMNS`."""
+    return tuple(getattr(record, column) for column in USAGE_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
