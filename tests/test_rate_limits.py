@@ -177,12 +177,10 @@ def test_fifty_concurrent_requests_never_overrun_a_key_rpm(limited: Stack) -> No
     assert remaining == list(range(20))
 
 
-def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> None:
-    # Each stream lasts about a second and holds its reservation (a prompt estimate of a few
-    # tokens, and max_tokens=100) until it ends.
-    config = Path(limited.log_path.parent / "gateway.yaml")
-    created = keys_cli(config, "create", "--name", "t1k", "--tpm", "1000")
-    client = sdk(limited, created["key"])
+def concurrent_streams(client: openai.OpenAI, count: int, refusal: str) -> int:
+    """Opens `count` streams at once (each lasts about a second, reserving a few prompt tokens
+    and max_tokens=100 until it ends); returns how many were admitted. Every refusal must be a
+    429 with the code `refusal`."""
 
     def stream(_: int) -> bool:
         try:
@@ -192,12 +190,21 @@ def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> Non
                 max_tokens=100,
                 stream=True,
             )
-        except openai.RateLimitError:
+        except openai.RateLimitError as refused:
+            assert refused.body["code"] == refusal  # type: ignore[index]
             return False
         return bool(list(chunks))
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
-        admitted = sum(pool.map(stream, range(50)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return sum(pool.map(stream, range(count)))
+
+
+def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> None:
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "t1k", "--tpm", "1000")
+    client = sdk(limited, created["key"])
+
+    admitted = concurrent_streams(client, 50, "rate_limit_tokens")
     assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
     # Settled to real use (about 21 tokens each), the window has room again.
     after = client.chat.completions.with_raw_response.create(
@@ -312,21 +319,7 @@ def test_fifty_concurrent_streams_never_overrun_a_token_budget(limited: Stack) -
     created = keys_cli(config, "create", "--name", "b50", "--budget-tokens", "1000")
     client = sdk(limited, created["key"])
 
-    def stream(_: int) -> bool:
-        try:
-            chunks = client.chat.completions.create(
-                model="gpt-paced",
-                messages=[{"role": "user", "content": "hi"}],
-                max_tokens=100,
-                stream=True,
-            )
-        except openai.RateLimitError as refused:
-            assert refused.body["code"] == "insufficient_quota"  # type: ignore[index]
-            return False
-        return bool(list(chunks))
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
-        admitted = sum(pool.map(stream, range(50)))
+    admitted = concurrent_streams(client, 50, "insufficient_quota")
     assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
 
 

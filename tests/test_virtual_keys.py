@@ -232,39 +232,33 @@ def test_no_usage_record_is_lost_on_sigterm(
     assert len(rows) == 40
 
 
-def test_config_without_keys_needs_storage(tmp_path: Path) -> None:
-    config = {
-        "providers": {"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
-        "models": {"m": {"provider": "up", "model": "x"}},
-    }
+# A config without keys, whose upstream is never called.
+BARE = {
+    "providers": {"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+    "models": {"m": {"provider": "up", "model": "x"}},
+}
+
+
+def serve_once(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Runs `llm-gateway serve` on `config`, for configs that make it fail at start."""
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_config_without_keys_needs_storage(tmp_path: Path) -> None:
+    result = serve_once(tmp_path, BARE)
     assert result.returncode == 2 and "keys: at least one key is needed" in result.stderr
 
 
 def test_unreachable_database_fails_at_start_without_its_password(tmp_path: Path) -> None:
-    config = {
-        "providers": {"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
-        "models": {"m": {"provider": "up", "model": "x"}},
-        "storage": {
-            "database": f"postgresql://gw:topsecret-pw@127.0.0.1:{free_port()}/gw",
-            "key_secret": SECRET,
-        },
-    }
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    database = f"postgresql://gw:topsecret-pw@127.0.0.1:{free_port()}/gw"
+    result = serve_once(tmp_path, {**BARE, "storage": {"database": database, "key_secret": SECRET}})
     assert result.returncode == 2
     assert "cannot open the database postgresql://gw:***@127.0.0.1" in result.stderr
     assert "topsecret-pw" not in result.stderr + result.stdout
