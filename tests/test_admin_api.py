@@ -10,7 +10,9 @@ import grpc
 import openai
 import pytest
 import requests
+import yaml
 
+from llm_gateway.config import ConfigError, parse_config
 from llm_gateway.v1 import admin_pb2, admin_pb2_grpc
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack, stack_config, start_stack
@@ -127,3 +129,22 @@ def test_admin_rest_through_envoy(administered: Stack) -> None:
     assert refused.status_code == 401
     missing = requests.get(f"{base}/keys/key_nope", headers=headers, timeout=10)
     assert missing.status_code == 404
+
+
+def test_a_short_admin_key_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match=r"storage\.admin_key: .*at least 16 characters"):
+        parse_config(
+            yaml.safe_dump(
+                {
+                    "providers": {"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+                    "models": {"m": {"provider": "up", "model": "x"}},
+                    "storage": {
+                        "database": "sqlite:///g.db",
+                        "key_secret": SECRET,
+                        "admin_key": "short",
+                    },
+                }
+            ),
+            "t.yaml",
+            {},
+        )

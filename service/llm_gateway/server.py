@@ -182,7 +182,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
             AdminServicer(
                 KeyAdmin(store, settings.storage.key_secret.get_secret_value().encode()),
                 directory,
-                admin_key.get_secret_value() if admin_key else None,
+                admin_key,
             ),
             server,
         )

@@ -245,11 +245,11 @@ class StorageSettings(_Section):
             raise ValueError(f"expected sqlite:///PATH or postgresql://..., got {value!r}")
         return value
 
-    @field_validator("key_secret")
+    @field_validator("key_secret", "admin_key")
     @classmethod
-    def _strong_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("the key secret must have at least 16 characters")
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must have at least 16 characters")
         return value
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,14 +9,16 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from pydantic import SecretStr
 
 from llm_gateway.api.admin import messages
 from llm_gateway.api.grpc.status import abort
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.auth.key_admin import KeyAdmin
-from llm_gateway.auth.keys import presented_key
-from llm_gateway.errors import GatewayError, internal_error, invalid_api_key
+from llm_gateway.auth.keys import KeyRing
+from llm_gateway.config.settings import KeySettings
+from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.store import KeyNotFound
 from llm_gateway.v1 import admin_pb2, admin_pb2_grpc
 
@@ -41,23 +41,24 @@ def _not_found(key_id: str) -> GatewayError:
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     """Serves `llm_gateway.v1.AdminService` (and `/admin/v1/...` through the proxy)."""
 
-    def __init__(self, admin: KeyAdmin, directory: KeyDirectory, admin_key: str | None) -> None:
+    def __init__(
+        self, admin: KeyAdmin, directory: KeyDirectory, admin_key: SecretStr | None
+    ) -> None:
         self._admin = admin
         self._directory = directory
-        self._digest = hashlib.sha256(admin_key.encode()).digest() if admin_key else None
+        # The admin key is checked like configured API keys (constant time), on a ring of its own.
+        self._admins = KeyRing([KeySettings(name="admin", key=admin_key)]) if admin_key else None
 
-    def _check(self, inbound: InboundCall) -> None:
-        if self._digest is None:
+    async def _check(self, inbound: InboundCall) -> None:
+        if self._admins is None:
             raise _disabled()
-        presented = presented_key(inbound.metadata) or ""
-        if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), self._digest):
-            raise invalid_api_key()
+        await self._admins.authenticate(inbound.metadata)
 
     @asynccontextmanager
     async def _serving(self, context: Context) -> AsyncIterator[None]:
         inbound = InboundCall(context, "admin")
         try:
-            self._check(inbound)
+            await self._check(inbound)
             yield
         except KeyNotFound as missing:
             await abort(context, _not_found(str(missing)), inbound.request_id)
