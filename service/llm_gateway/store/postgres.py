@@ -11,11 +11,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
-import orjson
 
-from llm_gateway.auth.virtual_keys import SCALAR_SETTINGS, VirtualKey
+from llm_gateway.auth.virtual_keys import VirtualKey
 from llm_gateway.store.base import KeyNotFound
-from llm_gateway.usage.records import USAGE_COLUMNS, UsageRecord, UsageRow, usage_values
+from llm_gateway.store.columns import (
+    KEY_SELECT,
+    UPDATABLE,
+    column_value,
+    insert_key,
+    insert_usage,
+    key_from_row,
+    key_values,
+)
+from llm_gateway.usage.records import UsageRecord, UsageRow, usage_values
 
 _KEYS_CHANNEL = "llm_gateway_keys"  # NOTIFY channel: some key changed
 _MIGRATION_LOCK = 0x6C6C6D67  # "llmg": the advisory lock id that serialises migrations
@@ -62,44 +70,12 @@ MIGRATIONS = (
     CREATE INDEX usage_records_by_key ON usage_records (key_id, created_at);
     """,
 )
-_KEY_COLUMNS = (
-    "id, prefix, name, owner, models, rpm, tpm, budget_tokens, budget_cost, budget_period, "
-    "expires_at, enabled, metadata, created_at, revoked_at"
+_INSERT_USAGE = insert_usage(lambda n: f"${n}")
+# A new key, announced to every replica's listener in the same statement.
+_INSERT_KEY = (
+    f"WITH added AS ({insert_key(lambda n: f'${n}')} RETURNING id) "
+    f"SELECT pg_notify('{_KEYS_CHANNEL}', id) FROM added"
 )
-_UPDATABLE = frozenset((*SCALAR_SETTINGS, "models", "metadata", "revoked_at"))
-_JSON_COLUMNS = frozenset(("models", "metadata"))
-
-
-_INSERT_USAGE = (
-    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(USAGE_COLUMNS) + 1))})"
-)
-
-
-def _key(row: Any) -> VirtualKey:
-    return VirtualKey(
-        id=row["id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        owner=row["owner"],
-        models=tuple(orjson.loads(row["models"])),
-        rpm=row["rpm"],
-        tpm=row["tpm"],
-        budget_tokens=row["budget_tokens"],
-        budget_cost=row["budget_cost"],
-        budget_period=row["budget_period"],
-        expires_at=row["expires_at"],
-        enabled=row["enabled"],
-        metadata=orjson.loads(row["metadata"]),
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def _stored(name: str, value: Any) -> Any:
-    if name in _JSON_COLUMNS:
-        return orjson.dumps(list(value) if name == "models" else value).decode()
-    return value
 
 
 class PostgresStore:
@@ -129,53 +105,27 @@ class PostgresStore:
 
     async def add_key(self, key: VirtualKey, digest: str) -> None:
         pool = await self._connection_pool()
-        await pool.execute(
-            f"WITH added AS (INSERT INTO api_keys (digest, {_KEY_COLUMNS}) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
-            f"RETURNING id) SELECT pg_notify('{_KEYS_CHANNEL}', id) FROM added",
-            *self._key_values(key, digest),
-        )
-
-    @staticmethod
-    def _key_values(key: VirtualKey, digest: str) -> tuple[Any, ...]:
-        return (
-            digest,
-            key.id,
-            key.prefix,
-            key.name,
-            key.owner,
-            _stored("models", key.models),
-            key.rpm,
-            key.tpm,
-            key.budget_tokens,
-            key.budget_cost,
-            key.budget_period,
-            key.expires_at,
-            key.enabled,
-            _stored("metadata", key.metadata),
-            key.created_at,
-            key.revoked_at,
-        )
+        await pool.execute(_INSERT_KEY, *key_values(key, digest))
 
     async def find_key(self, digest: str) -> VirtualKey | None:
         pool = await self._connection_pool()
-        row = await pool.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE digest = $1", digest)
-        return _key(row) if row is not None else None
+        row = await pool.fetchrow(f"SELECT {KEY_SELECT} FROM api_keys WHERE digest = $1", digest)
+        return key_from_row(row) if row is not None else None
 
     async def get_key(self, key_id: str) -> VirtualKey:
         pool = await self._connection_pool()
-        row = await pool.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id)
+        row = await pool.fetchrow(f"SELECT {KEY_SELECT} FROM api_keys WHERE id = $1", key_id)
         if row is None:
             raise KeyNotFound(key_id)
-        return _key(row)
+        return key_from_row(row)
 
     async def list_keys(self) -> list[VirtualKey]:
         pool = await self._connection_pool()
-        rows = await pool.fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC")
-        return [_key(row) for row in rows]
+        rows = await pool.fetch(f"SELECT {KEY_SELECT} FROM api_keys ORDER BY created_at DESC")
+        return [key_from_row(row) for row in rows]
 
     async def update_key(self, key_id: str, changes: dict[str, Any]) -> VirtualKey:
-        unknown = set(changes) - _UPDATABLE
+        unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)}")
         if changes:
@@ -186,7 +136,7 @@ class PostgresStore:
                 f"WITH changed AS (UPDATE api_keys SET {assignments} WHERE id = $1 RETURNING id) "
                 f"SELECT count(pg_notify('{_KEYS_CHANNEL}', id)) FROM changed",
                 key_id,
-                *(_stored(name, changes[name]) for name in names),
+                *(column_value(name, changes[name]) for name in names),
             )
             if changed == 0:
                 raise KeyNotFound(key_id)

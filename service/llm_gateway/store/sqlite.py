@@ -14,11 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from llm_gateway.auth.virtual_keys import VirtualKey
 from llm_gateway.store.base import KeyNotFound
-from llm_gateway.usage.records import USAGE_COLUMNS, UsageRecord, UsageRow, usage_values
+from llm_gateway.store.columns import (
+    KEY_SELECT,
+    UPDATABLE,
+    column_value,
+    insert_key,
+    insert_usage,
+    key_from_row,
+    key_values,
+)
+from llm_gateway.usage.records import UsageRecord, UsageRow, usage_values
 
 T = TypeVar("T")
 
@@ -65,56 +72,13 @@ MIGRATIONS = (
     CREATE INDEX usage_records_by_time ON usage_records (created_at, key_name);
     """,
 )
-_KEY_COLUMNS = (
-    "id, prefix, name, owner, models, rpm, tpm, budget_tokens, budget_cost, budget_period, "
-    "expires_at, enabled, metadata, created_at, revoked_at"
-)
-# Settings a caller may change, and how each is stored.
-_UPDATABLE: dict[str, Callable[[Any], Any]] = {
-    "name": str,
-    "owner": lambda v: v,
-    "models": lambda v: orjson.dumps(list(v)).decode(),
-    "rpm": lambda v: v,
-    "tpm": lambda v: v,
-    "budget_tokens": lambda v: v,
-    "budget_cost": lambda v: v,
-    "budget_period": str,
-    "expires_at": lambda v: v,
-    "enabled": int,
-    "metadata": lambda v: orjson.dumps(v).decode(),
-    "revoked_at": lambda v: v,
-}
-
-
-_INSERT_USAGE = (
-    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
-)
+_INSERT_KEY = insert_key(lambda n: "?")
+_INSERT_USAGE = insert_usage(lambda n: "?")
 
 
 def database_path(url: str) -> Path:
     """The file of a `sqlite:///path` URL."""
     return Path(url.removeprefix("sqlite:///"))
-
-
-def _key(row: sqlite3.Row) -> VirtualKey:
-    return VirtualKey(
-        id=row["id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        owner=row["owner"],
-        models=tuple(orjson.loads(row["models"])),
-        rpm=row["rpm"],
-        tpm=row["tpm"],
-        budget_tokens=row["budget_tokens"],
-        budget_cost=row["budget_cost"],
-        budget_period=row["budget_period"],
-        expires_at=row["expires_at"],
-        enabled=bool(row["enabled"]),
-        metadata=orjson.loads(row["metadata"]),
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
 
 
 class SqliteStore:
@@ -158,61 +122,38 @@ class SqliteStore:
         await self._run(work)
 
     async def add_key(self, key: VirtualKey, digest: str) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            db.execute(
-                f"INSERT INTO api_keys (digest, {_KEY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    digest,
-                    key.id,
-                    key.prefix,
-                    key.name,
-                    key.owner,
-                    orjson.dumps(list(key.models)).decode(),
-                    key.rpm,
-                    key.tpm,
-                    key.budget_tokens,
-                    key.budget_cost,
-                    key.budget_period,
-                    key.expires_at,
-                    int(key.enabled),
-                    orjson.dumps(key.metadata).decode(),
-                    key.created_at,
-                    key.revoked_at,
-                ),
-            )
-
-        await self._run(work)
+        values = key_values(key, digest)
+        await self._run(lambda db: db.execute(_INSERT_KEY, values))
 
     async def find_key(self, digest: str) -> VirtualKey | None:
         def work(db: sqlite3.Connection) -> VirtualKey | None:
             row = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE digest = ?", (digest,)
+                f"SELECT {KEY_SELECT} FROM api_keys WHERE digest = ?", (digest,)
             ).fetchone()
-            return _key(row) if row is not None else None
+            return key_from_row(row) if row is not None else None
 
         return await self._run(work)
 
     async def get_key(self, key_id: str) -> VirtualKey:
         def work(db: sqlite3.Connection) -> VirtualKey:
             row = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+                f"SELECT {KEY_SELECT} FROM api_keys WHERE id = ?", (key_id,)
             ).fetchone()
             if row is None:
                 raise KeyNotFound(key_id)
-            return _key(row)
+            return key_from_row(row)
 
         return await self._run(work)
 
     async def list_keys(self) -> list[VirtualKey]:
         def work(db: sqlite3.Connection) -> list[VirtualKey]:
-            rows = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC")
-            return [_key(row) for row in rows]
+            rows = db.execute(f"SELECT {KEY_SELECT} FROM api_keys ORDER BY created_at DESC")
+            return [key_from_row(row) for row in rows]
 
         return await self._run(work)
 
     async def update_key(self, key_id: str, changes: dict[str, Any]) -> VirtualKey:
-        unknown = set(changes) - set(_UPDATABLE)
+        unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)}")
 
@@ -220,7 +161,7 @@ class SqliteStore:
             if not changes:
                 return
             assignments = ", ".join(f"{name} = ?" for name in changes)
-            values = [_UPDATABLE[name](value) for name, value in changes.items()]
+            values = [column_value(name, value) for name, value in changes.items()]
             cursor = db.execute(
                 f"UPDATE api_keys SET {assignments} WHERE id = ?", (*values, key_id)
             )
