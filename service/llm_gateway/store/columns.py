@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -10,24 +11,8 @@ import orjson
 from llm_gateway.auth.virtual_keys import SCALAR_SETTINGS, VirtualKey
 from llm_gateway.usage.records import USAGE_COLUMNS
 
-# The columns of a key, after `digest`, in the order of `key_values`.
-KEY_COLUMNS = (
-    "id",
-    "prefix",
-    "name",
-    "owner",
-    "models",
-    "rpm",
-    "tpm",
-    "budget_tokens",
-    "budget_cost",
-    "budget_period",
-    "expires_at",
-    "enabled",
-    "metadata",
-    "created_at",
-    "revoked_at",
-)
+# The columns of a key besides `digest`: its fields.
+KEY_COLUMNS = tuple(f.name for f in fields(VirtualKey))
 KEY_SELECT = ", ".join(KEY_COLUMNS)
 UPDATABLE = frozenset((*SCALAR_SETTINGS, "models", "metadata", "revoked_at"))
 _JSON = frozenset(("models", "metadata"))
