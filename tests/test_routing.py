@@ -42,6 +42,8 @@ class ScriptedProvider:
     to raise, `"hang"` to never answer, `"stall"` to stop after the first chunk, or None to
     answer). When the script runs out, calls succeed."""
 
+    system = "openai"
+
     def __init__(self, name: str, *script: Any) -> None:
         self.name = name
         self.script = list(script)

@@ -1,83 +1,207 @@
-"""SIGTERM drains: running streams finish, new requests are refused, the process exits."""
+"""SIGTERM drains: the gateway reports NOT_SERVING and refuses new requests at once, running
+streams shorter than the grace period finish with `[DONE]`, longer ones end with an error frame
+before it ends, every request's usage record is written, and the processes exit within
+grace + 2 s. Both ways of running the stack are shown: `llm-gateway up` (one process group), and
+the gateway and its sidecar as separate processes, as in a Kubernetes pod, signalled together.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 import requests
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.databases import query
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import KEY, stack_config, start_stack
+from tests.support.stack import KEY, Stack, stack_config, start_stack
 
-STREAMS = 5
+GRACE = 4.0
+PACED_TEXT = "".join(f"w{i} " for i in range(20))  # the `paced` scenario: about 1 s
 
 
-def test_sigterm_lets_running_streams_finish(
+def _drain_config(upstream: ScriptedUpstream, folder: Path) -> dict[str, Any]:
+    return stack_config(
+        upstream.base_url,
+        shutdown_grace_seconds=GRACE,
+        # Usage records wait a minute to be written: only the shutdown's flush writes them.
+        storage={
+            "database": f"sqlite:///{folder / 'usage.db'}",
+            "key_secret": "drain-test-secret-0123456789",
+            "usage_flush_seconds": 60,
+        },
+    )
+
+
+class Streams:
+    """Streams opened through the REST listener, each read to its end in a thread."""
+
+    def __init__(self, rest_url: str, models: list[str]) -> None:
+        self.bodies: list[bytes] = [b""] * len(models)
+        self._started = threading.Barrier(len(models) + 1)
+        self._threads = [
+            threading.Thread(target=self._read, args=(rest_url, i, m), daemon=True)
+            for i, m in enumerate(models)
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._started.wait(30)  # every stream has its first chunk
+
+    def _read(self, rest_url: str, index: int, model: str) -> None:
+        response = requests.post(
+            f"{rest_url}/v1/chat/completions",
+            stream=True,
+            timeout=30,
+            headers={"authorization": f"Bearer {KEY}"},
+            json={"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        )
+        chunks = response.iter_content(chunk_size=None)
+        self.bodies[index] = next(chunks)
+        self._started.wait(30)
+        with contextlib.suppress(requests.RequestException):
+            for chunk in chunks:
+                self.bodies[index] += chunk
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(30)
+
+
+def _frames(body: bytes) -> list[bytes]:
+    return [f.removeprefix(b"data: ") for f in body.split(b"\n\n") if f]
+
+
+def _text(frames: list[bytes]) -> str:
+    text = ""
+    for frame in frames:
+        chunk = json.loads(frame)
+        if chunk.get("choices"):
+            text += chunk["choices"][0]["delta"].get("content") or ""
+    return text
+
+
+def _refused(rest_url: str, grpc_target: str) -> None:
+    """A new request over REST gets an OpenAI-shaped 503 (or no connection at all once Envoy's
+    listener is closed); the gateway's health reports NOT_SERVING or refuses the call."""
+    with contextlib.suppress(requests.ConnectionError):
+        response = requests.post(
+            f"{rest_url}/v1/chat/completions",
+            timeout=5,
+            headers={"authorization": f"Bearer {KEY}"},
+            json={"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}]},
+        )
+        assert response.status_code == 503
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    with grpc.insecure_channel(grpc_target) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+        else:
+            assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _drain(stack: Stack, signal_all: Callable[[], None], wait_all: Callable[[float], None]) -> None:
+    models = ["gpt-paced"] * 40 + ["gpt-slow"] * 10  # `slow` streams for 10 s: past the grace
+    streams = Streams(stack.rest_url, models)
+    signalled = time.monotonic()
+    signal_all()
+    time.sleep(0.3)
+    _refused(stack.rest_url, stack.grpc_target)
+    wait_all(GRACE + 2)
+    exited = time.monotonic() - signalled
+    streams.join()
+
+    assert exited < GRACE + 2
+    for model, body in zip(models, streams.bodies, strict=True):
+        frames = _frames(body)
+        if model == "gpt-paced":
+            assert frames[-1] == b"[DONE]"
+            assert b'"error"' not in body
+            assert _text(frames[:-1]) == PACED_TEXT
+        else:
+            # Ended before the grace period with the error frame the SDKs raise on (then
+            # OpenAI's end of stream), not cut off.
+            assert frames[-1] == b"[DONE]"
+            error = json.loads(frames[-2])["error"]
+            assert error["code"] == "shutting_down"
+            assert error["type"] == "server_error"
+            assert _text(frames[:-2])  # what was streamed before the end
+    rows = query(str(stack.config["storage"]["database"]), "SELECT * FROM usage_records")
+    assert sorted(r["status"] for r in rows) == [200] * 40 + [503] * 10
+    assert all(r["completion_tokens"] > 0 for r in rows)
+
+
+def test_sigterm_drains_fifty_streams_through_llm_gateway_up(
     upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    stack = start_stack(
-        Path(tmp_path_factory.mktemp("drain")),
-        stack_config(upstream.base_url, shutdown_grace_seconds=5),
-    )
+    folder = Path(tmp_path_factory.mktemp("drain-up"))
+    stack = start_stack(folder, _drain_config(upstream, folder))
     try:
-        bodies: list[bytes] = [b""] * STREAMS
-        started = threading.Barrier(STREAMS + 1)
-
-        def stream(index: int) -> None:
-            response = requests.post(
-                f"{stack.rest_url}/v1/chat/completions",
-                stream=True,
-                timeout=30,
-                headers={"authorization": f"Bearer {KEY}"},
-                json={
-                    "model": "gpt-paced",
-                    "stream": True,
-                    "messages": [{"role": "user", "content": "x"}],
-                },
-            )
-            chunks = response.iter_content(chunk_size=None)
-            bodies[index] = next(chunks)
-            started.wait(10)
-            bodies[index] += b"".join(chunks)
-
-        threads = [threading.Thread(target=stream, args=(i,)) for i in range(STREAMS)]
-        for thread in threads:
-            thread.start()
-        started.wait(10)
-        signalled = time.monotonic()
-        stack.process.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
-        refused = None
-        with contextlib.suppress(requests.ConnectionError):  # refused at the socket: also fine
-            refused = requests.post(
-                f"{stack.rest_url}/v1/chat/completions",
-                timeout=5,
-                headers={"authorization": f"Bearer {KEY}"},
-                json={"model": "gpt-echo", "messages": [{"role": "user", "content": "x"}]},
-            )
-        for thread in threads:
-            thread.join(15)
-        stack.process.wait(5 + 2)
-        exited = time.monotonic() - signalled
+        _drain(
+            stack,
+            lambda: stack.process.send_signal(signal.SIGTERM),
+            lambda limit: stack.process.wait(limit),
+        )
+        assert stack.process.returncode == 0
     finally:
         stack.stop()
-    for body in bodies:
-        frames = body.split(b"\n\n")
-        assert frames[-2] == b"data: [DONE]"
-        assert b'"error"' not in body
-        text = "".join(
-            json.loads(f[6:])["choices"][0]["delta"].get("content") or ""
-            for f in frames[:-2]
-            if json.loads(f[6:])["choices"]
-        )
-        assert text == "".join(f"w{i} " for i in range(20))
-    if refused is not None:
-        assert refused.status_code == 503
-        assert set(refused.json()["error"]) == {"message", "type", "param", "code"}
-    assert exited < 5 + 2
+
+
+def test_sigterm_drains_a_pod_whose_gateway_and_sidecar_are_separate_processes(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = Path(tmp_path_factory.mktemp("drain-pod"))
+    stack = start_stack(folder, _drain_config(upstream, folder), command="serve")
+    sidecar_log = (folder / "sidecar.log").open("wb")
+    sidecar = subprocess.Popen(
+        [sys.executable, "-m", "llm_gateway", "sidecar", "--config", str(folder / "gateway.yaml")],
+        stdout=sidecar_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_envoy(stack)
+
+        def signal_all() -> None:  # the kubelet signals every container at once
+            stack.process.send_signal(signal.SIGTERM)
+            sidecar.send_signal(signal.SIGTERM)
+
+        def wait_all(limit: float) -> None:
+            deadline = time.monotonic() + limit
+            stack.process.wait(deadline - time.monotonic())
+            sidecar.wait(max(0.0, deadline - time.monotonic()))
+
+        _drain(stack, signal_all, wait_all)
+        assert stack.process.returncode == 0 and sidecar.returncode == 0
+    finally:
+        if sidecar.poll() is None:
+            sidecar.kill()
+            sidecar.wait()
+        stack.stop()
+
+
+def _wait_for_envoy(stack: Stack) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.ConnectionError):
+            answer = requests.get(
+                f"{stack.rest_url}/v1/models", headers={"authorization": f"Bearer {KEY}"}
+            )
+            if answer.status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the sidecar did not start")

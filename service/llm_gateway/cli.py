@@ -26,6 +26,8 @@ from llm_gateway.server import StartupError, serve, start_server, stop_event_on_
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
 
 log = logging.getLogger("llm_gateway")
+# How long Envoy may take, once the gateway has finished, to pass on the last answers' bytes.
+_LAST_BYTES_SECONDS = 1.0
 
 
 async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
@@ -46,8 +48,10 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
         )
         await stop.wait()
         log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
+        await envoy.drain()
     finally:
         await gateway.stop(settings.shutdown_grace_seconds)
+        await envoy.wait_idle(_LAST_BYTES_SECONDS)
         await envoy.stop()
 
 
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             config = render_envoy_config(settings, args.envoy_config)
             sys.stdout.write(yaml.safe_dump(config, sort_keys=False))
         elif args.command == "sidecar":
-            envoy.exec()
+            _run(envoy.serve(settings.shutdown_grace_seconds + _LAST_BYTES_SECONDS))
         elif args.command == "serve":
             _run(serve(settings))
         else:

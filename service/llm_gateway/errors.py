@@ -130,6 +130,16 @@ def limits_unavailable() -> GatewayError:
     )
 
 
+def shutting_down() -> GatewayError:
+    """A 503 for a request still running when the gateway's shutdown grace period ends."""
+    return GatewayError(
+        503,
+        "The gateway is shutting down and ended this request. Retry it.",
+        code="shutting_down",
+        retry_after="1",
+    )
+
+
 def internal_error() -> GatewayError:
     """A 500 for a failure inside the gateway; the details go to the log, not the caller."""
     return GatewayError(500, "The gateway failed to process the request.", code="internal_error")

@@ -33,6 +33,7 @@ from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
+from llm_gateway.telemetry import GatewayMetrics, Telemetry, Tracing
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.v1 import (
     admin_pb2,
@@ -73,15 +74,25 @@ class GatewayServer:
     health: Any
     providers: list[Provider]
     port: int
+    dataplane: DataPlane
     recorder: UsageRecorder | None = None
     store: Store | None = None
     redis: Redis | None = None
+    metrics: GatewayMetrics | None = None
+    tracing: Tracing | None = None
 
     async def stop(self, grace: float) -> None:
-        """Refuses new calls, lets running ones finish for up to `grace` seconds, writes the
-        usage records still waiting, then ends."""
+        """Drains: reports NOT_SERVING and refuses new calls at once, lets running ones finish
+        for up to `grace` seconds, ends those still running with an error a little before, so
+        that the error reaches their callers, writes the usage records still waiting, then
+        closes everything."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        finished, _ = await asyncio.wait({stopping}, timeout=grace - min(1.0, grace / 5))
+        if not finished:
+            ended = self.dataplane.end_running()
+            log.info("grace period over: ended %d running requests", ended)
+        await stopping
         for provider in self.providers:
             await provider.aclose()
         if self.recorder is not None:
@@ -90,6 +101,11 @@ class GatewayServer:
             await self.store.close()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.tracing is not None:
+            # The exporter's last batch goes out on a thread: keep the event loop free.
+            await asyncio.to_thread(self.tracing.close)
+        if self.metrics is not None:
+            self.metrics.close()
 
 
 def _without_password(url: str) -> str:
@@ -140,6 +156,8 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
     store, directory, recorder = await _open_storage(settings.storage)
     redis, limiter, budgets = _limits(settings.storage, store)
+    metrics = GatewayMetrics() if settings.listen.metrics else None
+    tracing = Tracing(settings.tracing) if settings.tracing.enabled else None
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
@@ -151,6 +169,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         limiter=limiter,
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
         ledger=budgets,
+        telemetry=Telemetry(metrics, tracing),
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
@@ -198,12 +217,28 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         raise StartupError(f"cannot listen on {address}: {exc}") from None
     if port == 0:
         raise StartupError(f"cannot listen on {address}")
+    if metrics is not None and settings.listen.metrics is not None:
+        try:
+            metrics.serve(settings.listen.metrics)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot serve metrics on {settings.listen.metrics}: {exc}"
+            ) from None
     await server.start()
     for name in ("", *served):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
     return GatewayServer(
-        server, health_servicer, list(providers.values()), port, recorder, store, redis
+        server,
+        health_servicer,
+        list(providers.values()),
+        port,
+        dataplane,
+        recorder,
+        store,
+        redis,
+        metrics,
+        tracing,
     )
 
 

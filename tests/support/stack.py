@@ -82,6 +82,8 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
             "rest": f"127.0.0.1:{free_port()}",
             "grpc": f"127.0.0.1:{free_port()}",
             "envoy_admin": f"127.0.0.1:{free_port()}",
+            "metrics": f"127.0.0.1:{free_port()}",
+            "envoy_metrics": f"127.0.0.1:{free_port()}",
         },
         "providers": {
             "scripted": {
@@ -142,6 +144,14 @@ class Stack:
     @property
     def grpc_target(self) -> str:
         return str(self.config["listen"]["grpc"])
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.config['listen']['metrics']}/metrics"
+
+    @property
+    def envoy_metrics_url(self) -> str:
+        return f"http://{self.config['listen']['envoy_metrics']}/stats/prometheus"
 
     @property
     def envoy_target(self) -> str:

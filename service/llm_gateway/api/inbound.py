@@ -12,8 +12,10 @@ import grpc
 
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane.call import CallInfo
+from llm_gateway.telemetry.watch import valid_traceparent
 
 _MAX_REQUEST_ID = 200
+_MAX_TRACESTATE = 512  # W3C's limit for what a vendor must propagate
 # The response header (REST) or trailing metadata (gRPC) naming the deployment that served.
 DEPLOYMENT_HEADER = "x-llm-gateway-deployment"
 
@@ -60,4 +62,11 @@ class InboundCall:
 
     async def authenticate(self, keys: KeyRing) -> CallInfo:
         """Returns the call's identity for the data plane, or raises a 401 `GatewayError`."""
-        return CallInfo(self.request_id, await keys.authenticate(self.metadata), self.transport)
+        call = CallInfo(self.request_id, await keys.authenticate(self.metadata), self.transport)
+        traceparent = valid_traceparent(self.metadata.get("traceparent"))
+        if traceparent is not None:
+            call.trace_headers["traceparent"] = traceparent
+            tracestate = self.metadata.get("tracestate")
+            if tracestate and len(tracestate) <= _MAX_TRACESTATE:
+                call.trace_headers["tracestate"] = tracestate
+        return call

@@ -31,8 +31,18 @@ class ListenSettings(_Section):
         description="the address Envoy dials for the gateway, when it differs from `grpc` "
         "(for example `gateway:50051` in docker-compose)",
     )
+    metrics: str | None = Field(
+        None, description="the gateway's Prometheus `/metrics` endpoint; off if unset"
+    )
+    envoy_metrics: str | None = Field(
+        None,
+        description="an Envoy listener that serves only Envoy's `/stats/prometheus` (the admin "
+        "interface itself stays private); off if unset",
+    )
 
-    @field_validator("rest", "grpc", "envoy_admin", "gateway_upstream", mode="before")
+    @field_validator(
+        "rest", "grpc", "envoy_admin", "gateway_upstream", "metrics", "envoy_metrics", mode="before"
+    )
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
         # An empty value (an unset `${VAR:-}`) means "not given".
@@ -253,6 +263,27 @@ class StorageSettings(_Section):
         return value
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry tracing of requests, exported over OTLP/gRPC (off by default)."""
+
+    enabled: bool = Field(False, description="export a span per request and upstream attempt")
+    otlp_endpoint: str = Field(
+        "127.0.0.1:4317", description="the OTLP/gRPC collector, HOST:PORT (plaintext)"
+    )
+    service_name: str = Field("llm-gateway", description="`service.name` of the gateway's spans")
+    sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of new traces recorded; a caller's sampled `traceparent` is followed",
+    )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        return _check_host_port(value)
+
+
 class Price(_Section):
     """What one upstream model costs, in the currency of your choice per million tokens."""
 
@@ -285,7 +316,13 @@ class GatewaySettings(_Section):
         description="what to do with request fields the API does not model: pass them to "
         "OpenAI-compatible upstreams, or reject the request with a 400 naming the field",
     )
-    shutdown_grace_seconds: float = Field(30.0, ge=0, description="drain time on SIGTERM")
+    tracing: TracingSettings = TracingSettings()
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="on SIGTERM, how long running requests may finish before the rest are "
+        "ended with an error",
+    )
     log_prompts: bool = Field(False, description="log request bodies (they hold prompts)")
 
     @model_validator(mode="after")

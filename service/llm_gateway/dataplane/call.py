@@ -20,3 +20,5 @@ class CallInfo:
     deployment: str | None = None
     # `x-ratelimit-*` headers of the caller's limits, once admitted.
     rate_limits: tuple[tuple[str, str], ...] = ()
+    # The caller's W3C trace context (`traceparent`, `tracestate`), when it sent a valid one.
+    trace_headers: dict[str, str] = field(default_factory=dict)

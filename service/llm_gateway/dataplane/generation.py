@@ -10,14 +10,21 @@ from typing import Any
 
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
-from llm_gateway.errors import GatewayError, limits_unavailable, model_not_allowed
+from llm_gateway.errors import (
+    GatewayError,
+    limits_unavailable,
+    model_not_allowed,
+    shutting_down,
+)
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_tokens
 from llm_gateway.limits.budget import Budget, Budgets
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.routing import Attempts, Dispatcher, Job, ModelRoute, Router
+from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
+from llm_gateway.routing.dispatch import error_type
+from llm_gateway.telemetry import RequestWatch, Telemetry
 from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
 from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
@@ -36,6 +43,15 @@ def _model_object(route: ModelRoute) -> dict[str, Any]:
     }
 
 
+def _status_of(failure: BaseException) -> int:
+    """The HTTP status a failure is reported (or logged) with."""
+    if isinstance(failure, GatewayError):
+        return failure.status
+    if isinstance(failure, asyncio.CancelledError | GeneratorExit):
+        return CLIENT_CLOSED
+    return 500
+
+
 class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
@@ -50,6 +66,7 @@ class DataPlane:
         limiter: RateLimiter | None = None,
         reserved_completion_tokens: int = 1024,
         ledger: Budgets | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
@@ -59,32 +76,39 @@ class DataPlane:
         self._limiter = limiter
         self._reserved_completion = reserved_completion_tokens
         self._ledger = ledger
+        self._telemetry = telemetry or Telemetry()
+        # The tasks serving generations, and those `end_running` has cancelled.
+        self._running: set[asyncio.Task[Any]] = set()
+        self._ended: set[asyncio.Task[Any]] = set()
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
-        route = self._route(request.model, call)
-        ticket = await self._admit(request, route, call)
-        body = dict(request.body)
-        body.pop("stream", None)
-        body.pop("stream_options", None)
-        status, usage, attempts = 200, Usage(estimated=True), Attempts()
+        watch = self._watch(request, call)
+        status, usage, failure = 200, Usage(estimated=True), None
+        ticket: Ticket | None = None
+        admitted = False
+        task = self._running_task()
         try:
-            job = Job(route, request.endpoint, body, UpstreamCall(call.request_id))
-            answer = await self._dispatcher.create(job, attempts)
+            route = self._route(request.model, call)
+            ticket = await self._admit(request, route, call)
+            admitted = True
+            body = dict(request.body)
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+            job = Job(route, request.endpoint, body, self._upstream_call(call))
+            answer = await self._dispatcher.create(job, watch.attempts)
             usage = usage_of(answer)
             return completion_from_chat(answer) if request.as_text_completion else answer
-        except GatewayError as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED
-            raise
-        except Exception:
-            status = 500
+        except BaseException as exc:
+            failure = self._shutdown_error(task, exc)
+            status = _status_of(failure)
+            if failure is not exc:
+                raise failure from None
             raise
         finally:
-            call.deployment = attempts.served_by
-            price = self._account(request, call, attempts, status, usage, None)
+            self._running.discard(task)
+            call.deployment = watch.attempts.served_by
+            price = self._account(request, call, watch, status, failure, usage, None, admitted)
             if ticket is not None:
                 await asyncio.shield(self._settle(call, ticket, usage, price))
 
@@ -97,20 +121,26 @@ class DataPlane:
         raises after the chunks sent so far. The caller's `include_usage` decides whether the
         usage chunk (which the provider may ask for regardless, for accounting) is passed on.
         """
-        route = self._route(request.model, call)
-        ticket = await self._admit(request, route, call)
-        body = {**request.body, "stream": True}
+        watch = self._watch(request, call)
         wants_usage = request.include_usage
         as_text = request.as_text_completion
         tracker = StreamUsage()
-        status, first_chunk_at, attempts = 200, None, Attempts()
-        job = Job(route, request.endpoint, body, UpstreamCall(call.request_id))
-        chunks = self._dispatcher.stream(job, attempts)
+        status, first_chunk_at, failure = 200, None, None
+        ticket: Ticket | None = None
+        admitted = False
+        chunks: AsyncGenerator[dict[str, Any], None] | None = None
+        task = self._running_task()
         try:
+            route = self._route(request.model, call)
+            ticket = await self._admit(request, route, call)
+            admitted = True
+            body = {**request.body, "stream": True}
+            job = Job(route, request.endpoint, body, self._upstream_call(call))
+            chunks = self._dispatcher.stream(job, watch.attempts)
             async for chunk in chunks:
                 if first_chunk_at is None:
                     first_chunk_at = perf_counter()
-                    call.deployment = attempts.served_by
+                    call.deployment = watch.attempts.served_by
                 tracker.observe(chunk)
                 # A usage chunk the caller did not ask for is dropped; `usage: null` too.
                 dropped = chunk.pop("usage", None) if not wants_usage else None
@@ -122,22 +152,24 @@ class DataPlane:
                         continue
                     chunk = reshaped
                 yield chunk
-        except GatewayError as exc:
-            status = exc.status
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            status = CLIENT_CLOSED
-            raise
-        except Exception:
-            status = 500
+        except BaseException as exc:
+            failure = self._shutdown_error(task, exc)
+            status = _status_of(failure)
+            if failure is not exc:
+                raise failure from None
             raise
         finally:
-            await chunks.aclose()
-            call.deployment = attempts.served_by
-            price = self._account(request, call, attempts, status, tracker.usage, first_chunk_at)
+            self._running.discard(task)
+            if chunks is not None:
+                await chunks.aclose()
+            call.deployment = watch.attempts.served_by
+            usage = tracker.usage
+            price = self._account(
+                request, call, watch, status, failure, usage, first_chunk_at, admitted
+            )
             if ticket is not None:
                 # Shielded: a second cancellation must not leave tokens reserved.
-                await asyncio.shield(self._settle(call, ticket, tracker.usage, price))
+                await asyncio.shield(self._settle(call, ticket, usage, price))
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
@@ -191,6 +223,43 @@ class DataPlane:
             return None
         return self._ledger, caller.key_id, caller.budget
 
+    def end_running(self) -> int:
+        """Ends every generation still running with a 503 `shutting_down` error (an error
+        frame for a stream that has started); returns how many there were."""
+        for task in self._running:
+            self._ended.add(task)
+            task.cancel()
+        return len(self._running)
+
+    def _running_task(self) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None, "the data plane runs in a task"
+        self._running.add(task)
+        return task
+
+    def _shutdown_error(self, task: asyncio.Task[Any], failure: BaseException) -> BaseException:
+        """The error to report: a shutdown's cancellation becomes `shutting_down`."""
+        if isinstance(failure, asyncio.CancelledError) and task in self._ended:
+            self._ended.discard(task)
+            task.uncancel()  # the task goes on, to send the error
+            return shutting_down()
+        return failure
+
+    def _watch(self, request: GenerationRequest, call: CallInfo) -> RequestWatch:
+        return RequestWatch(
+            self._telemetry,
+            request.endpoint.value,
+            request.model,
+            call.transport,
+            request.stream,
+            call.trace_headers,
+            request.body,
+        )
+
+    @staticmethod
+    def _upstream_call(call: CallInfo) -> UpstreamCall:
+        return UpstreamCall(call.request_id, traceparent=call.trace_headers.get("traceparent"))
+
     def _route(self, model: str, call: CallInfo) -> ModelRoute:
         route = self._router.resolve(model)
         if not call.caller.may_use(model):
@@ -201,20 +270,32 @@ class DataPlane:
         self,
         request: GenerationRequest,
         call: CallInfo,
-        attempts: Attempts,
+        watch: RequestWatch,
         status: int,
+        failure: BaseException | None,
         usage: Usage,
         first_chunk_at: float | None,
+        admitted: bool,
     ) -> float | None:
-        """Writes the request's log line and hands its usage record to the recorder; returns
-        its cost, if known."""
+        """Writes the request's log line, metrics and span, and hands the usage record of an
+        admitted request to the recorder; returns its cost, if known."""
+        attempts = watch.attempts
         deployment = attempts.deployment
         upstream_model = deployment.upstream_model if deployment else None
         price = cost(self._prices, upstream_model, usage)
-        latency_ms = round((perf_counter() - call.started) * 1000, 2)
-        ttft_ms = (
-            None if first_chunk_at is None else round((first_chunk_at - call.started) * 1000, 2)
+        now = perf_counter()
+        ttft = None if first_chunk_at is None else first_chunk_at - call.started
+        watch.finish(
+            status,
+            failure,
+            now - call.started,
+            ttft,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            price,
         )
+        latency_ms = round((now - call.started) * 1000, 2)
+        ttft_ms = None if ttft is None else round(ttft * 1000, 2)
         fields: dict[str, Any] = {
             "event": "request",
             "request_id": call.request_id,
@@ -235,6 +316,10 @@ class DataPlane:
             "total_tokens": usage.total_tokens,
             "usage_estimated": usage.estimated,
         }
+        if failure is not None:
+            fields["error"] = error_type(failure)
+        if watch.trace_id is not None:
+            fields["trace_id"] = watch.trace_id
         if ttft_ms is not None:
             fields["ttft_ms"] = ttft_ms
         if price is not None:
@@ -242,7 +327,7 @@ class DataPlane:
         if self._log_prompts:
             fields["body"] = request.body
         log_request(fields)
-        if self._recorder is not None:
+        if self._recorder is not None and admitted:
             self._recorder.record(
                 UsageRecord(
                     request_id=call.request_id,

@@ -15,6 +15,8 @@ class UpstreamCall:
 
     request_id: str
     connect_timeout: float | None = None
+    # The W3C trace context to send upstream, if any.
+    traceparent: str | None = None
 
 
 class Provider(Protocol):
@@ -26,6 +28,7 @@ class Provider(Protocol):
     """
 
     name: str
+    system: str  # OpenTelemetry's `gen_ai.provider.name` for the upstream API
 
     async def create(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall

@@ -96,6 +96,8 @@ class HttpUpstream:
     ) -> aiohttp.ClientResponse:
         """Sends the request; an upstream error status raises its mapped `GatewayError`."""
         headers = {**self.headers, "x-request-id": call.request_id}
+        if call.traceparent is not None:
+            headers["traceparent"] = call.traceparent
         options: dict[str, Any] = {}
         if call.connect_timeout is not None:
             # Passing `timeout=None` would disable the session's timeouts: only pass one to

@@ -26,6 +26,9 @@ def _is_done(event: bytes) -> bool:
 class OpenAICompatibleProvider:
     """An upstream that speaks OpenAI's REST API."""
 
+    # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
+    system = "openai"
+
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self._settings = settings

@@ -13,8 +13,8 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from llm_gateway.config.settings import RoutingSettings
 from llm_gateway.errors import GatewayError
@@ -34,18 +34,53 @@ T = TypeVar("T")
 _EMPTY: dict[str, Any] = {}
 
 
+def error_type(error: BaseException) -> str:
+    """The short name of a failure, for metrics and traces: a `GatewayError`'s code."""
+    if isinstance(error, GatewayError):
+        return error.code or str(error.status)
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        return "cancelled"
+    return "internal_error"
+
+
+class AttemptObserver(Protocol):
+    """Watches each upstream attempt of one request (tracing does)."""
+
+    def opened(self, deployment: Deployment) -> str | None:
+        """An attempt starts; returns the `traceparent` to send with it, if any."""
+        ...
+
+    def closed(self, error: BaseException | None) -> None:
+        """The attempt ended, with `error` unless it succeeded."""
+        ...
+
+
 @dataclass(slots=True)
 class Attempts:
-    """What the dispatcher did for one request: the attempts made and the deployment of the
-    last one (the one that served the answer, when it succeeded)."""
+    """What the dispatcher did for one request: the attempts made, their failures and the
+    deployment of the last one (the one that served the answer, when it succeeded)."""
 
     count: int = 0
     deployment: Deployment | None = None
+    # (deployment, error type) of each failed attempt, in order.
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    observer: AttemptObserver | None = None
 
     @property
     def served_by(self) -> str | None:
         """The name of the last deployment tried."""
         return self.deployment.name if self.deployment else None
+
+    def opened(self, deployment: Deployment) -> str | None:
+        """Reports an attempt's start; returns the `traceparent` to send with it, if any."""
+        return self.observer.opened(deployment) if self.observer is not None else None
+
+    def closed(self, deployment: Deployment, error: BaseException | None) -> None:
+        """Reports an attempt's end."""
+        if isinstance(error, GatewayError):
+            self.failures.append((deployment.name, error_type(error)))
+        if self.observer is not None:
+            self.observer.closed(error)
 
 
 class _Plan:
@@ -122,11 +157,18 @@ class Job:
     body: dict[str, Any]
     call: UpstreamCall
 
-    def for_deployment(self, deployment: Deployment) -> tuple[dict[str, Any], UpstreamCall]:
-        """The body and call facts of an attempt on `deployment`."""
+    def for_deployment(
+        self, deployment: Deployment, traceparent: str | None = None
+    ) -> tuple[dict[str, Any], UpstreamCall]:
+        """The body and call facts of an attempt on `deployment`; the attempt's own trace
+        context, if it has one, replaces the caller's."""
         return (
             {**self.body, "model": deployment.upstream_model},
-            UpstreamCall(self.call.request_id, deployment.connect_timeout),
+            UpstreamCall(
+                self.call.request_id,
+                deployment.connect_timeout,
+                traceparent or self.call.traceparent,
+            ),
         )
 
 
@@ -177,19 +219,24 @@ class Dispatcher:
         plan = self._plan(job, attempts)
         while True:
             deployment = plan.next()
-            body, call = job.for_deployment(deployment)
+            body, call = job.for_deployment(deployment, attempts.opened(deployment))
             deployment.in_flight += 1
+            outcome: BaseException | None = None
             try:
                 answer = await _first_byte(
                     deployment, deployment.provider.create(job.endpoint, body, call)
                 )
             except GatewayError as error:
-                failure = error
+                failure = outcome = error
+            except BaseException as error:
+                outcome = error
+                raise
             else:
                 deployment.succeeded()
                 return answer
             finally:
                 deployment.in_flight -= 1
+                attempts.closed(deployment, outcome)
             await plan.failed(deployment, failure)  # raises, or waits before the next attempt
 
     async def stream(self, job: Job, attempts: Attempts) -> AsyncGenerator[dict[str, Any], None]:
@@ -197,14 +244,15 @@ class Dispatcher:
         plan = self._plan(job, attempts)
         while True:
             deployment = plan.next()
-            body, call = job.for_deployment(deployment)
+            body, call = job.for_deployment(deployment, attempts.opened(deployment))
             chunks = deployment.provider.stream(job.endpoint, body, call)
             deployment.in_flight += 1
+            outcome: BaseException | None = None
             try:
                 try:
                     first = await _first_byte(deployment, anext(chunks, _EMPTY))
                 except GatewayError as error:
-                    failure = error
+                    failure = outcome = error
                 else:
                     if first is not _EMPTY:
                         yield first
@@ -221,7 +269,11 @@ class Dispatcher:
                             raise
                     deployment.succeeded()
                     return
+            except BaseException as error:
+                outcome = error
+                raise
             finally:
                 deployment.in_flight -= 1
+                attempts.closed(deployment, outcome)
                 await chunks.aclose()
             await plan.failed(deployment, failure)  # raises, or waits before the next attempt

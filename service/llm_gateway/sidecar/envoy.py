@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -21,8 +22,14 @@ from typing import Any
 import yaml
 
 from llm_gateway.config import GatewaySettings
+from llm_gateway.config.settings import TracingSettings
 
+log = logging.getLogger(__name__)
 _TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
+# Requests in progress on the main listener.
+_ACTIVE_STAT = r"^http\.rest_and_grpc\.downstream_rq_active$"
+_COLLECTOR = "otlp_collector"
+_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def packaged_file(name: str) -> Path:
@@ -35,11 +42,62 @@ def _socket(address: str) -> dict[str, Any]:
     return {"socket_address": {"address": host.strip("[]"), "port_value": int(port)}}
 
 
-def _gateway_upstream(settings: GatewaySettings) -> str:
-    if settings.listen.gateway_upstream:
-        return settings.listen.gateway_upstream
-    host, _, port = settings.listen.grpc.rpartition(":")
+def _local(address: str) -> str:
+    """The address to dial for a listening address: a wildcard host becomes loopback."""
+    host, _, port = address.rpartition(":")
     return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '') else host}:{port}"
+
+
+def _gateway_upstream(settings: GatewaySettings) -> str:
+    return settings.listen.gateway_upstream or _local(settings.listen.grpc)
+
+
+def _named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(item for item in items if item["name"] == name)
+
+
+def _tracing(settings: TracingSettings) -> dict[str, Any]:
+    """The connection manager's OpenTelemetry tracing, exporting to the gateway's collector."""
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": _COLLECTOR}, "timeout": "1s"},
+                "service_name": f"{settings.service_name}-envoy",
+            },
+        },
+        "random_sampling": {"value": settings.sample_ratio * 100},
+        "spawn_upstream_span": False,
+    }
+
+
+def _collector(settings: TracingSettings) -> dict[str, Any]:
+    """The cluster of the OTLP/gRPC collector."""
+    return {
+        "name": _COLLECTOR,
+        "type": "STRICT_DNS",
+        "connect_timeout": "1s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "typed_extension_protocol_options": {
+            _HTTP_OPTIONS: {
+                "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": _COLLECTOR,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": _socket(settings.otlp_endpoint)}}]}
+            ],
+        },
+    }
+
+
+def _endpoint_address(cluster: dict[str, Any]) -> dict[str, Any]:
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    address: dict[str, Any] = endpoint["address"]
+    return address
 
 
 def render_envoy_config(settings: GatewaySettings, template: Path | None = None) -> dict[str, Any]:
@@ -48,7 +106,9 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
     source = template or packaged_file("envoy.yaml")
     config: dict[str, Any] = yaml.safe_load(source.read_text())
     config["admin"]["address"] = _socket(settings.listen.envoy_admin)
-    listener = config["static_resources"]["listeners"][0]
+    listeners: list[dict[str, Any]] = config["static_resources"]["listeners"]
+    clusters: list[dict[str, Any]] = config["static_resources"]["clusters"]
+    listener = _named(listeners, "rest_and_grpc")
     listener["address"] = _socket(settings.listen.rest)
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
     manager["max_request_headers_kb"] = settings.limits.max_header_kb
@@ -56,9 +116,18 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
         if http_filter["name"] == _TRANSCODER:
             http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
             http_filter["typed_config"]["max_request_body_size"] = settings.limits.max_body_bytes
-    cluster = config["static_resources"]["clusters"][0]
-    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    endpoint["address"] = _socket(_gateway_upstream(settings))
+    _endpoint_address(_named(clusters, "gateway")).update(_socket(_gateway_upstream(settings)))
+    metrics = _named(listeners, "envoy_metrics")
+    if settings.listen.envoy_metrics is None:
+        listeners.remove(metrics)
+        clusters.remove(_named(clusters, "envoy_admin"))
+    else:
+        metrics["address"] = _socket(settings.listen.envoy_metrics)
+        admin = _socket(_local(settings.listen.envoy_admin))
+        _endpoint_address(_named(clusters, "envoy_admin")).update(admin)
+    if settings.tracing.enabled:
+        manager["tracing"] = _tracing(settings.tracing)
+        clusters.append(_collector(settings.tracing))
     return config
 
 
@@ -128,23 +197,53 @@ class EnvoyProcess:
             *self.command(), start_new_session=True, preexec_fn=_prepare_child
         )
 
+    async def _admin(self, method: str, path: str) -> bytes:
+        """Sends one request to Envoy's admin interface; returns the whole answer."""
+        host, _, port = _local(self._settings.listen.envoy_admin).rpartition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n".encode()
+            )
+            return await reader.read()
+        finally:
+            writer.close()
+
     async def wait_ready(self, wait_seconds: float = 20.0) -> None:
-        host, _, port = self._settings.listen.envoy_admin.rpartition(":")
+        """Waits until Envoy serves, or raises."""
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while asyncio.get_running_loop().time() < deadline:
             if self._process is not None and self._process.returncode is not None:
                 raise RuntimeError(f"envoy exited with status {self._process.returncode}")
             try:
-                reader, writer = await asyncio.open_connection(host, int(port))
-                writer.write(b"GET /ready HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n")
-                answer = await reader.read(64)
-                writer.close()
-                if b" 200 " in answer:
+                if b" 200 " in (await self._admin("GET", "/ready"))[:16]:
                     return
             except OSError:
                 pass
             await asyncio.sleep(0.05)
         raise RuntimeError("envoy did not become ready in time")
+
+    async def drain(self) -> None:
+        """Starts Envoy's graceful drain: HTTP/1.1 answers say `connection: close`, HTTP/2
+        connections get GOAWAY, and the listeners close after `--drain-time-s`; requests
+        already running go on."""
+        try:
+            await self._admin("POST", "/drain_listeners?graceful")
+        except OSError:
+            log.warning("could not ask Envoy to drain")
+
+    async def wait_idle(self, wait_seconds: float) -> None:
+        """Waits up to `wait_seconds` until Envoy has no request in progress, so that the last
+        bytes of the last answers reach their callers before Envoy stops."""
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                stats = await self._admin("GET", f"/stats?filter={_ACTIVE_STAT}")
+            except OSError:
+                return
+            if stats.rstrip().endswith(b": 0"):
+                return
+            await asyncio.sleep(0.05)
 
     async def stop(self, kill_after: float = 10.0) -> None:
         """Stops Envoy (SIGTERM, then SIGKILL after `kill_after` seconds)."""
@@ -158,7 +257,22 @@ class EnvoyProcess:
                 await process.wait()
         self._config_dir.cleanup()
 
-    def exec(self) -> None:
-        """Replaces this process with Envoy (the docker-compose sidecar service)."""
-        command = self.command()
-        os.execv(command[0], command)
+    async def serve(self, grace: float) -> None:
+        """Runs Envoy as the sidecar of a gateway in another process (a container of the same
+        pod, a docker-compose service) until SIGTERM or SIGINT, then drains it: the listeners
+        drain at once while the gateway finishes its requests, and Envoy stops when none is
+        left or `grace` seconds have passed."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.spawn()
+        assert self._process is not None
+        exited = asyncio.ensure_future(self._process.wait())
+        signalled = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({exited, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        if not exited.done():
+            await self.drain()
+            await self.wait_idle(grace)
+        signalled.cancel()
+        await self.stop()

@@ -23,6 +23,9 @@ def _is_message_stop(event: bytes) -> bool:
 class AnthropicProvider(ChatOnlyProvider):
     """An upstream that speaks Anthropic's Messages API (`POST /v1/messages`)."""
 
+    # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
+    system = "anthropic"
+
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self._settings = settings

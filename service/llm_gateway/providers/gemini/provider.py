@@ -22,6 +22,9 @@ from llm_gateway.providers.http import HttpUpstream, json_object
 class GeminiProvider(ChatOnlyProvider):
     """An upstream that speaks the Gemini API (`models/{model}:generateContent`)."""
 
+    # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
+    system = "gcp.gemini"
+
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self._settings = settings

@@ -1,0 +1,189 @@
+"""Prometheus metrics: after a scripted mix of requests, the gateway's counters and histograms
+say exactly what was sent, and Envoy's own stats are served beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from llm_gateway.v1 import chat_pb2
+from tests.support.grpc_client import METADATA, stub
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import KEY, Stack, stack_config, start_stack
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture(scope="module")
+def measured(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    config = stack_config(upstream.base_url)
+    config["models"]["gpt-limited"] = {"provider": "scripted", "model": "echo", "rpm": 1}
+    config["prices"] = {"echo": {"input_per_million": 1_000_000, "output_per_million": 2_000_000}}
+    running = start_stack(Path(tmp_path_factory.mktemp("measured")), config)
+    yield running
+    running.stop()
+
+
+def _scrape(url: str) -> Samples:
+    response = requests.get(url, timeout=5)
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def _sum(samples: Samples, name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, found), v in samples.items() if n == name and wanted <= found)
+
+
+def _chat(client: openai.OpenAI, model: str, **extra: object) -> None:
+    client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "one two three"}], **extra
+    )
+
+
+def test_counters_and_histograms_match_a_scripted_mix(measured: Stack) -> None:
+    before = _scrape(measured.metrics_url)
+    client = openai.OpenAI(
+        base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0, timeout=20
+    )
+    for _ in range(3):
+        _chat(client, "gpt-echo")  # 3 prompt tokens, 3 completion tokens each
+    for _ in range(2):
+        chunks = list(
+            client.chat.completions.create(
+                model="gpt-echo",
+                messages=[{"role": "user", "content": "one two three"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    channel, grpc_client = stub(measured.grpc_target)
+    with channel:
+        grpc_client.CreateChatCompletion(
+            chat_pb2.ChatCompletionRequest(
+                model="gpt-echo", messages=[chat_pb2.ChatMessage(role="user", text="a b c")]
+            ),
+            metadata=METADATA,
+            timeout=20,
+        )
+    with pytest.raises(openai.InternalServerError):
+        _chat(client, "gpt-server-error")  # two attempts (retries: 1), both 500: a 502
+    _chat(client, "gpt-falls-back")  # two attempts on `unavailable`, then gemini-echo
+    _chat(client, "gpt-limited")
+    with pytest.raises(openai.RateLimitError):
+        _chat(client, "gpt-limited")  # rpm 1
+
+    after = _scrape(measured.metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return _sum(after, name, **labels) - _sum(before, name, **labels)
+
+    requests_total = "llm_gateway_requests_total"
+    echo = {"gen_ai_request_model": "gpt-echo"}
+    assert delta(requests_total, **echo, transport="rest", http_response_status_code="200") == 5
+    assert delta(requests_total, **echo, transport="grpc", http_response_status_code="200") == 1
+    assert (
+        delta(
+            requests_total,
+            **echo,
+            deployment="scripted/echo",
+            gen_ai_provider_name="openai",
+            gen_ai_operation_name="chat",
+        )
+        == 6
+    )
+    assert (
+        delta(
+            requests_total,
+            gen_ai_request_model="gpt-server-error",
+            http_response_status_code="502",
+            error_type="upstream_error",
+        )
+        == 1
+    )
+    assert (
+        delta(
+            requests_total,
+            gen_ai_request_model="gpt-falls-back",
+            deployment="gemini/echo",
+            gen_ai_provider_name="gcp.gemini",
+        )
+        == 1
+    )
+    assert (
+        delta(
+            requests_total,
+            gen_ai_request_model="gpt-limited",
+            http_response_status_code="429",
+            error_type="rate_limit_requests",
+        )
+        == 1
+    )
+    assert delta(requests_total) == 10
+
+    duration = "gen_ai_server_request_duration_seconds"
+    assert delta(f"{duration}_count", **echo) == 6
+    assert delta(f"{duration}_bucket", **echo, le="+Inf") == 6
+    assert 0 < delta(f"{duration}_sum", **echo) < 60
+    ttft = "gen_ai_server_time_to_first_token_seconds"
+    assert delta(f"{ttft}_count", **echo) == 2  # the two streams
+    assert delta(f"{ttft}_sum", **echo) <= delta(f"{duration}_sum", **echo)
+    assert delta("gen_ai_server_time_per_output_token_seconds_count", **echo) == 2
+
+    tokens = "gen_ai_client_token_usage"
+    assert delta(f"{tokens}_sum", **echo, gen_ai_token_type="input") == 6 * 3
+    assert delta(f"{tokens}_sum", **echo, gen_ai_token_type="output") == 6 * 3
+    assert delta(f"{tokens}_count", **echo, gen_ai_token_type="output") == 6
+    # One echo answer on `gpt-limited` at 1 per input token and 2 per output token.
+    assert delta("llm_gateway_cost_total", gen_ai_request_model="gpt-limited") == pytest.approx(
+        3 * 1 + 3 * 2
+    )
+
+    errors = "llm_gateway_upstream_errors_total"
+    assert delta(errors, deployment="scripted/server-error") == 2
+    assert delta(errors, deployment="scripted/unavailable") == 2
+    assert delta("llm_gateway_upstream_retries_total", gen_ai_request_model="gpt-server-error") == 1
+    assert delta("llm_gateway_upstream_retries_total", gen_ai_request_model="gpt-falls-back") == 2
+    assert delta("llm_gateway_limit_rejections_total", gen_ai_request_model="gpt-limited") == 1
+    assert _sum(after, "llm_gateway_requests_in_flight") == 0
+
+
+def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:
+    response = requests.post(
+        f"{measured.rest_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gpt-paced", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        stream=True,
+        timeout=20,
+    )
+    chunks = response.iter_content(chunk_size=None)
+    next(chunks)
+    during = _scrape(measured.metrics_url)
+    assert _sum(during, "llm_gateway_requests_in_flight", transport="rest", stream="true") == 1
+    assert b"[DONE]" in b"".join(chunks)
+    after = _scrape(measured.metrics_url)
+    assert _sum(after, "llm_gateway_requests_in_flight", transport="rest", stream="true") == 0
+
+
+def test_envoy_stats_are_served_on_their_own_port(measured: Stack) -> None:
+    requests.get(f"{measured.rest_url}/v1/models", headers={"authorization": f"Bearer {KEY}"})
+    samples = _scrape(measured.envoy_metrics_url)
+    prefix = {"envoy_http_conn_manager_prefix": "rest_and_grpc"}
+    assert _sum(samples, "envoy_http_downstream_rq_total", **prefix) >= 1
+    # Only the stats: the admin interface's other pages are not reachable there.
+    base = measured.envoy_metrics_url.removesuffix("/stats/prometheus")
+    assert requests.post(f"{base}/quitquitquit", timeout=5).status_code == 404
+    assert requests.get(f"{base}/config_dump", timeout=5).status_code == 404
+    assert requests.get(f"{base}/ready", timeout=5).text.strip() == "LIVE"
