@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# A small image of the gateway; `llm-gateway up` runs it with its Envoy sidecar, and
-# docker-compose.yml runs the two as separate services of this same image.
+# A small image of the gateway. The same image runs both containers of a pod (deploy/): the
+# gateway (`serve`) and its Envoy sidecar (`sidecar`); `up` runs both in one container, and
+# docker-compose.yml runs them as two services. It runs as a non-root user and works with a
+# read-only root filesystem (only /tmp and the SQLite folder need to be writable).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -15,12 +17,21 @@ RUN python scripts/generate.py --out service \
     && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin gateway
+RUN groupadd --gid 10001 gateway \
+    && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin gateway \
+    && mkdir -p /var/lib/llm-gateway \
+    && chown 10001:10001 /var/lib/llm-gateway
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY config/gateway.yaml /etc/llm-gateway/gateway.yaml
-USER 10001
-ENV LLM_GATEWAY_REST=0.0.0.0:8080 LLM_GATEWAY_GRPC=0.0.0.0:50051
-EXPOSE 8080 50051
+USER 10001:10001
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LLM_GATEWAY_REST=0.0.0.0:8080 \
+    LLM_GATEWAY_GRPC=0.0.0.0:50051 \
+    LLM_GATEWAY_METRICS=0.0.0.0:9464 \
+    LLM_GATEWAY_ENVOY_METRICS=0.0.0.0:9902
+EXPOSE 8080 50051 9464 9902
+VOLUME ["/var/lib/llm-gateway"]
 ENTRYPOINT ["llm-gateway"]
 CMD ["up", "--config", "/etc/llm-gateway/gateway.yaml"]

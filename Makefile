@@ -23,6 +23,7 @@ run: generate
 
 ## Runs the whole suite (lint and type checks included).
 test: $(STAMP)
+	command -v kubectl >/dev/null || (apt-get update -q && apt-get install -y -q kubectl)
 	$(BIN)/ruff check service tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q

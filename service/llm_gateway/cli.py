@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--log-level", default="INFO", help="gateway log level (INFO)")
         sub.add_argument("--envoy-log-level", default="warn", help="Envoy log level (warn)")
         sub.add_argument(
+            "--envoy-concurrency",
+            type=int,
+            default=None,
+            help="Envoy's worker threads (default: one per CPU this process may use)",
+        )
+        sub.add_argument(
             "--envoy-config",
             type=Path,
             default=None,
@@ -96,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_config(args.config)
         if args.command == "keys":
             return asyncio.run(keys_cli.run(args, settings))
-        envoy = EnvoyProcess(settings, args.envoy_log_level, args.envoy_config)
+        envoy = EnvoyProcess(
+            settings, args.envoy_log_level, args.envoy_config, args.envoy_concurrency
+        )
         if args.command == "envoy-config":
             config = render_envoy_config(settings, args.envoy_config)
             sys.stdout.write(yaml.safe_dump(config, sort_keys=False))

@@ -246,6 +246,12 @@ class StorageSettings(_Section):
         1.0, gt=0, description="longest time a usage record waits before it is written"
     )
 
+    @field_validator("redis_url", "admin_key", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        # An empty value (an unset `${VAR:-}`) means "not given".
+        return None if value == "" else value
+
     @field_validator("database")
     @classmethod
     def _supported(cls, value: str) -> str:

@@ -154,11 +154,16 @@ class EnvoyProcess:
     """One Envoy process running the rendered config."""
 
     def __init__(
-        self, settings: GatewaySettings, log_level: str = "warn", template: Path | None = None
+        self,
+        settings: GatewaySettings,
+        log_level: str = "warn",
+        template: Path | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self._settings = settings
         self._log_level = log_level
         self._template = template
+        self._concurrency = concurrency
         self._process: asyncio.subprocess.Process | None = None
         self._config_dir = tempfile.TemporaryDirectory(prefix="llm-gateway-envoy-")
 
@@ -168,8 +173,11 @@ class EnvoyProcess:
         config = render_envoy_config(self._settings, self._template)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         # No hot restart: several stacks may share a host, and restarts replace the process.
-        # One worker thread per CPU this process may run on (Envoy would count them all).
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        # One worker thread per CPU this process may run on (Envoy would count them all),
+        # unless told otherwise (a container's CPU limit is not an affinity).
+        workers = self._concurrency or (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        )
         return [
             envoy_binary(),
             "-c",
