@@ -55,6 +55,36 @@ def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> Non
         parse_config(VALID.replace(*change), "t.yaml", env)
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("listen: {metrics: '9464'}", r"listen\.metrics: .*HOST:PORT"),
+        ("tracing: {enabled: true, otlp_endpoint: 'http://collector'}", r"tracing\.otlp_endpoint"),
+        ("tracing: {sample_ratio: 1.5}", r"tracing\.sample_ratio"),
+        ("tracing: {enabeld: true}", r"tracing\.enabeld: Extra inputs"),
+    ],
+)
+def test_invalid_telemetry_entries_are_named(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(VALID + extra + "\n", "t.yaml", {"UP_KEY": "k", "GW_KEY": "sk-secret-1"})
+
+
+def test_unset_optional_values_mean_off() -> None:
+    settings = parse_config(
+        VALID
+        + "listen: {metrics: '', envoy_metrics: ''}\n"
+        + "tracing: {enabled: 'false'}\n"
+        + "storage: {database: 'sqlite:///x.db', key_secret: '0123456789abcdef', admin_key: '',"
+        + " redis_url: ''}\n",
+        "t.yaml",
+        {"UP_KEY": "k", "GW_KEY": "sk-secret-1"},
+    )
+    assert settings.listen.metrics is None and settings.listen.envoy_metrics is None
+    assert settings.tracing.enabled is False
+    assert settings.storage is not None
+    assert settings.storage.admin_key is None and settings.storage.redis_url is None
+
+
 def test_bad_listen_address() -> None:
     with pytest.raises(ConfigError, match=r"listen\.grpc: .*HOST:PORT"):
         parse_config(

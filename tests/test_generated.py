@@ -42,9 +42,29 @@ def test_rendered_envoy_config_validates(tmp_path: Path) -> None:
     )
     config = render_envoy_config(settings)
     # Envoy's default circuit breakers would fail the 1,025th concurrent stream.
-    (limits,) = config["static_resources"]["clusters"][0]["circuit_breakers"]["thresholds"]
+    (gateway,) = [c for c in config["static_resources"]["clusters"] if c["name"] == "gateway"]
+    (limits,) = gateway["circuit_breakers"]["thresholds"]
     assert min(limits["max_requests"], limits["max_pending_requests"]) >= 10_000
-    path = tmp_path / "envoy.yaml"
+    path = _valid_for_envoy(config, tmp_path)
+    text = path.read_text()
+    assert "port_value: 18080" in text and "max_request_body_size: 2097152" in text
+    assert "max_request_headers_kb: 32" in text
+    # The gateway listens on all interfaces; Envoy dials it on loopback.
+    assert "address: 127.0.0.1\n" in text and "port_value: 15051" in text
+    # Without `listen.envoy_metrics` or tracing: neither the stats listener nor a collector.
+    names = [item["name"] for item in config["static_resources"]["listeners"]]
+    assert names == ["rest_and_grpc"]
+    assert (
+        "tracing"
+        not in config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+            "typed_config"
+        ]
+    )
+    assert "otlp_collector" not in text and "envoy_admin" not in text
+
+
+def _valid_for_envoy(config: dict[str, object], folder: Path) -> Path:
+    path = folder / "envoy.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(path)],
@@ -53,8 +73,35 @@ def test_rendered_envoy_config_validates(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    text = path.read_text()
-    assert "port_value: 18080" in text and "max_request_body_size: 2097152" in text
-    assert "max_request_headers_kb: 32" in text
-    # The gateway listens on all interfaces; Envoy dials it on loopback.
-    assert "address: 127.0.0.1\n" in text and "port_value: 15051" in text
+    return path
+
+
+def test_rendered_envoy_config_with_stats_listener_and_tracing_validates(tmp_path: Path) -> None:
+    settings = parse_config(
+        "providers: {p: {type: openai, base_url: 'http://127.0.0.1:9/v1'}}\n"
+        "models: {m: {provider: p, model: m}}\nkeys: [{name: k, key: 'sk-12345678'}]\n"
+        "listen: {envoy_admin: '0.0.0.0:19901', envoy_metrics: '0.0.0.0:19902'}\n"
+        "tracing: {enabled: true, otlp_endpoint: 'collector.example:4317', sample_ratio: 0.25,"
+        " service_name: edge}\n",
+        "inline",
+    )
+    config = render_envoy_config(settings)
+    _valid_for_envoy(config, tmp_path)
+    resources = config["static_resources"]
+    (stats,) = [item for item in resources["listeners"] if item["name"] == "envoy_metrics"]
+    assert stats["address"]["socket_address"]["port_value"] == 19902
+    clusters = {c["name"]: c for c in resources["clusters"]}
+    admin = clusters["envoy_admin"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    # The admin interface listens on all interfaces; the stats listener dials it on loopback.
+    assert admin["endpoint"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": 19901,
+    }
+    collector = clusters["otlp_collector"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    assert collector["endpoint"]["address"]["socket_address"] == {
+        "address": "collector.example",
+        "port_value": 4317,
+    }
+    manager = resources["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["tracing"]["random_sampling"] == {"value": 25.0}
+    assert manager["tracing"]["provider"]["typed_config"]["service_name"] == "edge-envoy"

@@ -3,6 +3,8 @@ say exactly what was sent, and Envoy's own stats are served beside them."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,11 @@ from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack, stack_config, start_stack
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "llm-gateway.json"
+_METRIC = re.compile(r"\b((?:llm_gateway|gen_ai|envoy)_[a-z_]+)\b")
+_GROUPING = re.compile(r"by \(([^)]*)\)")
+_SELECTOR = re.compile(r"\{[^}]*\}")
+_LABEL_VALUES = re.compile(r"label_values\((\w+), (\w+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +31,8 @@ def measured(
     upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     config = stack_config(upstream.base_url)
-    config["models"]["gpt-limited"] = {"provider": "scripted", "model": "echo", "rpm": 1}
+    for name in ("gpt-limited", "gpt-limited-too"):
+        config["models"][name] = {"provider": "scripted", "model": "echo", "rpm": 1}
     config["prices"] = {"echo": {"input_per_million": 1_000_000, "output_per_million": 2_000_000}}
     running = start_stack(Path(tmp_path_factory.mktemp("measured")), config)
     yield running
@@ -187,3 +195,41 @@ def test_envoy_stats_are_served_on_their_own_port(measured: Stack) -> None:
     assert requests.post(f"{base}/quitquitquit", timeout=5).status_code == 404
     assert requests.get(f"{base}/config_dump", timeout=5).status_code == 404
     assert requests.get(f"{base}/ready", timeout=5).text.strip() == "LIVE"
+
+
+def test_the_grafana_dashboard_queries_only_exported_metrics_and_labels(measured: Stack) -> None:
+    client = openai.OpenAI(
+        base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0, timeout=20
+    )
+    list(
+        client.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "a"}], stream=True
+        )
+    )
+    with pytest.raises(openai.InternalServerError):
+        _chat(client, "gpt-server-error")
+    with pytest.raises(openai.RateLimitError):
+        for _ in range(2):
+            _chat(client, "gpt-limited-too")
+    exported: dict[str, set[str]] = {}
+    for (name, labels), _ in (
+        _scrape(measured.metrics_url) | _scrape(measured.envoy_metrics_url)
+    ).items():
+        exported.setdefault(name, set()).update(label for label, _ in labels)
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    for variable in dashboard["templating"]["list"]:
+        if "definition" in variable:
+            metric, label = _LABEL_VALUES.fullmatch(variable["definition"]).groups()  # type: ignore[union-attr]
+            assert label in exported[metric]
+    assert len(expressions) >= 14
+    for expression in expressions:
+        names = _METRIC.findall(_SELECTOR.sub("", _GROUPING.sub("", expression)))
+        assert names, expression
+        for name in names:
+            assert name in exported, f"{name} is not exported ({expression})"
+        for grouping in _GROUPING.findall(expression):
+            for label in (part.strip() for part in grouping.split(",")):
+                assert any(label in exported[n] for n in names), (label, expression)
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
