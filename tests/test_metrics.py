@@ -92,7 +92,11 @@ def test_counters_and_histograms_match_a_scripted_mix(measured: Stack) -> None:
     _chat(client, "gpt-limited")
     with pytest.raises(openai.RateLimitError):
         _chat(client, "gpt-limited")  # rpm 1
+    with pytest.raises(openai.NotFoundError):
+        _chat(client, "no-such-model-4f1c")  # counted, but not under a label of its own
 
+    text = requests.get(measured.metrics_url, timeout=5).text
+    assert "no-such-model-4f1c" not in text
     after = _scrape(measured.metrics_url)
 
     def delta(name: str, **labels: str) -> float:
@@ -139,7 +143,10 @@ def test_counters_and_histograms_match_a_scripted_mix(measured: Stack) -> None:
         )
         == 1
     )
-    assert delta(requests_total) == 10
+    assert (
+        delta(requests_total, gen_ai_request_model="_OTHER", http_response_status_code="404") == 1
+    )
+    assert delta(requests_total) == 11
 
     duration = "gen_ai_server_request_duration_seconds"
     assert delta(f"{duration}_count", **echo) == 6

@@ -23,7 +23,9 @@ import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from llm_gateway.v1 import chat_pb2
 from tests.support.databases import query
+from tests.support.grpc_client import METADATA, error_details, stub
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack, stack_config, start_stack
 
@@ -114,9 +116,37 @@ def _refused(rest_url: str, grpc_target: str) -> None:
             assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+class GrpcStream(threading.Thread):
+    """A typed gRPC stream read to its end; keeps the error that ended it."""
+
+    def __init__(self, target: str, model: str) -> None:
+        super().__init__(daemon=True)
+        self.started = threading.Event()
+        self.messages = 0
+        self.error: grpc.RpcError | None = None
+        self._target, self._model = target, model
+        self.start()
+        assert self.started.wait(30)
+
+    def run(self) -> None:
+        channel, client = stub(self._target)
+        with channel:
+            request = chat_pb2.ChatCompletionRequest(
+                model=self._model, messages=[chat_pb2.ChatMessage(role="user", text="x")]
+            )
+            try:
+                for _ in client.StreamChatCompletion(request, metadata=METADATA, timeout=30):
+                    self.messages += 1
+                    self.started.set()
+            except grpc.RpcError as error:
+                self.error = error
+
+
 def _drain(stack: Stack, signal_all: Callable[[], None], wait_all: Callable[[float], None]) -> None:
-    models = ["gpt-paced"] * 40 + ["gpt-slow"] * 10  # `slow` streams for 10 s: past the grace
+    # `slow` streams last 10 s: past the grace. Two of them over the typed gRPC API.
+    models = ["gpt-paced"] * 40 + ["gpt-slow"] * 8
     streams = Streams(stack.rest_url, models)
+    typed = [GrpcStream(stack.grpc_target, "gpt-slow") for _ in range(2)]
     signalled = time.monotonic()
     signal_all()
     time.sleep(0.3)
@@ -124,6 +154,11 @@ def _drain(stack: Stack, signal_all: Callable[[], None], wait_all: Callable[[flo
     wait_all(GRACE + 2)
     exited = time.monotonic() - signalled
     streams.join()
+    for each in typed:
+        each.join(5)
+        assert each.error is not None and each.messages > 0
+        assert each.error.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+        assert error_details(each.error)[0].code == "shutting_down"
 
     assert exited < GRACE + 2
     for model, body in zip(models, streams.bodies, strict=True):

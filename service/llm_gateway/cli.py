@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -26,6 +26,7 @@ from llm_gateway.server import StartupError, serve, start_server, stop_event_on_
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
 
 log = logging.getLogger("llm_gateway")
+T = TypeVar("T")
 # How long Envoy may take, once the gateway has finished, to pass on the last answers' bytes.
 _LAST_BYTES_SECONDS = 1.0
 
@@ -55,14 +56,13 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
         await envoy.stop()
 
 
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(coroutine)
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(coroutine)
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             config = render_envoy_config(settings, args.envoy_config)
             sys.stdout.write(yaml.safe_dump(config, sort_keys=False))
         elif args.command == "sidecar":
-            _run(envoy.serve(settings.shutdown_grace_seconds + _LAST_BYTES_SECONDS))
+            return _run(envoy.serve(settings.shutdown_grace_seconds + _LAST_BYTES_SECONDS))
         elif args.command == "serve":
             _run(serve(settings))
         else:

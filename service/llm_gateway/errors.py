@@ -8,6 +8,7 @@ from `GRPC_STATUS` with the same fields in the status details. Messages never ca
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc
@@ -143,3 +144,12 @@ def shutting_down() -> GatewayError:
 def internal_error() -> GatewayError:
     """A 500 for a failure inside the gateway; the details go to the log, not the caller."""
     return GatewayError(500, "The gateway failed to process the request.", code="internal_error")
+
+
+def error_type(error: BaseException) -> str:
+    """The short name of a failure, for logs, metrics and traces: a `GatewayError`'s code."""
+    if isinstance(error, GatewayError):
+        return error.code or str(error.status)
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        return "cancelled"
+    return "internal_error"

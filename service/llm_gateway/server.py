@@ -91,7 +91,7 @@ class GatewayServer:
         finished, _ = await asyncio.wait({stopping}, timeout=grace - min(1.0, grace / 5))
         if not finished:
             ended = self.dataplane.end_running()
-            log.info("grace period over: ended %d running requests", ended)
+            log.info("grace period over: ending the running requests (%d waiting)", ended)
         await stopping
         for provider in self.providers:
             await provider.aclose()

@@ -12,6 +12,7 @@ from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import (
     GatewayError,
+    error_type,
     limits_unavailable,
     model_not_allowed,
     shutting_down,
@@ -23,7 +24,6 @@ from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
-from llm_gateway.routing.dispatch import error_type
 from llm_gateway.telemetry import RequestWatch, Telemetry
 from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
 from llm_gateway.usage.pricing import cost
@@ -77,9 +77,11 @@ class DataPlane:
         self._reserved_completion = reserved_completion_tokens
         self._ledger = ledger
         self._telemetry = telemetry or Telemetry()
-        # The tasks serving generations, and those `end_running` has cancelled.
+        # The tasks serving generations where a cancellation lands in this module's code
+        # (not while a stream's chunk is being sent), and those `end_running` has cancelled.
         self._running: set[asyncio.Task[Any]] = set()
         self._ended: set[asyncio.Task[Any]] = set()
+        self._ending = False
 
     async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
         """Returns the whole answer to a request that does not stream."""
@@ -90,6 +92,7 @@ class DataPlane:
         task = self._running_task()
         try:
             route = self._route(request.model, call)
+            watch.routed()
             ticket = await self._admit(request, route, call)
             admitted = True
             body = dict(request.body)
@@ -132,6 +135,7 @@ class DataPlane:
         task = self._running_task()
         try:
             route = self._route(request.model, call)
+            watch.routed()
             ticket = await self._admit(request, route, call)
             admitted = True
             body = {**request.body, "stream": True}
@@ -151,7 +155,14 @@ class DataPlane:
                     if reshaped is None:
                         continue
                     chunk = reshaped
+                # While the chunk is being sent the task is in the transport's code, where a
+                # cancellation would cut the stream without an error frame: a shutdown ends
+                # the stream when it next waits for the upstream instead.
+                self._running.discard(task)
                 yield chunk
+                if self._ending:
+                    raise shutting_down()
+                self._running.add(task)
         except BaseException as exc:
             failure = self._shutdown_error(task, exc)
             status = _status_of(failure)
@@ -225,7 +236,9 @@ class DataPlane:
 
     def end_running(self) -> int:
         """Ends every generation still running with a 503 `shutting_down` error (an error
-        frame for a stream that has started); returns how many there were."""
+        frame for a stream that has started); returns how many were waiting for an upstream
+        (the streams sending a chunk right then end before their next one)."""
+        self._ending = True
         for task in self._running:
             self._ended.add(task)
             task.cancel()

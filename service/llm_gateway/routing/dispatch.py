@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from llm_gateway.config.settings import RoutingSettings
-from llm_gateway.errors import GatewayError
+from llm_gateway.errors import GatewayError, error_type
 from llm_gateway.model.request import Endpoint
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
@@ -32,15 +32,6 @@ Chunks = AsyncGenerator[dict[str, Any], None]
 T = TypeVar("T")
 # The end of a stream that ended before its first chunk (an empty answer, not a failure).
 _EMPTY: dict[str, Any] = {}
-
-
-def error_type(error: BaseException) -> str:
-    """The short name of a failure, for metrics and traces: a `GatewayError`'s code."""
-    if isinstance(error, GatewayError):
-        return error.code or str(error.status)
-    if isinstance(error, asyncio.CancelledError | GeneratorExit):
-        return "cancelled"
-    return "internal_error"
 
 
 class AttemptObserver(Protocol):

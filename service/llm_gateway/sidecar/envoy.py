@@ -1,8 +1,9 @@
 """Renders the packaged Envoy config for a gateway config, and runs Envoy.
 
 The packaged `envoy.yaml` is a copy of the repository's `envoy/envoy.yaml`; only addresses,
-the descriptor path and the size limits are changed here, so the checked-in file stays the one
-place where the proxy's behaviour is defined.
+the descriptor path and the size limits are changed here, the stats listener dropped when it
+is not configured and tracing added when it is, so the checked-in file stays the one place
+where the proxy's behaviour is defined.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from llm_gateway.config import GatewaySettings
+from llm_gateway.config import ConfigError, GatewaySettings
 from llm_gateway.config.settings import TracingSettings
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ def _gateway_upstream(settings: GatewaySettings) -> str:
 
 
 def _named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next(item for item in items if item["name"] == name)
+    found = next((item for item in items if item["name"] == name), None)
+    if found is None:
+        raise ConfigError(f"the Envoy config template has no {name!r}")
+    return found
 
 
 def _tracing(settings: TracingSettings) -> dict[str, Any]:
@@ -117,12 +121,12 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
             http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
             http_filter["typed_config"]["max_request_body_size"] = settings.limits.max_body_bytes
     _endpoint_address(_named(clusters, "gateway")).update(_socket(_gateway_upstream(settings)))
-    metrics = _named(listeners, "envoy_metrics")
     if settings.listen.envoy_metrics is None:
-        listeners.remove(metrics)
-        clusters.remove(_named(clusters, "envoy_admin"))
+        # Also from templates copied before the stats listener existed.
+        listeners[:] = [item for item in listeners if item["name"] != "envoy_metrics"]
+        clusters[:] = [item for item in clusters if item["name"] != "envoy_admin"]
     else:
-        metrics["address"] = _socket(settings.listen.envoy_metrics)
+        _named(listeners, "envoy_metrics")["address"] = _socket(settings.listen.envoy_metrics)
         admin = _socket(_local(settings.listen.envoy_admin))
         _endpoint_address(_named(clusters, "envoy_admin")).update(admin)
     if settings.tracing.enabled:
@@ -265,11 +269,12 @@ class EnvoyProcess:
                 await process.wait()
         self._config_dir.cleanup()
 
-    async def serve(self, grace: float) -> None:
+    async def serve(self, grace: float) -> int:
         """Runs Envoy as the sidecar of a gateway in another process (a container of the same
         pod, a docker-compose service) until SIGTERM or SIGINT, then drains it: the listeners
         drain at once while the gateway finishes its requests, and Envoy stops when none is
-        left or `grace` seconds have passed."""
+        left or `grace` seconds have passed. Returns Envoy's exit status when it ended on its
+        own (a failure the container must report), else 0."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -279,8 +284,10 @@ class EnvoyProcess:
         exited = asyncio.ensure_future(self._process.wait())
         signalled = asyncio.ensure_future(stop.wait())
         await asyncio.wait({exited, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        status = 0 if signalled.done() else exited.result()
         if not exited.done():
             await self.drain()
             await self.wait_idle(grace)
         signalled.cancel()
         await self.stop()
+        return status

@@ -23,6 +23,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from llm_gateway.config.settings import TracingSettings
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_EXPORT_TIMEOUT_SECONDS = 2
 Attributes = dict[str, Any]
 
 
@@ -40,7 +41,10 @@ class Tracing:
             resource=Resource.create({"service.name": settings.service_name}),
             sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
         )
-        exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint, insecure=True)
+        # A short timeout: an unreachable collector must not hold up a shutdown for long.
+        exporter = OTLPSpanExporter(
+            endpoint=settings.otlp_endpoint, insecure=True, timeout=_EXPORT_TIMEOUT_SECONDS
+        )
         self._provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self._provider.get_tracer("llm_gateway")
 

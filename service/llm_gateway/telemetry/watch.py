@@ -8,14 +8,17 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from llm_gateway.errors import error_type
 from llm_gateway.routing import Attempts
 from llm_gateway.routing.deployment import Deployment
-from llm_gateway.routing.dispatch import error_type
 from llm_gateway.telemetry.metrics import OPERATIONS, FinishedRequest, GatewayMetrics
 from llm_gateway.telemetry.tracing import Tracing, fail
 
 # W3C trace context, version 00 (a later version may only add fields after these).
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(-[-0-9a-z.]*)?")
+# The model label of requests for a model the gateway does not serve (OpenTelemetry's name
+# for a value outside the known set).
+UNKNOWN_MODEL = "_OTHER"
 _SAMPLING = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p"}
 
 
@@ -51,6 +54,9 @@ class RequestWatch:
         self._tracing = telemetry.tracing
         self._operation = OPERATIONS.get(endpoint, endpoint)
         self._model = model
+        # Metrics label a model only once it is known to be served: a caller naming random
+        # models must not create a time series each.
+        self._model_label = UNKNOWN_MODEL
         self._transport = transport
         self._stream = "true" if stream else "false"
         self._span: Span | None = None
@@ -62,7 +68,6 @@ class RequestWatch:
         if self._tracing is not None:
             attributes: dict[str, Any] = {
                 "gen_ai.operation.name": self._operation,
-                "gen_ai.request.model": model,
                 "llm_gateway.transport": transport,
                 "llm_gateway.stream": stream,
             }
@@ -70,13 +75,18 @@ class RequestWatch:
                 value = body.get(field)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     attributes[f"gen_ai.request.{name}"] = value
-            self._span = self._tracing.request_span(
-                f"{self._operation} {model}", trace_headers, attributes
-            )
+            self._span = self._tracing.request_span(self._operation, trace_headers, attributes)
             context = self._span.get_span_context()
             if context.is_valid:
                 self.trace_id = format(context.trace_id, "032x")
             self.attempts.observer = self
+
+    def routed(self) -> None:
+        """The requested model is one the gateway serves."""
+        self._model_label = self._model
+        if self._span is not None:
+            self._span.update_name(f"{self._operation} {self._model}")
+            self._span.set_attribute("gen_ai.request.model", self._model)
 
     def opened(self, deployment: Deployment) -> str | None:
         """Starts the span of an upstream attempt; returns its `traceparent`."""
@@ -123,7 +133,7 @@ class RequestWatch:
                 FinishedRequest(
                     operation=self._operation,
                     provider=provider,
-                    model=self._model,
+                    model=self._model_label,
                     deployment=self.attempts.served_by or "",
                     transport=self._transport,
                     status=status,
@@ -138,7 +148,7 @@ class RequestWatch:
                 )
             )
             if status == 429 and self.attempts.count == 0:
-                self._metrics.refused(self._model, failure)
+                self._metrics.refused(self._model_label, failure)
         if self._span is not None:
             span = self._span
             if deployment is not None:
