@@ -50,14 +50,14 @@ def _context() -> tuple[str, str, str]:
     return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
-def _chat(stack: Stack, model: str, traceparent: str | None) -> requests.Response:
+def _chat(stack: Stack, model: str, traceparent: str | None, **fields: object) -> requests.Response:
     headers = {"authorization": f"Bearer {KEY}"}
     if traceparent is not None:
         headers["traceparent"] = traceparent
     return requests.post(
         f"{stack.rest_url}/v1/chat/completions",
         headers=headers,
-        json={"model": model, "messages": [{"role": "user", "content": "one two three"}]},
+        json={"model": model, "messages": [{"role": "user", "content": "one two three"}], **fields},
         timeout=20,
     )
 
@@ -72,7 +72,7 @@ def test_rest_request_joins_the_callers_trace_through_envoy_to_the_upstream(
     traced: Stack, collector: OtlpCollector, upstream: ScriptedUpstream
 ) -> None:
     trace_id, caller_span, traceparent = _context()
-    response = _chat(traced, "gpt-echo", traceparent)
+    response = _chat(traced, "gpt-echo", traceparent, max_completion_tokens=50, temperature=0.5)
     assert response.status_code == 200
     usage = response.json()["usage"]
 
@@ -92,6 +92,8 @@ def test_rest_request_joins_the_callers_trace_through_envoy_to_the_upstream(
     assert server.attributes["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
     assert server.attributes["llm_gateway.transport"] == "rest"
     assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["gen_ai.request.max_tokens"] == 50
+    assert server.attributes["gen_ai.request.temperature"] == 0.5
     assert attempt.name == "chat echo"
     assert attempt.attributes["llm_gateway.deployment"] == "scripted/echo"
     # No prompt, answer or key in any attribute.

@@ -20,7 +20,13 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(
 # The model label of requests for a model the gateway does not serve (OpenTelemetry's name
 # for a value outside the known set).
 UNKNOWN_MODEL = "_OTHER"
-_SAMPLING = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p"}
+# Request fields → their `gen_ai.request.*` span attributes.
+_SAMPLING = {
+    "max_tokens": "max_tokens",
+    "max_completion_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+}
 
 
 def valid_traceparent(value: str | None) -> str | None:
