@@ -226,6 +226,7 @@ def test_sigterm_drains_a_pod_whose_gateway_and_sidecar_are_separate_processes(
         if sidecar.poll() is None:
             sidecar.kill()
             sidecar.wait()
+        sidecar_log.close()
         stack.stop()
 
 
