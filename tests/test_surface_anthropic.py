@@ -342,3 +342,20 @@ def test_proxy_refusals_in_anthropic_shape(stack: Stack) -> None:
     )
     assert too_large.status_code == 413
     assert too_large.json()["error"]["type"] == "request_too_large"
+
+
+def test_malformed_json_is_a_400_in_anthropic_shape(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.rest_url}/v1/messages",
+        headers={"x-api-key": KEY, "content-type": "application/json"},
+        data=b'{"model": "gpt-echo",',
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "The request body is not valid JSON.",
+        },
+    }

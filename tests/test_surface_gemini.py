@@ -290,3 +290,18 @@ def test_proxy_refusals_in_google_shape(stack: Stack) -> None:
     )
     assert too_large.status_code == 413
     assert too_large.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_malformed_json_is_a_400_in_google_shape(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.rest_url}/v1beta/models/gpt-echo:generateContent",
+        headers={"x-goog-api-key": KEY, "content-type": "application/json"},
+        data=b'{"contents": [',
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": 400,
+        "message": "Invalid JSON payload received.",
+        "status": "INVALID_ARGUMENT",
+    }

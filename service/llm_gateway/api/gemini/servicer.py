@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import grpc
-import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.gemini import dialect
@@ -17,7 +16,6 @@ from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
-from llm_gateway.errors import invalid_request
 from llm_gateway.model import GenerationRequest, RequestValidator
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
@@ -59,12 +57,7 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
         wire = dialect.SSE if request.alt == "sse" or not stream else dialect.JSON_ARRAY
 
         def parse() -> GenerationRequest:
-            try:
-                body = orjson.loads(request.body.data)
-            except orjson.JSONDecodeError:
-                raise invalid_request(
-                    "Invalid JSON payload received.", code="invalid_json"
-                ) from None
+            body = exchange.load_json(request.body.data, "Invalid JSON payload received.")
             return self._validator.chat(chat_request(_model(request.model), body, stream))
 
         async for body in exchange.generate(
