@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
@@ -33,8 +33,11 @@ from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
-from llm_gateway.telemetry import GatewayMetrics, Telemetry, Tracing
+from llm_gateway.telemetry import GatewayMetrics, Telemetry
 from llm_gateway.usage.recorder import UsageRecorder
+
+if TYPE_CHECKING:
+    from llm_gateway.telemetry.tracing import Tracing
 from llm_gateway.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -157,7 +160,11 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     store, directory, recorder = await _open_storage(settings.storage)
     redis, limiter, budgets = _limits(settings.storage, store)
     metrics = GatewayMetrics() if settings.listen.metrics else None
-    tracing = Tracing(settings.tracing) if settings.tracing.enabled else None
+    tracing = None
+    if settings.tracing.enabled:
+        from llm_gateway.telemetry.tracing import Tracing  # the SDK: only when tracing is on
+
+        tracing = Tracing(settings.tracing)
     router = Router(settings.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(

@@ -27,12 +27,6 @@ _EXPORT_TIMEOUT_SECONDS = 2
 Attributes = dict[str, Any]
 
 
-def fail(span: Span, error_type: str) -> None:
-    """Marks a span as failed with `error.type`."""
-    span.set_attribute("error.type", error_type)
-    span.set_status(Status(StatusCode.ERROR))
-
-
 class Tracing:
     """The gateway's tracer provider and OTLP exporter."""
 
@@ -67,6 +61,12 @@ class Tracing:
         carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier, context=set_span_in_context(span, Context()))
         return span, carrier["traceparent"]
+
+    @staticmethod
+    def fail(span: Span, error_type: str) -> None:
+        """Marks a span as failed with `error.type`."""
+        span.set_attribute("error.type", error_type)
+        span.set_status(Status(StatusCode.ERROR))
 
     def close(self) -> None:
         """Exports the spans still waiting, then stops the exporter."""
