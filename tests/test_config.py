@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from llm_gateway.cli import main
 from llm_gateway.config import ConfigError, parse_config
+from llm_gateway.sidecar import EnvoyProcess
 
 VALID = """
 providers:
@@ -182,3 +184,32 @@ def test_envoy_config_command_renders_a_given_template(
     rendered = capsys.readouterr().out
     assert "stream_idle_timeout: 42s" in rendered  # the given template, not the packaged one
     assert "port_value: 8080" in rendered and "descriptor.pb" in rendered
+
+
+def test_a_template_without_the_stats_listener_renders_only_when_it_is_not_needed(
+    tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A customised envoy.yaml copied before the stats listener existed keeps working; asked
+    for that listener, it is a config error naming what is missing."""
+    template = tmp_path / "envoy.yaml"
+    config = yaml.safe_load((root / "envoy" / "envoy.yaml").read_text())
+    resources = config["static_resources"]
+    resources["listeners"] = [x for x in resources["listeners"] if x["name"] != "envoy_metrics"]
+    resources["clusters"] = [x for x in resources["clusters"] if x["name"] != "envoy_admin"]
+    template.write_text(yaml.safe_dump(config))
+    plain = tmp_path / "gateway.yaml"
+    plain.write_text(VALID.replace("${UP_KEY}", "k").replace("${GW_KEY}", "sk-secret-1"))
+    assert main(["envoy-config", "--config", str(plain), "--envoy-config", str(template)]) == 0
+    assert "rest_and_grpc" in capsys.readouterr().out
+    wants_stats = tmp_path / "stats.yaml"
+    wants_stats.write_text(plain.read_text() + "listen: {envoy_metrics: '127.0.0.1:9902'}\n")
+    assert (
+        main(["envoy-config", "--config", str(wants_stats), "--envoy-config", str(template)]) == 2
+    )
+    assert "has no 'envoy_metrics'" in capsys.readouterr().err
+
+
+def test_envoy_runs_with_the_given_worker_count(tmp_path: Path) -> None:
+    settings = parse_config(VALID, "t.yaml", {"UP_KEY": "k", "GW_KEY": "sk-secret-1"})
+    command = EnvoyProcess(settings, concurrency=3).command()
+    assert command[command.index("--concurrency") + 1] == "3"

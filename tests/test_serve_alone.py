@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import METADATA, stub
@@ -35,3 +39,21 @@ def test_serve_alone(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPa
         assert stack.process.wait(10) == 0
     finally:
         stack.stop()
+
+
+def test_sidecar_exits_with_envoys_failure(tmp_path: Path) -> None:
+    """When Envoy dies on its own (here: its port is taken), `llm-gateway sidecar` exits with
+    Envoy's status, so that the container is restarted rather than left up without Envoy."""
+    config = stack_config("http://127.0.0.1:9/v1")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config["listen"]["rest"] = f"127.0.0.1:{taken.getsockname()[1]}"
+        path = tmp_path / "gateway.yaml"
+        path.write_text(yaml.safe_dump(config))
+        sidecar = subprocess.run(
+            [sys.executable, "-m", "llm_gateway", "sidecar", "--config", str(path)],
+            capture_output=True,
+            timeout=60,
+        )
+    assert sidecar.returncode != 0
