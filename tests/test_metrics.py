@@ -97,6 +97,14 @@ def test_counters_and_histograms_match_a_scripted_mix(measured: Stack) -> None:
 
     text = requests.get(measured.metrics_url, timeout=5).text
     assert "no-such-model-4f1c" not in text
+    # Refused requests have their log line too (and no usage record: nothing was used).
+    lines = [json.loads(line) for line in measured.log_lines() if '"event":"request"' in line]
+    refused_lines = [r for r in lines if r["model"] in ("no-such-model-4f1c", "gpt-limited")]
+    assert sorted((r["status"], r.get("error")) for r in refused_lines) == [
+        (200, None),
+        (404, "model_not_found"),
+        (429, "rate_limit_requests"),
+    ]
     after = _scrape(measured.metrics_url)
 
     def delta(name: str, **labels: str) -> float:
