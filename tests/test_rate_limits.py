@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,13 +13,15 @@ from pathlib import Path
 import grpc
 import openai
 import pytest
+import requests
 from redis.asyncio import Redis
 
 from llm_gateway.errors import GatewayError
 from llm_gateway.limits import Limiter, Limits, RateLimiter, estimate_tokens
-from llm_gateway.limits.budget import Budget, BudgetLedger, Budgets, Spent, period_start
+from llm_gateway.limits.budget import Amount, Budget, BudgetLedger, Budgets, Spent, period_start
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
+from llm_gateway.model.token_counts import MAX_TOKEN_COUNT
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -130,6 +133,39 @@ def test_estimate_counts_prompt_size_and_output_limit() -> None:
     assert estimate_tokens({"prompt": "hi"}, 1024)[1] == 1024
 
 
+def test_estimate_never_reserves_negative_or_absurd_amounts() -> None:
+    """Whatever reaches the limiter, a count below zero cannot switch a limit off."""
+    messages = [{"role": "user", "content": "hi"}]
+    for body in (
+        {"messages": messages, "max_tokens": -1_000_000_000},
+        {"messages": messages, "max_completion_tokens": -5, "max_tokens": 10},
+        {"messages": messages, "max_tokens": 50, "n": -3},
+        {"messages": messages, "max_tokens": "many"},
+    ):
+        prompt, completion = estimate_tokens(body, 1024)
+        assert prompt > 0 and completion >= 0, body
+    assert estimate_tokens({"messages": messages, "max_tokens": 10**30}, 1024)[1] == MAX_TOKEN_COUNT
+    assert estimate_tokens({"messages": messages, "max_tokens": "many"}, 1024)[1] == 1024
+    assert estimate_tokens({"prompt": "x", "max_tokens": 0}, 1024)[1] == 0
+
+
+def test_limiter_still_limits_after_a_negative_estimate() -> None:
+    async def scenario() -> None:
+        limiter = Limiter()
+        scopes = {"key:a": Limits(tpm=2000)}
+        await limiter.admit(scopes, estimate_tokens({"prompt": "x", "max_tokens": -(10**9)}, 1024))
+        admitted = 0
+        for _ in range(60):
+            try:
+                await limiter.admit(scopes, (4, 200))
+                admitted += 1
+            except GatewayError:
+                pass
+        assert admitted == 9  # 9 x 204 fit in 2,000 beside the first (1 prompt token)
+
+    asyncio.run(scenario())
+
+
 @pytest.fixture(scope="module")
 def limited(
     upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
@@ -141,6 +177,8 @@ def limited(
     )
     config["models"]["gpt-echo"]["tpm"] = 1_000_000
     config["models"]["org/model-with-slash"]["rpm"] = 5
+    # A paced stream of max_tokens=100 may cost 15 (it really costs about 3).
+    config["prices"] = {"paced": {"input_per_million": 0, "output_per_million": 150_000}}
     stack = start_stack(folder, config)
     yield stack
     stack.stop()
@@ -213,6 +251,62 @@ def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> Non
     assert int(after.headers["x-ratelimit-remaining-tokens"]) > 500
 
 
+NEGATIVE = -1_000_000_000
+
+
+def test_negative_token_counts_are_refused_on_every_surface(limited: Stack) -> None:
+    """A negative count is a 400 naming the caller's own field, in the surface's shape,
+    and a key at tpm 2,000 still admits only what fits beside such requests."""
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "neg", "--tpm", "2000")
+    key = created["key"]
+    client = sdk(limited, key)
+    messages = [{"role": "user", "content": "hi"}]
+    for field in ("max_tokens", "max_completion_tokens"):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model="gpt-paced", messages=messages, stream=True, **{field: NEGATIVE}
+            )
+        assert caught.value.body["param"] == field  # type: ignore[index]
+        assert caught.value.body["code"] == "integer_below_min_value"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as legacy:
+        client.completions.create(model="gpt-echo", prompt="hi", max_tokens=-1)
+    assert legacy.value.body["param"] == "max_tokens"  # type: ignore[index]
+
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    anthropic = requests.post(
+        f"{limited.rest_url}/v1/messages",
+        json={"model": "gpt-echo", "max_tokens": NEGATIVE, "messages": messages},
+        headers=headers,
+        timeout=10,
+    )
+    assert anthropic.status_code == 400
+    assert anthropic.json()["type"] == "error"
+    assert "max_tokens" in anthropic.json()["error"]["message"]
+    gemini = requests.post(
+        f"{limited.rest_url}/v1beta/models/gpt-echo:streamGenerateContent?alt=sse",
+        json={
+            "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"maxOutputTokens": NEGATIVE},
+        },
+        headers={"x-goog-api-key": key},
+        timeout=10,
+    )
+    assert gemini.status_code == 400
+    assert gemini.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "generationConfig.maxOutputTokens" in gemini.json()["error"]["message"]
+    channel, gateway = stub(limited.grpc_target)
+    with channel, pytest.raises(grpc.RpcError) as typed:
+        request = chat_pb2.ChatCompletionRequest(
+            model="gpt-echo", messages=[chat_pb2.ChatMessage(role="user", text="hi")], max_tokens=-5
+        )
+        list(gateway.StreamChatCompletion(request, metadata=(("x-api-key", key),), timeout=10))
+    assert typed.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert "max_tokens" in typed.value.details()  # type: ignore[attr-defined]
+    # Nothing above reserved anything: 2,000 tokens admit 19 of 60 streams of 100 + ~5 tokens.
+    assert concurrent_streams(client, 60, "rate_limit_tokens") <= 19
+
+
 def test_model_limit_applies_to_all_callers_and_headers_come_on_every_answer(
     limited: Stack,
 ) -> None:
@@ -264,13 +358,14 @@ def test_budget_reserves_loads_spent_and_settles() -> None:
     async def scenario() -> None:
         ledger = BudgetLedger(spent, clock=lambda: 1_795_376_836.0)
         budget = Budget(tokens=1000, cost=1.0, period="day")
-        await ledger.reserve("k", budget, 300)  # 600 spent + 300 reserved
+        await ledger.reserve("k", budget, Amount(300))  # 600 spent + 300 reserved
         with pytest.raises(GatewayError) as caught:
-            await ledger.reserve("k", budget, 200)  # would make 1,100
+            await ledger.reserve("k", budget, Amount(200))  # would make 1,100
         assert caught.value.status == 429 and caught.value.code == "insufficient_quota"
-        await ledger.settle("k", budget, 300, 50, 0.6)  # 50 tokens, but the cost is now 1.1
+        # 50 tokens, but the cost is now 1.1
+        await ledger.settle("k", budget, Amount(300), Amount(50, 0.6))
         with pytest.raises(GatewayError) as spent_out:
-            await ledger.reserve("k", budget, 1)
+            await ledger.reserve("k", budget, Amount(1))
         assert "budget of 1.0" in spent_out.value.message
         assert loaded == [("k", 1_795_305_600.0)]  # read once per key and period
 
@@ -305,11 +400,11 @@ def test_budget_ledger_rereads_what_other_replicas_spent() -> None:
     async def scenario() -> None:
         ledger = BudgetLedger(spent, refresh_seconds=5, clock=clock)
         budget = Budget(tokens=1000, cost=None, period="total")
-        await ledger.reserve("k", budget, 200)  # 100 + 200
-        await ledger.settle("k", budget, 200, 10, None)
+        await ledger.reserve("k", budget, Amount(200))  # 100 + 200
+        await ledger.settle("k", budget, Amount(200), Amount(10))
         clock.now += 6
         with pytest.raises(GatewayError):  # 900 + 200 > 1,000 once re-read
-            await ledger.reserve("k", budget, 200)
+            await ledger.reserve("k", budget, Amount(200))
 
     asyncio.run(scenario())
 
@@ -321,6 +416,23 @@ def test_fifty_concurrent_streams_never_overrun_a_token_budget(limited: Stack) -
 
     admitted = concurrent_streams(client, 50, "insufficient_quota")
     assert 8 <= admitted <= 9  # 1,000 / (100 + the prompt estimate), never more
+
+
+def test_fifty_concurrent_streams_never_overspend_a_cost_budget(limited: Stack) -> None:
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "c50", "--budget-cost", "50")
+    client = sdk(limited, created["key"])
+
+    admitted = concurrent_streams(client, 50, "insufficient_quota")
+    # Three reservations of 15 fit in 50 while they run (late starters may find what the
+    # first three did not use); before cost was reserved every one of the 50 was let in.
+    assert 3 <= admitted <= 5
+    deadline = time.monotonic() + 10
+    while not (report := keys_cli(config, "usage", "--key", "c50")):
+        assert time.monotonic() < deadline, "no usage records were written"
+        time.sleep(0.2)  # written within the recorder's flush interval
+    assert sum(row["requests"] for row in report) == admitted
+    assert 0 < sum(row["cost"] for row in report) <= 50
 
 
 @pytest.fixture(params=["in-process", "redis"])
@@ -345,7 +457,7 @@ def test_budget_reservations_made_while_spent_is_read_are_kept(
 
         async def one() -> bool:
             try:
-                await budgets.reserve(key, budget, 110)
+                await budgets.reserve(key, budget, Amount(110))
             except GatewayError:
                 return False
             return True
@@ -365,14 +477,49 @@ def test_budgets_settle_spending_and_refuse_a_spent_cost(
         budgets = make_budgets(spent)
         budget = Budget(tokens=1000, cost=1.0, period="month")
         key = uuid.uuid4().hex
-        await budgets.reserve(key, budget, 800)  # 100 spent + 800
+        await budgets.reserve(key, budget, Amount(800))  # 100 spent + 800
         with pytest.raises(GatewayError) as tokens:
-            await budgets.reserve(key, budget, 200)
+            await budgets.reserve(key, budget, Amount(200))
         assert "has 100 left" in tokens.value.message
-        await budgets.settle(key, budget, 800, 300, 0.8)  # 400 spent, cost 1.05
+        await budgets.settle(key, budget, Amount(800), Amount(300, 0.8))  # 400 spent, cost 1.05
         with pytest.raises(GatewayError) as cost:
-            await budgets.reserve(key, budget, 1)
+            await budgets.reserve(key, budget, Amount(1))
         assert cost.value.code == "insufficient_quota" and "budget of 1.0" in cost.value.message
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_cost_reservations_never_overspend_a_cost_budget(
+    make_budgets: Callable[[Spent], Budgets],
+) -> None:
+    """Cost is reserved at admission like tokens: 50 concurrent requests that may each cost
+    15 against a budget of 50 admit three (45), and a settled one frees what it did not use."""
+
+    async def spent(key_id: str, since: float) -> tuple[int, float]:
+        await asyncio.sleep(0.01)
+        return 0, 0.0
+
+    async def scenario() -> None:
+        budgets = make_budgets(spent)
+        budget = Budget(tokens=None, cost=50.0, period="total")
+        key = uuid.uuid4().hex
+
+        async def one() -> Amount | None:
+            try:
+                await budgets.reserve(key, budget, Amount(100, 15.0))
+            except GatewayError:
+                return None
+            return Amount(100, 15.0)
+
+        admitted = [a for a in await asyncio.gather(*(one() for _ in range(50))) if a]
+        assert len(admitted) == 3
+        with pytest.raises(GatewayError) as refused:
+            await budgets.reserve(key, budget, Amount(1, 15.0))
+        assert "has 5 left" in refused.value.message
+        await budgets.settle(key, budget, admitted[0], Amount(80, 4.0))  # 4 + 30 reserved
+        await budgets.reserve(key, budget, Amount(100, 15.0))  # 49 committed
+        with pytest.raises(GatewayError):
+            await budgets.reserve(key, budget, Amount(1, 1.5))
 
     asyncio.run(scenario())
 

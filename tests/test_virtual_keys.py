@@ -19,6 +19,7 @@ import openai
 import pytest
 import yaml
 
+from llm_gateway.limits import estimate_prompt
 from tests.support.databases import fresh_postgres_database, query
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Stack, free_port, stack_config, start_stack
@@ -154,6 +155,9 @@ def test_only_keyed_hashes_are_stored_or_logged(keyed: Stack) -> None:
     assert key not in keyed.log_path.read_text()
 
 
+GO = {"role": "user", "content": "go"}
+
+
 def test_usage_records_for_completed_failed_and_cancelled(
     keyed: Stack, upstream: ScriptedUpstream
 ) -> None:
@@ -183,7 +187,7 @@ def test_usage_records_for_completed_failed_and_cancelled(
     assert failed["status"] == 502 and failed["completion_tokens"] == 0
     stream = client.chat.completions.create(
         model="gpt-slow",
-        messages=[{"role": "user", "content": "go"}],
+        messages=[GO],
         stream=True,
         extra_headers={"x-request-id": "vk-cancelled"},
     )
@@ -195,6 +199,18 @@ def test_usage_records_for_completed_failed_and_cancelled(
     (cancelled,) = usage_rows(keyed, "vk-cancelled")
     assert cancelled["cancelled"] and cancelled["estimated"] and cancelled["status"] == 499
     assert cancelled["completion_tokens"] >= 4  # counted from what was streamed
+    # The upstream billed the prompt though its usage never came: the estimate is recorded.
+    assert cancelled["prompt_tokens"] == estimate_prompt({"messages": [GO]}) > 0
+    broken = client.chat.completions.create(
+        model="gpt-fail-midstream",
+        messages=[GO],
+        stream=True,
+        extra_headers={"x-request-id": "vk-broken"},
+    )
+    with pytest.raises(openai.APIError):
+        list(broken)
+    (cut,) = usage_rows(keyed, "vk-broken")
+    assert cut["estimated"] and cut["prompt_tokens"] == estimate_prompt({"messages": [GO]})
     report = keys_cli(config_path(keyed), "usage", "--key", "metered")
     by_model = {row["model"]: row for row in report}
     assert by_model["gpt-echo"]["requests"] == 1 and by_model["gpt-echo"]["completion_tokens"] == 3

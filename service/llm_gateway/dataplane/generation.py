@@ -17,8 +17,8 @@ from llm_gateway.errors import (
     model_not_allowed,
     shutting_down,
 )
-from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_tokens
-from llm_gateway.limits.budget import Budget, Budgets
+from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
+from llm_gateway.limits.budget import Amount, Budget, Budgets
 from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -101,6 +101,8 @@ class DataPlane:
             job = Job(route, request.endpoint, body, self._upstream_call(call))
             answer = await self._dispatcher.create(job, watch.attempts)
             usage = usage_of(answer)
+            if usage.estimated:  # an upstream that reports no usage still counted the prompt
+                usage = self._with_prompt_estimate(request, ticket, usage)
             return completion_from_chat(answer) if request.as_text_completion else answer
         except BaseException as exc:
             failure = self._shutdown_error(task, exc)
@@ -111,6 +113,9 @@ class DataPlane:
         finally:
             self._running.discard(task)
             call.deployment = watch.attempts.served_by
+            if status == CLIENT_CLOSED and usage.estimated and watch.attempts.count:
+                # Cancelled while the upstream worked on it: the prompt was billed.
+                usage = self._with_prompt_estimate(request, ticket, usage)
             price = self._account(request, call, watch, status, failure, usage, None, admitted)
             if ticket is not None:
                 await asyncio.shield(self._settle(call, ticket, usage, price))
@@ -175,6 +180,9 @@ class DataPlane:
                 await chunks.aclose()
             call.deployment = watch.attempts.served_by
             usage = tracker.usage
+            if usage.estimated and (first_chunk_at is not None or status == CLIENT_CLOSED):
+                # The upstream's usage never arrived, but it took the prompt (and bills it).
+                usage = self._with_prompt_estimate(request, ticket, usage)
             price = self._account(
                 request, call, watch, status, failure, usage, first_chunk_at, admitted
             )
@@ -206,16 +214,17 @@ class DataPlane:
         if not (scopes and self._limiter) and budget is None:
             return None
         estimate = estimate_tokens(request.body, self._reserved_completion)
+        reserved = Amount(sum(estimate), self._cost_estimate(route, estimate))
         try:
             if budget is not None:
-                await budget[0].reserve(budget[1], budget[2], sum(estimate))
+                await budget[0].reserve(budget[1], budget[2], reserved)
             ticket = Ticket((), prompt_estimate=estimate[0])
             if scopes and self._limiter is not None:
                 try:
                     ticket = await self._limiter.admit(scopes, estimate)
                 except BaseException:
                     if budget is not None:
-                        await budget[0].settle(budget[1], budget[2], sum(estimate), 0, 0.0)
+                        await budget[0].settle(budget[1], budget[2], reserved, Amount(0))
                     raise
         except (GatewayError, asyncio.CancelledError):
             raise
@@ -223,9 +232,27 @@ class DataPlane:
             # Limits that cannot be checked are not waived: the request waits for the store.
             log.exception("could not check the limits of %s", call.request_id)
             raise limits_unavailable() from None
-        ticket.budget_reserved = sum(estimate) if budget is not None else 0
+        ticket.budget_reserved = reserved if budget is not None else None
         call.rate_limits = ticket.headers
         return ticket
+
+    def _cost_estimate(self, route: ModelRoute, estimate: tuple[int, int]) -> float:
+        """The most the request may cost on any deployment that may serve it (fallbacks
+        included), for a cost budget to reserve: nothing for upstream models without a price."""
+        usage = Usage(*estimate)
+        costs = (
+            cost(self._prices, deployment.upstream_model, usage)
+            for model in self._router.chain(route)
+            for deployment in model.deployments
+        )
+        return max((c for c in costs if c is not None), default=0.0)
+
+    def _with_prompt_estimate(
+        self, request: GenerationRequest, ticket: Ticket | None, usage: Usage
+    ) -> Usage:
+        """An estimated usage with the prompt estimated too (as admission estimated it)."""
+        prompt = ticket.prompt_estimate if ticket is not None else estimate_prompt(request.body)
+        return Usage(prompt, usage.completion_tokens, estimated=True)
 
     def _budget_of(self, call: CallInfo) -> tuple[Budgets, str, Budget] | None:
         """The ledger, key id and budget of a budgeted virtual key; None otherwise."""
@@ -367,12 +394,11 @@ class DataPlane:
     ) -> None:
         """Sets the request's rate-limit and budget reservations to what it used."""
         used = usage.total_tokens
-        if usage.estimated:  # the prompt was never counted upstream
-            used = ticket.prompt_estimate + usage.completion_tokens
         budget = self._budget_of(call)
         try:  # on failure a reservation counts its estimate until it expires
-            if budget is not None:
-                await budget[0].settle(budget[1], budget[2], ticket.budget_reserved, used, price)
+            if budget is not None and ticket.budget_reserved is not None:
+                spent = Amount(used, price or 0.0)
+                await budget[0].settle(budget[1], budget[2], ticket.budget_reserved, spent)
             if self._limiter is not None and ticket.tokens is not None:
                 await self._limiter.settle(ticket, used)
         except Exception:

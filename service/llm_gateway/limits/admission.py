@@ -18,7 +18,9 @@ from typing import Any, Protocol
 import orjson
 
 from llm_gateway.errors import GatewayError
+from llm_gateway.limits.budget import Amount
 from llm_gateway.limits.window import Reservation, SlidingWindow
+from llm_gateway.model.token_counts import MAX_TOKEN_COUNT, bounded
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -31,12 +33,22 @@ class Limits:
     tpm: int | None = None
 
 
+def estimate_prompt(body: dict[str, Any]) -> int:
+    """The prompt's tokens estimated from its size: one per four bytes of its JSON."""
+    source = body.get("messages", body.get("prompt", ""))
+    return math.ceil(len(orjson.dumps(source)) / 4)
+
+
 def estimate_tokens(body: dict[str, Any], default_completion: int) -> tuple[int, int]:
     """(prompt tokens estimated from the request's size, the most its answers may take)."""
-    source = body.get("messages", body.get("prompt", ""))
-    prompt = math.ceil(len(orjson.dumps(source)) / 4)
-    limit = body.get("max_completion_tokens") or body.get("max_tokens") or default_completion
-    return prompt, int(limit) * int(body.get("n") or 1)
+    prompt = estimate_prompt(body)
+    # Surfaces refuse counts out of bounds; clamped here too, so none can ever reserve less
+    # than nothing (and so switch a limit off) or an amount no limit could hold.
+    asked = body.get("max_completion_tokens")
+    if asked is None:
+        asked = body.get("max_tokens")
+    limit = bounded(asked, default_completion) if asked is not None else default_completion
+    return prompt, min(limit * max(1, bounded(body.get("n"), 1)), MAX_TOKEN_COUNT)
 
 
 @dataclass(slots=True)
@@ -47,7 +59,7 @@ class Ticket:
     # What the limiter needs to settle the token reservations (its own business).
     tokens: Any = None
     prompt_estimate: int = 0
-    budget_reserved: int = 0  # tokens reserved from the key's budget
+    budget_reserved: Amount | None = None  # what was reserved from the key's budget
 
 
 class RateLimiter(Protocol):

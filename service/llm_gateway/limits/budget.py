@@ -1,11 +1,12 @@
 """Token and cost budgets of virtual keys, per day, month or for all time.
 
 What a key has spent in the current period is read from the usage records, then kept in
-memory: admitted requests reserve their estimated tokens, and settle to what they used and
-cost. The spent totals are re-read every `refresh_seconds`, so replicas sharing a database see
-each other's spending within that time (plus the usage recorder's flush interval). A request
-whose reservation would take the key past its token budget, or a key whose cost budget is
-spent, is refused with OpenAI's `insufficient_quota`.
+memory: admitted requests reserve their estimated tokens and cost, and settle to what they
+used and cost. The spent totals are re-read every `refresh_seconds`, so replicas sharing a
+database see each other's spending within that time (plus the usage recorder's flush interval).
+A request whose reservation would take the key past its token or cost budget is refused with
+OpenAI's `insufficient_quota`, so concurrent requests cannot together overspend a budget by
+more than what one of them used beyond its estimate.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class _Account:
     cost: float
     loaded_at: float
     reserved: int = 0
+    reserved_cost: float = 0.0
 
 
 def exhausted(message: str) -> GatewayError:
@@ -55,12 +57,30 @@ def exhausted(message: str) -> GatewayError:
     return GatewayError(429, message, type="insufficient_quota", code="insufficient_quota")
 
 
-def check(budget: Budget, tokens: int, spent_tokens: int, spent_cost: float, reserved: int) -> None:
-    """Raises `insufficient_quota` unless `tokens` more fit in the budget."""
-    if budget.cost is not None and spent_cost >= budget.cost:
-        raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
-    if budget.tokens is not None and spent_tokens + reserved + tokens > budget.tokens:
-        left = max(0, budget.tokens - spent_tokens - reserved)
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """Tokens and cost: what a request reserves, or what it used."""
+
+    tokens: int
+    cost: float = 0.0
+
+
+def check(budget: Budget, asked: Amount, spent: Amount, reserved: Amount) -> None:
+    """Raises `insufficient_quota` unless `asked` fits in the budget beside what was spent
+    and what requests still running have reserved."""
+    spent_tokens, reserved_tokens, tokens = spent.tokens, reserved.tokens, asked.tokens
+    if budget.cost is not None:
+        committed = spent.cost + reserved.cost
+        if committed >= budget.cost:
+            raise exhausted(f"This API key has spent its {budget.period} budget of {budget.cost}.")
+        if committed + asked.cost > budget.cost:
+            raise exhausted(
+                f"This API key's {budget.period} budget of {budget.cost} has "
+                f"{budget.cost - committed:.6g} left, less than this request may cost "
+                f"({asked.cost:.6g})."
+            )
+    if budget.tokens is not None and spent_tokens + reserved_tokens + tokens > budget.tokens:
+        left = max(0, budget.tokens - spent_tokens - reserved_tokens)
         raise exhausted(
             f"This API key's {budget.period} budget of {budget.tokens} tokens has {left} "
             f"left, less than this request may use ({tokens})."
@@ -70,13 +90,11 @@ def check(budget: Budget, tokens: int, spent_tokens: int, spent_cost: float, res
 class Budgets(Protocol):
     """Reserves against key budgets and settles to what requests used."""
 
-    async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
-        """Reserves `tokens` of the key's budget, or raises `insufficient_quota`."""
+    async def reserve(self, key_id: str, budget: Budget, asked: Amount) -> None:
+        """Reserves `asked` of the key's budget, or raises `insufficient_quota`."""
         ...
 
-    async def settle(
-        self, key_id: str, budget: Budget, reserved: int, tokens: int, cost: float | None
-    ) -> None:
+    async def settle(self, key_id: str, budget: Budget, reserved: Amount, used: Amount) -> None:
         """Replaces a request's reservation by what it used and cost."""
         ...
 
@@ -92,8 +110,8 @@ class BudgetLedger:
         self._clock = clock
         self._accounts: dict[str, _Account] = {}
 
-    async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
-        """Reserves `tokens` of the key's budget, or raises `insufficient_quota`."""
+    async def reserve(self, key_id: str, budget: Budget, asked: Amount) -> None:
+        """Reserves `asked` of the key's budget, or raises `insufficient_quota`."""
         now = self._clock()
         start = period_start(budget.period, now)
         account = self._accounts.get(key_id)
@@ -101,8 +119,10 @@ class BudgetLedger:
             # Re-read now and then: other replicas spend from the same budget.
             spent_tokens, spent_cost = await self._spent(key_id, start)
             account = self._reloaded(key_id, start, now, spent_tokens, spent_cost)
-        check(budget, tokens, account.tokens, account.cost, account.reserved)
-        account.reserved += tokens
+        spent = Amount(account.tokens, account.cost)
+        check(budget, asked, spent, Amount(account.reserved, account.reserved_cost))
+        account.reserved += asked.tokens
+        account.reserved_cost += asked.cost
 
     def _reloaded(
         self, key_id: str, start: float, now: float, tokens: int, cost: float
@@ -118,13 +138,12 @@ class BudgetLedger:
         account = self._accounts[key_id] = _Account(start, tokens, cost, now)
         return account
 
-    async def settle(
-        self, key_id: str, budget: Budget, reserved: int, tokens: int, cost: float | None
-    ) -> None:
+    async def settle(self, key_id: str, budget: Budget, reserved: Amount, used: Amount) -> None:
         """Replaces a request's reservation by what it used and cost."""
         account = self._accounts.get(key_id)
         if account is None:
             return
-        account.reserved = max(0, account.reserved - reserved)
-        account.tokens += tokens
-        account.cost += cost or 0.0
+        account.reserved = max(0, account.reserved - reserved.tokens)
+        account.reserved_cost = max(0.0, account.reserved_cost - reserved.cost)
+        account.tokens += used.tokens
+        account.cost += used.cost

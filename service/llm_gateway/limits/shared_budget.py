@@ -8,33 +8,38 @@ import time
 
 from redis.asyncio import Redis
 
-from llm_gateway.limits.budget import Budget, Spent, check, period_start
+from llm_gateway.limits.budget import Amount, Budget, Spent, check, period_start
 
 _PREFIX = "{llm-gateway}:budget:"
 _LIFETIME_MS = 3_600_000
 _RESERVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if ARGV[5] == '' then return {-1, 0, 0, '0'} end
-  redis.call('HSET', KEYS[1], 'tokens', ARGV[5], 'cost', ARGV[6], 'reserved', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if ARGV[6] == '' then return {-1, 0, 0, '0', '0'} end
+  redis.call('HSET', KEYS[1], 'tokens', ARGV[6], 'cost', ARGV[7], 'reserved', 0,
+    'reserved_cost', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
 local cost = tonumber(redis.call('HGET', KEYS[1], 'cost'))
 local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved'))
+local reserved_cost = tonumber(redis.call('HGET', KEYS[1], 'reserved_cost') or '0')
 local allowed_tokens, allowed_cost = tonumber(ARGV[1]), tonumber(ARGV[2])
-local amount = tonumber(ARGV[3])
-if (allowed_cost >= 0 and cost >= allowed_cost)
+local amount, amount_cost = tonumber(ARGV[3]), tonumber(ARGV[4])
+local committed = cost + reserved_cost
+if (allowed_cost >= 0 and (committed >= allowed_cost or committed + amount_cost > allowed_cost))
     or (allowed_tokens >= 0 and tokens + reserved + amount > allowed_tokens) then
-  return {0, tokens, reserved, tostring(cost)}
+  return {0, tokens, reserved, tostring(cost), tostring(reserved_cost)}
 end
 redis.call('HINCRBY', KEYS[1], 'reserved', amount)
-return {1, tokens, reserved, tostring(cost)}
+redis.call('HINCRBYFLOAT', KEYS[1], 'reserved_cost', amount_cost)
+return {1, tokens, reserved, tostring(cost), tostring(reserved_cost)}
 """
 _SETTLE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(ARGV[1]))
-  redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[2])
-  redis.call('HINCRBYFLOAT', KEYS[1], 'cost', ARGV[3])
+  redis.call('HINCRBYFLOAT', KEYS[1], 'reserved_cost', -tonumber(ARGV[2]))
+  redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[3])
+  redis.call('HINCRBYFLOAT', KEYS[1], 'cost', ARGV[4])
 end
 return 1
 """
@@ -55,13 +60,14 @@ class RedisBudgets:
         # period's start; everywhere else they share one.
         return f"{_PREFIX}{key_id}:{int(period_start(budget.period, time.time()))}"
 
-    async def reserve(self, key_id: str, budget: Budget, tokens: int) -> None:
+    async def reserve(self, key_id: str, budget: Budget, asked: Amount) -> None:
         """See `Budgets.reserve`."""
         account = self._account(key_id, budget)
         limits = [
             -1 if budget.tokens is None else budget.tokens,
             -1 if budget.cost is None else budget.cost,
-            tokens,
+            asked.tokens,
+            repr(asked.cost),
             _LIFETIME_MS,
         ]
         answer = await self._reserve(keys=[account], args=[*limits, "", ""])
@@ -70,11 +76,11 @@ class RedisBudgets:
             spent_tokens, spent_cost = await self._spent(key_id, start)
             answer = await self._reserve(keys=[account], args=[*limits, spent_tokens, spent_cost])
         if int(answer[0]) == 0:
-            check(budget, tokens, int(answer[1]), float(answer[3]), int(answer[2]))  # raises
+            spent = Amount(int(answer[1]), float(answer[3]))
+            check(budget, asked, spent, Amount(int(answer[2]), float(answer[4])))  # raises
 
-    async def settle(
-        self, key_id: str, budget: Budget, reserved: int, tokens: int, cost: float | None
-    ) -> None:
+    async def settle(self, key_id: str, budget: Budget, reserved: Amount, used: Amount) -> None:
         """See `Budgets.settle`."""
         account = self._account(key_id, budget)
-        await self._settle(keys=[account], args=[reserved, tokens, cost or 0.0])
+        args: list[int | str] = [reserved.tokens, repr(reserved.cost), used.tokens, repr(used.cost)]
+        await self._settle(keys=[account], args=args)

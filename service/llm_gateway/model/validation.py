@@ -15,6 +15,7 @@ import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.request import Endpoint, GenerationRequest
+from llm_gateway.model.token_counts import check_count
 from llm_gateway.model.validators import chat_completions, completions
 from llm_gateway.v1 import chat_pb2, completions_pb2
 
@@ -23,6 +24,9 @@ _CHAT_INCOMPATIBLE = ("echo", "suffix", "best_of", "logprobs")
 # Left out of the chat request made from a completion request with `messages`.
 _NOT_FORWARDED = frozenset((*_CHAT_INCOMPATIBLE, "prompt"))
 _EXTRA_BODY = "extra_body"
+# Token counts OpenAI's schemas leave unbounded (chat's) or bound only below; their minimums.
+_TOKEN_COUNTS = {"max_tokens": 1, "max_completion_tokens": 1}
+_COMPLETION_TOKEN_COUNTS = {"max_tokens": 0}
 
 
 def modelled_fields(descriptor: Any) -> frozenset[str]:
@@ -73,14 +77,14 @@ class RequestValidator:
 
     def chat(self, body: Any) -> GenerationRequest:
         """Validates a `/v1/chat/completions` body."""
-        body = self._check(body, self._chat, CHAT_FIELDS)
+        body = self._check(body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
         return GenerationRequest(Endpoint.CHAT, body)
 
     def completion(self, body: Any) -> GenerationRequest:
         """Validates a `/v1/completions` body, which may give `messages` in place of `prompt`."""
         if isinstance(body, dict) and "messages" in body:
             return self._completion_from_messages(body)
-        body = self._check(body, self._completions, COMPLETION_FIELDS)
+        body = self._check(body, self._completions, COMPLETION_FIELDS, _COMPLETION_TOKEN_COUNTS)
         return GenerationRequest(Endpoint.COMPLETIONS, body)
 
     def _completion_from_messages(self, body: dict[str, Any]) -> GenerationRequest:
@@ -95,16 +99,20 @@ class RequestValidator:
                     "unsupported_parameter",
                 )
         chat_body = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
-        chat_body = self._check(chat_body, self._chat, CHAT_FIELDS)
+        chat_body = self._check(chat_body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
         return GenerationRequest(Endpoint.CHAT, chat_body, as_text_completion=True)
 
-    def _check(self, body: Any, schema: Any, known: Iterable[str]) -> dict[str, Any]:
+    def _check(
+        self, body: Any, schema: Any, known: Iterable[str], counts: dict[str, int]
+    ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise invalid_request("The request body must be a JSON object.")
         try:
             schema(body)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise _to_gateway_error(exc) from None
+        for name, minimum in counts.items():
+            check_count(body.get(name), name, minimum)
         if self._reject_unknown:
             unknown = sorted(set(body).difference(known))
             if unknown:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.token_counts import check_count
 from llm_gateway.providers.translation import tool_call
 
 # Anthropic's fields that are translated; any other travels on as an extension.
@@ -200,7 +201,8 @@ def chat_request(wire: Any) -> dict[str, Any]:
     _require(
         isinstance(wire.get("model"), str) and bool(wire["model"]), "model: Field required", "model"
     )
-    _require(isinstance(wire.get("max_tokens"), int), "max_tokens: Field required", "max_tokens")
+    _require(wire.get("max_tokens") is not None, "max_tokens: Field required", "max_tokens")
+    check_count(wire["max_tokens"], "max_tokens")
     body: dict[str, Any] = {
         "model": wire["model"],
         "messages": _messages(wire),

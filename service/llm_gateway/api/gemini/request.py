@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.token_counts import check_count
 from llm_gateway.providers.gemini.request import RESULT_KEY
 from llm_gateway.providers.translation import tool_call
 
@@ -35,6 +36,8 @@ _GENERATION_FIELDS = {
     "presencePenalty": "presence_penalty",
     "frequencyPenalty": "frequency_penalty",
 }
+# Counts checked here, so that an error names Gemini's field and not OpenAI's.
+_COUNT_FIELDS = frozenset(("maxOutputTokens", "candidateCount"))
 _SCHEMA_FIELDS = frozenset(("responseMimeType", "responseSchema", "responseJsonSchema"))
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -200,6 +203,8 @@ def _generation(config: Any, body: dict[str, Any]) -> None:
         return
     for key, value in config.items():
         name = _camel(key)
+        if name in _COUNT_FIELDS:
+            check_count(value, f"generationConfig.{name}")
         if name in _GENERATION_FIELDS:
             body[_GENERATION_FIELDS[name]] = value
         elif name not in _SCHEMA_FIELDS:
