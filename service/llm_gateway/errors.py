@@ -131,6 +131,16 @@ def limits_unavailable() -> GatewayError:
     )
 
 
+def keys_unavailable() -> GatewayError:
+    """A 503 when a virtual key cannot be looked up because its database is out of reach."""
+    return GatewayError(
+        503,
+        "The gateway cannot check this API key right now. Try again shortly.",
+        code="keys_unavailable",
+        retry_after="1",
+    )
+
+
 def shutting_down() -> GatewayError:
     """A 503 for a request still running when the gateway's shutdown grace period ends."""
     return GatewayError(

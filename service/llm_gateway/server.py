@@ -121,7 +121,7 @@ def _without_password(url: str) -> str:
 
 
 async def _open_storage(
-    settings: StorageSettings | None,
+    settings: StorageSettings | None, metrics: GatewayMetrics | None
 ) -> tuple[Store | None, KeyDirectory | None, UsageRecorder | None]:
     """The store (migrated), the virtual-key directory and the usage recorder, if configured."""
     if settings is None:
@@ -136,7 +136,13 @@ async def _open_storage(
     secret = settings.key_secret.get_secret_value().encode()
     directory = KeyDirectory(store, secret, settings.key_cache_seconds)
     await store.watch_keys(directory.forget)
-    recorder = UsageRecorder(store, settings.usage_batch_size, settings.usage_flush_seconds)
+    recorder = UsageRecorder(
+        store,
+        settings.usage_batch_size,
+        settings.usage_flush_seconds,
+        settings.usage_max_pending,
+        metrics.usage_records_dropped.inc if metrics is not None else None,
+    )
     recorder.start()
     return store, directory, recorder
 
@@ -157,9 +163,9 @@ def _limits(
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
-    store, directory, recorder = await _open_storage(settings.storage)
-    redis, limiter, budgets = _limits(settings.storage, store)
     metrics = GatewayMetrics() if settings.listen.metrics else None
+    store, directory, recorder = await _open_storage(settings.storage, metrics)
+    redis, limiter, budgets = _limits(settings.storage, store)
     tracing = None
     if settings.tracing.enabled:
         from llm_gateway.telemetry.tracing import Tracing  # the SDK: only when tracing is on

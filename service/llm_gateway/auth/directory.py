@@ -7,11 +7,15 @@ changed key takes effect within that period, or at once where the store notifies
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from llm_gateway.auth.virtual_keys import VirtualKey, key_digest
+from llm_gateway.errors import keys_unavailable
 from llm_gateway.store.base import Store
+
+log = logging.getLogger(__name__)
 
 _MAX_CACHED = 100_000
 
@@ -43,7 +47,13 @@ class KeyDirectory:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        found = await self._store.find_key(digest)
+        try:
+            found = await self._store.find_key(digest)
+        except Exception as exc:
+            # The database is down or unreachable: the caller may retry, it is not its fault.
+            # The exception's type only: its text could quote the query's parameters.
+            log.warning("cannot look up a virtual key: %s", type(exc).__name__)
+            raise keys_unavailable() from None
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
         self._cache[digest] = (found, now + self._ttl)

@@ -245,6 +245,12 @@ class StorageSettings(_Section):
     usage_flush_seconds: float = Field(
         1.0, gt=0, description="longest time a usage record waits before it is written"
     )
+    usage_max_pending: int = Field(
+        100_000,
+        ge=1,
+        description="usage records kept in memory while the database is unreachable; later "
+        "ones are dropped (counted in llm_gateway_usage_records_dropped_total, and logged)",
+    )
 
     @field_validator("redis_url", "admin_key", mode="before")
     @classmethod

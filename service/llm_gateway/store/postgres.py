@@ -7,6 +7,9 @@ replica drops its cached keys at once instead of waiting for them to expire.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +28,9 @@ from llm_gateway.store.columns import (
 )
 from llm_gateway.usage.records import UsageRecord, UsageRow, usage_values
 
+log = logging.getLogger(__name__)
 _KEYS_CHANNEL = "llm_gateway_keys"  # NOTIFY channel: some key changed
+_LISTEN_BACKOFF = (0.5, 30.0)  # seconds: first and longest wait between reconnection attempts
 _MIGRATION_LOCK = 0x6C6C6D67  # "llmg": the advisory lock id that serialises migrations
 MIGRATIONS = (
     """
@@ -81,10 +86,12 @@ _INSERT_KEY = (
 class PostgresStore:
     """Virtual keys and usage records in PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, listen_backoff: tuple[float, float] = _LISTEN_BACKOFF) -> None:
         self._url = url
         self._pool: Any = None
         self._listener: Any = None
+        self._listening: asyncio.Task[None] | None = None
+        self._listen_backoff = listen_backoff
 
     async def _connection_pool(self) -> Any:
         if self._pool is None:
@@ -177,11 +184,46 @@ class PostgresStore:
         return int(row[0]), float(row[1])
 
     async def watch_keys(self, changed: Callable[[], None]) -> None:
-        """Listens on a connection of its own for the notifications every key change sends."""
+        """Listens on a connection of its own for the notifications every key change sends;
+        when that connection is lost it is made again (with backoff), and `changed` is called
+        once it is back, since changes made meanwhile were not heard."""
+        lost = asyncio.Event()
+        await self._listen(changed, lost)
+        self._listening = asyncio.create_task(self._keep_listening(changed, lost))
+
+    async def _listen(self, changed: Callable[[], None], lost: asyncio.Event) -> None:
+        lost.clear()
         self._listener = await asyncpg.connect(self._url)
+        self._listener.add_termination_listener(lambda _: lost.set())
         await self._listener.add_listener(_KEYS_CHANNEL, lambda *_: changed())
 
+    async def _keep_listening(self, changed: Callable[[], None], lost: asyncio.Event) -> None:
+        first, longest = self._listen_backoff
+        while True:
+            await lost.wait()
+            log.warning("lost the key-change listener's database connection; reconnecting")
+            wait = first
+            while True:
+                await asyncio.sleep(wait)
+                try:
+                    await self._listen(changed, lost)
+                    break
+                except Exception as exc:  # refused, reset, timed out: all mean "later"
+                    log.warning(
+                        "key-change listener: cannot reconnect (%s); next try in %.1fs",
+                        type(exc).__name__,
+                        min(wait * 2, longest),
+                    )
+                    wait = min(wait * 2, longest)
+            log.warning("key-change listener reconnected; cached keys dropped")
+            changed()
+
     async def close(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
+            self._listening = None
         if self._listener is not None:
             await self._listener.close()
             self._listener = None

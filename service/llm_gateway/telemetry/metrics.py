@@ -146,6 +146,11 @@ class GatewayMetrics:
             ("gen_ai_request_model", "error_type"),
             registry=registry,
         )
+        self.usage_records_dropped = Counter(
+            "llm_gateway_usage_records_dropped",
+            "Usage records dropped because too many were waiting for an unreachable database.",
+            registry=registry,
+        )
         # The metrics' children for each label set seen: looking them up by label values on
         # every request took half the metrics' cost (27 -> 13 us per request, in process).
         self._series: dict[tuple[str, ...], _Series] = {}

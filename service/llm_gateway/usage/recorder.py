@@ -2,7 +2,9 @@
 
 Requests hand their record over without waiting; a background task writes what has gathered
 every `flush_seconds`, or sooner once `batch_size` records wait. A batch that fails to write is
-kept and tried again. `close` writes everything still waiting.
+kept and tried again. While the store is down at most `max_pending` records wait in memory;
+beyond that new records are dropped, counted and logged. `close` writes everything still
+waiting.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from llm_gateway.store.base import Store
 from llm_gateway.usage.records import UsageRecord
@@ -20,10 +23,20 @@ log = logging.getLogger(__name__)
 class UsageRecorder:
     """Buffers usage records and writes them to the store."""
 
-    def __init__(self, store: Store, batch_size: int, flush_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        batch_size: int,
+        flush_seconds: float,
+        max_pending: int = 100_000,
+        on_dropped: Callable[[int], None] | None = None,
+    ) -> None:
         self._store = store
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
+        self._max_pending = max_pending
+        self._on_dropped = on_dropped
+        self._dropped = 0  # since the last log line about it
         self._pending: list[UsageRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -35,6 +48,11 @@ class UsageRecorder:
 
     def record(self, record: UsageRecord) -> None:
         """Takes one record; never blocks."""
+        if len(self._pending) >= self._max_pending:
+            self._dropped += 1
+            if self._on_dropped is not None:
+                self._on_dropped(1)
+            return
         self._pending.append(record)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
@@ -48,6 +66,13 @@ class UsageRecorder:
 
     async def flush(self) -> None:
         """Writes every waiting record (in batches); keeps them if the store fails."""
+        if self._dropped:
+            log.error(
+                "dropped %d usage records: %d were waiting for the store, the most kept",
+                self._dropped,
+                self._max_pending,
+            )
+            self._dropped = 0
         while self._pending:
             batch = self._pending[: self._batch_size]
             try:
