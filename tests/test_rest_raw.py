@@ -225,6 +225,21 @@ def test_headers_too_large_is_431(stack: Stack) -> None:
     assert assert_openai_error(response, 431)["code"] == "headers_too_large"
 
 
+@pytest.mark.parametrize("kb", [7, 9, 12, 16, 30, 45, 58])
+def test_headers_envoy_admits_are_served(stack: Stack, kb: int) -> None:
+    """Envoy admits 60 KB of headers; the gateway behind it must serve them all (its gRPC
+    server refused over 8 KB, at random between 8 and 16 KB, with a gRPC body)."""
+    for _ in range(3):
+        response = requests.post(
+            f"{stack.rest_url}/v1/chat/completions",
+            json=CHAT,
+            timeout=5,
+            headers={**AUTH, "x-big": "y" * (kb * 1024)},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["object"] == "chat.completion"
+
+
 def test_upstream_429_forwards_retry_after(stack: Stack) -> None:
     response = post(stack, "/v1/chat/completions", {**CHAT, "model": "gpt-rate-limited"})
     assert assert_openai_error(response, 429)["code"] == "rate_limit_exceeded"

@@ -63,6 +63,9 @@ SERVICE_NAMES = (
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 # Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
 _MESSAGE_OVERHEAD = 64 * 1024
+# What Envoy adds to a request's headers on the way to the gateway (x-forwarded-*, x-envoy-*,
+# x-request-id, te, grpc's own), beyond what the caller sent.
+_METADATA_OVERHEAD = 16 * 1024
 
 
 class StartupError(Exception):
@@ -162,7 +165,8 @@ def _limits(
 
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
-    providers = {name: build_provider(name, p) for name, p in settings.providers.items()}
+    largest = settings.limits.max_response_bytes
+    providers = {name: build_provider(name, p, largest) for name, p in settings.providers.items()}
     metrics = GatewayMetrics() if settings.listen.metrics else None
     store, directory, recorder = await _open_storage(settings.storage, metrics)
     redis, limiter, budgets = _limits(settings.storage, store)
@@ -186,12 +190,16 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
-    limit = settings.limits.max_body_bytes + _MESSAGE_OVERHEAD
+    limits = settings.limits
+    # Headers: whatever Envoy admits is served (it adds a few of its own on the way).
+    metadata = limits.max_header_kb * 1024 + _METADATA_OVERHEAD
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 0),  # a taken port must fail loudly
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
+            ("grpc.max_receive_message_length", limits.max_body_bytes + _MESSAGE_OVERHEAD),
+            ("grpc.max_send_message_length", limits.largest_answer_message),
+            ("grpc.max_metadata_size", metadata),
+            ("grpc.absolute_max_metadata_size", metadata),
         ]
     )
     llm_gateway_service_pb2_grpc.add_LlmGatewayServiceServicer_to_server(  # type: ignore[no-untyped-call]

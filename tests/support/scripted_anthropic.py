@@ -77,6 +77,8 @@ def _plan(body: dict[str, Any]) -> tuple[list[str], str, str | None, dict[str, A
         return [], "tool_use", None, {"id": "toolu_01", "name": name}
     if body["model"] == "slow":
         return [f"w{i} " for i in range(500)], "end_turn", None, None
+    if body["model"] == "large":  # one text delta of `max_tokens` bytes
+        return ["x" * body["max_tokens"]], "end_turn", None, None
     words = [w + " " for w in _last_user_text(body).split()] or ["ok "]
     words[-1] = words[-1].rstrip()
     for index, word in enumerate(words):

@@ -157,6 +157,8 @@ class ScriptedUpstream:
         if model in ERRORS:
             status, payload, headers = ERRORS[model]
             return web.json_response(payload, status=status, headers=headers)
+        if model == "large":  # an answer of `max_tokens` bytes of text, in one piece
+            return await _large(request, body)
         if model == "garbage" and not body.get("stream"):
             return web.Response(text="<html>proxy error</html>", content_type="text/html")
         if not body.get("stream"):
@@ -247,6 +249,24 @@ ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
         {},
     ),
 }
+
+
+async def _large(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    text = "x" * int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+    message = {"role": "assistant", "content": text}
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    answer = {"id": "chatcmpl-large", "object": "chat.completion", "created": 1, "model": "large"}
+    if not body.get("stream"):
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return web.json_response({**answer, "choices": [choice], "usage": usage})
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    chunk = {**answer, "object": "chat.completion.chunk"}
+    await response.write(sse({**chunk, "choices": [{"index": 0, "delta": message}]}))
+    finish = {"index": 0, "delta": {}, "finish_reason": "stop"}
+    await response.write(sse({**chunk, "choices": [finish]}))
+    await response.write(b"data: [DONE]\n\n")
+    return response
 
 
 # Paced scenarios: (chunks, seconds between chunks).

@@ -31,6 +31,7 @@ SCENARIOS = (
     "paced",
     "unavailable",
     "garbage",
+    "large",
 )
 
 
@@ -47,6 +48,7 @@ ANTHROPIC_SCENARIOS = (
     "bad-request",
     "error-in-stream",
     "slow",
+    "large",
 )
 GEMINI_SCENARIOS = ("echo", "safety-block", "rate-limited", "error-in-stream", "fail-midstream")
 

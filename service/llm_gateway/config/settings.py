@@ -211,12 +211,25 @@ class LimitSettings(_Section):
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request body")
     max_header_kb: int = Field(60, ge=8, le=8192, description="largest request headers")
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="largest upstream answer, or event of an upstream stream, relayed; a larger "
+        "one is a 502 `upstream_response_too_large`",
+    )
     reserved_completion_tokens: int = Field(
         1024,
         ge=1,
         description="completion tokens reserved against a tokens-per-minute limit when a "
         "request gives no `max_tokens`",
     )
+
+    @property
+    def largest_answer_message(self) -> int:
+        """The largest message the gateway sends Envoy: an answer relayed within
+        `max_response_bytes` may grow when re-encoded for another API family (escapes, field
+        names), so twice that, plus gRPC's framing and the HttpBody wrapper."""
+        return 2 * self.max_response_bytes + 64 * 1024
 
 
 class StorageSettings(_Section):

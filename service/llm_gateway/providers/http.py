@@ -12,7 +12,12 @@ import orjson
 from llm_gateway.config.settings import ProviderSettings
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.providers.sse import SseDecoder
+from llm_gateway.providers.sse import EventTooLarge, SseDecoder
+
+# What is read of an upstream's error body: its message is all that is used of it.
+_MAX_ERROR_BODY = 64 * 1024
+# The largest answer or streamed event relayed when a provider is built without a limit.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 def json_object(payload: bytes) -> dict[str, Any]:
@@ -26,17 +31,35 @@ def json_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None (with the connection closed) when it is larger than `limit`."""
+    if (response.content_length or 0) > limit:
+        response.close()
+        return None
+    pieces, size = [], 0
+    async for piece in response.content.iter_any():
+        size += len(piece)
+        if size > limit:
+            response.close()
+            return None
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 async def events(
-    response: aiohttp.ClientResponse, is_end: Callable[[bytes], bool] | None = None
+    response: aiohttp.ClientResponse,
+    is_end: Callable[[bytes], bool] | None = None,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> AsyncGenerator[bytes, None]:
     """Yields the data of each server-sent event of a response body as it completes.
 
     The stream is complete at the event `is_end` accepts, or at the end of the body when there
     is no end marker; the connection then goes back to the pool. Anything else (caller gone,
     error) closes it at once, which is what makes the upstream stop generating and billing.
-    Transport failures become the caller's errors.
+    Transport failures become the caller's errors, and so does an event larger than
+    `max_event_bytes`.
     """
-    decoder = SseDecoder()
+    decoder = SseDecoder(max_event_bytes)
     finished = False
     try:
         try:
@@ -60,6 +83,8 @@ async def events(
         raise upstream_errors.timed_out() from None
     except aiohttp.ClientError:
         raise upstream_errors.stream_broken() from None
+    except EventTooLarge:
+        raise upstream_errors.too_large(max_event_bytes) from None
     finally:
         if finished:
             response.release()
@@ -70,9 +95,15 @@ async def events(
 class HttpUpstream:
     """One provider's connection pool and the requests it sends."""
 
-    def __init__(self, settings: ProviderSettings, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        headers: dict[str, str],
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.settings = settings
         self.headers = {"content-type": "application/json", **headers, **settings.headers}
+        self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -115,11 +146,11 @@ class HttpUpstream:
             raise upstream_errors.unreachable() from None
         if response.status >= 400:
             try:
-                payload = await response.read()
+                payload = await response.content.read(_MAX_ERROR_BODY)
             except (TimeoutError, aiohttp.ClientError):
                 payload = b""
             finally:
-                response.release()
+                response.close()
             raise upstream_errors.error_from_upstream(
                 response.status, payload, response.headers.get("retry-after")
             )
@@ -131,13 +162,15 @@ class HttpUpstream:
         """Sends the request and returns the upstream's whole JSON answer."""
         response = await self.post(url, body, call)
         try:
-            payload = await response.read()
+            payload = await _read_at_most(response, self.max_response_bytes)
         except TimeoutError:
             raise upstream_errors.timed_out() from None
         except aiohttp.ClientError:
             raise upstream_errors.unreachable() from None
         finally:
             response.release()
+        if payload is None:
+            raise upstream_errors.too_large(self.max_response_bytes)
         return json_object(payload)
 
     async def post_for_events(
@@ -148,7 +181,7 @@ class HttpUpstream:
         is_end: Callable[[bytes], bool] | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Sends the request; returns the events of the upstream's stream (see `events`)."""
-        return events(await self.post(url, body, call), is_end)
+        return events(await self.post(url, body, call), is_end, self.max_response_bytes)
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

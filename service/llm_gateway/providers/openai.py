@@ -14,7 +14,7 @@ from llm_gateway.config.settings import ProviderSettings
 from llm_gateway.model.request import Endpoint
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.providers.http import HttpUpstream, json_object
+from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
 
 _DONE = b"[DONE]"
 
@@ -29,13 +29,18 @@ class OpenAICompatibleProvider:
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "openai"
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.name = name
         self._settings = settings
         headers = {}
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        self._http = HttpUpstream(settings, headers)
+        self._http = HttpUpstream(settings, headers, max_response_bytes)
 
     def _url(self, endpoint: Endpoint) -> str:
         return f"{self._settings.base_url}/{endpoint.value}"

@@ -116,6 +116,15 @@ def malformed() -> GatewayError:
     )
 
 
+def too_large(limit: int) -> GatewayError:
+    """The upstream's answer, or one event of its stream, is larger than the gateway relays."""
+    return GatewayError(
+        502,
+        f"The upstream provider's answer is larger than this gateway relays ({limit} bytes).",
+        code="upstream_response_too_large",
+    )
+
+
 def stream_broken() -> GatewayError:
     """The upstream stream ended or broke before its end marker."""
     return GatewayError(

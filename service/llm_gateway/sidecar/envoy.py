@@ -120,6 +120,9 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
         if http_filter["name"] == _TRANSCODER:
             http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
             http_filter["typed_config"]["max_request_body_size"] = settings.limits.max_body_bytes
+            http_filter["typed_config"]["max_response_body_size"] = (
+                settings.limits.largest_answer_message
+            )
     _endpoint_address(_named(clusters, "gateway")).update(_socket(_gateway_upstream(settings)))
     if settings.listen.envoy_metrics is None:
         # Also from templates copied before the stats listener existed.

@@ -12,7 +12,7 @@ from llm_gateway.providers.anthropic.response import chat_completion
 from llm_gateway.providers.anthropic.stream import StreamTranslator
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
-from llm_gateway.providers.http import HttpUpstream, json_object
+from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
 
 
 def _is_message_stop(event: bytes) -> bool:
@@ -26,13 +26,18 @@ class AnthropicProvider(ChatOnlyProvider):
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "anthropic"
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.name = name
         self._settings = settings
         headers = {"anthropic-version": settings.anthropic_version}
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["x-api-key"] = settings.api_key.get_secret_value()
-        self._http = HttpUpstream(settings, headers)
+        self._http = HttpUpstream(settings, headers, max_response_bytes)
         self._url = f"{settings.base_url}/messages"
 
     def _body(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from llm_gateway.providers.gemini.response import (
     chat_completion,
     prompt_blocked,
 )
-from llm_gateway.providers.http import HttpUpstream, json_object
+from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
 
 
 class GeminiProvider(ChatOnlyProvider):
@@ -25,13 +25,18 @@ class GeminiProvider(ChatOnlyProvider):
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "gcp.gemini"
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.name = name
         self._settings = settings
         headers = {}
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["x-goog-api-key"] = settings.api_key.get_secret_value()
-        self._http = HttpUpstream(settings, headers)
+        self._http = HttpUpstream(settings, headers, max_response_bytes)
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._settings.base_url}/models/{quote(model, safe='')}:{method}"
