@@ -61,12 +61,53 @@ class Dialect(Protocol):
         ...
 
 
+# How deeply a request body may nest. Far more than any API of the family needs (OpenAI's
+# structured outputs allow 10 levels of schema), and far enough below orjson's limit of 254
+# when the gateway writes the body upstream, translations' wrapping levels included.
+MAX_JSON_DEPTH = 128
+
+
+def _too_deep(body: Any) -> str | None:
+    """The top-level member of `body` that nests more than `MAX_JSON_DEPTH` levels, if any."""
+    members = (
+        body.items()
+        if isinstance(body, dict)
+        else enumerate(body if isinstance(body, list) else ())
+    )
+    for name, value in members:
+        pending = [(value, 2)]
+        while pending:
+            node, depth = pending.pop()
+            if isinstance(node, dict):
+                children: Any = node.values()
+            elif isinstance(node, list):
+                children = node
+            else:
+                continue
+            if depth > MAX_JSON_DEPTH:
+                return str(name)
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
 def load_json(data: bytes, complaint: str) -> Any:
-    """Parses a request body; malformed JSON is a 400 `invalid_json` saying `complaint`."""
+    """Parses a request body; malformed JSON is a 400 `invalid_json` saying `complaint`, and
+    a body nested more than `MAX_JSON_DEPTH` levels a 400 naming the member."""
     try:
-        return orjson.loads(data)
+        body = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise invalid_request(complaint, code="invalid_json") from None
+    # Cheap first: a body with fewer opening brackets than the limit cannot nest deeper.
+    if data.count(b"{") + data.count(b"[") <= MAX_JSON_DEPTH:
+        return body
+    member = _too_deep(body)
+    if member is not None:
+        raise invalid_request(
+            f"'{member}' is nested more than {MAX_JSON_DEPTH} levels deep.",
+            member,
+            "nesting_too_deep",
+        )
+    return body
 
 
 async def error_answer(

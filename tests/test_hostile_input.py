@@ -1,0 +1,122 @@
+"""Inputs a hostile caller sends: deep nesting, bytes that are not UTF-8 in a URL, keys in
+query strings. Each is a 4xx in the surface's own error shape; none is a 500, none shows the
+gateway's internals, and no error body repeats a key."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.support.stack import KEY, Stack
+
+AUTH = {"authorization": f"Bearer {KEY}"}
+MESSAGES = '[{"role": "user", "content": "hi"}]'
+
+
+def nested(depth: int) -> str:
+    """JSON text of a value `depth` lists deep (too deep for the JSON encoders to write)."""
+    return "[" * depth + '"x"' + "]" * depth
+
+
+def post(url: str, body: str, headers: dict[str, str]) -> requests.Response:
+    headers = {**headers, "content-type": "application/json"}
+    return requests.post(url, data=body.encode(), headers=headers, timeout=10)
+
+
+def openai_error(response: requests.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return error  # type: ignore[no-any-return]
+
+
+def anthropic_error(response: requests.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["type"] == "error"
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def gemini_error(response: requests.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == status and isinstance(error["status"], str)
+    return error  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("depth", [254, 300, 1000])
+def test_deeply_nested_extension_fields_are_a_400_on_every_surface(
+    stack: Stack, depth: int
+) -> None:
+    url = stack.rest_url
+    openai = post(
+        f"{url}/v1/chat/completions",
+        f'{{"model": "gpt-echo", "messages": {MESSAGES}, "vendor_extension": {nested(depth)}}}',
+        AUTH,
+    )
+    error = openai_error(openai, 400)
+    assert error["param"] == "vendor_extension" and error["code"] == "nesting_too_deep"
+    anthropic = post(
+        f"{url}/v1/messages",
+        f'{{"model": "gpt-echo", "max_tokens": 5, "messages": {MESSAGES}, '
+        f'"extra": {nested(depth)}}}',
+        {"x-api-key": KEY},
+    )
+    assert "extra" in str(anthropic_error(anthropic, 400)["message"])
+    gemini = post(
+        f"{url}/v1beta/models/gpt-echo:generateContent",
+        f'{{"contents": [{{"parts": [{{"text": "hi"}}]}}], "safetySettings": {nested(depth)}}}',
+        {"x-goog-api-key": KEY},
+    )
+    assert "safetySettings" in str(gemini_error(gemini, 400)["message"])
+
+
+def test_nesting_within_the_limit_is_served(stack: Stack) -> None:
+    answer = post(
+        f"{stack.rest_url}/v1/chat/completions",
+        f'{{"model": "gpt-echo", "messages": {MESSAGES}, "vendor_extension": {nested(100)}}}',
+        AUTH,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "shape"),
+    [
+        ("GET", "/v1/models/%ff", "openai"),
+        ("GET", "/v1/models/ok%C3%28", "openai"),
+        ("POST", "/v1beta/models/%ff:generateContent", "gemini"),
+        ("POST", "/v1beta/models/gpt-echo:generateContent?key=%fe", "gemini"),
+        ("GET", "/admin/v1/keys/%ff", "openai"),
+    ],
+)
+def test_urls_that_are_not_utf8_are_a_400(stack: Stack, method: str, path: str, shape: str) -> None:
+    response = requests.request(
+        method,
+        f"{stack.rest_url}{path}",
+        headers=AUTH,
+        json={"contents": [{"parts": [{"text": "hi"}]}]},
+        timeout=10,
+    )
+    error = gemini_error(response, 400) if shape == "gemini" else openai_error(response, 400)
+    assert "UTF-8" in str(error["message"])
+    assert "protobuf" not in response.text and "DecodeError" not in response.text
+
+
+def test_a_url_in_utf8_still_reaches_the_gateway(stack: Stack) -> None:
+    response = requests.get(f"{stack.rest_url}/v1/models/caf%C3%A9", headers=AUTH, timeout=10)
+    assert openai_error(response, 404)["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1beta/models?key={key}", "/v1/nowhere?key={key}", "/v1beta/other?key={key}&x=1"]
+)
+def test_no_error_body_repeats_a_query_string_key(stack: Stack, path: str) -> None:
+    secret = "sk-query-secret-0123456789"
+    for method in ("GET", "DELETE", "PUT"):
+        response = requests.request(
+            method, f"{stack.rest_url}{path.format(key=secret)}", timeout=10
+        )
+        assert response.status_code in (400, 401, 404, 405), response.text
+        assert secret not in response.text
+        assert "key=" not in response.text
