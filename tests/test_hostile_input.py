@@ -4,10 +4,15 @@ gateway's internals, and no error body repeats a key."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
-from tests.support.stack import KEY, Stack
+from llm_gateway.providers.upstream_errors import error_from_upstream
+from llm_gateway.providers.upstream_messages import scrub
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import KEY, Stack, stack_config, start_stack
 
 AUTH = {"authorization": f"Bearer {KEY}"}
 MESSAGES = '[{"role": "user", "content": "hi"}]'
@@ -120,3 +125,72 @@ def test_no_error_body_repeats_a_query_string_key(stack: Stack, path: str) -> No
         assert response.status_code in (400, 401, 404, 405), response.text
         assert secret not in response.text
         assert "key=" not in response.text
+
+
+LEAKS = ("/srv", "10.2.3.4", "http://", "sk-live", "Traceback", "server.py", "config.yaml")
+
+
+def test_upstream_refusals_keep_their_reason_but_no_internals(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.rest_url}/v1/chat/completions",
+        json={"model": "gpt-leaky", "messages": [{"role": "user", "content": "hi"}]},
+        headers=AUTH,
+        timeout=10,
+    )
+    error = openai_error(response, 400)
+    assert str(error["message"]).startswith("Invalid 'temperature': expected at most 2")
+    assert (error["param"], error["code"]) == ("temperature", "invalid_value")
+    for leak in LEAKS:
+        assert leak not in response.text, leak
+
+
+def test_upstream_messages_can_be_hidden(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    config = stack_config(upstream.base_url)
+    config["providers"]["scripted"]["upstream_messages"] = "hidden"
+    hidden = start_stack(tmp_path, config)
+    try:
+        response = requests.post(
+            f"{hidden.rest_url}/v1/chat/completions",
+            json={"model": "gpt-leaky", "messages": [{"role": "user", "content": "hi"}]},
+            headers=AUTH,
+            timeout=10,
+        )
+    finally:
+        hidden.stop()
+    error = openai_error(response, 400)
+    assert error["message"] == "The upstream provider refused the request (400)."
+    assert (error["param"], error["code"]) == ("temperature", "invalid_value")
+
+
+@pytest.mark.parametrize(
+    ("message", "kept", "gone"),
+    [
+        ("'messages' is too long", "'messages' is too long", ""),
+        (
+            "Incorrect API key provided: sk-up***1234. See https://platform.example.com/keys.",
+            "Incorrect API key provided:",
+            "sk-up",
+        ),
+        ("connect to vllm-0.inference.svc.cluster.local:8000 failed", "connect to", "vllm-0"),
+        ("token a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6 expired", "expired", "a1b2c3"),
+        ("bad key=AIzaSyD-abcdefghijklmnopqrstuv1234", "bad", "AIza"),
+        ("The model claude-3-5-sonnet-20241022 does not exist", "claude-3-5-sonnet-20241022", ""),
+        ("read C:\\models\\weights\\llama.bin failed", "failed", "weights"),
+        ("x" * 5000, "xxx", ""),
+    ],
+)
+def test_scrub_keeps_reasons_and_drops_internals(message: str, kept: str, gone: str) -> None:
+    scrubbed = scrub(message)
+    assert kept in scrubbed and len(scrubbed) <= 500
+    if gone:
+        assert gone not in scrubbed
+
+
+def test_an_error_that_is_all_internals_gets_the_gateways_words() -> None:
+    payload = b'{"error": {"message": "Traceback (most recent call last):\\n  File \\"/a/b.py\\""}}'
+    error = error_from_upstream(422, payload, None)
+    assert (
+        error.status == 400 and error.message == "The upstream provider refused the request (422)."
+    )
+    leaky_code = b'{"error": {"message": "no", "code": "/srv/app/errors.py:12", "param": "x"}}'
+    assert error_from_upstream(400, leaky_code, None).code is None

@@ -236,6 +236,21 @@ ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
         },
         {},
     ),
+    "leaky": (
+        400,
+        {
+            "error": {
+                "message": "Invalid 'temperature': expected at most 2 (loaded from "
+                "/srv/inference/config.yaml via http://10.2.3.4:8000/internal with key "
+                "sk-live-abcdef0123456789abcdef)\nTraceback (most recent call last):\n"
+                '  File "/srv/inference/server.py", line 12, in handle',
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "invalid_value",
+            }
+        },
+        {},
+    ),
     "unauthorized": (
         401,
         {

@@ -32,6 +32,7 @@ SCENARIOS = (
     "unavailable",
     "garbage",
     "large",
+    "leaky",
 )
 
 

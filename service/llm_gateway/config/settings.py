@@ -82,6 +82,12 @@ class ProviderSettings(_Section):
         gt=0,
         description="`max_tokens` sent when the caller gives none (anthropic requires one)",
     )
+    upstream_messages: Literal["scrubbed", "hidden"] = Field(
+        "scrubbed",
+        description="the upstream's own message in a refusal (4xx) or an error event: relayed "
+        "without stack traces, URLs, hosts, paths and key-like strings, or hidden (its `param` "
+        "and `code` still reach the caller)",
+    )
 
     @field_validator("base_url")
     @classmethod

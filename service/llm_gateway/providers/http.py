@@ -152,7 +152,10 @@ class HttpUpstream:
             finally:
                 response.close()
             raise upstream_errors.error_from_upstream(
-                response.status, payload, response.headers.get("retry-after")
+                response.status,
+                payload,
+                response.headers.get("retry-after"),
+                self.settings.upstream_messages == "hidden",
             )
         return response
 

@@ -65,7 +65,9 @@ class OpenAICompatibleProvider:
                     return
                 chunk = json_object(event)
                 if chunk.get("error"):
-                    raise upstream_errors.error_in_stream(chunk)
+                    raise upstream_errors.error_in_stream(
+                        chunk, self._settings.upstream_messages == "hidden"
+                    )
                 yield chunk
             raise upstream_errors.stream_broken()
         finally:

@@ -1,8 +1,9 @@
 """Maps what goes wrong upstream to the errors the caller sees.
 
-Client errors keep the upstream's own message (it is about the caller's request); server errors
-and credential failures get the gateway's words, so that nothing of the upstream's internals or
-of the gateway's credentials reaches the caller.
+Client errors keep the upstream's own reason, `param` and `code` (they are about the caller's
+request), scrubbed of internals (see `upstream_messages`) or hidden when the provider says so;
+server errors and credential failures get the gateway's words, so that nothing of the
+upstream's internals or of the gateway's credentials reaches the caller.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 import orjson
 
 from llm_gateway.errors import GatewayError
-
-_MAX_MESSAGE = 2000
+from llm_gateway.providers.upstream_messages import scrub
 
 # Upstream HTTP status → (status for the caller, code, message when the upstream's is not used).
 _SERVER_SIDE: dict[int, tuple[int, str, str]] = {
@@ -44,23 +44,37 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def error_from_upstream(status: int, payload: bytes, retry_after: str | None) -> GatewayError:
-    """Returns the caller's error for an upstream HTTP error response."""
+def _name(value: Any) -> str | None:
+    """A `param`, `type` or `code` worth relaying: short and free of internals."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = _text(value)
+    return text if text is not None and len(text) <= 100 and scrub(text) == text else None
+
+
+def _message(fields: dict[str, Any], hide: bool, fallback: str) -> str:
+    if hide:
+        return fallback
+    return scrub(_text(fields.get("message")) or "") or fallback
+
+
+def error_from_upstream(
+    status: int, payload: bytes, retry_after: str | None, hide: bool = False
+) -> GatewayError:
+    """Returns the caller's error for an upstream HTTP error response; `hide` keeps the
+    upstream's message from the caller (its `param` and `code` still come through)."""
     if status in _CLIENT_SIDE:
         try:
             fields = _error_fields(orjson.loads(payload))
         except orjson.JSONDecodeError:
             fields = {}
-        message = (
-            _text(fields.get("message")) or f"The upstream provider refused the request ({status})."
-        )
-        code = fields.get("code")
+        fallback = f"The upstream provider refused the request ({status})."
         return GatewayError(
             _CLIENT_SIDE[status],
-            message[:_MAX_MESSAGE],
-            type=_text(fields.get("type")),
-            param=_text(fields.get("param")),
-            code=str(code) if code is not None else None,
+            _message(fields, hide, fallback),
+            type=_name(fields.get("type")),
+            param=_name(fields.get("param")),
+            code=_name(fields.get("code")),
             retry_after=retry_after if status == 429 else None,
         )
     mapped_status, code, message = _SERVER_SIDE.get(
@@ -69,17 +83,15 @@ def error_from_upstream(status: int, payload: bytes, retry_after: str | None) ->
     return GatewayError(mapped_status, message, code=code)
 
 
-def error_in_stream(payload: dict[str, Any]) -> GatewayError:
+def error_in_stream(payload: dict[str, Any], hide: bool = False) -> GatewayError:
     """Returns the caller's error for an `{"error": ...}` event inside an upstream stream."""
     fields = _error_fields(payload)
-    message = _text(fields.get("message")) or "The upstream provider failed during the stream."
-    code = fields.get("code")
     return GatewayError(
         502,
-        message[:_MAX_MESSAGE],
-        type=_text(fields.get("type")),
-        param=_text(fields.get("param")),
-        code=str(code) if code is not None else "upstream_error",
+        _message(fields, hide, "The upstream provider failed during the stream."),
+        type=_name(fields.get("type")),
+        param=_name(fields.get("param")),
+        code=_name(fields.get("code")) or "upstream_error",
     )
 
 

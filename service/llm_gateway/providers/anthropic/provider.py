@@ -55,7 +55,7 @@ class AnthropicProvider(ChatOnlyProvider):
         events = await self._http.post_for_events(
             self._url, self._body(body), call, _is_message_stop
         )
-        translator = StreamTranslator()
+        translator = StreamTranslator(self._settings.upstream_messages == "hidden")
         try:
             async for event in events:
                 for chunk in translator.translate(json_object(event)):

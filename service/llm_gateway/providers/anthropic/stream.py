@@ -19,7 +19,8 @@ from llm_gateway.providers.anthropic.response import finish_reason, usage
 class StreamTranslator:
     """Turns one Anthropic event stream into OpenAI chunks."""
 
-    def __init__(self) -> None:
+    def __init__(self, hide_messages: bool = False) -> None:
+        self._hide_messages = hide_messages
         self.finished = False
         self._id: str | None = None
         self._model: str | None = None
@@ -59,7 +60,7 @@ class StreamTranslator:
             self.finished = True
             return [{**self._chunk({}), "choices": [], "usage": usage(self._usage)}]
         if kind == "error":
-            raise upstream_errors.error_in_stream(event)
+            raise upstream_errors.error_in_stream(event, self._hide_messages)
         return []  # ping, content_block_stop, and event types added after this was written
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:

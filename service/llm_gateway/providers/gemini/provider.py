@@ -60,7 +60,9 @@ class GeminiProvider(ChatOnlyProvider):
             async for event in events:
                 answer = json_object(event)
                 if answer.get("error"):
-                    raise upstream_errors.error_in_stream(answer)
+                    raise upstream_errors.error_in_stream(
+                        answer, self._settings.upstream_messages == "hidden"
+                    )
                 if (error := prompt_blocked(answer)) is not None:
                     raise error
                 for chunk in translator.translate(answer):
