@@ -4,10 +4,12 @@ scripted double of the Gemini API behind the gateway."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
 
+from llm_gateway.providers.gemini.response import StreamTranslator
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.test_upstream_anthropic import TOOLS
 
@@ -240,3 +242,24 @@ def test_legacy_completion_and_unhonourable_fields(
             model="gemini-echo", messages=[{"role": "user", "content": "x"}], logprobs=True
         )
     assert caught.value.body["param"] == "logprobs"  # type: ignore[index]
+
+
+def test_text_after_a_candidates_finish_is_not_relayed() -> None:
+    translator = StreamTranslator()
+
+    def event(text: str, finish: str | None = None, index: int = 0) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"index": index, "content": {"parts": [{"text": text}]}}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 3}}
+
+    chunks = []
+    for answer in (event("Hel"), event("lo", "STOP"), event(" stray"), event(" more", "STOP")):
+        chunks += translator.translate(answer)
+    texts = [c["choices"][0]["delta"].get("content") for c in chunks]
+    assert texts == ["Hel", "lo"]
+    assert [c["choices"][0]["finish_reason"] for c in chunks] == [None, "stop"]
+    assert translator.finished
+    # A second candidate still streams after the first has finished.
+    chunks = translator.translate(event("other", "STOP", index=1))
+    assert chunks[0]["choices"][0]["delta"]["content"] == "other"

@@ -122,7 +122,8 @@ class StreamTranslator:
 
     Gemini streams a function call whole, in one part: it becomes one tool-call delta with the
     whole `arguments`. Gemini has no end marker: the stream is complete once every candidate
-    has a finish reason, and `usage_chunk` then gives the final usage.
+    has a finish reason, and `usage_chunk` then gives the final usage. A candidate's stream ends
+    at its finish reason: anything sent for it afterwards is not relayed.
     """
 
     def __init__(self) -> None:
@@ -145,6 +146,8 @@ class StreamTranslator:
         chunks = []
         for position, candidate in enumerate(answer.get("candidates") or ()):
             index = candidate.get("index", position)
+            if index in self._finished:
+                continue
             delta: dict[str, Any] = {}
             if index not in self._open:
                 self._open.add(index)
