@@ -194,3 +194,43 @@ def test_an_error_that_is_all_internals_gets_the_gateways_words() -> None:
     )
     leaky_code = b'{"error": {"message": "no", "code": "/srv/app/errors.py:12", "param": "x"}}'
     assert error_from_upstream(400, leaky_code, None).code is None
+
+
+def test_model_names_in_paths_are_decoded_once(stack: Stack) -> None:
+    """`%252F` is a caller's `%2F`, not a slash; `%2F` is a slash (as the SDKs send it)."""
+    gemini = "/v1beta/models/{}:generateContent"
+    body = {"contents": [{"parts": [{"text": "hi"}]}]}
+    headers = {"x-goog-api-key": KEY}
+    once = requests.post(
+        stack.rest_url + gemini.format("org%2Fmodel-with-slash"), json=body, headers=headers
+    )
+    assert once.status_code == 200, once.text
+    twice = requests.post(
+        stack.rest_url + gemini.format("org%252Fmodel-with-slash"), json=body, headers=headers
+    )
+    assert "org%2Fmodel-with-slash" in str(gemini_error(twice, 404)["message"])
+    model = requests.get(f"{stack.rest_url}/v1/models/org%252Fmodel-with-slash", headers=AUTH)
+    assert openai_error(model, 404)["code"] == "model_not_found"
+    served = requests.get(f"{stack.rest_url}/v1/models/org%2Fmodel-with-slash", headers=AUTH)
+    assert served.json()["id"] == "org/model-with-slash"
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        ("/v1/chat/completions", "openai"),
+        ("/v1/messages", "anthropic"),
+        ("/v1beta/models/gpt-echo:generateContent", "gemini"),
+        ("/v1/completions", "openai"),
+    ],
+)
+def test_grpc_content_type_on_a_rest_path_is_a_415(stack: Stack, path: str, shape: str) -> None:
+    for content_type in ("application/grpc", "application/grpc+proto"):
+        response = requests.post(
+            f"{stack.rest_url}{path}",
+            data=b"\x00\x00\x00\x00\x02{}",
+            headers={**AUTH, "content-type": content_type},
+            timeout=10,
+        )
+        check = {"openai": openai_error, "anthropic": anthropic_error, "gemini": gemini_error}
+        assert "not gRPC" in str(check[shape](response, 415)["message"])

@@ -32,7 +32,7 @@ class AnthropicRestServicer(anthropic_rest_service_pb2_grpc.AnthropicRestService
         def parse() -> GenerationRequest:
             return self._validator.chat(
                 chat_request(
-                    exchange.load_json(request.data, "The request body is not valid JSON.")
+                    exchange.load_json(request, "The request body is not valid JSON.")
                 )
             )
 

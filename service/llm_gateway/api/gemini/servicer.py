@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import unquote
 
 import grpc
 from google.api.httpbody_pb2 import HttpBody
@@ -24,8 +23,9 @@ _KEY_HEADER = "x-goog-api-key"
 
 
 def _model(resource: str) -> str:
-    # A `**` path variable arrives percent-encoded when the name holds a slash.
-    return unquote(resource).removeprefix("models/")
+    # Envoy has decoded the path variable (`%2F` included): decoding again would turn a
+    # `%252F` the caller sent into a slash.
+    return resource.removeprefix("models/")
 
 
 class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer):
@@ -57,7 +57,7 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
         wire = dialect.SSE if request.alt == "sse" or not stream else dialect.JSON_ARRAY
 
         def parse() -> GenerationRequest:
-            body = exchange.load_json(request.body.data, "Invalid JSON payload received.")
+            body = exchange.load_json(request.body, "Invalid JSON payload received.")
             return self._validator.chat(chat_request(_model(request.model), body, stream))
 
         async for body in exchange.generate(

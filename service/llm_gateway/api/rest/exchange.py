@@ -61,6 +61,8 @@ class Dialect(Protocol):
         ...
 
 
+# The content type Envoy gives a request that came to a REST path as gRPC.
+GRPC_ON_REST = "application/x-grpc-on-rest"
 # How deeply a request body may nest. Far more than any API of the family needs (OpenAI's
 # structured outputs allow 10 levels of schema), and far enough below orjson's limit of 254
 # when the gateway writes the body upstream, translations' wrapping levels included.
@@ -90,24 +92,33 @@ def _too_deep(body: Any) -> str | None:
     return None
 
 
-def load_json(data: bytes, complaint: str) -> Any:
+def load_json(body: HttpBody, complaint: str) -> Any:
     """Parses a request body; malformed JSON is a 400 `invalid_json` saying `complaint`, and
-    a body nested more than `MAX_JSON_DEPTH` levels a 400 naming the member."""
+    a body nested more than `MAX_JSON_DEPTH` levels a 400 naming the member. A gRPC request
+    sent to a REST path (Envoy renames its content type) is a 415."""
+    if body.content_type == GRPC_ON_REST:
+        raise GatewayError(
+            415,
+            "This path takes JSON (Content-Type: application/json), not gRPC; gRPC callers "
+            "use the llm_gateway.v1 services.",
+            code="unsupported_content_type",
+        )
+    data = body.data
     try:
-        body = orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise invalid_request(complaint, code="invalid_json") from None
     # Cheap first: a body with fewer opening brackets than the limit cannot nest deeper.
     if data.count(b"{") + data.count(b"[") <= MAX_JSON_DEPTH:
-        return body
-    member = _too_deep(body)
+        return value
+    member = _too_deep(value)
     if member is not None:
         raise invalid_request(
             f"'{member}' is nested more than {MAX_JSON_DEPTH} levels deep.",
             member,
             "nesting_too_deep",
         )
-    return body
+    return value
 
 
 async def error_answer(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import unquote
 
 import grpc
 from google.api.httpbody_pb2 import HttpBody
@@ -34,7 +33,7 @@ _INVALID_JSON = (
 
 
 def _load_json(body: HttpBody) -> Any:
-    return exchange.load_json(body.data, _INVALID_JSON)
+    return exchange.load_json(body, _INVALID_JSON)
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
@@ -67,8 +66,8 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def GetModel(
         self, request: models_pb2.GetModelRequest, context: Context
     ) -> AsyncIterator[HttpBody]:
-        # A `**` path variable arrives percent-encoded: SDKs send `org%2Fmodel`.
-        model = unquote(request.model)
+        # Envoy decodes the path variable (SDKs send `org%2Fmodel`); not decoded again here.
+        model = request.model
         yield await self._answer(context, lambda call: self._dataplane.get_model(model, call))
 
     async def _answer(
