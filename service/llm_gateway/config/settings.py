@@ -229,6 +229,23 @@ class LimitSettings(_Section):
         description="completion tokens reserved against a tokens-per-minute limit when a "
         "request gives no `max_tokens`",
     )
+    request_headers_timeout: float = Field(
+        10.0, gt=0, description="seconds a caller has to send its request headers"
+    )
+    request_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="seconds a caller has to send its whole request (not the answer's time)",
+    )
+    idle_connection_timeout: float = Field(
+        300.0, gt=0, description="seconds a connection with no request in progress stays open"
+    )
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="callers' connections Envoy holds at once; by default what its open-files "
+        "limit allows, less room for its other files",
+    )
 
     @property
     def largest_answer_message(self) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -31,6 +32,9 @@ _TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 _ACTIVE_STAT = r"^http\.rest_and_grpc\.downstream_rq_active$"
 _COLLECTOR = "otlp_collector"
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_CONNECTIONS_MONITOR = "envoy.resource_monitors.global_downstream_max_connections"
+# Open files Envoy needs besides callers' connections: upstream pools, admin, logs, the config.
+_RESERVED_FILES = 1024
 
 
 def packaged_file(name: str) -> Path:
@@ -104,6 +108,20 @@ def _endpoint_address(cluster: dict[str, Any]) -> dict[str, Any]:
     return address
 
 
+def connection_limit(settings: GatewaySettings) -> int:
+    """How many callers' connections Envoy may hold: the configured number, never more than
+    the open-files limit it inherits from this process allows (each connection is a file)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    allowed = soft - _RESERVED_FILES if soft != resource.RLIM_INFINITY else 1_000_000
+    allowed = max(allowed, 64)
+    configured = settings.limits.max_connections
+    return allowed if configured is None else min(configured, allowed)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
 def render_envoy_config(settings: GatewaySettings, template: Path | None = None) -> dict[str, Any]:
     """Returns the Envoy bootstrap for settings, as data, from the packaged `envoy.yaml` or
     from `template` (a customised copy of it)."""
@@ -115,7 +133,18 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
     listener = _named(listeners, "rest_and_grpc")
     listener["address"] = _socket(settings.listen.rest)
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    manager["max_request_headers_kb"] = settings.limits.max_header_kb
+    limits = settings.limits
+    manager["max_request_headers_kb"] = limits.max_header_kb
+    manager["request_headers_timeout"] = _seconds(limits.request_headers_timeout)
+    manager["request_timeout"] = _seconds(limits.request_timeout)
+    manager.setdefault("common_http_protocol_options", {})["idle_timeout"] = _seconds(
+        limits.idle_connection_timeout
+    )
+    for monitor in config.get("overload_manager", {}).get("resource_monitors", ()):
+        if monitor["name"] == _CONNECTIONS_MONITOR:
+            monitor["typed_config"]["max_active_downstream_connections"] = connection_limit(
+                settings
+            )
     for http_filter in manager["http_filters"]:
         if http_filter["name"] == _TRANSCODER:
             http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
