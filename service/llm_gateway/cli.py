@@ -24,6 +24,7 @@ from llm_gateway.config import ConfigError, GatewaySettings, load_config
 from llm_gateway.logs import configure_logging
 from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
+from llm_gateway.sidecar.envoy import EnvoyError
 
 log = logging.getLogger("llm_gateway")
 T = TypeVar("T")
@@ -31,8 +32,11 @@ T = TypeVar("T")
 _LAST_BYTES_SECONDS = 1.0
 
 
-async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
+async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
+    """Runs the gateway and its Envoy until a signal (exit status 0) or until Envoy dies
+    (status 1: the stack cannot serve REST without it, and a supervisor should know)."""
     stop = stop_event_on_signals()
+    envoy.check_ports()
     # Envoy is spawned before gRPC starts its threads: forking after that is unsafe.
     await envoy.spawn()
     try:
@@ -40,20 +44,30 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> None:
     except BaseException:
         await envoy.stop()
         raise
+    status = 0
     try:
-        await envoy.wait_ready()
+        await envoy.wait_ready(gateway.health_rest.instance)
         log.info(
             "ready: REST and gRPC on %s, gRPC direct on %s",
             settings.listen.rest,
             settings.listen.grpc,
         )
-        await stop.wait()
-        log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
-        await envoy.drain()
+        exited = asyncio.ensure_future(envoy.wait())
+        signalled = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({exited, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        if exited.done():
+            log.error("Envoy exited with status %s: stopping the gateway", exited.result())
+            status = 1
+        else:
+            exited.cancel()
+            log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
+            await envoy.drain()
     finally:
         await gateway.stop(settings.shutdown_grace_seconds)
         await envoy.wait_idle(_LAST_BYTES_SECONDS)
         await envoy.stop()
+    return status
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -113,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "serve":
             _run(serve(settings))
         else:
-            _run(_up(settings, envoy))
-    except (ConfigError, StartupError) as exc:
+            return _run(_up(settings, envoy))
+    except (ConfigError, StartupError, EnvoyError) as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
 
 from llm_gateway.api.admin import AdminServicer
@@ -19,6 +18,7 @@ from llm_gateway.api.anthropic import AnthropicRestServicer
 from llm_gateway.api.gemini import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.rest import OpenAIRestServicer
+from llm_gateway.api.rest.health import HealthRestServicer
 from llm_gateway.auth import KeyRing
 from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.auth.key_admin import KeyAdmin
@@ -31,6 +31,7 @@ from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
+from llm_gateway.reflection import enable_reflection
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
 from llm_gateway.telemetry import GatewayMetrics, Telemetry
@@ -45,6 +46,8 @@ from llm_gateway.v1 import (
     anthropic_rest_service_pb2_grpc,
     gemini_rest_service_pb2,
     gemini_rest_service_pb2_grpc,
+    health_rest_service_pb2,
+    health_rest_service_pb2_grpc,
     llm_gateway_service_pb2,
     llm_gateway_service_pb2_grpc,
     openai_rest_service_pb2,
@@ -59,6 +62,9 @@ SERVICE_NAMES = (
     anthropic_rest_service_pb2.DESCRIPTOR.services_by_name["AnthropicRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
 )
+HEALTH_REST_SERVICE_NAME = health_rest_service_pb2.DESCRIPTOR.services_by_name[
+    "HealthRestService"
+].full_name
 # Served when there is a store to administer.
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 # Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
@@ -78,6 +84,7 @@ class GatewayServer:
 
     server: grpc.aio.Server
     health: Any
+    health_rest: HealthRestServicer
     providers: list[Provider]
     port: int
     dataplane: DataPlane
@@ -93,6 +100,7 @@ class GatewayServer:
         that the error reaches their callers, writes the usage records still waiting, then
         closes everything."""
         await self.health.enter_graceful_shutdown()
+        self.health_rest.serving = False
         stopping = asyncio.ensure_future(self.server.stop(grace))
         finished, _ = await asyncio.wait({stopping}, timeout=grace - min(1.0, grace / 5))
         if not finished:
@@ -228,9 +236,12 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    health_rest = HealthRestServicer()
+    health_rest_service_pb2_grpc.add_HealthRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        health_rest, server
     )
+    served += (HEALTH_REST_SERVICE_NAME,)
+    enable_reflection((*served, health.SERVICE_NAME), server)
     address = address or settings.listen.grpc
     try:
         port = server.add_insecure_port(address)
@@ -252,6 +263,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     return GatewayServer(
         server,
         health_servicer,
+        health_rest,
         list(providers.values()),
         port,
         dataplane,

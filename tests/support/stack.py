@@ -84,7 +84,6 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
             "grpc": f"127.0.0.1:{free_port()}",
-            "envoy_admin": f"127.0.0.1:{free_port()}",
             "metrics": f"127.0.0.1:{free_port()}",
             "envoy_metrics": f"127.0.0.1:{free_port()}",
         },

@@ -25,7 +25,11 @@ class ListenSettings(_Section):
 
     rest: str = Field("127.0.0.1:8080", description="Envoy's REST and gRPC listener")
     grpc: str = Field("127.0.0.1:50051", description="the gateway's own gRPC server")
-    envoy_admin: str = Field("127.0.0.1:9901", description="Envoy's admin interface")
+    envoy_admin: str | None = Field(
+        None,
+        description="Envoy's admin interface on TCP; by default a Unix socket of its own, "
+        "which no other process on the machine can answer for or take",
+    )
     gateway_upstream: str | None = Field(
         None,
         description="the address Envoy dials for the gateway, when it differs from `grpc` "

@@ -9,12 +9,14 @@ where the proxy's behaviour is defined.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
 import resource
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from importlib import resources
@@ -122,12 +124,26 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def render_envoy_config(settings: GatewaySettings, template: Path | None = None) -> dict[str, Any]:
+def _admin_address(settings: GatewaySettings, admin_socket: Path, dial: bool) -> dict[str, Any]:
+    """Where the admin interface listens (or, with `dial`, where to reach it):
+    `listen.envoy_admin` on TCP, else the Unix socket."""
+    address = settings.listen.envoy_admin
+    if address is not None:
+        return _socket(_local(address) if dial else address)
+    return {"pipe": {"path": str(admin_socket)} | ({} if dial else {"mode": 0o600})}
+
+
+def render_envoy_config(
+    settings: GatewaySettings,
+    template: Path | None = None,
+    admin_socket: Path = Path("/tmp/llm-gateway-envoy/admin.sock"),
+) -> dict[str, Any]:
     """Returns the Envoy bootstrap for settings, as data, from the packaged `envoy.yaml` or
-    from `template` (a customised copy of it)."""
+    from `template` (a customised copy of it); the admin interface listens on
+    `listen.envoy_admin` or, when that is unset, on the Unix socket `admin_socket`."""
     source = template or packaged_file("envoy.yaml")
     config: dict[str, Any] = yaml.safe_load(source.read_text())
-    config["admin"]["address"] = _socket(settings.listen.envoy_admin)
+    config["admin"]["address"] = _admin_address(settings, admin_socket, dial=False)
     listeners: list[dict[str, Any]] = config["static_resources"]["listeners"]
     clusters: list[dict[str, Any]] = config["static_resources"]["clusters"]
     listener = _named(listeners, "rest_and_grpc")
@@ -159,8 +175,9 @@ def render_envoy_config(settings: GatewaySettings, template: Path | None = None)
         clusters[:] = [item for item in clusters if item["name"] != "envoy_admin"]
     else:
         _named(listeners, "envoy_metrics")["address"] = _socket(settings.listen.envoy_metrics)
-        admin = _socket(_local(settings.listen.envoy_admin))
-        _endpoint_address(_named(clusters, "envoy_admin")).update(admin)
+        endpoint = _endpoint_address(_named(clusters, "envoy_admin"))
+        endpoint.clear()
+        endpoint.update(_admin_address(settings, admin_socket, dial=True))
     if settings.tracing.enabled:
         manager["tracing"] = _tracing(settings.tracing)
         clusters.append(_collector(settings.tracing))
@@ -178,12 +195,45 @@ def envoy_binary() -> str:
     return found
 
 
+class EnvoyError(RuntimeError):
+    """Envoy cannot start or serve (a port is taken, it exited, it reaches another gateway)."""
+
+
+def check_free(name: str, address: str) -> None:
+    """Raises `EnvoyError` naming the setting when `address` cannot be listened on (another
+    process, maybe another stack's Envoy, holds it)."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Envoy binds
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise EnvoyError(
+                f"cannot listen on {address} (listen.{name}): {exc.strerror or exc}"
+            ) from None
+
+
 def _prepare_child() -> None:
     # Runs in the child between fork and exec. PR_SET_PDEATHSIG is Linux's; elsewhere the
     # gateway's shutdown path alone stops Envoy.
     if sys.platform == "linux":
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, path: str
+) -> bytes:
+    """One HTTP/1.1 request on a fresh connection; returns the whole answer."""
+    try:
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nhost: llm-gateway\r\nconnection: close\r\n\r\n".encode()
+        )
+        return await reader.read()
+    finally:
+        writer.close()
 
 
 class EnvoyProcess:
@@ -202,11 +252,21 @@ class EnvoyProcess:
         self._concurrency = concurrency
         self._process: asyncio.subprocess.Process | None = None
         self._config_dir = tempfile.TemporaryDirectory(prefix="llm-gateway-envoy-")
+        # This Envoy's own admin interface (unless `listen.envoy_admin` puts it on TCP).
+        self._admin_socket = Path(self._config_dir.name) / "admin.sock"
+
+    def check_ports(self) -> None:
+        """Raises `EnvoyError` when a port this Envoy must listen on is taken."""
+        listen = self._settings.listen
+        for name in ("rest", "envoy_metrics", "envoy_admin"):
+            address = getattr(listen, name)
+            if address is not None:
+                check_free(name, address)
 
     def command(self) -> list[str]:
         """Writes the rendered config and returns the command that runs Envoy on it."""
         path = Path(self._config_dir.name) / "envoy.yaml"
-        config = render_envoy_config(self._settings, self._template)
+        config = render_envoy_config(self._settings, self._template, self._admin_socket)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         # No hot restart: several stacks may share a host, and restarts replace the process.
         # One worker thread per CPU this process may run on (Envoy would count them all),
@@ -242,30 +302,49 @@ class EnvoyProcess:
         )
 
     async def _admin(self, method: str, path: str) -> bytes:
-        """Sends one request to Envoy's admin interface; returns the whole answer."""
-        host, _, port = _local(self._settings.listen.envoy_admin).rpartition(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            writer.write(
-                f"{method} {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n".encode()
-            )
-            return await reader.read()
-        finally:
-            writer.close()
+        """Sends one request to this Envoy's own admin interface; returns the whole answer."""
+        if self._settings.listen.envoy_admin is None:
+            reader, writer = await asyncio.open_unix_connection(str(self._admin_socket))
+        else:
+            host, _, port = _local(self._settings.listen.envoy_admin).rpartition(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+        return await _exchange(reader, writer, method, path)
 
-    async def wait_ready(self, wait_seconds: float = 20.0) -> None:
-        """Waits until Envoy serves, or raises."""
+    async def _healthz(self) -> bytes:
+        """`GET /healthz` through the REST listener: the way callers reach the gateway."""
+        host, _, port = _local(self._settings.listen.rest).rpartition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return await _exchange(reader, writer, "GET", "/healthz")
+
+    async def wait_ready(self, instance: str | None = None, wait_seconds: float = 20.0) -> None:
+        """Waits until this Envoy serves (its own admin interface says so) and, with
+        `instance`, until a request through its REST listener reaches the gateway of that
+        instance id; raises `EnvoyError` if it exits or does not get there in time."""
         deadline = asyncio.get_running_loop().time() + wait_seconds
+        answer = b""
         while asyncio.get_running_loop().time() < deadline:
             if self._process is not None and self._process.returncode is not None:
-                raise RuntimeError(f"envoy exited with status {self._process.returncode}")
-            try:
+                raise EnvoyError(f"envoy exited with status {self._process.returncode}")
+            with contextlib.suppress(OSError):
                 if b" 200 " in (await self._admin("GET", "/ready"))[:16]:
-                    return
-            except OSError:
-                pass
+                    if instance is None:
+                        return
+                    answer = await self._healthz()
+                    if f'"instance":"{instance}"'.encode() in answer:
+                        return
             await asyncio.sleep(0.05)
-        raise RuntimeError("envoy did not become ready in time")
+        if instance is not None and answer:
+            status_line = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+            raise EnvoyError(
+                f"Envoy's REST listener {self._settings.listen.rest} does not reach this "
+                f"gateway: {status_line}"
+            )
+        raise EnvoyError("envoy did not become ready in time")
+
+    async def wait(self) -> int:
+        """Waits until Envoy exits; returns its exit status."""
+        assert self._process is not None, "spawn Envoy first"
+        return await self._process.wait()
 
     async def drain(self) -> None:
         """Starts Envoy's graceful drain: HTTP/1.1 answers say `connection: close`, HTTP/2
@@ -311,8 +390,12 @@ class EnvoyProcess:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        self.check_ports()
         await self.spawn()
         assert self._process is not None
+        # Its own admin interface says when it serves; the gateway may come up later.
+        await self.wait_ready()
+        log.info("Envoy ready: REST and gRPC on %s", self._settings.listen.rest)
         exited = asyncio.ensure_future(self._process.wait())
         signalled = asyncio.ensure_future(stop.wait())
         await asyncio.wait({exited, signalled}, return_when=asyncio.FIRST_COMPLETED)

@@ -31,9 +31,7 @@ class AnthropicRestServicer(anthropic_rest_service_pb2_grpc.AnthropicRestService
     async def CreateMessage(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
         def parse() -> GenerationRequest:
             return self._validator.chat(
-                chat_request(
-                    exchange.load_json(request, "The request body is not valid JSON.")
-                )
+                chat_request(exchange.load_json(request, "The request body is not valid JSON."))
             )
 
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
