@@ -277,13 +277,18 @@ def test_all_deployments_cooling_is_a_503_with_retry_after() -> None:
         cooldown_failures=1,
         cooldown_seconds=30,
     )
-    with pytest.raises(GatewayError):
+    with pytest.raises(GatewayError) as first:
         harness.create("m")
+    # An upstream failure names the provider (an operator's first question), never a URL.
+    assert first.value.message.endswith("(provider a).")
     harness.clock.now += 5
     with pytest.raises(GatewayError) as caught:
         harness.create("m")
     assert caught.value.status == 503 and caught.value.code == "no_healthy_deployment"
     assert caught.value.retry_after == "25" and provider.calls == 1
+    # ... and says why every deployment is out of rotation, and for how long.
+    assert "a/ma (provider a): upstream_error" in caught.value.message
+    assert "back in 25s" in caught.value.message
 
 
 def test_first_byte_timeout_counts_as_a_retryable_failure() -> None:

@@ -141,3 +141,45 @@ def test_admin_on_tcp_still_works(upstream: ScriptedUpstream, tmp_path: Path) ->
         assert metrics.status_code == 200 and "envoy_" in metrics.text
     finally:
         assert stack.stop() == 0
+
+
+def test_a_newcomer_without_keys_is_told_what_to_set(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    """No key for a remote provider: a warning at start names the variable and the models
+    (a local server needs none: no warning); an upstream refusal of a keyless request names
+    the provider and the variable to set, never a key or a URL."""
+    config = stack_config(upstream.base_url)
+    config["providers"]["remote"] = {
+        "type": "openai",
+        "base_url": "https://api.example.invalid/v1",  # never called
+        "api_key": "${NEWCOMER_TEST_REMOTE_KEY:-}",
+    }
+    config["providers"]["keyless"] = {
+        "type": "openai",
+        "base_url": upstream.base_url,
+        "api_key": "${NEWCOMER_TEST_LOCAL_KEY:-}",
+    }
+    config["models"]["gpt-remote"] = {"provider": "remote", "model": "echo"}
+    config["models"]["gpt-keyless"] = {"provider": "keyless", "model": "unauthorized"}
+    stack = start_stack(tmp_path, config)
+    try:
+        log = stack.log_path.read_text()
+        answer = requests.post(
+            f"{stack.rest_url}/v1/chat/completions",
+            json={"model": "gpt-keyless", "messages": [{"role": "user", "content": "hi"}]},
+            headers=AUTH,
+            timeout=10,
+        )
+    finally:
+        stack.stop()
+    assert "provider 'remote' has no API key (set NEWCOMER_TEST_REMOTE_KEY)" in log
+    assert "gpt-remote will fail upstream" in log
+    assert "provider 'keyless' has no API key" not in log  # on this machine: may need none
+    assert "provider 'scripted' has no API key" not in log  # it has one
+    assert answer.status_code == 502
+    error = answer.json()["error"]
+    assert error["code"] == "upstream_auth_failed"
+    assert "set NEWCOMER_TEST_LOCAL_KEY" in error["message"]
+    assert "(provider keyless)" in error["message"]
+    assert upstream.base_url not in answer.text

@@ -171,10 +171,31 @@ def _limits(
     return redis, limiter, BudgetLedger(store.spent, settings.key_cache_seconds)
 
 
+def _warn_of_missing_keys(settings: GatewaySettings) -> None:
+    """Says at start which providers have no API key (naming the variable to set) and which
+    models they would serve: a newcomer's requests would otherwise just fail upstream."""
+    for name, provider in settings.providers.items():
+        if provider.has_api_key or provider.is_local:
+            continue
+        served = sorted(
+            model
+            for model, route in settings.models.items()
+            if any(d.provider == name for d in route.deployments)
+        )
+        where = f"set {provider.api_key_variable}" if provider.api_key_variable else "set api_key"
+        log.warning(
+            "provider %r has no API key (%s): %s will fail upstream until it has one",
+            name,
+            where,
+            ", ".join(served) or "no model uses it, and it",
+        )
+
+
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     largest = settings.limits.max_response_bytes
     providers = {name: build_provider(name, p, largest) for name, p in settings.providers.items()}
+    _warn_of_missing_keys(settings)
     metrics = GatewayMetrics() if settings.listen.metrics else None
     store, directory, recorder = await _open_storage(settings.storage, metrics)
     redis, limiter, budgets = _limits(settings.storage, store)

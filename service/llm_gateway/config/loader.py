@@ -64,9 +64,23 @@ def parse_config(text: str, source: str, env: Mapping[str, str] | None = None) -
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     try:
-        return GatewaySettings.model_validate(data)
+        settings = GatewaySettings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: invalid configuration\n{_describe(exc)}") from None
+    _note_key_variables(raw, settings)
+    return settings
+
+
+def _note_key_variables(raw: dict[str, Any], settings: GatewaySettings) -> None:
+    """Remembers which environment variable each provider's `api_key` names, so that a
+    missing key can be reported by the variable to set."""
+    providers = raw.get("providers")
+    for name, provider in settings.providers.items():
+        entry = providers.get(name) if isinstance(providers, dict) else None
+        value = entry.get("api_key") if isinstance(entry, dict) else None
+        match = _VARIABLE.search(value) if isinstance(value, str) else None
+        if match is not None:
+            provider._api_key_variable = match.group(1)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewaySettings:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 
 class _Section(BaseModel):
@@ -86,6 +94,26 @@ class ProviderSettings(_Section):
         gt=0,
         description="`max_tokens` sent when the caller gives none (anthropic requires one)",
     )
+    # The environment variable `api_key` was read from (`${OPENAI_API_KEY}`), if any: named in
+    # warnings and errors about a missing key.
+    _api_key_variable: str | None = PrivateAttr(None)
+
+    @property
+    def api_key_variable(self) -> str | None:
+        """The environment variable the key comes from, when the file names one."""
+        return self._api_key_variable
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a non-empty key is configured."""
+        return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the upstream is on this machine (where servers often need no key)."""
+        host = urlsplit(self.base_url).hostname or ""
+        return host in ("localhost", "::1") or host.startswith("127.")
+
     upstream_messages: Literal["scrubbed", "hidden"] = Field(
         "scrubbed",
         description="the upstream's own message in a refusal (4xx) or an error event: relayed "

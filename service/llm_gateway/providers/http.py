@@ -151,12 +151,16 @@ class HttpUpstream:
                 payload = b""
             finally:
                 response.close()
-            raise upstream_errors.error_from_upstream(
+            error = upstream_errors.error_from_upstream(
                 response.status,
                 payload,
                 response.headers.get("retry-after"),
                 self.settings.upstream_messages == "hidden",
             )
+            if error.code == "upstream_auth_failed" and not self.settings.has_api_key:
+                variable = self.settings.api_key_variable
+                error = upstream_errors.no_api_key(variable)
+            raise error
         return response
 
     async def post_for_json(

@@ -95,6 +95,16 @@ def error_in_stream(payload: dict[str, Any], hide: bool = False) -> GatewayError
     )
 
 
+def no_api_key(variable: str | None) -> GatewayError:
+    """The upstream refused the gateway's request, which carried no key: none is configured."""
+    where = f"set {variable}" if variable else "set its api_key"
+    return GatewayError(
+        502,
+        f"The gateway has no API key for this upstream provider ({where}).",
+        code="upstream_auth_failed",
+    )
+
+
 def unreachable() -> GatewayError:
     """The upstream could not be reached or dropped the connection before answering."""
     return GatewayError(

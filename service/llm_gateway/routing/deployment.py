@@ -27,6 +27,7 @@ class Deployment:
     in_flight: int = 0
     failures: int = 0
     cooling_until: float = 0.0
+    last_failure: str | None = None  # the error code of the latest failure
     _policy: RoutingSettings = field(default_factory=RoutingSettings)
 
     @classmethod
@@ -53,9 +54,11 @@ class Deployment:
         """Records a served request."""
         self.failures = 0
 
-    def failed(self, now: float) -> None:
-        """Records a failure that is the deployment's fault; may start a cooldown."""
+    def failed(self, now: float, code: str | None = None) -> None:
+        """Records a failure that is the deployment's fault (and its error code); may start a
+        cooldown."""
         self.failures += 1
+        self.last_failure = code
         if self.failures >= self._policy.cooldown_failures:
             self.cooling_until = now + self._policy.cooldown_seconds
             self.failures = 0

@@ -117,7 +117,7 @@ class _Plan:
         if not is_retryable(error):
             raise error
         now = self._clock()
-        deployment.failed(now)
+        deployment.failed(now, error.code)
         self._last_error = error
         if self._tries > self._policy.retries:
             return  # the next attempt is a fallback's: no reason to wait
@@ -130,12 +130,18 @@ class _Plan:
         await self._sleep(delay(self._policy, self._tries, retry_after, self._rng))
 
     def _nothing_in_rotation(self, now: float) -> GatewayError:
-        soonest = min(d.cooling_until for r in self._chain for d in r.deployments)
+        cooling = [d for r in self._chain for d in r.deployments]
+        soonest = min(d.cooling_until for d in cooling)
+        reasons = sorted(
+            {f"{d.name} (provider {d.provider.name}): {d.last_failure}" for d in cooling}
+        )
+        wait = max(1, round(soonest - now))
         return GatewayError(
             503,
-            "Every deployment of this model is cooling down after repeated failures.",
+            "Every deployment of this model is cooling down after repeated failures; the "
+            f"latest of each: {'; '.join(reasons)}. The first is back in {wait}s.",
             code="no_healthy_deployment",
-            retry_after=str(max(1, round(soonest - now))),
+            retry_after=str(wait),
         )
 
 
@@ -183,6 +189,22 @@ async def _next(deployment: Deployment, chunks: Chunks) -> dict[str, Any]:
         raise upstream_errors.idle_timed_out() from None
 
 
+def _naming_provider(error: GatewayError, deployment: Deployment) -> GatewayError:
+    """An upstream failure (5xx) as the caller sees it: with the provider's name, so that an
+    operator knows where to look (never a URL or a key). Refusals (4xx) stay as they are."""
+    if error.status < 500 or not (error.code or "").startswith("upstream_"):
+        return error
+    return GatewayError(
+        error.status,
+        f"{error.message.removesuffix('.')} (provider {deployment.provider.name}).",
+        type=error.type,
+        param=error.param,
+        code=error.code,
+        retry_after=error.retry_after,
+        headers=error.headers,
+    )
+
+
 class Dispatcher:
     """Runs each request's attempts across deployments and fallbacks."""
 
@@ -218,7 +240,7 @@ class Dispatcher:
                     deployment, deployment.provider.create(job.endpoint, body, call)
                 )
             except GatewayError as error:
-                failure = outcome = error
+                failure = outcome = _naming_provider(error, deployment)
             except BaseException as error:
                 outcome = error
                 raise
@@ -243,7 +265,7 @@ class Dispatcher:
                 try:
                     first = await _first_byte(deployment, anext(chunks, _EMPTY))
                 except GatewayError as error:
-                    failure = outcome = error
+                    failure = outcome = _naming_provider(error, deployment)
                 else:
                     if first is not _EMPTY:
                         yield first
@@ -256,8 +278,8 @@ class Dispatcher:
                                     yield chunk
                         except GatewayError as error:
                             if is_retryable(error):  # the deployment's fault, though not retried
-                                deployment.failed(self._clock())
-                            raise
+                                deployment.failed(self._clock(), error.code)
+                            raise _naming_provider(error, deployment) from None
                     deployment.succeeded()
                     return
             except BaseException as error:
