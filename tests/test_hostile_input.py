@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from google import genai
+from google.genai import types
 
 from llm_gateway.providers.upstream_errors import error_from_upstream
 from llm_gateway.providers.upstream_messages import scrub
@@ -234,3 +236,27 @@ def test_grpc_content_type_on_a_rest_path_is_a_415(stack: Stack, path: str, shap
         )
         check = {"openai": openai_error, "anthropic": anthropic_error, "gemini": gemini_error}
         assert "not gRPC" in str(check[shape](response, 415)["message"])
+
+
+@pytest.mark.parametrize("path", ["/v1/messages/count_tokens", "/v1/messages/batches"])
+def test_unknown_anthropic_paths_say_so_in_anthropics_shape(stack: Stack, path: str) -> None:
+    response = requests.post(
+        f"{stack.rest_url}{path}", json={"model": "gpt-echo"}, headers={"x-api-key": KEY}
+    )
+    error = anthropic_error(response, 404)
+    assert error["type"] == "not_found_error"
+    assert f"Unknown request URL: POST {path}." in str(error["message"])
+
+
+def test_the_gemini_sdk_works_without_choosing_an_api_version(stack: Stack) -> None:
+    """google-genai calls the Gemini API's stable `/v1/models/...` unless told `v1beta`."""
+    client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=stack.rest_url))
+    assert client.models.generate_content(model="gpt-echo", contents="hello there").text == (
+        "hello there"
+    )
+    streamed = client.models.generate_content_stream(model="gpt-echo", contents="one two")
+    assert "".join(chunk.text or "" for chunk in streamed) == "one two"
+    wrong = requests.put(
+        f"{stack.rest_url}/v1/models/gpt-echo:generateContent", headers={"x-goog-api-key": KEY}
+    )
+    assert gemini_error(wrong, 405)["status"] == "INVALID_ARGUMENT"

@@ -54,7 +54,8 @@ class GeminiRestServiceServicer:
 
     def GenerateContent(self, request, context):
         """`POST /v1beta/models/{model}:generateContent`: one
-        `GenerateContentResponse` as `application/json`.
+        `GenerateContentResponse` as `application/json`. Also at `/v1/...`, the
+        Gemini API's stable version, which the SDKs call unless told otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
