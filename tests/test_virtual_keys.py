@@ -150,8 +150,10 @@ def test_only_keyed_hashes_are_stored_or_logged(keyed: Stack) -> None:
     assert key not in repr(rows)
     if database(keyed).startswith("sqlite:///"):
         path = Path(database(keyed).removeprefix("sqlite:///"))
-        for file in path.parent.glob(path.name + "*"):  # the database, its WAL and shared memory
-            assert key.encode() not in file.read_bytes()
+        # The database, its WAL and shared memory, and the usage journal's segments.
+        for file in (*path.parent.glob(path.name + "*"), *path.parent.glob("*.usage-journal/*")):
+            if file.is_file():
+                assert key.encode() not in file.read_bytes()
     assert key not in keyed.log_path.read_text()
 
 

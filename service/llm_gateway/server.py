@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +38,7 @@ from llm_gateway.reflection import enable_reflection
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
 from llm_gateway.telemetry import GatewayMetrics, Telemetry
+from llm_gateway.usage.journal import UsageJournal
 from llm_gateway.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
@@ -153,9 +157,26 @@ async def _open_storage(
         settings.usage_flush_seconds,
         settings.usage_max_pending,
         metrics.usage_records_dropped.inc if metrics is not None else None,
+        _journal(settings),
     )
     recorder.start()
     return store, directory, recorder
+
+
+def _journal(settings: StorageSettings) -> UsageJournal | None:
+    """The write-ahead journal of usage records, in its configured or default folder."""
+    folder = settings.usage_journal
+    if folder == "off":
+        return None
+    if folder is None and settings.database.startswith("sqlite:///"):
+        folder = settings.database.removeprefix("sqlite:///") + ".usage-journal"
+    elif folder is None:  # one folder per database: never another database's records
+        digest = hashlib.sha256(settings.database.encode()).hexdigest()[:16]
+        folder = str(Path(tempfile.gettempdir()) / f"llm-gateway-usage-{digest}")
+    try:
+        return UsageJournal(Path(folder))
+    except OSError as exc:
+        raise StartupError(f"cannot use the usage journal folder {folder}: {exc}") from None
 
 
 def _limits(

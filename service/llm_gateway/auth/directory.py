@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from llm_gateway.auth.virtual_keys import VirtualKey, key_digest
 from llm_gateway.errors import keys_unavailable
-from llm_gateway.store.base import Store
+
+if TYPE_CHECKING:  # the store's module needs the auth package: no import at run time
+    from llm_gateway.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -313,6 +313,12 @@ class StorageSettings(_Section):
     usage_flush_seconds: float = Field(
         1.0, gt=0, description="longest time a usage record waits before it is written"
     )
+    usage_journal: str | None = Field(
+        None,
+        description="folder of the write-ahead journal that keeps usage records through a "
+        "crash; by default next to an SQLite database (`FILE.usage-journal`), or for "
+        "PostgreSQL a folder per database under the system's temporary folder; `off` for none",
+    )
     usage_max_pending: int = Field(
         100_000,
         ge=1,

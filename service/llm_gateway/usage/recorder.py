@@ -4,7 +4,8 @@ Requests hand their record over without waiting; a background task writes what h
 every `flush_seconds`, or sooner once `batch_size` records wait. A batch that fails to write is
 kept and tried again. While the store is down at most `max_pending` records wait in memory;
 beyond that new records are dropped, counted and logged. `close` writes everything still
-waiting.
+waiting. With a journal, each record is also appended to it as it is taken, so a crash loses
+none: the next start writes what the journal still holds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from llm_gateway.store.base import Store
+from llm_gateway.usage.journal import UsageJournal
 from llm_gateway.usage.records import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class UsageRecorder:
         flush_seconds: float,
         max_pending: int = 100_000,
         on_dropped: Callable[[int], None] | None = None,
+        journal: UsageJournal | None = None,
     ) -> None:
         self._store = store
         self._batch_size = batch_size
@@ -37,14 +40,17 @@ class UsageRecorder:
         self._max_pending = max_pending
         self._on_dropped = on_dropped
         self._dropped = 0  # since the last log line about it
-        self._pending: list[UsageRecord] = []
+        self._journal = journal
+        self._pending: list[UsageRecord] = journal.recover() if journal is not None else []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
     def start(self) -> None:
-        """Starts the background writer."""
+        """Starts the background writer (which first writes what the journal recovered)."""
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
+        if self._pending:
+            self._wake.set()
 
     def record(self, record: UsageRecord) -> None:
         """Takes one record; never blocks."""
@@ -53,6 +59,11 @@ class UsageRecorder:
             if self._on_dropped is not None:
                 self._on_dropped(1)
             return
+        if self._journal is not None:
+            try:
+                self._journal.append(record)
+            except OSError as exc:  # a full disk: the record still waits in memory
+                log.warning("could not journal a usage record: %s", exc.strerror)
         self._pending.append(record)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
@@ -73,6 +84,10 @@ class UsageRecorder:
                 self._max_pending,
             )
             self._dropped = 0
+        if not self._pending:
+            return
+        if self._journal is not None:
+            self._journal.seal()  # what is appended from now on waits for a later flush
         while self._pending:
             batch = self._pending[: self._batch_size]
             try:
@@ -81,6 +96,8 @@ class UsageRecorder:
                 log.exception("could not write %d usage records; will retry", len(batch))
                 return
             del self._pending[: len(batch)]
+        if self._journal is not None:
+            self._journal.release_sealed()
 
     async def close(self) -> None:
         """Stops the writer and writes what is left."""
@@ -93,4 +110,9 @@ class UsageRecorder:
             self._task = None
         await self.flush()
         if self._pending:
-            log.error("%d usage records could not be written at shutdown", len(self._pending))
+            kept = " (kept in the journal for the next start)" if self._journal else ""
+            log.error(
+                "%d usage records could not be written at shutdown%s", len(self._pending), kept
+            )
+        if self._journal is not None:
+            self._journal.close(written=not self._pending)
