@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: run test bench generate schemas lint typecheck fmt clean
+.PHONY: run test bench reliability generate schemas lint typecheck fmt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: generate
 ## Runs the whole suite (lint and type checks included).
 test: $(STAMP)
 	command -v kubectl >/dev/null || (apt-get update -q && apt-get install -y -q kubectl)
-	$(BIN)/ruff check service tests scripts bench
+	$(BIN)/ruff check service tests scripts bench reliability
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -34,20 +34,25 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m bench.run
 
+## Runs the reliability suite (about 20 minutes) and writes docs/reliability.md.
+reliability: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,reliability]'
+	$(BIN)/python -m reliability.run
+
 ## Regenerates the OpenAI request schemas and the test fixture from ../shared/openai-openapi.
 schemas: $(STAMP)
 	$(BIN)/python scripts/extract_openai_schemas.py ../shared/openai-openapi/openapi.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check service tests scripts bench
-	$(BIN)/ruff format --check service tests scripts bench
+	$(BIN)/ruff check service tests scripts bench reliability
+	$(BIN)/ruff format --check service tests scripts bench reliability
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests scripts bench
-	$(BIN)/ruff check --fix service tests scripts bench
+	$(BIN)/ruff format service tests scripts bench reliability
+	$(BIN)/ruff check --fix service tests scripts bench reliability
 
 clean:
 	rm -rf $(VENV) build *.egg-info service/*.egg-info .pytest_cache .mypy_cache .ruff_cache

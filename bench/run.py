@@ -7,12 +7,8 @@ is stopped by pid (its process group) at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +16,7 @@ from typing import Any
 
 from bench import report, scenarios
 from bench.load import Target, k6
+from bench.machine import describe_machine, version
 from bench.procs import LOAD_CORE, SUT_CORE, Proc
 from bench.systems import (
     BIN,
@@ -74,35 +71,10 @@ LITELLM_RATES = [20, 40, 60, 70, 80, 90, 100, 150]
 DIRECT_RATES = [1000, 2500, 5000]
 
 
-def version(command: list[str]) -> str:
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except OSError:
-        return "missing"
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
-
-
 def machine() -> dict[str, str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory = next(
-        line.split(":", 1)[1].strip()
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
+    """The machine, and the versions of the tools this benchmark uses."""
     return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{cpu}, {len(__import__('os').sched_getaffinity(0))} cores",
-        "memory": memory,
-        "kernel": platform.release(),
-        "python": sys.version.split()[0],
-        "envoy": version([str(BIN / "envoy"), "--version"]).split("version: ")[-1],
+        **describe_machine(),
         "k6": version([str(BIN / "k6"), "version"]),
         "wrk": version(["wrk", "--version"]),
         "litellm": version(

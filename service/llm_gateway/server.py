@@ -218,6 +218,8 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     providers = {name: build_provider(name, p, largest) for name, p in settings.providers.items()}
     _warn_of_missing_keys(settings)
     metrics = GatewayMetrics() if settings.listen.metrics else None
+    if metrics is not None:
+        metrics.watch_loop(asyncio.get_running_loop())
     store, directory, recorder = await _open_storage(settings.storage, metrics)
     redis, limiter, budgets = _limits(settings.storage, store)
     tracing = None

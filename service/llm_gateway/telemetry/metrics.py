@@ -14,6 +14,7 @@ never share counters.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
@@ -146,6 +147,11 @@ class GatewayMetrics:
             ("gen_ai_request_model", "error_type"),
             registry=registry,
         )
+        self.event_loop_tasks = Gauge(
+            "llm_gateway_event_loop_tasks",
+            "Tasks alive on the gateway's event loop (a leak shows as growth under steady load).",
+            registry=registry,
+        )
         self.usage_records_dropped = Counter(
             "llm_gateway_usage_records_dropped",
             "Usage records dropped because too many were waiting for an unreachable database.",
@@ -157,6 +163,11 @@ class GatewayMetrics:
         self._in_flight: dict[tuple[str, str], Gauge] = {}
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def watch_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Reports the loop's live tasks at each scrape (from the scrape's thread: reading
+        the loop's task set is safe there, asyncio retries if it changes meanwhile)."""
+        self.event_loop_tasks.set_function(lambda: len(asyncio.all_tasks(loop)))
 
     def serve(self, address: str) -> int:
         """Serves `/metrics` on `address` (HOST:PORT) from a thread; returns the port."""
