@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import signal
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +23,7 @@ from llm_gateway.auth import KeyRing
 from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.auth.key_admin import KeyAdmin
 from llm_gateway.config import GatewaySettings
+from llm_gateway.config.credentials import missing_credentials
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.limits import Limiter, RateLimiter
@@ -38,7 +36,7 @@ from llm_gateway.reflection import enable_reflection
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
 from llm_gateway.telemetry import GatewayMetrics, Telemetry
-from llm_gateway.usage.journal import UsageJournal
+from llm_gateway.usage.journal import UsageJournal, journal_for
 from llm_gateway.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
@@ -164,19 +162,10 @@ async def _open_storage(
 
 
 def _journal(settings: StorageSettings) -> UsageJournal | None:
-    """The write-ahead journal of usage records, in its configured or default folder."""
-    folder = settings.usage_journal
-    if folder == "off":
-        return None
-    if folder is None and settings.database.startswith("sqlite:///"):
-        folder = settings.database.removeprefix("sqlite:///") + ".usage-journal"
-    elif folder is None:  # one folder per database: never another database's records
-        digest = hashlib.sha256(settings.database.encode()).hexdigest()[:16]
-        folder = str(Path(tempfile.gettempdir()) / f"llm-gateway-usage-{digest}")
     try:
-        return UsageJournal(Path(folder))
+        return journal_for(settings)
     except OSError as exc:
-        raise StartupError(f"cannot use the usage journal folder {folder}: {exc}") from None
+        raise StartupError(f"cannot use the usage journal folder: {exc}") from None
 
 
 def _limits(
@@ -192,31 +181,12 @@ def _limits(
     return redis, limiter, BudgetLedger(store.spent, settings.key_cache_seconds)
 
 
-def _warn_of_missing_keys(settings: GatewaySettings) -> None:
-    """Says at start which providers have no API key (naming the variable to set) and which
-    models they would serve: a newcomer's requests would otherwise just fail upstream."""
-    for name, provider in settings.providers.items():
-        if provider.has_api_key or provider.is_local:
-            continue
-        served = sorted(
-            model
-            for model, route in settings.models.items()
-            if any(d.provider == name for d in route.deployments)
-        )
-        where = f"set {provider.api_key_variable}" if provider.api_key_variable else "set api_key"
-        log.warning(
-            "provider %r has no API key (%s): %s will fail upstream until it has one",
-            name,
-            where,
-            ", ".join(served) or "no model uses it, and it",
-        )
-
-
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
     largest = settings.limits.max_response_bytes
     providers = {name: build_provider(name, p, largest) for name, p in settings.providers.items()}
-    _warn_of_missing_keys(settings)
+    for warning in missing_credentials(settings):
+        log.warning("%s", warning)
     metrics = GatewayMetrics() if settings.listen.metrics else None
     if metrics is not None:
         metrics.watch_loop(asyncio.get_running_loop())

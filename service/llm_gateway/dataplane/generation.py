@@ -214,7 +214,9 @@ class DataPlane:
         if not (scopes and self._limiter) and budget is None:
             return None
         estimate = estimate_tokens(request.body, self._reserved_completion)
-        reserved = Amount(sum(estimate), self._cost_estimate(route, estimate))
+        reserved = Amount(
+            sum(estimate), self._cost_estimate(route, estimate) if budget is not None else 0.0
+        )
         try:
             if budget is not None:
                 await budget[0].reserve(budget[1], budget[2], reserved)

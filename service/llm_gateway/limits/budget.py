@@ -68,7 +68,6 @@ class Amount:
 def check(budget: Budget, asked: Amount, spent: Amount, reserved: Amount) -> None:
     """Raises `insufficient_quota` unless `asked` fits in the budget beside what was spent
     and what requests still running have reserved."""
-    spent_tokens, reserved_tokens, tokens = spent.tokens, reserved.tokens, asked.tokens
     if budget.cost is not None:
         committed = spent.cost + reserved.cost
         if committed >= budget.cost:
@@ -79,11 +78,12 @@ def check(budget: Budget, asked: Amount, spent: Amount, reserved: Amount) -> Non
                 f"{budget.cost - committed:.6g} left, less than this request may cost "
                 f"({asked.cost:.6g})."
             )
-    if budget.tokens is not None and spent_tokens + reserved_tokens + tokens > budget.tokens:
-        left = max(0, budget.tokens - spent_tokens - reserved_tokens)
+    committed_tokens = spent.tokens + reserved.tokens
+    if budget.tokens is not None and committed_tokens + asked.tokens > budget.tokens:
+        left = max(0, budget.tokens - committed_tokens)
         raise exhausted(
             f"This API key's {budget.period} budget of {budget.tokens} tokens has {left} "
-            f"left, less than this request may use ({tokens})."
+            f"left, less than this request may use ({asked.tokens})."
         )
 
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
+from llm_gateway.config.settings import StorageSettings
 from llm_gateway.usage.records import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,21 @@ class UsageJournal:
             for _, fd in self._sealed:
                 if fd is not None:
                     os.close(fd)
+
+
+def journal_for(settings: StorageSettings) -> UsageJournal | None:
+    """The journal of a store: in `usage_journal`, or by default next to an SQLite database
+    or, for PostgreSQL, in a folder of the temporary folder named after the database (so a
+    journal never holds another database's records); None when it is `off`."""
+    folder = settings.usage_journal
+    if folder == "off":
+        return None
+    if folder is None and settings.database.startswith("sqlite:///"):
+        folder = settings.database.removeprefix("sqlite:///") + ".usage-journal"
+    elif folder is None:
+        digest = hashlib.sha256(settings.database.encode()).hexdigest()[:16]
+        folder = str(Path(tempfile.gettempdir()) / f"llm-gateway-usage-{digest}")
+    return UsageJournal(Path(folder))
 
 
 def _take_over(path: Path) -> int | None:

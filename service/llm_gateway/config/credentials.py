@@ -1,0 +1,25 @@
+"""Which providers lack the credentials they need, said in the words a newcomer can act on."""
+
+from __future__ import annotations
+
+from llm_gateway.config.settings import GatewaySettings
+
+
+def missing_credentials(settings: GatewaySettings) -> list[str]:
+    """A warning for each provider off this machine without an API key: the variable to set
+    and the models that will fail until then (servers on this machine often need none)."""
+    warnings = []
+    for name, provider in settings.providers.items():
+        if provider.has_api_key or provider.is_local:
+            continue
+        served = sorted(
+            model
+            for model, route in settings.models.items()
+            if any(d.provider == name for d in route.deployments)
+        )
+        where = f"set {provider.api_key_variable}" if provider.api_key_variable else "set api_key"
+        warnings.append(
+            f"provider {name!r} has no API key ({where}): "
+            f"{', '.join(served) or 'no model uses it, and it'} will fail upstream until it has one"
+        )
+    return warnings
