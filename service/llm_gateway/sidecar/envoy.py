@@ -332,6 +332,8 @@ class EnvoyProcess:
                     answer = await self._healthz()
                     if f'"instance":"{instance}"'.encode() in answer:
                         return
+                    if answer.startswith(b"HTTP/1.1 200"):  # another gateway, for certain
+                        break
             await asyncio.sleep(0.05)
         if instance is not None and answer:
             status_line = answer.split(b"\r\n", 1)[0].decode(errors="replace")
