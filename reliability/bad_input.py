@@ -203,6 +203,7 @@ def _schemathesis(stack: Stack, findings: Findings, seconds: int) -> None:
                 "--request-timeout", str(TIMEOUT),
                 "--workers", "2",
                 "--seed", "20261201",
+                "--generation-database", "none",
                 "--report", "ndjson", "--report-ndjson-path", str(report),
                 "--no-color",
             ]  # fmt: skip
