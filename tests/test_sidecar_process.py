@@ -7,34 +7,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import grpc
 import pytest
 import requests
-import yaml
 from grpc_reflection.v1alpha import reflection_pb2
 
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import KEY, Stack, free_port, stack_config, start_stack
+from tests.support.stack import KEY, Stack, free_port, run_once, stack_config, start_stack
 
 AUTH = {"authorization": f"Bearer {KEY}"}
-
-
-def run_up(folder: Path, config: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    """Runs `up` on a config that must fail at start; returns how it ended."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "gateway.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [sys.executable, "-m", "llm_gateway", "up", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def envoy_of(stack: Stack) -> int:
@@ -99,7 +83,7 @@ def test_a_taken_port_is_a_start_up_error_naming_it(
         taken = f"127.0.0.1:{holder.getsockname()[1]}"
         config = stack_config(upstream.base_url)
         config["listen"][setting] = taken
-        result = run_up(tmp_path, config)
+        result = run_once(tmp_path, config, "up")
     assert result.returncode == 2
     assert f"cannot listen on {taken} (listen.{setting})" in result.stderr
 
@@ -124,7 +108,7 @@ def test_ready_only_when_envoy_reaches_this_gateway(
     try:
         config = stack_config(upstream.base_url)
         config["listen"]["gateway_upstream"] = other.config["listen"]["grpc"]
-        result = run_up(tmp_path / "astray", config)
+        result = run_once(tmp_path / "astray", config, "up")
     finally:
         other.stop()
     assert result.returncode == 2, result.stderr

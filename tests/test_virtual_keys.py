@@ -17,12 +17,11 @@ from typing import Any
 
 import openai
 import pytest
-import yaml
 
 from llm_gateway.limits import estimate_prompt
 from tests.support.databases import fresh_postgres_database, query
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Stack, free_port, stack_config, start_stack
+from tests.support.stack import Stack, free_port, run_once, stack_config, start_stack
 
 SECRET = "test-secret-0123456789"
 
@@ -257,26 +256,14 @@ BARE = {
 }
 
 
-def serve_once(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """Runs `llm-gateway serve` on `config`, for configs that make it fail at start."""
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [sys.executable, "-m", "llm_gateway", "serve", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_config_without_keys_needs_storage(tmp_path: Path) -> None:
-    result = serve_once(tmp_path, BARE)
+    result = run_once(tmp_path, BARE)
     assert result.returncode == 2 and "keys: at least one key is needed" in result.stderr
 
 
 def test_unreachable_database_fails_at_start_without_its_password(tmp_path: Path) -> None:
     database = f"postgresql://gw:topsecret-pw@127.0.0.1:{free_port()}/gw"
-    result = serve_once(tmp_path, {**BARE, "storage": {"database": database, "key_secret": SECRET}})
+    result = run_once(tmp_path, {**BARE, "storage": {"database": database, "key_secret": SECRET}})
     assert result.returncode == 2
     assert "cannot open the database postgresql://gw:***@127.0.0.1" in result.stderr
     assert "topsecret-pw" not in result.stderr + result.stdout

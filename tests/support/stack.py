@@ -173,6 +173,22 @@ class Stack:
         return self.process.returncode
 
 
+def run_once(
+    folder: Path, config: dict[str, Any], command: str = "serve"
+) -> subprocess.CompletedProcess[str]:
+    """Runs `llm-gateway <command>` on a config that must make it fail at start; returns how
+    it ended (its status and its output)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [sys.executable, "-m", "llm_gateway", command, "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def start_stack(folder: Path, config: dict[str, Any], command: str = "up") -> Stack:
     """Writes the config and starts the stack; returns once `/v1/models` answers."""
     folder.mkdir(parents=True, exist_ok=True)
