@@ -91,6 +91,12 @@ def test_a_taken_port_is_a_start_up_error_naming_it(
 def test_envoys_death_stops_up_with_a_failure(upstream: ScriptedUpstream, tmp_path: Path) -> None:
     stack = start_stack(tmp_path, stack_config(upstream.base_url))
     try:
+        # REST answers a moment before `up` has checked its Envoy and said it is ready (an
+        # Envoy dying before that is a start-up failure, status 2).
+        deadline = time.monotonic() + 10
+        while "ready: REST" not in stack.log_path.read_text():
+            assert time.monotonic() < deadline, "up never said it was ready"
+            time.sleep(0.05)
         os.kill(envoy_of(stack), signal.SIGKILL)
         status = stack.process.wait(timeout=15)
     finally:
