@@ -59,7 +59,7 @@ def _sigterm(upstream: FaultyUpstream, folder: Path, findings: Findings, streams
     stack = start(folder, settings)
     prefix = f"term-{uuid.uuid4().hex[:6]}-"
     with concurrent.futures.ThreadPoolExecutor(max_workers=streams) as pool:
-        # Paced streams last a second; slow ones outlive the 3 s grace period.
+        # Paced streams (2.5 s) end within the 3 s grace period; slow ones outlive it.
         futures = [
             pool.submit(
                 _chat, stack, f"{prefix}{i}", "openai-paced" if i % 2 else "openai-slow", True

@@ -13,8 +13,9 @@ Before the first byte:
 - `status-429` (with `Retry-After: 1`), `status-500`, `status-503`, `status-529`: an error
   answer in the family's shape.
 - `hang`: the request is read and no header is ever sent.
-And `ok` streams to its end, `paced` sends its pieces 100 ms apart (a stream that lasts a
-second) and `slow` sends a piece every 20 ms for 20 s (for cancellation).
+And `ok` streams to its end, `paced` sends its pieces 250 ms apart (a stream of 2.5 s, which
+outlasts the start of a burst of callers) and `slow` sends a piece every 20 ms for 20 s (for
+cancellation).
 
 Each request is counted by its `x-request-id`, with the moment the upstream saw its
 connection close, so a caller can check that nothing was retried after the first byte and
@@ -151,7 +152,7 @@ class FaultyUpstream:
         events = _events(family)
         await response.write(events.start())
         count = 20 * 50 if fault == "slow" else PIECES
-        pause = {"slow": 0.02, "paced": 0.1}.get(fault)
+        pause = {"slow": 0.02, "paced": 0.25}.get(fault)
         for index in range(count):
             if index == FAULT_AFTER and fault in STREAM_FAULTS:
                 await self._fail(request, response, fault, family)
