@@ -17,9 +17,9 @@ import asyncpg
 import httpx
 
 from reliability.faulty_upstream import FaultyUpstream
-from reliability.harness import AUTH, Findings, config, sse_frames, start
+from reliability.harness import AUTH, Findings, config, sse_frames
 from tests.support.databases import fresh_postgres_database, query
-from tests.support.stack import Stack
+from tests.support.stack import Stack, start_stack
 
 
 def _chat(stack: Stack, request_id: str, model: str = "openai-ok", stream: bool = False) -> bytes:
@@ -56,7 +56,7 @@ def _wait_count(database: str, prefix: str, expected: int, limit: float = 15) ->
 def _sigterm(upstream: FaultyUpstream, folder: Path, findings: Findings, streams: int) -> None:
     settings = config(upstream, folder, shutdown_grace_seconds=3)
     settings["storage"]["usage_flush_seconds"] = 60  # only the shutdown's flush writes them
-    stack = start(folder, settings)
+    stack = start_stack(folder, settings)
     prefix = f"term-{uuid.uuid4().hex[:6]}-"
     with concurrent.futures.ThreadPoolExecutor(max_workers=streams) as pool:
         # Paced streams (2.5 s) end within the 3 s grace period; slow ones outlive it.
@@ -94,7 +94,7 @@ def _sigkill(upstream: FaultyUpstream, folder: Path, findings: Findings, seconds
     settings["storage"]["usage_flush_seconds"] = 1
     database = str(settings["storage"]["database"])
     prefix = f"kill-{uuid.uuid4().hex[:6]}-"
-    stack = start(folder / "first", settings)
+    stack = start_stack(folder / "first", settings)
     stop = threading.Event()
 
     def load(worker: int) -> int:
@@ -112,7 +112,7 @@ def _sigkill(upstream: FaultyUpstream, folder: Path, findings: Findings, seconds
         stop.set()
         served = sum(f.result() for f in futures)
     before_restart = _count(database, prefix)[1]
-    again = start(folder / "second", settings)
+    again = start_stack(folder / "second", settings)
     try:
         distinct, records = _wait_count(database, prefix, served)
     finally:
@@ -134,7 +134,7 @@ def _outage(
     database = fresh_postgres_database(postgres, "outage")
     settings = config(upstream, folder)
     settings["storage"] = {**settings["storage"], "database": database}
-    stack = start(folder, settings)
+    stack = start_stack(folder, settings)
     name = database.rsplit("/", 1)[1]
     prefix = f"down-{uuid.uuid4().hex[:6]}-"
 

@@ -10,23 +10,28 @@ from typing import Any
 
 import orjson
 
-from reliability.faulty_upstream import FAMILIES, STATUS_FAULTS, STREAM_FAULTS, FaultyUpstream
+from reliability.faulty_upstream import (
+    FAMILIES,
+    OVERSIZE,
+    STATUS_FAULTS,
+    STREAM_FAULTS,
+    FaultyUpstream,
+)
 from tests.support.databases import query
-from tests.support.stack import KEY, Stack, free_port, start_stack
+from tests.support.stack import KEY, Stack, free_port
 
 UPSTREAM_KEY = "sk-reliability-upstream-secret-0123456789"
 SECRET = "reliability-secret-0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}
-MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_BYTES = OVERSIZE // 2  # so that the `oversize` fault is over the gateway's cap
 MODELS = (*STREAM_FAULTS, *STATUS_FAULTS, "ok", "slow", "paced")
 
 
 def config(upstream: FaultyUpstream, folder: Path, **overrides: Any) -> dict[str, Any]:
     """A gateway config whose model `<family>-<fault>` reaches the faulty upstream's `fault`
     in that family's wire format, with short timeouts and usage records in SQLite."""
-    types = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
     providers = {
-        family: {"type": types[family], "base_url": upstream.url(family), "api_key": UPSTREAM_KEY}
+        family: {"type": family, "base_url": upstream.url(family), "api_key": UPSTREAM_KEY}
         for family in FAMILIES
     }
     models = {
@@ -64,11 +69,6 @@ def config(upstream: FaultyUpstream, folder: Path, **overrides: Any) -> dict[str
     }
     settings.update(overrides)
     return settings
-
-
-def start(folder: Path, settings: dict[str, Any]) -> Stack:
-    folder.mkdir(parents=True, exist_ok=True)
-    return start_stack(folder, settings)
 
 
 def sse_frames(body: bytes) -> list[bytes]:

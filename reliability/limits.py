@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from reliability.faulty_upstream import FaultyUpstream
-from reliability.harness import AUTH, Findings, config, start
+from reliability.harness import AUTH, Findings, config
 from tests.support.databases import fresh_postgres_database
-from tests.support.stack import Stack
+from tests.support.stack import Stack, start_stack
 
 TPM = 2000
 MAX_TOKENS = 200
@@ -87,7 +87,7 @@ def run(
             replicas.append(settings)
         setups.append(("two replicas (PostgreSQL + Redis)", replicas))
     for name, configs in setups:
-        stacks = [start(folder / f"{name[:3]}-{i}", c) for i, c in enumerate(configs)]
+        stacks = [start_stack(folder / f"{name[:3]}-{i}", c) for i, c in enumerate(configs)]
         try:
             admitted, rejected, unexpected = _burst(stacks)
         finally:

@@ -33,6 +33,7 @@ from reliability import (
 from reliability.faulty_upstream import FaultyUpstream
 from reliability.harness import Findings
 from tests.support.servers import postgres_server, redis_server
+from tests.support.stack import start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def run_suite(plan: Plan, work: Path) -> list[Findings]:
     upstream.start()
     found: list[Findings] = []
     try:
-        stack = harness.start(work / "stack", harness.config(upstream, work / "stack"))
+        stack = start_stack(work / "stack", harness.config(upstream, work / "stack"))
         try:
             for part in (
                 lambda: faults.run(stack, upstream, plan.repetitions),
