@@ -5,6 +5,7 @@
 - `llm-gateway sidecar --config FILE`: Envoy alone, configured for that gateway.
 - `llm-gateway envoy-config --config FILE`: prints the Envoy config that `up` would run.
 - `llm-gateway keys create|list|update|revoke|usage --config FILE`: virtual keys and usage.
+- `llm-gateway local-model build|status [--config FILE]`: the local model server, ahead of use.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 
 from llm_gateway import keys_cli
 from llm_gateway.config import ConfigError, GatewaySettings, load_config
+from llm_gateway.local import commands as local_model_cli
 from llm_gateway.logs import configure_logging
 from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
@@ -105,13 +107,16 @@ def _parser() -> argparse.ArgumentParser:
             help="an Envoy config to render instead of the packaged envoy.yaml",
         )
     keys_cli.add_parser(commands)
+    local_model_cli.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level.upper())
+    configure_logging(getattr(args, "log_level", "INFO").upper())
+    if args.command == "local-model":
+        return local_model_cli.run(args)
     try:
         settings = load_config(args.config)
         if args.command == "keys":

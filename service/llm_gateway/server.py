@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,12 +24,14 @@ from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.auth.key_admin import KeyAdmin
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.credentials import missing_credentials
+from llm_gateway.config.offline import served_models
 from llm_gateway.config.settings import StorageSettings
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.limits import Limiter, RateLimiter
 from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
+from llm_gateway.local.supervisor import LocalModelServer, LocalServerError
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.reflection import enable_reflection
@@ -95,6 +97,7 @@ class GatewayServer:
     redis: Redis | None = None
     metrics: GatewayMetrics | None = None
     tracing: Tracing | None = None
+    local_servers: list[LocalModelServer] = field(default_factory=list)
 
     async def stop(self, grace: float) -> None:
         """Drains: reports NOT_SERVING and refuses new calls at once, lets running ones finish
@@ -111,6 +114,9 @@ class GatewayServer:
         await stopping
         for provider in self.providers:
             await provider.aclose()
+        # Only now: the streams they serve have ended above.
+        for local in self.local_servers:
+            await local.stop()
         if self.recorder is not None:
             await self.recorder.close()
         if self.store is not None:
@@ -181,12 +187,53 @@ def _limits(
     return redis, limiter, BudgetLedger(store.spent, settings.key_cache_seconds)
 
 
+async def start_local_servers(settings: GatewaySettings) -> dict[str, LocalModelServer]:
+    """Starts the model server of each `local` provider and waits until each is healthy
+    (building it first on a machine that has none); stops them all if one fails."""
+    started: dict[str, LocalModelServer] = {}
+    for name, provider in settings.providers.items():
+        if provider.server is None:
+            continue
+        local = LocalModelServer(name, provider.server)
+        try:
+            await local.start()
+        except LocalServerError as exc:
+            for other in started.values():
+                await other.stop()
+            raise StartupError(f"provider {name!r}: {exc}") from None
+        log.info("provider %r: %s", name, local.describe())
+        started[name] = local
+    return started
+
+
 async def start_server(settings: GatewaySettings, address: str | None = None) -> GatewayServer:
     """Builds every component from settings and starts serving on `listen.grpc`."""
-    largest = settings.limits.max_response_bytes
-    providers = {name: build_provider(name, p, largest) for name, p in settings.providers.items()}
     for warning in missing_credentials(settings):
         log.warning("%s", warning)
+    local_servers = await start_local_servers(settings)
+    try:
+        return await _start_with(settings, address, local_servers)
+    except BaseException:
+        for local in local_servers.values():
+            await local.stop()
+        raise
+
+
+async def _start_with(
+    settings: GatewaySettings, address: str | None, local_servers: dict[str, LocalModelServer]
+) -> GatewayServer:
+    largest = settings.limits.max_response_bytes
+    providers = {
+        name: build_provider(
+            name,
+            p.with_base_url(local_servers[name].base_url) if name in local_servers else p,
+            largest,
+        )
+        for name, p in settings.providers.items()
+    }
+    served = served_models(settings)
+    for line in served.lines:
+        log.info("model %s", line)
     metrics = GatewayMetrics() if settings.listen.metrics else None
     if metrics is not None:
         metrics.watch_loop(asyncio.get_running_loop())
@@ -197,7 +244,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         from llm_gateway.telemetry.tracing import Tracing  # the SDK: only when tracing is on
 
         tracing = Tracing(settings.tracing)
-    router = Router(settings.models, providers, settings.routing)
+    router = Router(served.models, providers, settings.routing)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
         router,
@@ -236,9 +283,9 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         GeminiRestServicer(dataplane, validator, keys), server
     )
-    served: tuple[str, ...] = SERVICE_NAMES
+    services: tuple[str, ...] = SERVICE_NAMES
     if store is not None and directory is not None and settings.storage is not None:
-        served += (ADMIN_SERVICE_NAME,)
+        services += (ADMIN_SERVICE_NAME,)
         admin_key = settings.storage.admin_key
         admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
             AdminServicer(
@@ -254,8 +301,8 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
     health_rest_service_pb2_grpc.add_HealthRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         health_rest, server
     )
-    served += (HEALTH_REST_SERVICE_NAME,)
-    enable_reflection((*served, health.SERVICE_NAME), server)
+    services += (HEALTH_REST_SERVICE_NAME,)
+    enable_reflection((*services, health.SERVICE_NAME), server)
     address = address or settings.listen.grpc
     try:
         port = server.add_insecure_port(address)
@@ -271,7 +318,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
                 f"cannot serve metrics on {settings.listen.metrics}: {exc}"
             ) from None
     await server.start()
-    for name in ("", *served):
+    for name in ("", *services):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("gateway listening on %s", address)
     return GatewayServer(
@@ -286,6 +333,7 @@ async def start_server(settings: GatewaySettings, address: str | None = None) ->
         redis,
         metrics,
         tracing,
+        list(local_servers.values()),
     )
 
 

@@ -189,7 +189,13 @@ def run_once(
     )
 
 
-def start_stack(folder: Path, config: dict[str, Any], command: str = "up") -> Stack:
+def start_stack(
+    folder: Path,
+    config: dict[str, Any],
+    command: str = "up",
+    wait_seconds: float = 30,
+    env: dict[str, str] | None = None,
+) -> Stack:
     """Writes the config and starts the stack; returns once `/v1/models` answers."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "gateway.yaml"
@@ -200,12 +206,12 @@ def start_stack(folder: Path, config: dict[str, Any], command: str = "up") -> St
         [sys.executable, "-m", "llm_gateway", command, "--config", str(config_path)],
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
     )
     stack = Stack(process, config, log_path)
     ready = _answers if command == "up" else _serving
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the stack exited:\n{log_path.read_text()}")

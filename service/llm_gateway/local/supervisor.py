@@ -1,0 +1,302 @@
+"""Runs one `llama-server` for a `type: local` provider: starts it, waits until it is healthy,
+restarts it with backoff when it dies, keeps its log lines, and stops it.
+
+The server listens on loopback only and is started without a key: nothing but this machine can
+reach it, and the gateway in front of it checks callers' keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_gateway.config.settings import LocalServerSettings
+from llm_gateway.local.build import BuildError, ServerBuild, build_server
+from llm_gateway.local.models import CATALOGUE, fetch_model
+
+log = logging.getLogger(__name__)
+# The server's lines that are kept to be shown when it dies.
+_KEPT_LINES = 200
+_FIRST_BACKOFF = 0.5
+_MAX_BACKOFF = 30.0
+# A server that stayed up this long is considered recovered: the next death restarts it at once.
+_STABLE_SECONDS = 60.0
+_STOP_SECONDS = 10.0
+
+
+# llama.cpp marks each line after its timestamp: `0.00.005.713 W srv ...`.
+_LEVELS = {"E": logging.ERROR, "W": logging.WARNING}
+
+
+def _level(line: str) -> int:
+    """The level a server line is logged at: its errors and warnings as such, the rest (a few
+    lines per request) at DEBUG."""
+    _, _, rest = line.partition(" ")
+    return _LEVELS.get(rest[:2].strip(), logging.DEBUG) if rest[1:2] == " " else logging.DEBUG
+
+
+class LocalServerError(RuntimeError):
+    """The local model server cannot be prepared or started."""
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What is run: the binary, the model file and the chat template."""
+
+    binary: Path
+    model_file: Path
+    chat_template: Path | None
+    model_name: str
+
+
+def prepare(settings: LocalServerSettings) -> LaunchPlan:
+    """Builds the server and fetches the model if the cache lacks them (blocking: minutes on a
+    machine that has neither)."""
+    try:
+        build = build_server()
+        if settings.model_file is not None:
+            model_file = Path(settings.model_file)
+            if not model_file.is_file():
+                raise LocalServerError(f"server.model_file: no such file {model_file}")
+            chatml = False
+            name = model_file.stem
+        else:
+            model = CATALOGUE.get(settings.model)
+            if model is None:
+                known = ", ".join(sorted(CATALOGUE))
+                raise LocalServerError(f"server.model: unknown model {settings.model!r} ({known})")
+            model_file, chatml, name = fetch_model(model), model.chatml, model.name
+    except BuildError as exc:
+        raise LocalServerError(f"cannot prepare the local model server: {exc}") from None
+    return LaunchPlan(build.binary, model_file, _template(settings, build, chatml), name)
+
+
+def _template(settings: LocalServerSettings, build: ServerBuild, chatml: bool) -> Path | None:
+    if settings.chat_template == "auto":
+        return build.tools_template if chatml else None
+    if settings.chat_template == "model":
+        return None
+    path = Path(settings.chat_template)
+    if not path.is_file():
+        raise LocalServerError(f"server.chat_template: no such file {path}")
+    return path
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _threads(settings: LocalServerSettings) -> int:
+    if settings.threads is not None:
+        return settings.threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def _parent_death_prefix() -> list[str]:
+    """`setpriv --pdeathsig` (util-linux) makes the kernel stop the server should the gateway
+    die without stopping it; a `preexec_fn` would force a fork after gRPC's threads started."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
+class LocalModelServer:
+    """One supervised `llama-server` process."""
+
+    def __init__(self, provider: str, settings: LocalServerSettings) -> None:
+        self.provider = provider
+        self._settings = settings
+        self.port = settings.port or free_port()
+        self._plan: LaunchPlan | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._supervising: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+        self.lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
+        self._log_file = open(settings.log_file, "a") if settings.log_file else None  # noqa: SIM115
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible API root of the server."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    def describe(self) -> str:
+        """What the server runs, for the start-up log."""
+        if self._plan is None:
+            return f"llama-server on 127.0.0.1:{self.port}"
+        return (
+            f"llama-server {self._plan.model_name} on 127.0.0.1:{self.port} "
+            f"({self._settings.slots} slots, {self._settings.context_size} tokens of context)"
+        )
+
+    def command(self, plan: LaunchPlan) -> list[str]:
+        """The command line of the server."""
+        settings = self._settings
+        command = [
+            *_parent_death_prefix(),
+            str(plan.binary),
+            "--model",
+            str(plan.model_file),
+            "--alias",
+            plan.model_name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ctx-size",
+            str(settings.context_size),
+            "--parallel",
+            str(settings.slots),
+            "--threads",
+            str(_threads(settings)),
+            "--offline",
+            "--no-webui",
+            "--metrics",
+            "--slots",
+        ]
+        if plan.chat_template is not None:
+            command += ["--jinja", "--chat-template-file", str(plan.chat_template)]
+        return command + settings.extra_args
+
+    async def start(self) -> None:
+        """Prepares the server if needed, starts it and waits until it is healthy; raises
+        `LocalServerError` if it does not get there."""
+        self._plan = await asyncio.to_thread(prepare, self._settings)
+        await self._spawn()
+        try:
+            await self._wait_healthy(self._settings.startup_timeout)
+        except LocalServerError:
+            await self._terminate()
+            raise
+        self._supervising = asyncio.create_task(self._supervise())
+
+    async def _spawn(self) -> None:
+        assert self._plan is not None
+        # Its own session: a Ctrl-C meant for the gateway must not stop the model while the
+        # gateway's streams are still draining.
+        self._process = await asyncio.create_subprocess_exec(
+            *self.command(self._plan),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._reader = asyncio.create_task(self._read_lines(self._process))
+
+    async def _read_lines(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        tag = f"[llama-server {self.provider}]"
+        while line := await process.stdout.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.lines.append(text)
+            log.log(_level(text), "%s %s", tag, text)
+            if self._log_file is not None:
+                self._log_file.write(text + "\n")
+                self._log_file.flush()
+
+    async def health(self) -> bool:
+        """Whether the server answers `GET /health` with 200 (it says 503 while loading)."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", self.port), 2.0
+            )
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            status = await asyncio.wait_for(reader.readline(), 5.0)
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+        return status.startswith(b"HTTP/1.1 200")
+
+    async def _wait_healthy(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            process = self._process
+            if process is None or process.returncode is not None:
+                status = None if process is None else process.returncode
+                raise LocalServerError(
+                    f"llama-server exited with status {status} while starting:\n"
+                    + "\n".join(list(self.lines)[-15:])
+                )
+            if await self.health():
+                return
+            await asyncio.sleep(0.1)
+        raise LocalServerError(f"llama-server was not healthy within {seconds:g} s")
+
+    async def _supervise(self) -> None:
+        """Restarts the server each time it dies, waiting longer after each quick death."""
+        backoff = _FIRST_BACKOFF
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self._process is not None
+            started = loop.time()
+            status = await self._process.wait()
+            if self._stopping:
+                return
+            log.error(
+                "llama-server of provider %r exited with status %s; its last lines:\n%s",
+                self.provider,
+                status,
+                "\n".join(list(self.lines)[-20:]),
+            )
+            if loop.time() - started > _STABLE_SECONDS:
+                backoff = _FIRST_BACKOFF
+            log.warning("restarting llama-server of provider %r in %.1f s", self.provider, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+            if self._stopping:
+                return
+            self.restarts += 1
+            await self._spawn()
+            try:
+                await self._wait_healthy(self._settings.startup_timeout)
+            except LocalServerError as exc:
+                log.error("%s", exc)
+                continue
+            log.info(
+                "llama-server of provider %r is back (restart %d)", self.provider, self.restarts
+            )
+
+    async def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), _STOP_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    async def stop(self) -> None:
+        """Stops the server for good (the gateway's own requests have ended by then)."""
+        self._stopping = True
+        if self._supervising is not None:
+            self._supervising.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervising
+        await self._terminate()
+        if self._log_file is not None:
+            self._log_file.close()

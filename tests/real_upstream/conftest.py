@@ -1,0 +1,105 @@
+"""One stack whose only upstream is the managed `llama-server` running the real SmolLM2 model,
+for the whole session: the gateway builds the server (or finds it in the cache) and starts it.
+
+`make test` builds the server before pytest runs (`llm-gateway local-model build`), so the
+stack starts in seconds; from an empty cache it waits for the build.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+import pytest
+import requests
+
+from tests.support.stack import KEY, Stack, free_port, start_stack
+
+MODEL = "smollm2"
+# Minutes a first build may take on a slow machine (about 4-7 on 2 cores).
+_BUILD_WAIT_SECONDS = 1800
+
+
+@dataclass
+class LocalStack:
+    """The stack, and the llama-server behind it (reached directly only to check it)."""
+
+    stack: Stack
+    server_url: str
+    database: str
+
+    def server_metrics(self) -> dict[str, float]:
+        """The server's own counters (`llamacpp:...`)."""
+        text = requests.get(f"{self.server_url}/metrics", timeout=5).text
+        found = {}
+        for line in text.splitlines():
+            match = re.match(r"^llamacpp:(\w+) ([0-9.e+-]+)$", line)
+            if match:
+                found[match.group(1)] = float(match.group(2))
+        return found
+
+    def slots(self) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = requests.get(f"{self.server_url}/slots", timeout=5).json()
+        return answer
+
+    def wait_idle(self, seconds: float = 10.0) -> bool:
+        """Whether every slot is free within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not any(slot["is_processing"] for slot in self.slots()):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def local_config(folder: Any, port: int, **server: Any) -> dict[str, Any]:
+    return {
+        "listen": {
+            "rest": f"127.0.0.1:{free_port()}",
+            "grpc": f"127.0.0.1:{free_port()}",
+            "metrics": f"127.0.0.1:{free_port()}",
+        },
+        "providers": {
+            "local": {
+                "type": "local",
+                "server": {
+                    "port": port,
+                    "slots": 4,
+                    "context_size": 8192,
+                    "threads": 2,
+                    "log_file": str(folder / "llama-server.log"),
+                    **server,
+                },
+            },
+        },
+        "models": {MODEL: {"provider": "local", "model": "smollm2-135m-instruct"}},
+        "keys": [{"name": "tester", "key": KEY}],
+        "storage": {
+            "database": f"sqlite:///{folder / 'usage.db'}",
+            "key_secret": "real-upstream-secret-0123",
+            "usage_flush_seconds": 0.05,
+        },
+        "shutdown_grace_seconds": 10,
+    }
+
+
+@pytest.fixture(scope="session")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    folder = tmp_path_factory.mktemp("real-upstream")
+    port = free_port()
+    config = local_config(folder, port)
+    stack = start_stack(folder, config, wait_seconds=_BUILD_WAIT_SECONDS)
+    yield LocalStack(stack, f"http://127.0.0.1:{port}", config["storage"]["database"])
+    stack.stop()
+
+
+@pytest.fixture
+def client(local: LocalStack) -> openai.OpenAI:
+    """The official SDK, through Envoy."""
+    return openai.OpenAI(
+        base_url=f"{local.stack.rest_url}/v1", api_key=KEY, max_retries=0, timeout=60
+    )
