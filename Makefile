@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: run test bench reliability generate schemas lint typecheck fmt clean
+.PHONY: toolchain run test bench reliability generate schemas lint typecheck fmt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +17,23 @@ $(STAMP): pyproject.toml
 generate: $(STAMP)
 	$(BIN)/python scripts/generate.py --out service
 
-## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml.
-run: generate
+## What building the local model server (llama.cpp's llama-server) needs, from Debian if missing.
+toolchain:
+	command -v cmake >/dev/null && command -v ninja >/dev/null && command -v c++ >/dev/null || \
+		(apt-get update -q && apt-get install -y -q cmake ninja-build g++)
+
+## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml (the
+## first run builds the local model server: about 5-7 minutes on 2 cores, shown as it goes).
+run: generate toolchain
 	$(BIN)/llm-gateway up --config $(CONFIG)
 
-## Runs the whole suite (lint and type checks included).
-test: $(STAMP)
+## Runs the whole suite (lint and type checks included); the real-upstream tests run against
+## the local llama-server, built first if the cache (~/.cache/llm-gateway) has none.
+test: $(STAMP) toolchain
 	command -v kubectl >/dev/null || (apt-get update -q && apt-get install -y -q kubectl)
 	$(BIN)/ruff check service tests scripts bench reliability
 	$(BIN)/mypy
+	$(BIN)/llm-gateway local-model build
 	$(BIN)/pytest -q
 
 ## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots.

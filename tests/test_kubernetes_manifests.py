@@ -19,7 +19,7 @@ import yaml
 from llm_gateway.config import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
-OVERLAYS = ("dev", "prod", "istio")
+OVERLAYS = ("dev", "prod", "istio", "local-model")
 KUBERNETES = "1.32.0"
 Manifest = dict[str, Any]
 
@@ -220,6 +220,8 @@ def test_dockerfile_passes_hadolint() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "Dockerfile").read_text()
-    assert text.count("\nFROM ") == 2  # a build stage and a small runtime stage
+    # A build stage, the local model's build, and a small runtime stage.
+    assert text.count("\nFROM ") == 3
+    assert "llm-gateway local-model build" in text and "LLM_GATEWAY_CACHE_DIR" in text
     assert "scripts/generate.py" in text  # stubs and descriptor made in the build
     assert "\nUSER 10001" in text

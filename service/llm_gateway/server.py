@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -245,6 +246,8 @@ async def _start_with(
 
         tracing = Tracing(settings.tracing)
     router = Router(served.models, providers, settings.routing)
+    for name, local in local_servers.items():
+        local.on_recovered = functools.partial(router.provider_recovered, name)
     dispatcher = Dispatcher(router.chain, settings.routing)
     dataplane = DataPlane(
         router,

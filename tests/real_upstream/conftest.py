@@ -1,5 +1,6 @@
 """One stack whose only upstream is the managed `llama-server` running the real SmolLM2 model,
-for the whole session: the gateway builds the server (or finds it in the cache) and starts it.
+for the tests of this package: the gateway builds the server (or finds it in the cache) and
+starts it.
 
 `make test` builds the server before pytest runs (`llm-gateway local-model build`), so the
 stack starts in seconds; from an empty cache it waits for the build.
@@ -87,7 +88,7 @@ def local_config(folder: Any, port: int, **server: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # its server's memory is given back after this package
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("real-upstream")
     port = free_port()

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,8 @@ class LocalModelServer:
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
         self.restarts = 0
+        # Called each time a restarted server is healthy again.
+        self.on_recovered: Callable[[], None] | None = None
         self.lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
         self._log_file = open(settings.log_file, "a") if settings.log_file else None  # noqa: SIM115
 
@@ -278,6 +281,8 @@ class LocalModelServer:
             log.info(
                 "llama-server of provider %r is back (restart %d)", self.provider, self.restarts
             )
+            if self.on_recovered is not None:
+                self.on_recovered()
 
     async def _terminate(self) -> None:
         process = self._process

@@ -54,6 +54,11 @@ class Deployment:
         """Records a served request."""
         self.failures = 0
 
+    def recovered(self) -> None:
+        """Puts the deployment back in rotation at once (its upstream is known to be back)."""
+        self.failures = 0
+        self.cooling_until = 0.0
+
     def failed(self, now: float, code: str | None = None) -> None:
         """Records a failure that is the deployment's fault (and its error code); may start a
         cooldown."""

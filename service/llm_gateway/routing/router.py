@@ -61,6 +61,14 @@ class Router:
         """The model and then its fallbacks, in the order they are tried."""
         return [route, *(self._routes[name] for name in route.fallbacks)]
 
+    def provider_recovered(self, provider: str) -> None:
+        """Puts every deployment on `provider` back in rotation: a managed server that was
+        restarted is known to serve again, sooner than a cooldown would find out."""
+        for route in self._routes.values():
+            for deployment in route.deployments:
+                if deployment.provider.name == provider:
+                    deployment.recovered()
+
     def routes(self) -> list[ModelRoute]:
         """Returns every route, in configuration order."""
         return list(self._routes.values())
