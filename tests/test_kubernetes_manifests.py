@@ -174,7 +174,10 @@ def test_references_between_resources_resolve(rendered: tuple[str, list[Manifest
         if "secretKeyRef" in e.get("valueFrom", {})
     }
     generated = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
-    if overlay == "dev":  # its secrets are generated, under a hashed name the pod must use
+    if overlay in (
+        "dev",
+        "local-model",
+    ):  # its secrets are generated, under a hashed name the pod must use
         assert any(name.startswith("llm-gateway-secrets-") for name in secret_refs)
         assert secret_refs & generated
     else:  # created by the operator beforehand, never committed

@@ -58,6 +58,7 @@ HERE = "here: {type: local, server: {slots: 2, context_size: 4096, threads: 1}}"
         ('here: {type: openai, base_url: "http://x:1/v1", server: {}}', r"only a `local` provider"),
         ("here: {type: local, server: {slots: 0}}", r"providers\.here\.server\.slots"),
         ("here: {type: local, server: {sltos: 2}}", r"providers\.here\.server\.sltos"),
+        ("here: {type: local, server: {model: nope}}", r"server\.model: unknown model 'nope'"),
     ],
 )
 def test_bad_local_entries_are_named(entry: str, message: str) -> None:

@@ -23,6 +23,7 @@ import yaml
 from llm_gateway import keys_cli
 from llm_gateway.config import ConfigError, GatewaySettings, load_config
 from llm_gateway.local import commands as local_model_cli
+from llm_gateway.local.supervisor import LocalServerError, prepare
 from llm_gateway.logs import configure_logging
 from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
@@ -70,6 +71,15 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
         await envoy.wait_idle(_LAST_BYTES_SECONDS)
         await envoy.stop()
     return status
+
+
+def _prepare_local_models(settings: GatewaySettings) -> None:
+    """Builds the local model servers the config needs and fetches their models, before the
+    event loop starts: a first build takes minutes, and Ctrl-C must stop it (and its compiler)
+    at once rather than after it."""
+    for provider in settings.providers.values():
+        if provider.server is not None:
+            prepare(provider.server)
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -130,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sidecar":
             return _run(envoy.serve(settings.shutdown_grace_seconds + _LAST_BYTES_SECONDS))
         elif args.command == "serve":
+            _prepare_local_models(settings)
             _run(serve(settings))
         else:
+            _prepare_local_models(settings)
             return _run(_up(settings, envoy))
-    except (ConfigError, StartupError, EnvoyError) as exc:
+    except (ConfigError, StartupError, EnvoyError, LocalServerError) as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

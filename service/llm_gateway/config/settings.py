@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from llm_gateway.local.models import CATALOGUE
+
 
 class _Section(BaseModel):
     # A misspelt option must fail at start, not be ignored.
@@ -97,6 +99,13 @@ class LocalServerSettings(_Section):
     extra_args: list[str] = Field(
         default_factory=list, description="further `llama-server` options, as they are"
     )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in CATALOGUE:
+            raise ValueError(f"unknown model {value!r} (known: {', '.join(sorted(CATALOGUE))})")
+        return value
 
 
 class ProviderSettings(_Section):

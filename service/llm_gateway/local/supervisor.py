@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from llm_gateway.config.settings import LocalServerSettings
 from llm_gateway.local.build import BuildError, ServerBuild, build_server
@@ -33,15 +34,12 @@ _STABLE_SECONDS = 60.0
 _STOP_SECONDS = 10.0
 
 
-# llama.cpp marks each line after its timestamp: `0.00.005.713 W srv ...`.
-_LEVELS = {"E": logging.ERROR, "W": logging.WARNING}
-
-
 def _level(line: str) -> int:
-    """The level a server line is logged at: its errors and warnings as such, the rest (a few
-    lines per request) at DEBUG."""
+    """The level a server line is logged at: its errors (llama.cpp marks each line after its
+    timestamp: `0.00.005.713 E srv ...`) as errors, the rest at DEBUG. Its warnings are
+    routine (a prompt cache reused, no API key on loopback) and come several per request."""
     _, _, rest = line.partition(" ")
-    return _LEVELS.get(rest[:2].strip(), logging.DEBUG) if rest[1:2] == " " else logging.DEBUG
+    return logging.ERROR if rest.startswith("E ") else logging.DEBUG
 
 
 class LocalServerError(RuntimeError):
@@ -61,19 +59,22 @@ class LaunchPlan:
 def prepare(settings: LocalServerSettings) -> LaunchPlan:
     """Builds the server and fetches the model if the cache lacks them (blocking: minutes on a
     machine that has neither)."""
+    # What the config names is checked before a build of minutes.
+    model = None
+    if settings.model_file is not None:
+        model_file = Path(settings.model_file)
+        if not model_file.is_file():
+            raise LocalServerError(f"server.model_file: no such file {model_file}")
+    else:
+        model = CATALOGUE.get(settings.model)
+        if model is None:
+            known = ", ".join(sorted(CATALOGUE))
+            raise LocalServerError(f"server.model: unknown model {settings.model!r} ({known})")
     try:
         build = build_server()
-        if settings.model_file is not None:
-            model_file = Path(settings.model_file)
-            if not model_file.is_file():
-                raise LocalServerError(f"server.model_file: no such file {model_file}")
-            chatml = False
-            name = model_file.stem
+        if model is None:
+            chatml, name = False, model_file.stem
         else:
-            model = CATALOGUE.get(settings.model)
-            if model is None:
-                known = ", ".join(sorted(CATALOGUE))
-                raise LocalServerError(f"server.model: unknown model {settings.model!r} ({known})")
             model_file, chatml, name = fetch_model(model), model.chatml, model.name
     except BuildError as exc:
         raise LocalServerError(f"cannot prepare the local model server: {exc}") from None
@@ -105,6 +106,13 @@ def _threads(settings: LocalServerSettings) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
+def _open_log(path: str) -> TextIO:
+    try:
+        return open(path, "a")  # kept open for the server's lifetime
+    except OSError as exc:
+        raise LocalServerError(f"server.log_file: cannot open {path}: {exc.strerror}") from None
+
+
 def _parent_death_prefix() -> list[str]:
     """`setpriv --pdeathsig` (util-linux) makes the kernel stop the server should the gateway
     die without stopping it; a `preexec_fn` would force a fork after gRPC's threads started."""
@@ -128,18 +136,12 @@ class LocalModelServer:
         # Called each time a restarted server is healthy again.
         self.on_recovered: Callable[[], None] | None = None
         self.lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
-        self._log_file = open(settings.log_file, "a") if settings.log_file else None  # noqa: SIM115
+        self._log_file: TextIO | None = None
 
     @property
     def base_url(self) -> str:
         """The OpenAI-compatible API root of the server."""
         return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def pid(self) -> int | None:
-        """The running server's process id."""
-        process = self._process
-        return process.pid if process is not None and process.returncode is None else None
 
     def describe(self) -> str:
         """What the server runs, for the start-up log."""
@@ -182,12 +184,14 @@ class LocalModelServer:
     async def start(self) -> None:
         """Prepares the server if needed, starts it and waits until it is healthy; raises
         `LocalServerError` if it does not get there."""
-        self._plan = await asyncio.to_thread(prepare, self._settings)
-        await self._spawn()
         try:
+            self._plan = await asyncio.to_thread(prepare, self._settings)
+            if self._settings.log_file:
+                self._log_file = _open_log(self._settings.log_file)
+            await self._spawn()
             await self._wait_healthy(self._settings.startup_timeout)
-        except LocalServerError:
-            await self._terminate()
+        except BaseException:
+            await self.stop()
             raise
         self._supervising = asyncio.create_task(self._supervise())
 
@@ -277,6 +281,7 @@ class LocalModelServer:
                 await self._wait_healthy(self._settings.startup_timeout)
             except LocalServerError as exc:
                 log.error("%s", exc)
+                await self._terminate()  # one that runs but is not healthy is ended too
                 continue
             log.info(
                 "llama-server of provider %r is back (restart %d)", self.provider, self.restarts
