@@ -23,7 +23,7 @@ toolchain:
 		(apt-get update -q && apt-get install -y -q cmake ninja-build g++)
 
 ## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml (the
-## first run builds the local model server: about 5-7 minutes on 2 cores, shown as it goes).
+## first run builds the local model server: about 4 minutes on 2 cores, shown as it goes).
 run: generate toolchain
 	$(BIN)/llm-gateway up --config $(CONFIG)
 

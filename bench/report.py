@@ -257,10 +257,6 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", "Flagged (within 10% of a harness ceiling):", ""]
         lines += [f"- {flag}" for flag in r["flags"]]
     if "local_model" in r:
-        from bench.local_model import section
-
-        lines += ["", *section(r["local_model"])]
-    if "local_model" in r:
         lines += ["", *local_model.section(r["local_model"])]
     lines += ["", "## Analysis of this run", ""] + [f"- {n}" for n in r.get("analysis", [])]
     lines += ["", "## Notes (measured while developing)", ""] + [f"- {n}" for n in r["notes"]]

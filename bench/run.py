@@ -241,7 +241,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             proc.stop()
         upstreams.stop()
     print("local model", flush=True)
-    results["local_model"] = local_model.measure(work, rounds=3 if quick else 7)
+    results["local_model"] = local_model.measure(work, rounds=3 if quick else 9)
     return results
 
 

@@ -11,8 +11,9 @@ import grpc
 import pytest
 from google import genai
 from google.genai import types
+from google.protobuf import struct_pb2
 
-from llm_gateway.v1 import chat_pb2, completions_pb2, llm_gateway_service_pb2_grpc
+from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, llm_gateway_service_pb2_grpc
 from tests.real_upstream.conftest import MODEL, LocalStack
 from tests.support.grpc_client import METADATA, stub
 from tests.support.stack import KEY
@@ -69,6 +70,130 @@ def test_grpc_completion_and_its_errors(gateway: Stub) -> None:
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "context size" in (caught.value.details() or "")
+
+
+def _chat(text: str, **fields: object) -> chat_pb2.ChatCompletionRequest:
+    return chat_pb2.ChatCompletionRequest(
+        model=MODEL, messages=[chat_pb2.ChatMessage(role="user", text=text)], **fields
+    )
+
+
+def test_grpc_length_stop_seed_and_logprobs(gateway: Stub) -> None:
+    cut = gateway.CreateChatCompletion(
+        _chat("Write a long story.", max_tokens=5), metadata=METADATA, timeout=60
+    )
+    assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 5
+    counting = "Count from 1 to 10, one per line."
+    free = gateway.CreateChatCompletion(
+        _chat(counting, max_tokens=60, temperature=0.0), metadata=METADATA, timeout=60
+    )
+    stopped = gateway.CreateChatCompletion(
+        _chat(
+            counting,
+            max_tokens=60,
+            temperature=0.0,
+            stop=common_pb2.StopSequences(sequences=["3"], single=True),
+        ),
+        metadata=METADATA,
+        timeout=60,
+    )
+    text = stopped.choices[0].message.content
+    assert "3" not in text and free.choices[0].message.content.startswith(text)
+    sampled = [
+        gateway.CreateChatCompletion(
+            _chat("Invent a word.", max_tokens=20, temperature=1.5, seed=21),
+            metadata=METADATA,
+            timeout=60,
+        )
+        .choices[0]
+        .message.content
+        for _ in range(2)
+    ]
+    assert sampled[0] == sampled[1]
+    scored = gateway.CreateChatCompletion(
+        _chat("Name three colours.", max_tokens=5, logprobs=True, top_logprobs=2),
+        metadata=METADATA,
+        timeout=60,
+    )
+    entries = scored.choices[0].logprobs.content
+    assert len(entries) == scored.usage.completion_tokens
+    assert all(len(entry.top_logprobs) == 2 and entry.logprob <= 0 for entry in entries)
+
+
+def test_grpc_json_schema_and_streamed_tool_calls(gateway: Stub) -> None:
+    schema = struct_pb2.Struct()
+    schema.update(
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            "required": ["name", "age"],
+        }
+    )
+    shaped = gateway.CreateChatCompletion(
+        _chat(
+            "Describe a person as JSON.",
+            max_tokens=60,
+            response_format=chat_pb2.ResponseFormat(
+                type="json_schema",
+                json_schema=chat_pb2.JsonSchemaFormat(name="person", schema=schema),
+            ),
+        ),
+        metadata=METADATA,
+        timeout=60,
+    )
+    person = json.loads(shaped.choices[0].message.content)
+    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    parameters = struct_pb2.Struct()
+    parameters.update(
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    )
+    tool = chat_pb2.Tool(
+        type="function",
+        function=chat_pb2.FunctionDefinition(
+            name="get_weather", description="Get the weather of a city", parameters=parameters
+        ),
+    )
+    example = chat_pb2.ChatMessage(
+        role="assistant",
+        tool_calls=[
+            chat_pb2.ToolCall(
+                id="call_1",
+                type="function",
+                function=chat_pb2.FunctionCall(name="get_weather", arguments='{"city": "Paris"}'),
+            )
+        ],
+    )
+    request = chat_pb2.ChatCompletionRequest(
+        model=MODEL,
+        messages=[
+            chat_pb2.ChatMessage(role="user", text="What is the weather in Paris?"),
+            example,
+            chat_pb2.ChatMessage(role="user", text="What is the weather in Berlin?"),
+        ],
+        tools=[tool],
+        max_tokens=60,
+        temperature=0.0,
+    )
+    arguments, names, finish = "", "", ""
+    for chunk in gateway.StreamChatCompletion(request, metadata=METADATA, timeout=60):
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            for call in choice.delta.tool_calls:
+                names += call.function.name
+                arguments += call.function.arguments
+    assert finish == "tool_calls" and names == "get_weather"
+    assert json.loads(arguments) == {"city": "Berlin"}
+
+
+def test_grpc_cancellation_frees_the_servers_slot(gateway: Stub, local: LocalStack) -> None:
+    request = _chat("Write a very long story.", max_tokens=1500)
+    request.extra_body.update({"ignore_eos": True})
+    call = gateway.StreamChatCompletion(request, metadata=METADATA, timeout=60)
+    for _ in range(10):
+        next(call)
+    assert any(slot["is_processing"] for slot in local.slots())
+    call.cancel()
+    assert local.wait_idle(10), local.slots()
 
 
 def test_anthropic_messages_through_translation(local: LocalStack) -> None:
