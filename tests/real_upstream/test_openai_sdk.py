@@ -373,6 +373,10 @@ def test_context_overflow_is_the_servers_400_in_openais_shape(client: openai.Ope
         body = caught.value.body
         assert isinstance(body, dict) and "exceeds the available context size" in body["message"]
         assert body["type"] == "exceed_context_size_error" or body["code"]
+    # Asked as one request per choice: the upstream's refusal, not a failure of the gateway.
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=long, n=2)  # type: ignore[arg-type]
+    assert "exceeds the available context size" in str(caught.value)
 
 
 def test_cancelling_a_stream_frees_the_servers_slot(local: LocalStack) -> None:

@@ -113,13 +113,18 @@ class LlamaServerProvider(OpenAICompatibleProvider):
         if n == 1:
             answer = await super().create(endpoint, body, call)
         else:
-            async with asyncio.TaskGroup() as group:  # one failure cancels the others
-                tasks = [
-                    group.create_task(
-                        super(LlamaServerProvider, self).create(endpoint, _one_of(body, i), call)
-                    )
-                    for i in range(n)
-                ]
+            try:
+                async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                    tasks = [
+                        group.create_task(
+                            super(LlamaServerProvider, self).create(
+                                endpoint, _one_of(body, i), call
+                            )
+                        )
+                        for i in range(n)
+                    ]
+            except ExceptionGroup as failures:  # the caller gets the first, as from one call
+                raise failures.exceptions[0] from None
             answer = _joined([task.result() for task in tasks])
         for choice in answer.get("choices") or ():
             if endpoint is Endpoint.COMPLETIONS:
