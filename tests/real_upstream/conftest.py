@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -57,7 +58,7 @@ class LocalStack:
         return False
 
 
-def local_config(folder: Any, port: int, **server: Any) -> dict[str, Any]:
+def local_config(folder: Path, port: int, **server: Any) -> dict[str, Any]:
     return {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
