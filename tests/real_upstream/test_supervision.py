@@ -14,6 +14,7 @@ import pytest
 import requests
 import yaml
 
+from llm_gateway.local.cache import CACHE_VARIABLE
 from tests.real_upstream.conftest import MODEL, local_config
 from tests.support.stack import KEY, Stack, free_port, start_stack
 
@@ -92,7 +93,8 @@ def test_the_shipped_config_without_keys_serves_the_local_model(root: Path, tmp_
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.endswith("_API_KEY") and not name.startswith("LLM_GATEWAY_")
+        if not name.endswith("_API_KEY")
+        and (not name.startswith("LLM_GATEWAY_") or name == CACHE_VARIABLE)
     }
     env["LLM_GATEWAY_API_KEY"] = KEY  # the callers' key, as the README's table says
     config = yaml.safe_load((root / "config" / "gateway.yaml").read_text())
