@@ -24,7 +24,7 @@ from llm_gateway.model.request import Endpoint
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
-from llm_gateway.routing import Attempts, Dispatcher, Job, Router
+from llm_gateway.routing import Attempts, Dispatcher, Job, Router, backoff
 
 CHUNKS = [{"choices": [{"index": 0, "delta": {"content": w}}]} for w in ("a", "b", "c")]
 
@@ -48,15 +48,17 @@ class ScriptedProvider:
         self.name = name
         self.script = list(script)
         self.calls = 0
+        self.seen: list[UpstreamCall] = []  # the call facts of each attempt
 
-    def _next(self) -> Any:
+    def _next(self, call: UpstreamCall) -> Any:
         self.calls += 1
+        self.seen.append(call)
         return self.script.pop(0) if self.script else None
 
     async def create(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
     ) -> dict[str, Any]:
-        outcome = self._next()
+        outcome = self._next(call)
         if outcome == "hang":
             await asyncio.sleep(60)
         if isinstance(outcome, GatewayError):
@@ -66,7 +68,7 @@ class ScriptedProvider:
     async def stream(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
     ) -> AsyncGenerator[dict[str, Any], None]:
-        outcome = self._next()
+        outcome = self._next(call)
         if outcome == "hang":
             await asyncio.sleep(60)
         if isinstance(outcome, GatewayError):
@@ -183,6 +185,35 @@ def test_retry_goes_to_another_deployment_first() -> None:
     with pytest.raises(GatewayError):
         harness.create("m")
     assert (a.calls, b.calls) == (1, 1)
+
+
+class _Ceiling(random.Random):
+    """Draws the top of every range: the backoff's ceiling itself."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_the_backoff_ceiling_doubles_up_to_its_maximum() -> None:
+    policy = RoutingSettings(backoff_seconds=0.25, max_backoff_seconds=1.5)
+    ceilings = [backoff.delay(policy, attempt, None, _Ceiling()) for attempt in range(1, 6)]
+    assert ceilings == [0.25, 0.5, 1.0, 1.5, 1.5]
+    assert backoff.delay(policy, 1, 3.0, _Ceiling()) == 3.0  # Retry-After is a floor
+    assert backoff.delay(policy, 3, 0.1, _Ceiling()) == 1.0
+
+
+def test_a_deployments_connect_timeout_reaches_its_upstream_calls() -> None:
+    a, b = ScriptedProvider("a", server_error()), ScriptedProvider("b")
+    models = {
+        "timed": {"provider": "a", "model": "ma", "connect_timeout": 0.5},
+        "default": {"provider": "b", "model": "mb"},
+    }
+    harness = Harness(models, {"a": a, "b": b}, retries=1, cooldown_failures=10)
+    for model in ("timed", "default"):
+        harness.create(model)  # on "timed": a failed attempt, then its retry
+        harness.stream(model)
+    assert [c.connect_timeout for c in a.seen] == [0.5, 0.5, 0.5]
+    assert [c.connect_timeout for c in b.seen] == [None, None]
 
 
 def test_backoff_grows_and_honours_retry_after() -> None:
