@@ -112,6 +112,33 @@ def test_function_call(
 
 
 @pytest.mark.parametrize("model", ["gpt-echo", "gemini-echo"])
+def test_the_one_allowed_function_is_called(
+    gemini: genai.Client, upstream: ScriptedUpstream, model: str
+) -> None:
+    def get_time(city: str) -> str:
+        """Time in a city."""
+        return "noon"
+
+    config = types.GenerateContentConfig(
+        tools=[get_weather, get_time],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(
+                mode=types.FunctionCallingConfigMode.ANY, allowed_function_names=["get_time"]
+            )
+        ),
+    )
+    answer = gemini.models.generate_content(model=model, contents="time?", config=config)
+    assert [call.name for call in answer.function_calls or ()] == ["get_time"]
+    sent = upstream.last().body
+    if model == "gpt-echo":
+        assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
+    else:
+        calling = {"mode": "ANY", "allowedFunctionNames": ["get_time"]}
+        assert sent["toolConfig"] == {"functionCallingConfig": calling}
+
+
+@pytest.mark.parametrize("model", ["gpt-echo", "gemini-echo"])
 def test_function_response_turn(
     gemini: genai.Client, upstream: ScriptedUpstream, model: str
 ) -> None:

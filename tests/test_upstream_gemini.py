@@ -133,6 +133,22 @@ def test_function_calls(client: openai.OpenAI, upstream: ScriptedUpstream, strea
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
 
 
+def test_a_named_tool_choice_allows_only_that_function(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    second = {**TOOLS[0], "function": {**TOOLS[0]["function"], "name": "get_time"}}
+    completion = client.chat.completions.create(
+        model="gemini-echo",
+        messages=[{"role": "user", "content": "time?"}],
+        tools=[*TOOLS, second],  # type: ignore[list-item]
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
+    calls = completion.choices[0].message.tool_calls or []
+    assert [call.function.name for call in calls] == ["get_time"]  # type: ignore[union-attr]
+    calling = {"mode": "ANY", "allowedFunctionNames": ["get_time"]}
+    assert upstream.last().body["toolConfig"] == {"functionCallingConfig": calling}
+
+
 def test_multi_turn_with_function_responses(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:

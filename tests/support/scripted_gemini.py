@@ -22,12 +22,54 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import pydantic
 from aiohttp import web
+from google.genai import types
 
 if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
 
 CALL_ARGS = {"city": "Paris"}
+
+
+# The request body's fields, checked as the real API checks them: google-genai's types forbid
+# unknown fields, as the API refuses an unknown name in its JSON payload.
+_REQUEST_FIELDS: dict[str, pydantic.TypeAdapter[Any]] = {
+    "contents": pydantic.TypeAdapter(list[types.Content]),
+    "systemInstruction": pydantic.TypeAdapter(types.Content),
+    "tools": pydantic.TypeAdapter(list[types.Tool]),
+    "toolConfig": pydantic.TypeAdapter(types.ToolConfig),
+    "generationConfig": pydantic.TypeAdapter(types.GenerationConfig),
+    "safetySettings": pydantic.TypeAdapter(list[types.SafetySetting]),
+    "cachedContent": pydantic.TypeAdapter(str),
+    "labels": pydantic.TypeAdapter(dict[str, str]),
+}
+
+
+def refusal(body: Any) -> dict[str, Any] | None:
+    """The API's 400 `INVALID_ARGUMENT` for a body it would not accept, else None."""
+    if not isinstance(body, dict):
+        return _invalid("Invalid JSON payload received.")
+    for name, value in body.items():
+        adapter = _REQUEST_FIELDS.get(name)
+        if adapter is None:
+            return _invalid(
+                f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.'
+            )
+        try:
+            adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+            return _invalid(
+                f"Invalid JSON payload received at {name}.{where}: {exc.errors()[0]['msg']}"
+            )
+    if not body.get("contents"):
+        return _invalid("* GenerateContentRequest.contents: contents is not specified")
+    return None
+
+
+def _invalid(message: str) -> dict[str, Any]:
+    return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
@@ -145,6 +187,9 @@ async def handle(
     request: web.Request, recorded: Recorded, model: str, stream: bool
 ) -> web.StreamResponse:
     body = recorded.body
+    refused = refusal(body)
+    if refused is not None:
+        return web.json_response(refused, status=400)
     if model == "rate-limited":
         error = {
             "error": {

@@ -369,7 +369,9 @@ def _text_logprobs(words: list[str], top: int, offset: int) -> dict[str, Any]:
 def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     if not body.get("tools") or body.get("tool_choice") == "none":
         return None
-    name = body["tools"][0]["function"]["name"]
+    choice = body.get("tool_choice")
+    named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    name = named or body["tools"][0]["function"]["name"]  # a named choice is the one called
     return {
         "id": "call_1",
         "type": "function",
