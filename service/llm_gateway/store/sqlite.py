@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,6 +82,20 @@ def database_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def _write_ahead_logging(connection: sqlite3.Connection, wait_seconds: float = 5.0) -> None:
+    """Puts the file in WAL mode. While other processes open a new file, SQLite may refuse the
+    switch with "database is locked" at once, without its busy handler: it is retried."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SqliteStore:
     """Virtual keys and usage records in one SQLite file."""
 
@@ -97,9 +112,9 @@ class SqliteStore:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=5000")
+            _write_ahead_logging(connection)
+            connection.execute("PRAGMA synchronous=NORMAL")
             self._connection = connection
         return work(self._connection)
 
