@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import orjson
 
 from llm_gateway.local.cache import cache_root, exclusive
+from llm_gateway.processes import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def build_server(root: Path | None = None, jobs: int | None = None) -> ServerBui
         with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as work:
             work_path = Path(work)
             source = fetch_source(work_path / "source")
-            _compile(source, work_path / "build", jobs or _jobs())
+            _compile(source, work_path / "build", jobs or usable_cpus())
             staged = work_path / "staged"
             (staged / "templates").mkdir(parents=True)
             shutil.copy2(work_path / "build" / "bin" / "llama-server", staged / "llama-server")
@@ -209,10 +209,6 @@ def build_server(root: Path | None = None, jobs: int | None = None) -> ServerBui
             staged.rename(target)
         log.info("llama-server: built in %s (%s)", _duration(seconds), target)
         return ServerBuild(target)
-
-
-def _jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def _duration(seconds: float) -> str:

@@ -11,9 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 import shutil
-import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import TextIO
 from llm_gateway.config.settings import LocalServerSettings
 from llm_gateway.local.build import BuildError, ServerBuild, build_server
 from llm_gateway.local.models import CATALOGUE, fetch_model
+from llm_gateway.processes import terminate, usable_cpus
 
 log = logging.getLogger(__name__)
 # The server's lines that are kept to be shown when it dies.
@@ -103,7 +102,7 @@ def free_port() -> int:
 def _threads(settings: LocalServerSettings) -> int:
     if settings.threads is not None:
         return settings.threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return usable_cpus()
 
 
 def _open_log(path: str) -> TextIO:
@@ -290,15 +289,8 @@ class LocalModelServer:
                 self.on_recovered()
 
     async def _terminate(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), _STOP_SECONDS)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        if self._process is not None:
+            await terminate(self._process, _STOP_SECONDS)
 
     async def stop(self) -> None:
         """Stops the server for good (the gateway's own requests have ended by then)."""

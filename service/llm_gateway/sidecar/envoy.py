@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import os
 import resource
 import shutil
 import signal
@@ -27,6 +26,7 @@ import yaml
 
 from llm_gateway.config import ConfigError, GatewaySettings
 from llm_gateway.config.settings import TracingSettings
+from llm_gateway.processes import terminate, usable_cpus
 
 log = logging.getLogger(__name__)
 _TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
@@ -271,9 +271,7 @@ class EnvoyProcess:
         # No hot restart: several stacks may share a host, and restarts replace the process.
         # One worker thread per CPU this process may run on (Envoy would count them all),
         # unless told otherwise (a container's CPU limit is not an affinity).
-        workers = self._concurrency or (
-            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        )
+        workers = self._concurrency or usable_cpus()
         return [
             envoy_binary(),
             "-c",
@@ -372,14 +370,8 @@ class EnvoyProcess:
 
     async def stop(self, kill_after: float = 10.0) -> None:
         """Stops Envoy (SIGTERM, then SIGKILL after `kill_after` seconds)."""
-        process = self._process
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), kill_after)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if self._process is not None:
+            await terminate(self._process, kill_after)
         self._config_dir.cleanup()
 
     async def serve(self, grace: float) -> int:
