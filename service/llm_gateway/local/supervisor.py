@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from llm_gateway.config.settings import LocalServerSettings
-from llm_gateway.local.build import BuildError, ServerBuild, build_server
+from llm_gateway.local.build import ServerBuild, build_server
 from llm_gateway.local.models import CATALOGUE, fetch_model
+from llm_gateway.local.package_index import PreparationError
 from llm_gateway.processes import terminate, usable_cpus
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def prepare(settings: LocalServerSettings) -> LaunchPlan:
             chatml, name = False, model_file.stem
         else:
             model_file, chatml, name = fetch_model(model), model.chatml, model.name
-    except BuildError as exc:
+    except PreparationError as exc:
         raise LocalServerError(f"cannot prepare the local model server: {exc}") from None
     return LaunchPlan(build.binary, model_file, _template(settings, build, chatml), name)
 
