@@ -32,6 +32,9 @@ keys:
 """
 
 
+HERE = "here: {type: local, server: {slots: 2, context_size: 4096, threads: 1}}"
+
+
 def test_a_local_provider_has_a_server_section_and_no_url() -> None:
     settings = parse_config(LOCAL, "t.yaml", {})
     here = settings.providers["here"]
@@ -43,11 +46,10 @@ def test_a_local_provider_has_a_server_section_and_no_url() -> None:
     server = defaults.providers["here"].server
     assert server is not None and server.model == "smollm2-135m-instruct"
     assert server.context_size == 8192 and server.slots == 4 and server.chat_template == "auto"
+    omitted = parse_config(LOCAL.replace(HERE, "here: {type: local}"), "t.yaml", {})
+    assert omitted.providers["here"].server == server  # no section: the defaults
     pointed = here.with_base_url("http://127.0.0.1:9/v1")
     assert pointed.base_url == "http://127.0.0.1:9/v1" and pointed.server == here.server
-
-
-HERE = "here: {type: local, server: {slots: 2, context_size: 4096, threads: 1}}"
 
 
 @pytest.mark.parametrize(

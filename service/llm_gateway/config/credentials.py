@@ -10,7 +10,7 @@ def missing_credentials(settings: GatewaySettings) -> list[str]:
     and the models that will fail until then (servers on this machine often need none)."""
     warnings = []
     for name, provider in settings.providers.items():
-        if provider.has_api_key or provider.is_local:
+        if provider.has_credentials:
             continue
         served = sorted(
             model

@@ -17,15 +17,10 @@ class Served:
     lines: list[str]
 
 
-def _usable(settings: GatewaySettings, provider: str) -> bool:
-    entry = settings.providers[provider]
-    return entry.has_api_key or entry.is_local
-
-
 def _reachable(settings: GatewaySettings, name: str, seen: frozenset[str] = frozenset()) -> bool:
     """Whether some deployment of the model, or of a fallback, can be called."""
     model = settings.models[name]
-    if any(_usable(settings, d.provider) for d in model.deployments):
+    if any(settings.providers[d.provider].has_credentials for d in model.deployments):
         return True
     return any(
         _reachable(settings, fallback, seen | {name})

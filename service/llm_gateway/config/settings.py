@@ -161,6 +161,12 @@ class ProviderSettings(_Section):
         return self.api_key is not None and bool(self.api_key.get_secret_value())
 
     @property
+    def has_credentials(self) -> bool:
+        """Whether calls can be authorised: a key, or a server on this machine (where servers
+        often need none)."""
+        return self.has_api_key or self.is_local
+
+    @property
     def is_local(self) -> bool:
         """Whether the upstream is on this machine (where servers often need no key)."""
         if self.type == "local":
@@ -183,14 +189,18 @@ class ProviderSettings(_Section):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_server(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") == "local" and data.get("server") is None:
+            return {**data, "server": {}}
+        return data
+
     @model_validator(mode="after")
     def _local_or_remote(self) -> ProviderSettings:
-        # Pydantic's models are frozen here; the default server section is filled in once.
         if self.type == "local":
             if self.base_url:
                 raise ValueError("a `local` provider runs its own server: give no base_url")
-            if self.server is None:
-                object.__setattr__(self, "server", LocalServerSettings())
         else:
             if not self.base_url:
                 raise ValueError("base_url: required for this provider type")
