@@ -31,6 +31,7 @@ import yaml
 
 from bench.load import KEY
 from bench.procs import Proc, free_port, start
+from bench.systems import BIN
 
 MODEL = "smollm2"
 TOKENS = 200
@@ -65,8 +66,6 @@ def start_stack(work: Path, **server: Any) -> tuple[Proc, str, str]:
     work.mkdir(parents=True, exist_ok=True)
     path = work / "local-model.yaml"
     path.write_text(yaml.safe_dump(config))
-    from bench.systems import BIN
-
     proc = start(
         "gateway-local-model",
         [str(BIN / "llm-gateway"), "up", "--config", str(path)],

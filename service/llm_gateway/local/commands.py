@@ -62,16 +62,18 @@ def _status(models: list[WheelModel]) -> dict[str, Any]:
         "cache": str(cache_root()),
         "cache_variable": CACHE_VARIABLE,
         "server": server,
-        "models": [
-            {
-                "name": model.name,
-                "wheel": model.requirement,
-                "file": str(find_model(model) or ""),
-                "fetched": find_model(model) is not None,
-                "description": model.description,
-            }
-            for model in (models or list(CATALOGUE.values()))
-        ],
+        "models": [_model_status(model) for model in (models or list(CATALOGUE.values()))],
+    }
+
+
+def _model_status(model: WheelModel) -> dict[str, Any]:
+    found = find_model(model)
+    return {
+        "name": model.name,
+        "wheel": model.requirement,
+        "file": str(found or ""),
+        "fetched": found is not None,
+        "description": model.description,
     }
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import aiohttp
+
 from llm_gateway.config.settings import LocalServerSettings
 from llm_gateway.local.build import ServerBuild, build_server
 from llm_gateway.local.models import CATALOGUE, fetch_model
@@ -135,7 +137,7 @@ class LocalModelServer:
         self.restarts = 0
         # Called each time a restarted server is healthy again.
         self.on_recovered: Callable[[], None] | None = None
-        self.lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
+        self._lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
         self._log_file: TextIO | None = None
 
     @property
@@ -144,9 +146,8 @@ class LocalModelServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def describe(self) -> str:
-        """What the server runs, for the start-up log."""
-        if self._plan is None:
-            return f"llama-server on 127.0.0.1:{self.port}"
+        """What the server runs, for the start-up log (once it has started)."""
+        assert self._plan is not None, "start the server first"
         return (
             f"llama-server {self._plan.model_name} on 127.0.0.1:{self.port} "
             f"({self._settings.slots} slots, {self._settings.context_size} tokens of context)"
@@ -213,43 +214,31 @@ class LocalModelServer:
         tag = f"[llama-server {self.provider}]"
         while line := await process.stdout.readline():
             text = line.decode(errors="replace").rstrip()
-            self.lines.append(text)
+            self._lines.append(text)
             log.log(_level(text), "%s %s", tag, text)
             if self._log_file is not None:
                 self._log_file.write(text + "\n")
                 self._log_file.flush()
 
-    async def health(self) -> bool:
-        """Whether the server answers `GET /health` with 200 (it says 503 while loading)."""
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.port), 2.0
-            )
-        except (OSError, TimeoutError):
-            return False
-        try:
-            writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
-            status = await asyncio.wait_for(reader.readline(), 5.0)
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
-        return status.startswith(b"HTTP/1.1 200")
-
     async def _wait_healthy(self, seconds: float) -> None:
+        """Waits until `GET /health` answers 200 (it says 503 while the model loads)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while loop.time() < deadline:
-            process = self._process
-            if process is None or process.returncode is not None:
-                status = None if process is None else process.returncode
-                raise LocalServerError(
-                    f"llama-server exited with status {status} while starting:\n"
-                    + "\n".join(list(self.lines)[-15:])
-                )
-            if await self.health():
-                return
-            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{self.port}/health"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            while loop.time() < deadline:
+                process = self._process
+                if process is None or process.returncode is not None:
+                    status = None if process is None else process.returncode
+                    raise LocalServerError(
+                        f"llama-server exited with status {status} while starting:\n"
+                        + "\n".join(list(self._lines)[-15:])
+                    )
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.get(url) as answer:
+                        if answer.status == 200:
+                            return
+                await asyncio.sleep(0.1)
         raise LocalServerError(f"llama-server was not healthy within {seconds:g} s")
 
     async def _supervise(self) -> None:
@@ -266,7 +255,7 @@ class LocalModelServer:
                 "llama-server of provider %r exited with status %s; its last lines:\n%s",
                 self.provider,
                 status,
-                "\n".join(list(self.lines)[-20:]),
+                "\n".join(list(self._lines)[-20:]),
             )
             if loop.time() - started > _STABLE_SECONDS:
                 backoff = _FIRST_BACKOFF
