@@ -58,6 +58,24 @@ class LocalStack:
         return False
 
 
+def long_stream(stack: Stack, tokens: int) -> requests.Response:
+    """Opens a REST stream that generates exactly `tokens` tokens (`ignore_eos`); use it as a
+    context manager."""
+    return requests.post(
+        f"{stack.rest_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={
+            "model": MODEL,
+            "stream": True,
+            "max_tokens": tokens,
+            "ignore_eos": True,
+            "messages": [{"role": "user", "content": "Write a very long story."}],
+        },
+        stream=True,
+        timeout=60,
+    )
+
+
 def local_config(folder: Path, port: int, **server: Any) -> dict[str, Any]:
     return {
         "listen": {

@@ -11,9 +11,8 @@ import openai
 import pytest
 import requests
 
-from tests.real_upstream.conftest import MODEL, LocalStack
+from tests.real_upstream.conftest import MODEL, LocalStack, long_stream
 from tests.support.databases import query
-from tests.support.stack import KEY
 
 pytestmark = pytest.mark.real_upstream
 USER = [{"role": "user", "content": "Name three colours."}]
@@ -380,19 +379,7 @@ def test_context_overflow_is_the_servers_400_in_openais_shape(client: openai.Ope
 
 
 def test_cancelling_a_stream_frees_the_servers_slot(local: LocalStack) -> None:
-    with requests.post(
-        f"{local.stack.rest_url}/v1/chat/completions",
-        headers={"authorization": f"Bearer {KEY}"},
-        json={
-            "model": MODEL,
-            "stream": True,
-            "max_tokens": 1500,
-            "ignore_eos": True,
-            "messages": [{"role": "user", "content": "Write a very long story."}],
-        },
-        stream=True,
-        timeout=30,
-    ) as response:
+    with long_stream(local.stack, 1500) as response:
         assert response.status_code == 200
         lines = response.iter_lines()
         for _ in range(10):

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from llm_gateway.local.cache import CACHE_VARIABLE
-from tests.real_upstream.conftest import MODEL, local_config
+from tests.real_upstream.conftest import MODEL, local_config, long_stream
 from tests.support.stack import KEY, Stack, free_port, start_stack
 
 pytestmark = pytest.mark.real_upstream
@@ -40,43 +40,41 @@ def _chat(stack: Stack, **body: object) -> requests.Response:
     )
 
 
+def _killed_and_replaced(stack: Stack, server: psutil.Process) -> psutil.Process:
+    """Kills the server; returns its replacement once a request is served again."""
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    deadline = time.monotonic() + 30
+    answer = None
+    while time.monotonic() < deadline:
+        answer = _chat(stack, max_tokens=5)
+        if answer.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert answer is not None and answer.status_code == 200, answer.text if answer else None
+    replacement = _server_process(stack)
+    assert replacement.pid != server.pid
+    return replacement
+
+
 def test_a_dead_server_is_restarted_and_a_drained_gateway_stops_it_last(tmp_path: Path) -> None:
     stack = start_stack(tmp_path, local_config(tmp_path, free_port()), wait_seconds=1800)
     try:
         first = _server_process(stack)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        deadline = time.monotonic() + 30
-        answer = None
-        while time.monotonic() < deadline:
-            answer = _chat(stack, max_tokens=5)
-            if answer.status_code == 200:
-                break
-            time.sleep(0.2)
-        assert answer is not None and answer.status_code == 200, answer.text if answer else None
-        second = _server_process(stack)
-        assert second.pid != first.pid
+        second = _killed_and_replaced(stack, first)
         log = stack.log_path.read_text()
         assert "exited with status -9" in log and "is back (restart 1)" in log
         # Its own lines are kept in its log file, both runs of it; its last ones, tagged, in
         # the gateway's log when it died.
         assert (tmp_path / "llama-server.log").read_text().count("model loaded") == 2
         assert "its last lines:" in log
+        # Dying again soon after: the wait before the next restart has doubled.
+        second = _killed_and_replaced(stack, second)
+        log = stack.log_path.read_text()
+        assert "in 0.5 s" in log and "in 1.0 s" in log and "is back (restart 2)" in log
 
         # Drain: a stream running at SIGTERM ends whole; the server stops after it.
-        with requests.post(
-            f"{stack.rest_url}/v1/chat/completions",
-            headers={"authorization": f"Bearer {KEY}"},
-            json={
-                "model": MODEL,
-                "stream": True,
-                "max_tokens": 200,
-                "ignore_eos": True,
-                "messages": [{"role": "user", "content": "Write a story."}],
-            },
-            stream=True,
-            timeout=60,
-        ) as response:
+        with long_stream(stack, 200) as response:
             lines = response.iter_lines()
             next(lines)
             os.kill(stack.process.pid, signal.SIGTERM)
