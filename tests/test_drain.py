@@ -60,7 +60,7 @@ def _call() -> CallInfo:
 
 async def test_a_stream_waiting_for_its_upstream_ends_at_once() -> None:
     dataplane = _dataplane()
-    chunks = dataplane.stream(_request(True), _call())
+    chunks = dataplane.serve(_request(True), _call()).stream()
 
     async def consume() -> GatewayError:
         with pytest.raises(GatewayError) as raised:
@@ -78,7 +78,7 @@ async def test_a_stream_waiting_for_its_upstream_ends_at_once() -> None:
 
 async def test_a_stream_sending_a_chunk_is_not_interrupted_but_ends_before_the_next() -> None:
     dataplane = _dataplane()
-    chunks = dataplane.stream(_request(True), _call())
+    chunks = dataplane.serve(_request(True), _call()).stream()
     sending = asyncio.Event()
     sent = []
 
@@ -100,7 +100,7 @@ async def test_a_stream_sending_a_chunk_is_not_interrupted_but_ends_before_the_n
 
 async def test_a_unary_request_ends_with_the_error() -> None:
     dataplane = _dataplane()
-    pending = asyncio.create_task(dataplane.generate(_request(False), _call()))
+    pending = asyncio.create_task(dataplane.serve(_request(False), _call()).answer())
     await asyncio.sleep(0.05)
     assert dataplane.end_running() == 1
     with pytest.raises(GatewayError) as raised:

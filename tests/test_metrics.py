@@ -183,6 +183,34 @@ def test_counters_and_histograms_match_a_scripted_mix(measured: Stack) -> None:
     assert _sum(after, "llm_gateway_requests_in_flight") == 0
 
 
+def test_requests_are_labelled_by_surface_and_drops_are_counted(measured: Stack) -> None:
+    before = _scrape(measured.metrics_url)
+    marked = {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
+    body = {
+        "model": "gpt-echo",
+        "max_tokens": 9,
+        "messages": [{"role": "user", "content": [marked]}],
+    }
+    response = requests.post(
+        f"{measured.rest_url}/v1/messages",
+        json=body,
+        headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+        timeout=20,
+    )
+    assert response.status_code == 200
+    assert response.headers["x-llm-gateway-dropped"] == "messages.content.cache_control"
+    after = _scrape(measured.metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return _sum(after, name, **labels) - _sum(before, name, **labels)
+
+    served = {"gen_ai_request_model": "gpt-echo", "http_response_status_code": "200"}
+    assert delta("llm_gateway_requests_total", **served, surface="anthropic") == 1
+    assert delta("llm_gateway_requests_total", **served, surface="openai") == 0
+    dropped = {"surface": "anthropic", "gen_ai_provider_name": "openai"}
+    assert delta("llm_gateway_dropped_fields_total", **dropped) == 1
+
+
 def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:
     response = requests.post(
         f"{measured.rest_url}/v1/chat/completions",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from llm_gateway.api.anthropic.request import chat_request
+from llm_gateway.api.anthropic.request import translation
 from llm_gateway.api.anthropic.response import message
 from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
 from llm_gateway.api.gemini.response import GeminiStreamEncoder, generate_content_response
@@ -103,5 +103,5 @@ def test_anthropic_output_config_fields_without_counterpart_are_refused() -> Non
         "output_config": {"verbosity": "high"},
     }
     with pytest.raises(GatewayError) as caught:
-        chat_request(body)
+        translation(body)
     assert caught.value.status == 400 and caught.value.param == "output_config.verbosity"

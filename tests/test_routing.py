@@ -20,7 +20,7 @@ from llm_gateway.config.settings import (
     RoutingSettings,
 )
 from llm_gateway.errors import GatewayError
-from llm_gateway.model.request import Endpoint
+from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
@@ -112,7 +112,8 @@ class Harness:
         self.sleeps.append(seconds)
 
     def job(self, model: str) -> Job:
-        return Job(self.router.resolve(model), Endpoint.CHAT, {"model": model}, UpstreamCall("r"))
+        request = GenerationRequest(Endpoint.CHAT, {"model": model})
+        return Job(self.router.resolve(model), request, UpstreamCall("r"))
 
     def create(self, model: str) -> tuple[dict[str, Any], Attempts]:
         attempts = Attempts()

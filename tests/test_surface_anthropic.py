@@ -51,8 +51,10 @@ def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model:
         limits = (sent["max_completion_tokens"], sent["stop"], sent["temperature"])
         assert limits == (100, ["NEVER"], 0.3)
     else:
-        assert sent["system"] == [{"type": "text", "text": "Be brief."}]
+        # Passed through: the body exactly as the SDK wrote it, but for the model's name.
+        assert sent["system"] == "Be brief."
         assert sent["stop_sequences"] == ["NEVER"]
+        assert raw.headers.get("x-llm-gateway-dropped") is None
 
 
 @pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])

@@ -59,7 +59,8 @@ def test_generate_content(gemini: genai.Client, upstream: ScriptedUpstream, mode
             50,
         )
     elif model == "gemini-echo":
-        assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        # Passed through: the body as the SDK wrote it.
+        assert sent["systemInstruction"]["parts"] == [{"text": "Be brief."}]
         assert sent["generationConfig"]["stopSequences"] == ["NEVER"]
 
 
@@ -233,19 +234,19 @@ def test_errors_in_google_shape(stack: Stack, gemini: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as missing:
         gemini.models.generate_content(model="nope", contents="x")
     assert missing.value.code == 404 and missing.value.status == "NOT_FOUND"
-    with pytest.raises(errors.ClientError) as blocked:
-        gemini.models.generate_content(model="gemini-safety-block", contents="x")
-    assert blocked.value.code == 400 and "SAFETY" in (blocked.value.message or "")
+    # Passed through as Gemini answers it: a 200 whose prompt feedback says why.
+    blocked = gemini.models.generate_content(model="gemini-safety-block", contents="x")
+    assert blocked.prompt_feedback is not None and not blocked.candidates
+    assert blocked.prompt_feedback.block_reason == types.BlockedReason.SAFETY
     with pytest.raises(errors.ClientError) as limited:
         gemini.models.generate_content(model="gemini-rate-limited", contents="x")
     assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
-    with pytest.raises(errors.ClientError) as unknown:
+    with pytest.raises(errors.ClientError) as invalid:
         gemini.models.generate_content(
-            model="gpt-echo",
-            contents="x",
-            config=types.GenerateContentConfig(response_logprobs=True, logprobs=2),
+            model="gpt-echo", contents="x", config=types.GenerateContentConfig(temperature=3)
         )
-    assert unknown.value.code == 400 and "generationConfig" in (unknown.value.message or "")
+    assert invalid.value.code == 400 and invalid.value.status == "INVALID_ARGUMENT"
+    assert "generationConfig.temperature" in (invalid.value.message or "")
 
 
 @pytest.mark.parametrize("model", ["gemini-error-in-stream", "claude-error-in-stream"])

@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_gateway.api.anthropic.request import chat_request as from_anthropic
+from llm_gateway.api.anthropic import validation as anthropic_rules
+from llm_gateway.api.anthropic.request import translation as from_anthropic
 from llm_gateway.api.anthropic.response import message as anthropic_message
 from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
-from llm_gateway.api.gemini.request import chat_request as from_gemini
+from llm_gateway.api.gemini import validation as gemini_rules
+from llm_gateway.api.gemini.request import translation as from_gemini
 from llm_gateway.api.gemini.response import GeminiStreamEncoder, generate_content_response
 from llm_gateway.model.validation import CHAT_FIELDS
 from llm_gateway.providers.anthropic import request as anthropic_request
@@ -208,7 +210,10 @@ def assert_same_request(original: dict[str, Any], back: dict[str, Any]) -> None:
 @given(chat_requests("anthropic"))
 def test_chat_request_through_anthropic_and_back(body: dict[str, Any]) -> None:
     wire = to_anthropic(body, default_max_tokens=4096)
-    back = from_anthropic(orjson.loads(orjson.dumps(wire)))
+    # What the provider writes passes Anthropic's rules, and comes back with nothing left out.
+    translated = from_anthropic(anthropic_rules.validate(orjson.loads(orjson.dumps(wire))))
+    assert translated.dropped == ()
+    back = translated.body
     if "max_completion_tokens" not in body:
         assert back.pop("max_completion_tokens") == 4096  # the provider's default
     assert_same_request(body, back)
@@ -218,7 +223,9 @@ def test_chat_request_through_anthropic_and_back(body: dict[str, Any]) -> None:
 @given(chat_requests("gemini"))
 def test_chat_request_through_gemini_and_back(body: dict[str, Any]) -> None:
     wire = to_gemini(body)
-    back = from_gemini("m", orjson.loads(orjson.dumps(wire)), stream=False)
+    translated = from_gemini("m", gemini_rules.validate(orjson.loads(orjson.dumps(wire))), False)
+    assert translated.dropped == ()
+    back = translated.body
     assert_same_request(body, back)
 
 

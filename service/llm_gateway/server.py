@@ -259,6 +259,7 @@ async def _start_with(
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
         ledger=budgets,
         telemetry=Telemetry(metrics, tracing),
+        refuse_dropped=settings.untranslatable_fields == "refuse",
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
@@ -281,10 +282,10 @@ async def _start_with(
         OpenAIRestServicer(dataplane, validator, keys), server
     )
     anthropic_rest_service_pb2_grpc.add_AnthropicRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        AnthropicRestServicer(dataplane, validator, keys), server
+        AnthropicRestServicer(dataplane, keys), server
     )
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        GeminiRestServicer(dataplane, validator, keys), server
+        GeminiRestServicer(dataplane, keys), server
     )
     services: tuple[str, ...] = SERVICE_NAMES
     if store is not None and directory is not None and settings.storage is not None:

@@ -14,6 +14,12 @@ Anthropic's streaming reference: `message_start`, then per content block
   `bad-request`: 400 `invalid_request_error`.
 - `error-in-stream`: one text delta, then an `error` event.
 - `slow`: a text delta every 20 ms for 10 s.
+
+With `thinking` enabled the answer starts with a thinking block (streamed as `thinking_delta`
+then `signature_delta`). Bodies are checked as the real API checks them: the top-level fields
+are those of the `anthropic` SDK's request type (its beta type's when an `anthropic-beta`
+header is sent), validated by that type; with `thinking` enabled, an assistant turn holding a
+`tool_use` must start with the signed thinking block it came with.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import pydantic
 from aiohttp import web
+from anthropic.types import message_create_params
+from anthropic.types.beta import message_create_params as beta_message_create_params
 
 if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
@@ -44,6 +53,41 @@ ERRORS = {
         {},
     ),
 }
+
+
+THINKING = {"type": "thinking", "thinking": "Let me think.", "signature": "sig-EqQBCkYIBxgC"}
+# Sampling fields the API takes that the SDK's request type no longer lists.
+_SAMPLING = frozenset(("temperature", "top_p", "top_k", "stream"))
+_FIELDS = frozenset(message_create_params.MessageCreateParamsBase.__annotations__) | _SAMPLING
+_BETA_FIELDS = (
+    frozenset(beta_message_create_params.MessageCreateParamsBase.__annotations__) | _SAMPLING
+) - {"betas"}  # the SDK sends those as the `anthropic-beta` header
+_REQUEST = pydantic.TypeAdapter(beta_message_create_params.MessageCreateParamsBase)
+
+
+def refusal(body: Any, headers: dict[str, str]) -> str | None:
+    """The real API's 400 message for a body it would not accept, else None."""
+    allowed = _BETA_FIELDS if "anthropic-beta" in headers else _FIELDS
+    for name in body:
+        if name not in allowed:
+            return f"{name}: Extra inputs are not permitted"
+    try:
+        _REQUEST.validate_python({k: v for k, v in body.items() if k not in _SAMPLING})
+    except pydantic.ValidationError as invalid:
+        return str(invalid).splitlines()[1]
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        for index, turn in enumerate(body["messages"]):
+            blocks = turn["content"] if isinstance(turn["content"], list) else []
+            uses_tools = any(b.get("type") == "tool_use" for b in blocks)
+            if turn["role"] == "assistant" and uses_tools and blocks[0]["type"] != "thinking":
+                return (
+                    f"messages.{index}.content.0.type: Expected `thinking` or "
+                    f"`redacted_thinking`, but found `{blocks[0]['type']}`. When `thinking` is "
+                    "enabled, a final `assistant` message must start with a thinking block."
+                )
+            if uses_tools and blocks[0].get("signature") != THINKING["signature"]:
+                return f"messages.{index}.content.0: Invalid `signature` in `thinking` block"
+    return None
 
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
@@ -102,6 +146,8 @@ def _usage(body: dict[str, Any], output: int) -> dict[str, Any]:
 def whole_message(body: dict[str, Any]) -> dict[str, Any]:
     words, stop_reason, stop_sequence, tool = _plan(body)
     content: list[dict[str, Any]] = []
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        content.append(THINKING)
     if words:
         content.append({"type": "text", "text": "".join(words)})
     if tool:
@@ -124,22 +170,29 @@ def stream_events(body: dict[str, Any]) -> list[bytes]:
     start["usage"] = {**start["usage"], "output_tokens": 1}
     events = [event("message_start", {"message": start})]
     index = 0
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        for delta in (
+            {"type": "thinking_delta", "thinking": THINKING["thinking"]},
+            {"type": "signature_delta", "signature": THINKING["signature"]},
+        ):
+            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+        events.append(event("content_block_stop", {"index": 0}))
+        index = 1
     if words:
-        events.append(
-            event(
-                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
-            )
-        )
+        text = {"type": "text", "text": ""}
+        events.append(event("content_block_start", {"index": index, "content_block": text}))
         events.append(event("ping", {}))
         for word in words:
             events.append(
                 event(
                     "content_block_delta",
-                    {"index": 0, "delta": {"type": "text_delta", "text": word}},
+                    {"index": index, "delta": {"type": "text_delta", "text": word}},
                 )
             )
-        events.append(event("content_block_stop", {"index": 0}))
-        index = 1
+        events.append(event("content_block_stop", {"index": index}))
+        index += 1
     if tool:
         block = {"type": "tool_use", **tool, "input": {}}
         events.append(event("content_block_start", {"index": index, "content_block": block}))
@@ -163,6 +216,10 @@ def stream_events(body: dict[str, Any]) -> list[bytes]:
 async def handle(request: web.Request, recorded: Recorded) -> web.StreamResponse:
     body = recorded.body
     model = body["model"]
+    refused = refusal(body, recorded.headers)
+    if refused is not None:
+        payload = {"type": "error", "error": {"type": "invalid_request_error", "message": refused}}
+        return web.json_response(payload, status=400)
     if model in ERRORS:
         status, kind, message, headers = ERRORS[model]
         payload = {"type": "error", "error": {"type": kind, "message": message}}

@@ -14,6 +14,10 @@ marker. The model in the path picks the behaviour:
 - `safety-block`: the prompt is blocked (`promptFeedback.blockReason`, no candidates).
 - `rate-limited`: 429 `RESOURCE_EXHAUSTED`. `error-in-stream`: one event, then an error event.
 - `fail-midstream`: two events, then the connection is cut.
+
+With `generationConfig.thinkingConfig.includeThoughts` the answer starts with a thought part,
+and its first other part carries a `thoughtSignature`; with a `thinkingConfig`, a model turn's
+`functionCall` part without the signature it came with is refused, as thinking models do.
 """
 
 from __future__ import annotations
@@ -30,6 +34,19 @@ if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
 
 CALL_ARGS = {"city": "Paris"}
+THOUGHT = {"text": "Thinking it over.", "thought": True}
+SIGNATURE = "c2lnbmF0dXJlLWdlbWluaQ=="
+
+
+def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
+    return (body.get("generationConfig") or {}).get("thinkingConfig")
+
+
+def _signed(body: dict[str, Any], parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parts of a thinking answer: a thought first, a signature on the next part."""
+    if not (_thinking(body) or {}).get("includeThoughts") or not parts:
+        return parts
+    return [THOUGHT, {**parts[0], "thoughtSignature": SIGNATURE}, *parts[1:]]
 
 
 # The request body's fields, checked as the real API checks them: google-genai's types forbid
@@ -65,6 +82,14 @@ def refusal(body: Any) -> dict[str, Any] | None:
             )
     if not body.get("contents"):
         return _invalid("* GenerateContentRequest.contents: contents is not specified")
+    if _thinking(body) is not None:
+        for index, content in enumerate(body.get("contents") or ()):
+            for part in content.get("parts") or ():
+                if "functionCall" in part and part.get("thoughtSignature") != SIGNATURE:
+                    return _invalid(
+                        f"Function call is missing a thought_signature in functionCall parts "
+                        f"(contents[{index}])."
+                    )
     return None
 
 
@@ -136,6 +161,7 @@ def whole_answer(body: dict[str, Any], model: str) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"functionCall": call}] if call else []
         if words:
             parts.append({"text": _text(index, words[0], True) + "".join(words[1:])})
+        parts = _signed(body, parts)
         candidates.append(
             {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": index}
         )
@@ -152,15 +178,16 @@ def stream_answers(body: dict[str, Any], model: str) -> list[dict[str, Any]]:
     n = (body.get("generationConfig") or {}).get("candidateCount") or 1
     answers = []
     for position, word in enumerate(words):
-        candidates = [
-            {
-                "content": {"role": "model", "parts": [{"text": _text(i, word, position == 0)}]},
-                "index": i,
-            }
-            for i in range(n)
-        ]
+        candidates = []
+        for i in range(n):
+            parts = [{"text": _text(i, word, position == 0)}]
+            if position == 0:
+                parts = _signed(body, parts)
+            candidates.append({"content": {"role": "model", "parts": parts}, "index": i})
         answers.append({"candidates": candidates, "modelVersion": model, "responseId": "resp-1"})
     last_parts = [{"functionCall": call}] if call else [{"text": ""}]
+    if call and not words:
+        last_parts = _signed(body, last_parts)
     answers.append(
         {
             "candidates": [

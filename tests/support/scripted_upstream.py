@@ -46,6 +46,7 @@ class Recorded:
     headers: dict[str, str]
     closed_at: float | None = None
     completed: bool = False
+    raw: bytes = b""  # the body's bytes as they arrived
 
 
 @dataclass
@@ -124,8 +125,12 @@ class ScriptedUpstream:
         self._loop.run_forever()
 
     async def _record(self, request: web.Request) -> Recorded:
+        raw = await request.read()
         recorded = Recorded(
-            request.path, await request.json(), {k.lower(): v for k, v in request.headers.items()}
+            request.path,
+            json.loads(raw),
+            {k.lower(): v for k, v in request.headers.items()},
+            raw=raw,
         )
         with self._lock:
             self.requests.append(recorded)

@@ -485,6 +485,14 @@ class GatewaySettings(_Section):
         description="what to do with request fields the API does not model: pass them to "
         "OpenAI-compatible upstreams, or reject the request with a 400 naming the field",
     )
+    untranslatable_fields: Literal["drop", "refuse"] = Field(
+        "drop",
+        description="what to do when a request goes to an upstream of another API family "
+        "that cannot carry one of its fields (a `cache_control` marker to an OpenAI upstream): "
+        "leave it out and name it in the `x-llm-gateway-dropped` header, the log line and "
+        "the `llm_gateway_dropped_fields_total` metric, or refuse the request with a 400 "
+        "naming it",
+    )
     tracing: TracingSettings = TracingSettings()
     shutdown_grace_seconds: float = Field(
         30.0,

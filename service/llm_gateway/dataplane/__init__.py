@@ -1,6 +1,6 @@
 """The data plane that both API surfaces call: routing, the upstream call, accounting, logs."""
 
 from llm_gateway.dataplane.call import CallInfo
-from llm_gateway.dataplane.generation import DataPlane
+from llm_gateway.dataplane.generation import DataPlane, Decisions, Served
 
-__all__ = ["CallInfo", "DataPlane"]
+__all__ = ["CallInfo", "DataPlane", "Decisions", "Served"]

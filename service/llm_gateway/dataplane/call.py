@@ -16,9 +16,5 @@ class CallInfo:
     caller: Caller
     transport: str
     started: float = field(default_factory=perf_counter)
-    # The deployment that serves the answer, once known: reported in a response header.
-    deployment: str | None = None
-    # `x-ratelimit-*` headers of the caller's limits, once admitted.
-    rate_limits: tuple[tuple[str, str], ...] = ()
     # The caller's W3C trace context (`traceparent`, `tracestate`), when it sent a valid one.
     trace_headers: dict[str, str] = field(default_factory=dict)

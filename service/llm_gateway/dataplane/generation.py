@@ -1,37 +1,45 @@
-"""Serves generation requests (unary and streamed) and lists models."""
+"""Serves generation requests (unary and streamed) and lists models.
+
+A call is served by a `Served` object: the surface awaits its answer or iterates its stream,
+and reads from it what the data plane decided (the deployment that served, the caller's
+rate-limit headers, whether the request was passed through and what a translation left out),
+failures included. Unary and streamed calls share one skeleton: route, admit, dispatch,
+account, settle.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
 from llm_gateway.config.settings import Price
+from llm_gateway.dataplane.accounting import CLIENT_CLOSED, Accountant
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import (
     GatewayError,
-    error_type,
     limits_unavailable,
     model_not_allowed,
     shutting_down,
 )
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
 from llm_gateway.limits.budget import Amount, Budget, Budgets
-from llm_gateway.logs import log_request
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
+from llm_gateway.model.wire import WireAnswer
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
+from llm_gateway.routing.dispatch import Answer, Chunk
 from llm_gateway.telemetry import RequestWatch, Telemetry
 from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
 from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
-from llm_gateway.usage.records import UsageRecord
 
 log = logging.getLogger(__name__)
-CLIENT_CLOSED = 499
 
 
 def _model_object(route: ModelRoute) -> dict[str, Any]:
@@ -52,6 +60,44 @@ def _status_of(failure: BaseException) -> int:
     return 500
 
 
+@dataclass(slots=True)
+class Decisions:
+    """What the data plane decided for one call, for its surface to report."""
+
+    deployment: str | None = None  # the deployment that served (or last failed)
+    rate_limits: tuple[tuple[str, str], ...] = ()  # the caller's `x-ratelimit-*` headers
+    passthrough: bool = False  # sent upstream as the caller sent it
+    dropped: tuple[str, ...] = ()  # the caller's fields a translation left out
+
+
+@dataclass(slots=True)
+class _Session:
+    """One call between admission and settlement."""
+
+    job: Job
+    watch: RequestWatch
+    usage: Usage
+    answered_at: float | None = None  # when the answer (or a stream's first chunk) arrived
+
+
+class Served:
+    """One generation call: its answer or stream, and what was decided serving it."""
+
+    def __init__(self, dataplane: DataPlane, request: GenerationRequest, call: CallInfo) -> None:
+        self._dataplane = dataplane
+        self.request = request
+        self.call = call
+        self.decisions = Decisions()
+
+    async def answer(self) -> Answer:
+        """The whole answer to a request that does not stream."""
+        return await self._dataplane._answer(self)
+
+    def stream(self) -> AsyncGenerator[Chunk, None]:
+        """The chunks of a streamed answer (see `DataPlane._stream`)."""
+        return self._dataplane._stream(self)
+
+
 class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
@@ -67,107 +113,115 @@ class DataPlane:
         reserved_completion_tokens: int = 1024,
         ledger: Budgets | None = None,
         telemetry: Telemetry | None = None,
+        refuse_dropped: bool = False,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
-        self._log_prompts = log_prompts
-        self._recorder = recorder
+        self._accountant = Accountant(prices or {}, recorder, log_prompts)
         self._prices = prices or {}
         self._limiter = limiter
         self._reserved_completion = reserved_completion_tokens
         self._ledger = ledger
         self._telemetry = telemetry or Telemetry()
+        self._refuse_dropped = refuse_dropped
         # The tasks serving generations where a cancellation lands in this module's code
         # (not while a stream's chunk is being sent), and those `end_running` has cancelled.
         self._running: set[asyncio.Task[Any]] = set()
         self._ended: set[asyncio.Task[Any]] = set()
         self._ending = False
 
-    async def generate(self, request: GenerationRequest, call: CallInfo) -> dict[str, Any]:
-        """Returns the whole answer to a request that does not stream."""
-        watch = self._watch(request, call)
-        status, usage, failure = 200, Usage(estimated=True), None
-        ticket: Ticket | None = None
-        admitted = False
-        task = self._running_task()
-        try:
-            route = self._route(request.model, call)
-            watch.routed()
-            ticket = await self._admit(request, route, call)
-            admitted = True
-            body = dict(request.body)
-            body.pop("stream", None)
-            body.pop("stream_options", None)
-            job = Job(route, request.endpoint, body, self._upstream_call(call))
-            answer = await self._dispatcher.create(job, watch.attempts)
-            usage = usage_of(answer)
-            if usage.estimated:  # an upstream that reports no usage still counted the prompt
-                usage = self._with_prompt_estimate(request, ticket, usage)
-            return completion_from_chat(answer) if request.as_text_completion else answer
-        except BaseException as exc:
-            failure = self._shutdown_error(task, exc)
-            status = _status_of(failure)
-            if failure is not exc:
-                raise failure from None
-            raise
-        finally:
-            self._running.discard(task)
-            call.deployment = watch.attempts.served_by
-            if status == CLIENT_CLOSED and usage.estimated and watch.attempts.count:
-                # Cancelled while the upstream worked on it: the prompt was billed.
-                usage = self._with_prompt_estimate(request, ticket, usage)
-            price = self._account(request, call, watch, status, failure, usage, None, admitted)
-            if ticket is not None:
-                await asyncio.shield(self._settle(call, ticket, usage, price))
+    def serve(self, request: GenerationRequest, call: CallInfo) -> Served:
+        """A call to serve; nothing happens until its answer or stream is asked for."""
+        return Served(self, request, call)
 
-    async def stream(
-        self, request: GenerationRequest, call: CallInfo
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        """Yields the chunks of a streamed answer.
+    async def _answer(self, served: Served) -> Answer:
+        """Returns the whole answer to a request that does not stream."""
+        async with self._session(served, stream=False) as session:
+            answer = await self._dispatcher.create(session.job, session.watch.attempts)
+            session.answered_at = perf_counter()
+            if isinstance(answer, WireAnswer):
+                session.usage = answer.usage
+                return answer
+            session.usage = usage_of(answer)
+            return completion_from_chat(answer) if served.request.as_text_completion else answer
+        raise AssertionError("unreachable: the session re-raises every failure")
+
+    async def _stream(self, served: Served) -> AsyncGenerator[Chunk, None]:
+        """Yields the chunks of a streamed answer: relayed events as the upstream sent them,
+        or canonical chunks.
 
         A refusal before the first chunk raises before anything is yielded; a failure later
-        raises after the chunks sent so far. The caller's `include_usage` decides whether the
-        usage chunk (which the provider may ask for regardless, for accounting) is passed on.
+        raises after the chunks sent so far. For canonical chunks the caller's
+        `include_usage` decides whether the usage chunk (which the provider may ask for
+        regardless, for accounting) is passed on.
         """
-        watch = self._watch(request, call)
-        wants_usage = request.include_usage
-        as_text = request.as_text_completion
+        request = served.request
         tracker = StreamUsage()
-        status, first_chunk_at, failure = 200, None, None
+        async with self._session(served, stream=True) as session:
+            task = self._running_task()
+            chunks = self._dispatcher.stream(session.job, session.watch.attempts)
+            try:
+                async for chunk in chunks:
+                    if session.answered_at is None:
+                        session.answered_at = perf_counter()
+                        served.decisions.deployment = session.watch.attempts.served_by
+                    if isinstance(chunk, dict):
+                        tracker.observe(chunk)
+                        session.usage = tracker.usage
+                        reshaped = self._canonical_chunk(request, chunk)
+                        if reshaped is None:
+                            continue
+                        chunk = reshaped
+                    else:
+                        tracker.observe_relayed(chunk.usage, chunk.pieces)
+                        session.usage = tracker.usage
+                        if chunk.hidden:
+                            continue
+                    # While the chunk is being sent the task is in the transport's code, where
+                    # a cancellation would cut the stream without an error frame: a shutdown
+                    # ends the stream when it next waits for the upstream instead.
+                    self._running.discard(task)
+                    yield chunk
+                    if self._ending:
+                        raise shutting_down()
+                    self._running.add(task)
+            finally:
+                session.usage = tracker.usage
+                await chunks.aclose()
+
+    @staticmethod
+    def _canonical_chunk(
+        request: GenerationRequest, chunk: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The chunk as the caller gets it: without a usage it did not ask for, and as a
+        `text_completion` chunk where it asked for one; None when nothing is left."""
+        if not request.include_usage:
+            # A usage chunk the caller did not ask for is dropped; `usage: null` too.
+            dropped = chunk.pop("usage", None)
+            if dropped is not None and not chunk.get("choices"):
+                return None
+        if request.as_text_completion:
+            return completion_chunk_from_chat(chunk)
+        return chunk
+
+    @asynccontextmanager
+    async def _session(self, served: Served, stream: bool) -> AsyncIterator[_Session]:
+        """Routes and admits the call, hands it to its body, and accounts for and settles
+        it however the body ends."""
+        request, call, decisions = served.request, served.call, served.decisions
+        watch = self._watch(request, call)
+        status, failure = 200, None
         ticket: Ticket | None = None
-        admitted = False
-        chunks: AsyncGenerator[dict[str, Any], None] | None = None
+        session: _Session | None = None
         task = self._running_task()
         try:
             route = self._route(request.model, call)
             watch.routed()
             ticket = await self._admit(request, route, call)
-            admitted = True
-            body = {**request.body, "stream": True}
-            job = Job(route, request.endpoint, body, self._upstream_call(call))
-            chunks = self._dispatcher.stream(job, watch.attempts)
-            async for chunk in chunks:
-                if first_chunk_at is None:
-                    first_chunk_at = perf_counter()
-                    call.deployment = watch.attempts.served_by
-                tracker.observe(chunk)
-                # A usage chunk the caller did not ask for is dropped; `usage: null` too.
-                dropped = chunk.pop("usage", None) if not wants_usage else None
-                if dropped is not None and not chunk.get("choices"):
-                    continue
-                if as_text:
-                    reshaped = completion_chunk_from_chat(chunk)
-                    if reshaped is None:
-                        continue
-                    chunk = reshaped
-                # While the chunk is being sent the task is in the transport's code, where a
-                # cancellation would cut the stream without an error frame: a shutdown ends
-                # the stream when it next waits for the upstream instead.
-                self._running.discard(task)
-                yield chunk
-                if self._ending:
-                    raise shutting_down()
-                self._running.add(task)
+            decisions.rate_limits = ticket.headers if ticket is not None else ()
+            job = Job(route, request, self._upstream_call(call), stream, self._refuse_dropped)
+            session = _Session(job, watch, Usage(estimated=True))
+            yield session
         except BaseException as exc:
             failure = self._shutdown_error(task, exc)
             status = _status_of(failure)
@@ -176,15 +230,24 @@ class DataPlane:
             raise
         finally:
             self._running.discard(task)
-            if chunks is not None:
-                await chunks.aclose()
-            call.deployment = watch.attempts.served_by
-            usage = tracker.usage
-            if usage.estimated and (first_chunk_at is not None or status == CLIENT_CLOSED):
+            attempts = watch.attempts
+            decisions.deployment = attempts.served_by
+            decisions.passthrough, decisions.dropped = attempts.passthrough, attempts.dropped
+            usage = session.usage if session is not None else Usage(estimated=True)
+            answered_at = session.answered_at if session is not None else None
+            started = answered_at is not None or (status == CLIENT_CLOSED and attempts.count)
+            if usage.estimated and started:
                 # The upstream's usage never arrived, but it took the prompt (and bills it).
                 usage = self._with_prompt_estimate(request, ticket, usage)
-            price = self._account(
-                request, call, watch, status, failure, usage, first_chunk_at, admitted
+            price = self._accountant.account(
+                request,
+                call,
+                watch,
+                status,
+                failure,
+                usage,
+                answered_at if stream else None,
+                session is not None,
             )
             if ticket is not None:
                 # Shielded: a second cancellation must not leave tokens reserved.
@@ -213,7 +276,7 @@ class DataPlane:
         budget = self._budget_of(call)
         if not (scopes and self._limiter) and budget is None:
             return None
-        estimate = estimate_tokens(request.body, self._reserved_completion)
+        estimate = estimate_tokens(request.sizing, self._reserved_completion)
         reserved = Amount(
             sum(estimate), self._cost_estimate(route, estimate) if budget is not None else 0.0
         )
@@ -235,7 +298,6 @@ class DataPlane:
             log.exception("could not check the limits of %s", call.request_id)
             raise limits_unavailable() from None
         ticket.budget_reserved = reserved if budget is not None else None
-        call.rate_limits = ticket.headers
         return ticket
 
     def _cost_estimate(self, route: ModelRoute, estimate: tuple[int, int]) -> float:
@@ -252,8 +314,11 @@ class DataPlane:
     def _with_prompt_estimate(
         self, request: GenerationRequest, ticket: Ticket | None, usage: Usage
     ) -> Usage:
-        """An estimated usage with the prompt estimated too (as admission estimated it)."""
-        prompt = ticket.prompt_estimate if ticket is not None else estimate_prompt(request.body)
+        """An estimated usage with the prompt estimated too (as admission estimated it),
+        unless the upstream had already counted it."""
+        if usage.prompt_tokens:
+            return usage
+        prompt = ticket.prompt_estimate if ticket is not None else estimate_prompt(request.sizing)
         return Usage(prompt, usage.completion_tokens, estimated=True)
 
     def _budget_of(self, call: CallInfo) -> tuple[Budgets, str, Budget] | None:
@@ -295,7 +360,8 @@ class DataPlane:
             call.transport,
             request.stream,
             call.trace_headers,
-            request.body,
+            request.caller_body,
+            request.surface,
         )
 
     @staticmethod
@@ -307,89 +373,6 @@ class DataPlane:
         if not call.caller.may_use(model):
             raise model_not_allowed(model)
         return route
-
-    def _account(
-        self,
-        request: GenerationRequest,
-        call: CallInfo,
-        watch: RequestWatch,
-        status: int,
-        failure: BaseException | None,
-        usage: Usage,
-        first_chunk_at: float | None,
-        admitted: bool,
-    ) -> float | None:
-        """Writes the request's log line, metrics and span, and hands the usage record of an
-        admitted request to the recorder; returns its cost, if known."""
-        attempts = watch.attempts
-        deployment = attempts.deployment
-        upstream_model = deployment.upstream_model if deployment else None
-        price = cost(self._prices, upstream_model, usage)
-        now = perf_counter()
-        ttft = None if first_chunk_at is None else first_chunk_at - call.started
-        watch.finish(
-            status,
-            failure,
-            now - call.started,
-            ttft,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            price,
-        )
-        latency_ms = round((now - call.started) * 1000, 2)
-        ttft_ms = None if ttft is None else round(ttft * 1000, 2)
-        fields: dict[str, Any] = {
-            "event": "request",
-            "request_id": call.request_id,
-            "caller": call.caller.key_name,
-            "transport": call.transport,
-            "endpoint": request.endpoint.value,
-            "model": request.model,
-            "deployment": attempts.served_by,
-            "upstream": deployment.provider.name if deployment else None,
-            "upstream_model": upstream_model,
-            "attempts": attempts.count,
-            "stream": request.stream,
-            "status": status,
-            "cancelled": status == CLIENT_CLOSED,
-            "latency_ms": latency_ms,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens,
-            "usage_estimated": usage.estimated,
-        }
-        if failure is not None:
-            fields["error"] = error_type(failure)
-        if watch.trace_id is not None:
-            fields["trace_id"] = watch.trace_id
-        if ttft_ms is not None:
-            fields["ttft_ms"] = ttft_ms
-        if price is not None:
-            fields["cost"] = price
-        if self._log_prompts:
-            fields["body"] = request.body
-        log_request(fields)
-        if self._recorder is not None and admitted:
-            self._recorder.record(
-                UsageRecord(
-                    request_id=call.request_id,
-                    key_name=call.caller.key_name,
-                    key_id=call.caller.key_id,
-                    model=request.model,
-                    deployment=attempts.served_by,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    cached_tokens=usage.cached_tokens,
-                    cost=price,
-                    latency_ms=latency_ms,
-                    ttft_ms=ttft_ms,
-                    status=status,
-                    cancelled=status == CLIENT_CLOSED,
-                    estimated=usage.estimated,
-                    transport=call.transport,
-                )
-            )
-        return price
 
     async def _settle(
         self, call: CallInfo, ticket: Ticket, usage: Usage, price: float | None

@@ -1,10 +1,13 @@
-"""A validated generation request, as the data plane receives it from either API surface."""
+"""A validated generation request, as the data plane receives it from any API surface."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from llm_gateway.model.wire import ApiFamily, WireRequest
 
 
 class Endpoint(StrEnum):
@@ -14,31 +17,107 @@ class Endpoint(StrEnum):
     COMPLETIONS = "completions"
 
 
-@dataclass(slots=True)
-class GenerationRequest:
-    """An OpenAI request body that passed validation.
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A request translated into the canonical (OpenAI) form, and the caller's fields the
+    canonical form could not carry (named as the caller named them)."""
 
-    `body` is forwarded upstream once `model` is replaced by the upstream's model name.
-    `as_text_completion` is set for `/v1/completions` called with `messages`: the request is
-    served as a chat completion and its answer is reshaped into a `text_completion`.
+    body: dict[str, Any]
+    dropped: tuple[str, ...] = ()
+
+
+class GenerationRequest:
+    """A request that passed its surface's validation.
+
+    `wire` is the request as the caller sent it, when it came in one of the REST APIs: a
+    same-family upstream is sent that. The canonical `body` (OpenAI's chat or completions
+    JSON) is what every other upstream is sent, translated from `wire` the first time it is
+    needed, so a request served by passthrough is never translated at all. `sizing` (OpenAI's
+    `messages`, `max_tokens` and `n` for the caller's) is what admission estimates tokens from.
+    `as_text_completion`
+    is set for `/v1/completions` called with `messages`: it is served as a chat completion and
+    its answer reshaped into a `text_completion`.
     """
 
-    endpoint: Endpoint
-    body: dict[str, Any]
-    as_text_completion: bool = False
+    __slots__ = (
+        "_sizing",
+        "_translate",
+        "_translation",
+        "as_text_completion",
+        "endpoint",
+        "model",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any] | None = None,
+        as_text_completion: bool = False,
+        *,
+        wire: WireRequest | None = None,
+        translate: Callable[[], Translation] | None = None,
+        model: str | None = None,
+        sizing: dict[str, Any] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.wire = wire
+        self.as_text_completion = as_text_completion
+        self._translation = Translation(body) if body is not None else None
+        self._translate = translate
+        self._sizing = sizing
+        if model is None:
+            source = body if body is not None else wire.body if wire is not None else {}
+            model = str(source.get("model", ""))
+        self.model = model  # the public model name asked for
 
     @property
-    def model(self) -> str:
-        """The public model name asked for."""
-        return str(self.body["model"])
+    def family(self) -> ApiFamily:
+        """The API family the caller speaks."""
+        return self.wire.family if self.wire is not None else ApiFamily.OPENAI
+
+    @property
+    def surface(self) -> str:
+        """The API the caller used: a REST family's name, or `grpc` for the typed API."""
+        return self.wire.family.value if self.wire is not None else "grpc"
+
+    @property
+    def operation(self) -> str:
+        """The caller's own name for the call (`messages`, `generateContent`, ...)."""
+        return self.wire.operation if self.wire is not None else self.endpoint.value
+
+    def translation(self) -> Translation:
+        """The canonical request; raises the surface's 400 when it cannot be translated."""
+        if self._translation is None:
+            assert self._translate is not None, "a request has a body or a translation"
+            self._translation = self._translate()
+        return self._translation
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The canonical (OpenAI) request body."""
+        return self.translation().body
+
+    @property
+    def caller_body(self) -> dict[str, Any]:
+        """The body as the caller sent it (the canonical one for the typed gRPC API)."""
+        return self.wire.body if self.wire is not None else self.body
+
+    @property
+    def sizing(self) -> dict[str, Any]:
+        """What admission estimates tokens from, in OpenAI's names (`messages`, `max_tokens`,
+        `n`): given by the surface for a wire request, so estimating never translates."""
+        return self._sizing if self._sizing is not None else self.body
 
     @property
     def stream(self) -> bool:
         """Whether the caller asked for a stream."""
+        if self.wire is not None:
+            return self.wire.stream
         return bool(self.body.get("stream"))
 
     @property
     def include_usage(self) -> bool:
-        """Whether the caller asked for the final usage chunk of a stream."""
+        """Whether a canonical stream's final usage chunk is passed on to the caller."""
         options = self.body.get("stream_options")
         return bool(options and options.get("include_usage"))

@@ -8,6 +8,7 @@ becomes a 400 that names the parameter, as OpenAI does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
 from llm_gateway.model.validators import chat_completions, completions
+from llm_gateway.model.wire import WireRequest
 from llm_gateway.v1 import chat_pb2, completions_pb2
 
 # Fields of a legacy completion that a chat completion cannot honour.
@@ -75,19 +77,21 @@ class RequestValidator:
         self._completions: Callable[[Any], Any] = completions.validate
         self._reject_unknown = unknown_fields == "reject"
 
-    def chat(self, body: Any) -> GenerationRequest:
-        """Validates a `/v1/chat/completions` body."""
+    def chat(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
+        """Validates a `/v1/chat/completions` body (`wire`: as an OpenAI REST caller sent it)."""
         body = self._check(body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
-        return GenerationRequest(Endpoint.CHAT, body)
+        return GenerationRequest(Endpoint.CHAT, body, wire=wire)
 
-    def completion(self, body: Any) -> GenerationRequest:
+    def completion(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/completions` body, which may give `messages` in place of `prompt`."""
         if isinstance(body, dict) and "messages" in body:
-            return self._completion_from_messages(body)
+            return self._completion_from_messages(body, wire)
         body = self._check(body, self._completions, COMPLETION_FIELDS, _COMPLETION_TOKEN_COUNTS)
-        return GenerationRequest(Endpoint.COMPLETIONS, body)
+        return GenerationRequest(Endpoint.COMPLETIONS, body, wire=wire)
 
-    def _completion_from_messages(self, body: dict[str, Any]) -> GenerationRequest:
+    def _completion_from_messages(
+        self, body: dict[str, Any], wire: WireRequest | None
+    ) -> GenerationRequest:
         if body.get("prompt") is not None:
             raise invalid_request("Give either 'prompt' or 'messages', not both.", "messages")
         for name in _CHAT_INCOMPATIBLE:
@@ -100,7 +104,9 @@ class RequestValidator:
                 )
         chat_body = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
         chat_body = self._check(chat_body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
-        return GenerationRequest(Endpoint.CHAT, chat_body, as_text_completion=True)
+        if wire is not None:  # served as a chat completion: no upstream takes it as it is
+            wire = dataclasses.replace(wire, relayable=False)
+        return GenerationRequest(Endpoint.CHAT, chat_body, as_text_completion=True, wire=wire)
 
     def _check(
         self, body: Any, schema: Any, known: Iterable[str], counts: dict[str, int]

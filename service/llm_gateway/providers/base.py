@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from llm_gateway.model.request import Endpoint
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,12 @@ class Provider(Protocol):
 
     name: str
     system: str  # OpenTelemetry's `gen_ai.provider.name` for the upstream API
+    # The API family the upstream speaks: a canonical request's extensions (fields the
+    # canonical model does not know) reach it only when they came from this family.
+    family: ApiFamily
+    # Whether a caller of the same family is served by passthrough (`relay`) rather than
+    # through the canonical model.
+    passthrough: bool
 
     async def create(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
@@ -40,6 +47,18 @@ class Provider(Protocol):
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Yields the upstream's stream chunks as they arrive."""
+        ...
+
+    async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
+        """Sends a same-family request as the caller sent it (with the upstream's `model`);
+        returns the upstream's answer as its bytes."""
+        ...
+
+    def relay_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """Sends a same-family streamed request; yields the upstream's events as their bytes,
+        and raises (like `stream`) before the first when the upstream refuses it."""
         ...
 
     async def aclose(self) -> None:

@@ -3,7 +3,7 @@ reading whole answers and server-sent events, and mapping transport failures to 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -123,10 +123,15 @@ class HttpUpstream:
         return self._session
 
     async def post(
-        self, url: str, body: dict[str, Any], call: UpstreamCall
+        self,
+        url: str,
+        body: dict[str, Any] | bytes,
+        call: UpstreamCall,
+        extra_headers: Iterable[tuple[str, str]] = (),
     ) -> aiohttp.ClientResponse:
-        """Sends the request; an upstream error status raises its mapped `GatewayError`."""
-        headers = {**self.headers, "x-request-id": call.request_id}
+        """Sends the request (a body given as bytes goes as it is); an upstream error status
+        raises its mapped `GatewayError`."""
+        headers = {**self.headers, **dict(extra_headers), "x-request-id": call.request_id}
         if call.traceparent is not None:
             headers["traceparent"] = call.traceparent
         options: dict[str, Any] = {}
@@ -138,7 +143,10 @@ class HttpUpstream:
             )
         try:
             response = await self._client().post(
-                url, data=orjson.dumps(body), headers=headers, **options
+                url,
+                data=body if isinstance(body, bytes) else orjson.dumps(body),
+                headers=headers,
+                **options,
             )
         except TimeoutError:
             raise upstream_errors.timed_out() from None
@@ -167,7 +175,17 @@ class HttpUpstream:
         self, url: str, body: dict[str, Any], call: UpstreamCall
     ) -> dict[str, Any]:
         """Sends the request and returns the upstream's whole JSON answer."""
-        response = await self.post(url, body, call)
+        return json_object(await self.post_for_bytes(url, body, call))
+
+    async def post_for_bytes(
+        self,
+        url: str,
+        body: dict[str, Any] | bytes,
+        call: UpstreamCall,
+        extra_headers: Iterable[tuple[str, str]] = (),
+    ) -> bytes:
+        """Sends the request and returns the upstream's whole answer as its bytes."""
+        response = await self.post(url, body, call, extra_headers)
         try:
             payload = await _read_at_most(response, self.max_response_bytes)
         except TimeoutError:
@@ -178,17 +196,28 @@ class HttpUpstream:
             response.release()
         if payload is None:
             raise upstream_errors.too_large(self.max_response_bytes)
-        return json_object(payload)
+        return payload
 
     async def post_for_events(
         self,
         url: str,
-        body: dict[str, Any],
+        body: dict[str, Any] | bytes,
         call: UpstreamCall,
         is_end: Callable[[bytes], bool] | None = None,
+        extra_headers: Iterable[tuple[str, str]] = (),
     ) -> AsyncGenerator[bytes, None]:
         """Sends the request; returns the events of the upstream's stream (see `events`)."""
-        return events(await self.post(url, body, call), is_end, self.max_response_bytes)
+        response = await self.post(url, body, call, extra_headers)
+        return events(response, is_end, self.max_response_bytes)
+
+    def event_object(self, payload: bytes) -> dict[str, Any]:
+        """Parses one streamed event; an `{"error": ...}` event raises the caller's error."""
+        event = json_object(payload)
+        if event.get("error"):
+            raise upstream_errors.error_in_stream(
+                event, self.settings.upstream_messages == "hidden"
+            )
+        return event
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

@@ -101,7 +101,12 @@ def _refuse_echo(body: dict[str, Any]) -> None:
 
 
 class LlamaServerProvider(OpenAICompatibleProvider):
-    """The OpenAI-compatible provider, with llama-server's differences made good."""
+    """The OpenAI-compatible provider, with llama-server's differences made good.
+
+    OpenAI callers are served through the canonical path too (no passthrough): that is where
+    the differences are made good."""
+
+    passthrough = False
 
     async def create(
         self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall

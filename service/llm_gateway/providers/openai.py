@@ -2,7 +2,8 @@
 
 Bodies go out as they came in (every modelled field and any pass-through extension) with the
 upstream's model name; responses come back as plain data. Streams are decoded incrementally and
-each chunk is yielded the moment its event is complete.
+each chunk is yielded the moment its event is complete. OpenAI callers are served by `relay`:
+the answer and each event are relayed as their bytes, read only for usage.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 from llm_gateway.config.settings import ProviderSettings
 from llm_gateway.model.request import Endpoint
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
+from llm_gateway.usage.accounting import pieces_of, usage_of
 
 _DONE = b"[DONE]"
 
@@ -28,6 +31,8 @@ class OpenAICompatibleProvider:
 
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "openai"
+    family = ApiFamily.OPENAI
+    passthrough = True
 
     def __init__(
         self,
@@ -63,12 +68,44 @@ class OpenAICompatibleProvider:
             async for event in events:
                 if event == _DONE:
                     return
-                chunk = json_object(event)
-                if chunk.get("error"):
-                    raise upstream_errors.error_in_stream(
-                        chunk, self._settings.upstream_messages == "hidden"
-                    )
+                chunk = self._http.event_object(event)
                 yield chunk
+            raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
+        """Sends an OpenAI caller's request as it came; returns the answer's bytes."""
+        data = await self._http.post_for_bytes(
+            f"{self._settings.base_url}/{wire.operation}",
+            {**wire.body, "model": model},
+            call,
+            wire.headers,
+        )
+        return WireAnswer(data, usage_of(json_object(data)))
+
+    async def relay_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """Sends an OpenAI caller's streamed request as it came; yields each event's bytes.
+
+        When the gateway asks for the usage chunk the caller did not ask for, that chunk is
+        read but not relayed (the `usage: null` the others then carry is the API's own)."""
+        body = {**wire.body, "model": model}
+        options = body.get("stream_options")
+        asked = isinstance(options, dict) and bool(options.get("include_usage"))
+        if self._settings.stream_usage and not asked:
+            body["stream_options"] = {**(options or {}), "include_usage": True}
+        url = f"{self._settings.base_url}/{wire.operation}"
+        events = await self._http.post_for_events(url, body, call, _is_done, wire.headers)
+        try:
+            async for event in events:
+                if event == _DONE:
+                    return
+                chunk = self._http.event_object(event)
+                usage = usage_of(chunk) if chunk.get("usage") else None
+                hidden = usage is not None and not asked and not chunk.get("choices")
+                yield WireEvent(event, usage=usage, pieces=pieces_of(chunk), hidden=hidden)
             raise upstream_errors.stream_broken()
         finally:
             await events.aclose()

@@ -6,8 +6,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.validation import CHAT_FIELDS
 
@@ -97,44 +95,6 @@ def split_data_url(url: str) -> tuple[str, str] | None:
     """Returns (media type, base64 data) of a `data:` URL, or None for any other URL."""
     match = _DATA_URL.fullmatch(url)
     return (match["mime"], match["data"]) if match else None
-
-
-def arguments_object(raw: Any, param: str) -> dict[str, Any]:
-    """Parses a tool call's `arguments` string, which providers other than OpenAI take as an
-    object."""
-    if not raw:
-        return {}
-    try:
-        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-    except orjson.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
-        raise invalid_request(f"'{param}' must be a JSON object encoded as a string.", param)
-    return value
-
-
-def arguments_or_empty(arguments: Any) -> dict[str, Any]:
-    """OpenAI's `arguments` string as the object other APIs take; an upstream's malformed
-    arguments become `{}` rather than failing an answer already generated."""
-    try:
-        value = orjson.loads(arguments or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def arguments_text(arguments: Any) -> str:
-    """A provider's tool-call arguments object as OpenAI's JSON string."""
-    return orjson.dumps(arguments if arguments is not None else {}).decode()
-
-
-def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    """OpenAI's tool call for a provider's call of `name` with an arguments object."""
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": arguments_text(arguments)},
-    }
 
 
 def content_text(content: Any, param: str, provider: str) -> str:

@@ -5,6 +5,10 @@ caller has received anything is followed by another: on an untried deployment of
 model if one is in rotation, else on the same one after a jittered backoff that honours
 `Retry-After`; once the model's attempts are spent, on its fallbacks in order. A stream that
 has yielded its first chunk is never replayed: a later failure reaches the caller.
+
+Each attempt decides how its deployment is spoken to: a caller of the deployment's own API
+family is passed through (its request as it sent it, the answer as the upstream sent it);
+anyone else goes through the canonical model, translated on first need.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from llm_gateway.config.settings import RoutingSettings
-from llm_gateway.errors import GatewayError, error_type
-from llm_gateway.model.request import Endpoint
+from llm_gateway.errors import GatewayError, error_type, invalid_request
+from llm_gateway.model.request import Endpoint, GenerationRequest
+from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing.backoff import delay, is_retryable, retry_after_seconds
@@ -28,7 +33,11 @@ from llm_gateway.routing.router import ModelRoute
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-Chunks = AsyncGenerator[dict[str, Any], None]
+# A canonical chunk, or an event relayed as the upstream sent it.
+Chunk = dict[str, Any] | WireEvent
+Chunks = AsyncGenerator[Chunk, None]
+# A canonical answer, or one relayed as the upstream sent it.
+Answer = dict[str, Any] | WireAnswer
 T = TypeVar("T")
 # The end of a stream that ended before its first chunk (an empty answer, not a failure).
 _EMPTY: dict[str, Any] = {}
@@ -53,6 +62,10 @@ class Attempts:
 
     count: int = 0
     deployment: Deployment | None = None
+    # How the last attempt spoke to its upstream: passed through, or translated with these
+    # of the caller's fields left out (named as the caller named them).
+    passthrough: bool = False
+    dropped: tuple[str, ...] = ()
     # (deployment, error type) of each failed attempt, in order.
     failures: list[tuple[str, str]] = field(default_factory=list)
     observer: AttemptObserver | None = None
@@ -147,26 +160,72 @@ class _Plan:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One request to dispatch: the model's route, the operation, the canonical body."""
+    """One request to dispatch: the model's route, the request, the facts that travel
+    upstream, whether it streams, and whether a translation that would leave out a field of
+    the caller's is refused (a 400 naming it) rather than served and reported."""
 
     route: ModelRoute
-    endpoint: Endpoint
-    body: dict[str, Any]
+    request: GenerationRequest
     call: UpstreamCall
+    stream: bool = False
+    refuse_dropped: bool = False
 
-    def for_deployment(
-        self, deployment: Deployment, traceparent: str | None = None
-    ) -> tuple[dict[str, Any], UpstreamCall]:
-        """The body and call facts of an attempt on `deployment`; the attempt's own trace
-        context, if it has one, replaces the caller's."""
+    @property
+    def endpoint(self) -> Endpoint:
+        """The canonical operation."""
+        return self.request.endpoint
+
+    def passes_through(self, deployment: Deployment) -> bool:
+        """Whether `deployment` speaks the caller's API and so gets its request as sent."""
+        provider = deployment.provider
+        wire = self.request.wire
         return (
-            {**self.body, "model": deployment.upstream_model},
-            UpstreamCall(
-                self.call.request_id,
-                deployment.connect_timeout,
-                traceparent or self.call.traceparent,
-            ),
+            wire is not None
+            and wire.relayable
+            and getattr(provider, "passthrough", False)
+            and getattr(provider, "family", None) is wire.family
         )
+
+    def canonical(self, deployment: Deployment) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The canonical body for an attempt on `deployment`, and what it leaves out."""
+        translation = self.request.translation()
+        if translation.dropped and self.refuse_dropped:
+            field = translation.dropped[0]
+            raise invalid_request(
+                f"'{field}' cannot be carried to this model's provider "
+                f"({deployment.provider.name}), which speaks another API.",
+                field,
+                "unsupported_parameter",
+            )
+        body = {**translation.body, "model": deployment.upstream_model}
+        if self.stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+        return body, translation.dropped
+
+    def upstream_call(self, deployment: Deployment, traceparent: str | None) -> UpstreamCall:
+        """The call facts of an attempt on `deployment`; the attempt's own trace context, if
+        it has one, replaces the caller's."""
+        return UpstreamCall(
+            self.call.request_id, deployment.connect_timeout, traceparent or self.call.traceparent
+        )
+
+
+def _attempt(
+    job: Job, deployment: Deployment, attempts: Attempts
+) -> tuple[dict[str, Any] | None, UpstreamCall]:
+    """Decides how an attempt on `deployment` speaks to it, and records the decision: the
+    canonical body to send, or None to pass the caller's request through; and the call facts.
+    A translation the policy refuses raises before the attempt opens."""
+    body: dict[str, Any] | None = None
+    if job.passes_through(deployment):
+        attempts.passthrough, attempts.dropped = True, ()
+    else:
+        body, dropped = job.canonical(deployment)
+        attempts.passthrough, attempts.dropped = False, dropped
+    return body, job.upstream_call(deployment, attempts.opened(deployment))
 
 
 async def _first_byte(deployment: Deployment, pending: Awaitable[T]) -> T:
@@ -180,7 +239,7 @@ async def _first_byte(deployment: Deployment, pending: Awaitable[T]) -> T:
         raise upstream_errors.first_byte_timed_out() from None
 
 
-async def _next(deployment: Deployment, chunks: Chunks) -> dict[str, Any]:
+async def _next(deployment: Deployment, chunks: Chunks) -> Chunk:
     """The next chunk within the deployment's `idle_timeout` (`_EMPTY` at the end)."""
     try:
         async with asyncio.timeout(deployment.idle_timeout):
@@ -227,18 +286,23 @@ class Dispatcher:
             self._chain(job.route), self._policy, self._rng, self._clock, self._sleep, attempts
         )
 
-    async def create(self, job: Job, attempts: Attempts) -> dict[str, Any]:
+    async def create(self, job: Job, attempts: Attempts) -> Answer:
         """Returns the first whole answer an attempt gets."""
         plan = self._plan(job, attempts)
         while True:
             deployment = plan.next()
-            body, call = job.for_deployment(deployment, attempts.opened(deployment))
+            provider = deployment.provider
+            body, call = _attempt(job, deployment, attempts)
+            pending: Awaitable[Answer]
+            if body is None:
+                assert job.request.wire is not None
+                pending = provider.relay(job.request.wire, deployment.upstream_model, call)
+            else:
+                pending = provider.create(job.endpoint, body, call)
             deployment.in_flight += 1
             outcome: BaseException | None = None
             try:
-                answer = await _first_byte(
-                    deployment, deployment.provider.create(job.endpoint, body, call)
-                )
+                answer: Answer = await _first_byte(deployment, pending)
             except GatewayError as error:
                 failure = outcome = _naming_provider(error, deployment)
             except BaseException as error:
@@ -252,18 +316,24 @@ class Dispatcher:
                 attempts.closed(deployment, outcome)
             await plan.failed(deployment, failure)  # raises, or waits before the next attempt
 
-    async def stream(self, job: Job, attempts: Attempts) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, job: Job, attempts: Attempts) -> Chunks:
         """Yields the chunks of the first attempt that produces one; retries only before it."""
         plan = self._plan(job, attempts)
         while True:
             deployment = plan.next()
-            body, call = job.for_deployment(deployment, attempts.opened(deployment))
-            chunks = deployment.provider.stream(job.endpoint, body, call)
+            provider = deployment.provider
+            body, call = _attempt(job, deployment, attempts)
+            chunks: Chunks
+            if body is None:
+                assert job.request.wire is not None
+                chunks = provider.relay_stream(job.request.wire, deployment.upstream_model, call)
+            else:
+                chunks = provider.stream(job.endpoint, body, call)
             deployment.in_flight += 1
             outcome: BaseException | None = None
             try:
                 try:
-                    first = await _first_byte(deployment, anext(chunks, _EMPTY))
+                    first: Chunk = await _first_byte(deployment, anext(chunks, _EMPTY))
                 except GatewayError as error:
                     failure = outcome = _naming_provider(error, deployment)
                 else:

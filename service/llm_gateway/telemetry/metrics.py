@@ -29,6 +29,7 @@ _REQUEST_LABELS = (
     "transport",
     "http_response_status_code",
     "error_type",
+    "surface",
 )
 _MODEL_LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
@@ -51,6 +52,7 @@ class FinishedRequest:
     model: str
     deployment: str
     transport: str
+    surface: str  # the API the caller used: openai, anthropic, gemini or grpc
     status: int
     error_type: str  # the error's code, empty on success
     duration: float
@@ -60,6 +62,7 @@ class FinishedRequest:
     cost: float | None
     attempts: int
     upstream_errors: tuple[tuple[str, str], ...]  # (deployment, error code) of failed attempts
+    dropped: int = 0  # the caller's fields a translation left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ class GatewayMetrics:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "llm_gateway_requests",
-            "Generation requests by model, deployment, transport and status.",
+            "Generation requests by model, deployment, transport, status and surface.",
             _REQUEST_LABELS,
             registry=registry,
         )
@@ -147,6 +150,13 @@ class GatewayMetrics:
             ("gen_ai_request_model", "error_type"),
             registry=registry,
         )
+        self.dropped_fields = Counter(
+            "llm_gateway_dropped_fields",
+            "Fields of callers' requests that a translation to another API left out (each "
+            "request's are named in its x-llm-gateway-dropped header and log line).",
+            ("surface", "gen_ai_provider_name"),
+            registry=registry,
+        )
         self.event_loop_tasks = Gauge(
             "llm_gateway_event_loop_tasks",
             "Tasks alive on the gateway's event loop (a leak shows as growth under steady load).",
@@ -194,6 +204,7 @@ class GatewayMetrics:
             done.transport,
             str(done.status),
             done.error_type,
+            done.surface,
         )
         series = self._series.get(key)
         if series is None:
@@ -215,6 +226,8 @@ class GatewayMetrics:
             self.upstream_errors.labels(deployment, error_type).inc()
         if done.attempts > 1:
             self.retries.labels(done.model).inc(done.attempts - 1)
+        if done.dropped:
+            self.dropped_fields.labels(done.surface, done.provider).inc(done.dropped)
 
     def _new_series(self, key: tuple[str, ...]) -> _Series:
         model, transport = key[:4], key[4]

@@ -59,6 +59,7 @@ class RequestWatch:
         stream: bool,
         trace_headers: Mapping[str, str],
         body: Mapping[str, Any],
+        surface: str = "openai",
     ) -> None:
         self._metrics = telemetry.metrics
         self._tracing = telemetry.tracing
@@ -68,6 +69,7 @@ class RequestWatch:
         # models must not create a time series each.
         self._model_label = UNKNOWN_MODEL
         self._transport = transport
+        self._surface = surface
         self._stream = "true" if stream else "false"
         self._span: Span | None = None
         self._attempt: Span | None = None
@@ -149,6 +151,7 @@ class RequestWatch:
                     model=self._model_label,
                     deployment=self.attempts.served_by or "",
                     transport=self._transport,
+                    surface=self._surface,
                     status=status,
                     error_type=failure,
                     duration=duration,
@@ -158,6 +161,7 @@ class RequestWatch:
                     cost=cost,
                     attempts=self.attempts.count,
                     upstream_errors=tuple(self.attempts.failures),
+                    dropped=len(self.attempts.dropped),
                 )
             )
             if status == 429 and self.attempts.count == 0:

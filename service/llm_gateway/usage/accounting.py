@@ -44,6 +44,25 @@ def usage_of(answer: dict[str, Any]) -> Usage:
     )
 
 
+def pieces_of(chunk: dict[str, Any]) -> int:
+    """How many pieces of generated text an OpenAI stream chunk carries."""
+    pieces = 0
+    choices = chunk.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):  # a text_completion chunk
+            pieces += 1 if choice.get("text") else 0
+            continue
+        if delta.get("content") or delta.get("refusal"):
+            pieces += 1
+        for call in delta.get("tool_calls") or ():
+            if isinstance(call, dict) and (call.get("function") or {}).get("arguments"):
+                pieces += 1
+    return pieces
+
+
 class StreamUsage:
     """Watches a stream's chunks and knows its usage at any point."""
 
@@ -52,26 +71,25 @@ class StreamUsage:
         self._pieces = 0
 
     def observe(self, chunk: dict[str, Any]) -> None:
-        """Takes one upstream chunk into account."""
+        """Takes one canonical chunk into account."""
         if chunk.get("usage"):
             self._reported = usage_of(chunk)
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else ():
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            if not isinstance(delta, dict):  # a text_completion chunk
-                self._pieces += 1 if choice.get("text") else 0
-                continue
-            if delta.get("content") or delta.get("refusal"):
-                self._pieces += 1
-            for call in delta.get("tool_calls") or ():
-                if (call.get("function") or {}).get("arguments"):
-                    self._pieces += 1
+        self._pieces += pieces_of(chunk)
+
+    def observe_relayed(self, usage: Usage | None, pieces: int) -> None:
+        """Takes one relayed event into account: the usage it reported, if any (an estimated
+        one when only the prompt's is known yet), and the pieces of text it carried."""
+        if usage is not None:
+            self._reported = usage
+        self._pieces += pieces
 
     @property
     def usage(self) -> Usage:
         """The upstream's usage if it arrived, otherwise the estimate."""
-        if self._reported is not None:
-            return self._reported
-        return Usage(completion_tokens=self._pieces, estimated=True)
+        reported = self._reported
+        if reported is None:
+            return Usage(completion_tokens=self._pieces, estimated=True)
+        if reported.estimated:  # the prompt's count is known, the completion's estimated
+            completion = max(reported.completion_tokens, self._pieces)
+            return Usage(reported.prompt_tokens, completion, True, reported.cached_tokens)
+        return reported

@@ -7,9 +7,27 @@ from typing import Any
 import orjson
 
 from llm_gateway.api.anthropic.response import error_body, message
-from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
+from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder, event
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.wire import WireEvent
+
+
+class AnthropicStreamFramer:
+    """Relayed events keep their name and data; the upstream's `message_stop` ends them."""
+
+    def event(self, relayed: WireEvent) -> bytes:
+        name = (relayed.name or "").encode()
+        return b"event: " + name + b"\ndata: " + relayed.data + b"\n\n"
+
+    def error(self, error: GatewayError) -> bytes:
+        return event("error", {"error": error_body(error)["error"]})
+
+    def end(self) -> bytes:
+        return b""
+
+
+_FRAMER = AnthropicStreamFramer()  # it keeps no state
 
 
 class AnthropicDialect:
@@ -25,3 +43,6 @@ class AnthropicDialect:
 
     def encoder(self, request: GenerationRequest) -> AnthropicStreamEncoder:
         return AnthropicStreamEncoder(request.model)
+
+    def framer(self) -> AnthropicStreamFramer:
+        return _FRAMER

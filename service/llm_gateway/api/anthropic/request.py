@@ -1,10 +1,12 @@
-"""An Anthropic Messages API request as the canonical (OpenAI) chat request.
+"""An Anthropic Messages API request as the canonical (OpenAI) chat request, for upstreams of
+another family (an Anthropic upstream is sent the request as it came).
 
 `system` becomes a system message; a user turn's `tool_result` blocks become `tool` messages
 (placed before the rest of the turn), an assistant turn's `tool_use` blocks its `tool_calls`.
-Images keep their source (base64 as a `data:` URL). Fields OpenAI does not model (`top_k`,
-`thinking`, ...) travel on as extensions, so an Anthropic upstream still receives them.
-Errors name Anthropic's parameters (`messages.0.content.1`).
+Images keep their source (base64 as a `data:` URL); `top_k` is the canonical `top_k`. What
+the canonical form cannot carry (`thinking`, `context_management`, `cache_control` markers,
+earlier thinking blocks, ...) is left out and named in the translation's `dropped`, never
+passed on into another API's body. Errors name Anthropic's parameters (`messages.0.content.1`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
-from llm_gateway.model.token_counts import check_count
-from llm_gateway.providers.translation import tool_call
+from llm_gateway.model.request import Translation
+from llm_gateway.model.tool_calls import tool_call
 
 # Anthropic's fields that are translated; any other travels on as an extension.
 _TRANSLATED = frozenset(
@@ -30,8 +32,23 @@ _TRANSLATED = frozenset(
         "tool_choice",
         "metadata",
         "output_config",
+        "top_k",
     )
 )
+
+
+class _Dropped:
+    """The caller's fields a translation leaves out, each named once, in order."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+
+    def add(self, name: str) -> None:
+        self.names[name] = None
+
+    def markers(self, block: Any, where: str) -> None:
+        if isinstance(block, dict) and "cache_control" in block:
+            self.add(f"{where}.cache_control")
 
 
 def _require(condition: bool, message: str, param: str) -> None:
@@ -39,8 +56,9 @@ def _require(condition: bool, message: str, param: str) -> None:
         raise invalid_request(message, param)
 
 
-def _text(content: Any, param: str) -> str:
-    """The text of content given as a string or a list of text blocks."""
+def _text(content: Any, param: str, dropped: _Dropped, name: str) -> str:
+    """The text of content given as a string or a list of text blocks (`name`: the field's
+    name without indexes, for reporting dropped markers)."""
     if isinstance(content, str):
         return content
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
@@ -52,6 +70,7 @@ def _text(content: Any, param: str) -> str:
             f"{where}: expected a text block",
             where,
         )
+        dropped.markers(block, name)
         texts.append(str(block.get("text", "")))
     return "".join(texts)
 
@@ -67,45 +86,50 @@ def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def _tool_message(block: dict[str, Any], param: str) -> dict[str, Any]:
+def _tool_message(block: dict[str, Any], param: str, dropped: _Dropped) -> dict[str, Any]:
     content = block.get("content", "")
-    text = _text(content, f"{param}.content") if content else ""
+    text = (
+        _text(content, f"{param}.content", dropped, "messages.content.content") if content else ""
+    )
     if block.get("is_error"):
         text = f"Error: {text}"
     return {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
 
 
-def _user_messages(content: Any, param: str) -> list[dict[str, Any]]:
+def _user_messages(content: Any, param: str, dropped: _Dropped) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
     tools, parts = [], []
     for index, block in enumerate(content):
         where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
+        dropped.markers(block, "messages.content")
         if kind == "text":
             parts.append({"type": "text", "text": str(block.get("text", ""))})
         elif kind == "image":
             parts.append(_image_part(block, where))
         elif kind == "tool_result":
-            tools.append(_tool_message(block, where))
+            tools.append(_tool_message(block, where, dropped))
         else:
             raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
     return tools + ([{"role": "user", "content": parts}] if parts else [])
 
 
-def _assistant_message(content: Any, param: str) -> dict[str, Any]:
+def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str, Any]:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
     texts, calls = [], []
     for index, block in enumerate(content):
         where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
+        dropped.markers(block, "messages.content")
         if kind == "text":
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use":
             calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
         elif kind in ("thinking", "redacted_thinking"):
-            continue  # earlier reasoning: only an Anthropic upstream could take it back
+            # Earlier reasoning, signed for Anthropic: no other API can take it back.
+            dropped.add(f"messages.content.{kind}")
         else:
             raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
@@ -114,10 +138,11 @@ def _assistant_message(content: Any, param: str) -> dict[str, Any]:
     return message
 
 
-def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _messages(body: dict[str, Any], dropped: _Dropped) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     if body.get("system"):
-        messages.append({"role": "system", "content": _text(body["system"], "system")})
+        system = _text(body["system"], "system", dropped, "system")
+        messages.append({"role": "system", "content": system})
     turns = body.get("messages") or []
     _require(
         isinstance(turns, list) and bool(turns),
@@ -128,19 +153,20 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         param = f"messages.{index}"
         role = turn.get("role") if isinstance(turn, dict) else None
         if role == "user":
-            messages.extend(_user_messages(turn.get("content"), f"{param}.content"))
+            messages.extend(_user_messages(turn.get("content"), f"{param}.content", dropped))
         elif role == "assistant":
-            messages.append(_assistant_message(turn.get("content"), f"{param}.content"))
+            messages.append(_assistant_message(turn.get("content"), f"{param}.content", dropped))
         else:
             raise invalid_request(f"{param}.role: expected 'user' or 'assistant'", f"{param}.role")
     return messages
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+def _tools(tools: Any, dropped: _Dropped) -> list[dict[str, Any]]:
     _require(isinstance(tools, list), "tools: expected a list", "tools")
     functions = []
     for index, tool in enumerate(tools):
         where = f"tools.{index}"
+        dropped.markers(tool, "tools")
         _require(
             isinstance(tool, dict)
             and tool.get("type") in (None, "custom")
@@ -195,27 +221,22 @@ def _output_config(config: dict[str, Any], body: dict[str, Any]) -> None:
         raise invalid_request(f"{param}: not supported by this gateway", param)
 
 
-def chat_request(wire: Any) -> dict[str, Any]:
-    """Returns the canonical chat request body for a Messages API request body."""
-    _require(isinstance(wire, dict), "The request body must be a JSON object.", "body")
-    _require(
-        isinstance(wire.get("model"), str) and bool(wire["model"]), "model: Field required", "model"
-    )
-    _require(wire.get("max_tokens") is not None, "max_tokens: Field required", "max_tokens")
-    check_count(wire["max_tokens"], "max_tokens")
+def translation(wire: dict[str, Any]) -> Translation:
+    """The canonical chat request for a Messages API request body that passed validation."""
+    dropped = _Dropped()
     body: dict[str, Any] = {
         "model": wire["model"],
-        "messages": _messages(wire),
+        "messages": _messages(wire, dropped),
         # OpenAI's current name: reasoning models refuse the deprecated `max_tokens`.
         "max_completion_tokens": wire["max_tokens"],
     }
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "top_k"):
         if wire.get(name) is not None:
             body[name] = wire[name]
     if wire.get("stop_sequences"):
         body["stop"] = wire["stop_sequences"]
     if wire.get("tools"):
-        body["tools"] = _tools(wire["tools"])
+        body["tools"] = _tools(wire["tools"], dropped)
     if isinstance(wire.get("tool_choice"), dict):
         _tool_choice(wire["tool_choice"], body)
     user = (wire.get("metadata") or {}).get("user_id")
@@ -227,5 +248,15 @@ def chat_request(wire: Any) -> dict[str, Any]:
         # Anthropic's stream always ends with the usage, so the canonical one must carry it.
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    body.update({k: v for k, v in wire.items() if k not in _TRANSLATED})
-    return body
+    for name in wire:
+        if name not in _TRANSLATED:
+            dropped.add(name)
+    return Translation(body, tuple(dropped.names))
+
+
+def sizing(wire: dict[str, Any]) -> dict[str, Any]:
+    """What admission estimates tokens from, in OpenAI's names."""
+    return {
+        "messages": [wire.get("system"), wire.get("messages")],
+        "max_tokens": wire["max_tokens"],
+    }

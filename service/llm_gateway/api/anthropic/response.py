@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.providers.translation import arguments_or_empty
+from llm_gateway.model.tool_calls import arguments_or_empty
 
 # OpenAI `finish_reason` → Anthropic `stop_reason`.
 STOP_REASONS = {

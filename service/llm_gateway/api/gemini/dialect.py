@@ -13,6 +13,33 @@ from llm_gateway.api.gemini.response import (
 )
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.wire import WireEvent
+
+
+class GeminiStreamFramer:
+    """Relayed `GenerateContentResponse`s, each as the upstream sent it: SSE events, or the
+    elements of one JSON array."""
+
+    def __init__(self, sse: bool) -> None:
+        self._sse = sse
+        self._count = 0
+
+    def _write(self, data: bytes) -> bytes:
+        if self._sse:
+            return b"data: " + data + b"\r\n\r\n"
+        self._count += 1
+        return (b"[" if self._count == 1 else b",\r\n") + data
+
+    def event(self, event: WireEvent) -> bytes:
+        return self._write(event.data)
+
+    def error(self, error: GatewayError) -> bytes:
+        return self._write(orjson.dumps(error_body(error))) + (b"" if self._sse else b"]")
+
+    def end(self) -> bytes:
+        if self._sse:
+            return b""
+        return b"]" if self._count else b"[]"
 
 
 class GeminiDialect:
@@ -31,6 +58,9 @@ class GeminiDialect:
 
     def encoder(self, request: GenerationRequest) -> GeminiStreamEncoder:
         return GeminiStreamEncoder(self._sse)
+
+    def framer(self) -> GeminiStreamFramer:
+        return GeminiStreamFramer(self._sse)
 
 
 SSE = GeminiDialect(sse=True)

@@ -1,26 +1,27 @@
-"""A Gemini API `generateContent` request as the canonical (OpenAI) chat request.
+"""A Gemini API `generateContent` request as the canonical (OpenAI) chat request, for
+upstreams of another family (a Gemini upstream is sent the request's very bytes).
 
 `contents` turns become user and assistant messages; `functionCall` parts become tool calls
 (with Gemini's id, or `call_<n>`), `functionResponse` parts tool messages that answer the
 latest call of that name. `systemInstruction`, tools, `toolConfig` and `generationConfig` map
 to their OpenAI counterparts; Gemini's OpenAPI-style schemas (`parameters`, `responseSchema`,
-with upper-case types) are read as JSON Schema. Top-level fields without a counterpart
-(`safetySettings`, `cachedContent`, ...) travel on as extensions, so a Gemini upstream still
-receives them; an unknown `generationConfig` field is refused. Members are read in Gemini's
-JSON names (`systemInstruction`) or their proto names (`system_instruction`).
+with upper-case types) are read as JSON Schema. What has no counterpart (`safetySettings`,
+`cachedContent`, `thinkingConfig`, thought parts and their signatures, ...) is left out and
+named in the translation's `dropped`, never passed on into another API's body. Members are
+read in Gemini's JSON names (`systemInstruction`) or their proto names (`system_instruction`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
+from llm_gateway.api.gemini.validation import member as _get
 from llm_gateway.errors import invalid_request
-from llm_gateway.model.token_counts import check_count
-from llm_gateway.providers.gemini.request import RESULT_KEY
-from llm_gateway.providers.translation import tool_call
+from llm_gateway.model.request import Translation
+from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
+from llm_gateway.model.tool_calls import tool_call
 
 _TRANSLATED = frozenset(
     ("contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model")
@@ -36,20 +37,8 @@ _GENERATION_FIELDS = {
     "presencePenalty": "presence_penalty",
     "frequencyPenalty": "frequency_penalty",
 }
-# Counts checked here, so that an error names Gemini's field and not OpenAI's.
-_COUNT_FIELDS = frozenset(("maxOutputTokens", "candidateCount"))
 _SCHEMA_FIELDS = frozenset(("responseMimeType", "responseSchema", "responseJsonSchema"))
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def _get(node: Any, name: str) -> Any:
-    """A member by its JSON (camelCase) name or its proto (snake_case) name."""
-    if not isinstance(node, dict):
-        return None
-    if name in node:
-        return node[name]
-    return node.get(_SNAKE.sub("_", name).lower())
 
 
 def _camel(name: str) -> str:
@@ -108,6 +97,7 @@ class _Conversation:
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.dropped: dict[str, None] = {}  # the caller's fields left out, in order
         self._calls = 0
         self._latest_call: dict[str, str] = {}  # function name → id of its latest call
 
@@ -115,6 +105,7 @@ class _Conversation:
         results, content = [], []
         for index, part in enumerate(parts):
             where = f"{param}[{index}]"
+            self._signature(part)
             if _get(part, "functionResponse") is not None:
                 results.append(self._result(_get(part, "functionResponse")))
             elif _get(part, "text") is not None:
@@ -134,17 +125,24 @@ class _Conversation:
     def model(self, parts: list[Any], param: str) -> None:
         texts, calls = [], []
         for index, part in enumerate(parts):
+            self._signature(part)
             if _get(part, "functionCall") is not None:
                 calls.append(self._call(_get(part, "functionCall")))
-            elif _get(part, "text") is not None and not _get(part, "thought"):
+            elif _get(part, "thought"):
+                self.dropped["contents.parts.thought"] = None  # Gemini's own reasoning
+            elif _get(part, "text") is not None:
                 texts.append(str(_get(part, "text")))
-            elif _get(part, "text") is None:
+            else:
                 where = f"{param}[{index}]"
                 raise invalid_request(f"{where}: this kind of part is not supported", where)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
         if calls:
             message["tool_calls"] = calls
         self.messages.append(message)
+
+    def _signature(self, part: Any) -> None:
+        if _get(part, "thoughtSignature") is not None:
+            self.dropped["contents.parts.thoughtSignature"] = None
 
     def _call(self, call: dict[str, Any]) -> dict[str, Any]:
         name = str(_get(call, "name") or "")
@@ -198,20 +196,15 @@ def _tool_choice(config: Any) -> Any:
     return {"ANY": "required", "VALIDATED": "required", "NONE": "none"}.get(mode, "auto")
 
 
-def _generation(config: Any, body: dict[str, Any]) -> None:
+def _generation(config: Any, body: dict[str, Any], dropped: dict[str, None]) -> None:
     if not config:
         return
     for key, value in config.items():
         name = _camel(key)
-        if name in _COUNT_FIELDS:
-            check_count(value, f"generationConfig.{name}")
         if name in _GENERATION_FIELDS:
             body[_GENERATION_FIELDS[name]] = value
         elif name not in _SCHEMA_FIELDS:
-            param = f"generationConfig.{name}"
-            raise invalid_request(
-                f"{param} is not supported by this gateway", param, "unsupported_parameter"
-            )
+            dropped[f"generationConfig.{name}"] = None
     schema = _get(config, "responseJsonSchema") or json_schema(_get(config, "responseSchema"))
     if schema:
         body["response_format"] = {
@@ -222,18 +215,13 @@ def _generation(config: Any, body: dict[str, Any]) -> None:
         body["response_format"] = {"type": "json_object"}
 
 
-def chat_request(model: str, wire: Any, stream: bool) -> dict[str, Any]:
-    """Returns the canonical chat request body for a `generateContent` body."""
-    if not isinstance(wire, dict):
-        raise invalid_request("The request body must be a JSON object.")
-    contents = _get(wire, "contents")
-    if not isinstance(contents, list) or not contents:
-        raise invalid_request("contents is not specified", "contents")
+def translation(model: str, wire: dict[str, Any], stream: bool) -> Translation:
+    """The canonical chat request for a `generateContent` body that passed validation."""
     conversation = _Conversation()
     instruction = _get(wire, "systemInstruction")
     if instruction:
         conversation.messages.append({"role": "system", "content": _system(instruction)})
-    for index, content in enumerate(contents):
+    for index, content in enumerate(_get(wire, "contents")):
         param, parts = f"contents[{index}].parts", _get(content, "parts") or []
         if _get(content, "role") == "model":
             conversation.model(parts, param)
@@ -244,9 +232,22 @@ def chat_request(model: str, wire: Any, stream: bool) -> dict[str, Any]:
         body["tools"] = tools
         if _get(wire, "toolConfig"):
             body["tool_choice"] = _tool_choice(_get(wire, "toolConfig"))
-    _generation(_get(wire, "generationConfig"), body)
+    dropped = conversation.dropped
+    _generation(_get(wire, "generationConfig"), body, dropped)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    body.update({k: v for k, v in wire.items() if _camel(k) not in _TRANSLATED})
-    return body
+    for name in wire:
+        if _camel(name) not in _TRANSLATED:
+            dropped[_camel(name)] = None
+    return Translation(body, tuple(dropped))
+
+
+def sizing(wire: dict[str, Any]) -> dict[str, Any]:
+    """What admission estimates tokens from, in OpenAI's names."""
+    config = _get(wire, "generationConfig")
+    return {
+        "messages": [_get(wire, "systemInstruction"), _get(wire, "contents")],
+        "max_tokens": _get(config, "maxOutputTokens"),
+        "n": _get(config, "candidateCount"),
+    }

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.providers.translation import arguments_or_empty
+from llm_gateway.model.tool_calls import arguments_or_empty
 
 # OpenAI `finish_reason` → Gemini `finishReason`.
 FINISH_REASONS = {

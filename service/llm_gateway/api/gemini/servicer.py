@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
 from google.api.httpbody_pb2 import HttpBody
 
-from llm_gateway.api.gemini import dialect
-from llm_gateway.api.gemini.request import chat_request
+from llm_gateway.api.gemini import dialect, validation
+from llm_gateway.api.gemini import request as translate
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
-from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model import Endpoint, GenerationRequest
+from llm_gateway.model.wire import ApiFamily, WireRequest, forwarded_headers
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
@@ -28,12 +29,34 @@ def _model(resource: str) -> str:
     return resource.removeprefix("models/")
 
 
+def generate_content_request(
+    model: str, body: HttpBody, stream: bool, metadata: Mapping[str, str]
+) -> GenerationRequest:
+    """A `generateContent` call, validated by Gemini's rules: passed through to a Gemini
+    upstream, translated (on first need) for any other."""
+    wire = validation.validate(exchange.load_json(body, "Invalid JSON payload received."))
+    operation = "streamGenerateContent" if stream else "generateContent"
+    return GenerationRequest(
+        Endpoint.CHAT,
+        wire=WireRequest(
+            ApiFamily.GEMINI,
+            operation,
+            wire,
+            body.data,
+            stream,
+            forwarded_headers(ApiFamily.GEMINI, metadata),
+        ),
+        translate=lambda: translate.translation(model, wire, stream),
+        model=model,
+        sizing=translate.sizing(wire),
+    )
+
+
 class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer):
     """Serves the Gemini API's generation methods with whatever upstream serves the model."""
 
-    def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
+    def __init__(self, dataplane: DataPlane, keys: KeyRing) -> None:
         self._dataplane = dataplane
-        self._validator = validator
         self._keys = keys
 
     async def GenerateContent(
@@ -55,10 +78,10 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
         if request.key and _KEY_HEADER not in inbound.metadata:
             inbound.metadata[_KEY_HEADER] = request.key  # `?key=`, as Google's REST API allows
         wire = dialect.SSE if request.alt == "sse" or not stream else dialect.JSON_ARRAY
+        model = _model(request.model)
 
-        def parse() -> GenerationRequest:
-            body = exchange.load_json(request.body, "Invalid JSON payload received.")
-            return self._validator.chat(chat_request(_model(request.model), body, stream))
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            return generate_content_request(model, request.body, stream, metadata)
 
         async for body in exchange.generate(
             context, self._keys, self._dataplane, wire, parse, inbound

@@ -14,7 +14,7 @@ from llm_gateway.api.grpc import requests, responses
 from llm_gateway.api.grpc.status import abort
 from llm_gateway.api.inbound import DEPLOYMENT_HEADER, InboundCall
 from llm_gateway.auth.keys import KeyRing
-from llm_gateway.dataplane import CallInfo, DataPlane
+from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
 from llm_gateway.v1 import (
@@ -86,33 +86,33 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         )
 
     @asynccontextmanager
-    async def _serving(self, context: Context) -> AsyncIterator[CallInfo]:
-        """Authenticates the call, and ends it with the status of anything that fails inside."""
+    async def _serving(self, context: Context) -> AsyncIterator[_Serving]:
+        """Authenticates the call, and ends it with the status of anything that fails inside
+        (and, either way, the data plane's decisions in the trailing metadata)."""
         inbound = InboundCall(context, "grpc")
         # In trailing metadata: sent with the status, it costs no separate send.
         context.set_trailing_metadata((("x-request-id", inbound.request_id),))
-        call: CallInfo | None = None
+        serving: _Serving | None = None
         try:
-            call = await inbound.authenticate(self._keys)
-            yield call
-            if call.deployment or call.rate_limits:
-                trailing = (("x-request-id", inbound.request_id), *call.rate_limits)
-                if call.deployment:
-                    trailing += ((DEPLOYMENT_HEADER, call.deployment),)
+            serving = _Serving(await inbound.authenticate(self._keys), self._dataplane)
+            yield serving
+            decisions = serving.decisions
+            if decisions is not None and (decisions.deployment or decisions.rate_limits):
+                trailing = (("x-request-id", inbound.request_id), *decisions.rate_limits)
+                if decisions.deployment:
+                    trailing += ((DEPLOYMENT_HEADER, decisions.deployment),)
                 context.set_trailing_metadata(trailing)
         except GatewayError as error:
-            await abort(context, error, inbound.request_id, call.deployment if call else None)
+            await abort(context, error, inbound.request_id, _deployment(serving))
         except Exception:
             log.exception("unexpected failure of request %s", inbound.request_id)
-            await abort(
-                context, internal_error(), inbound.request_id, call.deployment if call else None
-            )
+            await abort(context, internal_error(), inbound.request_id, _deployment(serving))
         finally:
             inbound.finish()
 
     async def _answer(self, context: Context, produce: Callable[[CallInfo], Out]) -> Out:
-        async with self._serving(context) as call:
-            return produce(call)
+        async with self._serving(context) as serving:
+            return produce(serving.call)
         raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def _unary(
@@ -121,8 +121,10 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         parse: Callable[[], GenerationRequest],
         convert: Callable[[dict[str, Any]], Out],
     ) -> Out:
-        async with self._serving(context) as call:
-            return convert(await self._dataplane.generate(parse(), call))
+        async with self._serving(context) as serving:
+            answer = await serving.serve(parse()).answer()
+            assert isinstance(answer, dict), "typed calls are never relayed"
+            return convert(answer)
         raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def _stream(
@@ -131,10 +133,30 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         parse: Callable[[], GenerationRequest],
         convert: Callable[[dict[str, Any]], Out],
     ) -> AsyncIterator[Out]:
-        async with self._serving(context) as call:
-            chunks = self._dataplane.stream(parse(), call)
+        async with self._serving(context) as serving:
+            chunks = serving.serve(parse()).stream()
             try:
                 async for chunk in chunks:
+                    assert isinstance(chunk, dict), "typed calls are never relayed"
                     yield convert(chunk)
             finally:
                 await chunks.aclose()
+
+
+class _Serving:
+    """An authenticated call, and the decisions of the generation it serves (if any)."""
+
+    def __init__(self, call: CallInfo, dataplane: DataPlane) -> None:
+        self.call = call
+        self._dataplane = dataplane
+        self.decisions: Decisions | None = None
+
+    def serve(self, request: GenerationRequest) -> Served:
+        served = self._dataplane.serve(request, self.call)
+        self.decisions = served.decisions
+        return served
+
+
+def _deployment(serving: _Serving | None) -> str | None:
+    decisions = serving.decisions if serving is not None else None
+    return decisions.deployment if decisions is not None else None

@@ -1,15 +1,17 @@
 """One generation call over a REST surface, whatever the API family (OpenAI, Anthropic,
 Gemini): authenticate, parse, call the data plane, write the answer, the stream or the error.
 
-Each family's wire format is a `Dialect`. A stream's status is decided by its first chunk: an
-upstream refusal before it is a proper HTTP error; a failure after it ends the stream with the
-dialect's in-stream error frame.
+Each family's wire format is a `Dialect`. An answer relayed from a same-family upstream is
+written as its bytes, and so is each event of a relayed stream, only framed (`StreamFramer`);
+a canonical answer or stream is encoded in the dialect. A stream's status is decided by its
+first chunk: an upstream refusal before it is a proper HTTP error; a failure after it ends the
+stream with the dialect's in-stream error frame.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import grpc
@@ -19,9 +21,10 @@ from google.api.httpbody_pb2 import HttpBody
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import framing
 from llm_gateway.auth.keys import KeyRing
-from llm_gateway.dataplane import CallInfo, DataPlane
+from llm_gateway.dataplane import DataPlane, Decisions
 from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.wire import WireAnswer, WireEvent
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, HttpBody]
@@ -32,6 +35,22 @@ class StreamEncoder(Protocol):
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:
         """The bytes for one chunk (empty when it has nothing to say in this dialect)."""
+        ...
+
+    def error(self, error: GatewayError) -> bytes:
+        """The frame that reports a failure after the stream has started."""
+        ...
+
+    def end(self) -> bytes:
+        """The bytes that close a stream that completed."""
+        ...
+
+
+class StreamFramer(Protocol):
+    """Writes one stream of relayed events in a dialect's event format."""
+
+    def event(self, event: WireEvent) -> bytes:
+        """The frame of one event, its data as the upstream sent it."""
         ...
 
     def error(self, error: GatewayError) -> bytes:
@@ -57,7 +76,11 @@ class Dialect(Protocol):
         ...
 
     def encoder(self, request: GenerationRequest) -> StreamEncoder:
-        """A writer for the stream that answers `request`."""
+        """A writer for the canonical stream that answers `request`."""
+        ...
+
+    def framer(self) -> StreamFramer:
+        """A writer for a stream relayed from a same-family upstream."""
         ...
 
 
@@ -126,13 +149,13 @@ async def error_answer(
     dialect: Dialect,
     error: GatewayError,
     request_id: str,
-    call: CallInfo | None = None,
+    decisions: Decisions | None = None,
 ) -> HttpBody:
     """Sends the error's status and headers; returns its body."""
-    deployment = call.deployment if call else None
+    deployment = decisions.deployment if decisions else None
     headers = framing.error_headers(error, request_id, deployment)
-    if call is not None and not error.headers:
-        headers += call.rate_limits  # a refusal of the limiter carries its own
+    if decisions is not None and not error.headers:
+        headers += decisions.rate_limits  # a refusal of the limiter carries its own
     await context.send_initial_metadata(headers)
     return HttpBody(content_type=framing.JSON, data=dialect.error(error))
 
@@ -142,64 +165,82 @@ async def generate(
     keys: KeyRing,
     dataplane: DataPlane,
     dialect: Dialect,
-    parse: Callable[[], GenerationRequest],
+    parse: Callable[[Mapping[str, str]], GenerationRequest],
     inbound: InboundCall | None = None,
 ) -> AsyncIterator[HttpBody]:
-    """Serves one generation call; yields the response bodies."""
+    """Serves one generation call (`parse` reads its request, given the call's headers);
+    yields the response bodies."""
     inbound = inbound or InboundCall(context, "rest")
-    call: CallInfo | None = None
+    decisions: Decisions | None = None
     try:
         call = await inbound.authenticate(keys)
-        request = parse()
+        request = parse(inbound.metadata)
+        served = dataplane.serve(request, call)
+        decisions = served.decisions
         if request.stream:
-            async for frame in _stream(context, dataplane, dialect, request, call):
+            frames = _stream(
+                context, served.stream(), dialect, request, decisions, inbound.request_id
+            )
+            async for frame in frames:
                 yield frame
             return
-        answer = await dataplane.generate(request, call)
-        headers = framing.success_headers(call.deployment, call.rate_limits)
-        await context.send_initial_metadata(headers)
-        yield HttpBody(content_type=framing.JSON, data=dialect.answer(answer))
+        answer = await served.answer()
+        await context.send_initial_metadata(framing.success_headers(decisions))
+        data = answer.data if isinstance(answer, WireAnswer) else dialect.answer(answer)
+        yield HttpBody(content_type=framing.JSON, data=data)
     except GatewayError as error:
-        yield await error_answer(context, dialect, error, inbound.request_id, call)
+        yield await error_answer(context, dialect, error, inbound.request_id, decisions)
     except Exception:
         log.exception("unexpected failure of request %s", inbound.request_id)
-        yield await error_answer(context, dialect, internal_error(), inbound.request_id, call)
+        yield await error_answer(context, dialect, internal_error(), inbound.request_id, decisions)
     finally:
         inbound.finish()
 
 
 async def _stream(
     context: Context,
-    dataplane: DataPlane,
+    chunks: AsyncGenerator[dict[str, Any] | WireEvent, None],
     dialect: Dialect,
     request: GenerationRequest,
-    call: CallInfo,
+    decisions: Decisions,
+    request_id: str,
 ) -> AsyncIterator[HttpBody]:
-    chunks = dataplane.stream(request, call)
-    encoder = dialect.encoder(request)
     try:
         try:
             # Raises GatewayError before any byte is sent: the caller gets a real status.
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
-        await context.send_initial_metadata(
-            framing.success_headers(call.deployment, call.rate_limits)
-        )
-        opening = encoder.chunk(first) if first is not None else b""
+        await context.send_initial_metadata(framing.success_headers(decisions))
+        # A stream is relayed or canonical throughout: its first chunk tells which.
+        writer: StreamFramer | StreamEncoder
+        if isinstance(first, WireEvent):
+            writer = framer = dialect.framer()
+
+            def write(chunk: dict[str, Any] | WireEvent) -> bytes:
+                assert isinstance(chunk, WireEvent)
+                return framer.event(chunk)
+        else:
+            writer = encoder = dialect.encoder(request)
+
+            def write(chunk: dict[str, Any] | WireEvent) -> bytes:
+                assert isinstance(chunk, dict)
+                return encoder.chunk(chunk)
+
+        opening = write(first) if first is not None else b""
         yield HttpBody(content_type=dialect.stream_content_type, data=opening)
         if first is not None:
             try:
                 async for chunk in chunks:
-                    if data := encoder.chunk(chunk):
+                    if data := write(chunk):
                         yield HttpBody(data=data)
             except GatewayError as error:
-                yield HttpBody(data=encoder.error(error))
+                yield HttpBody(data=writer.error(error))
                 return
             except Exception:
-                log.exception("unexpected failure of request %s", call.request_id)
-                yield HttpBody(data=encoder.error(internal_error()))
+                log.exception("unexpected failure of request %s", request_id)
+                yield HttpBody(data=writer.error(internal_error()))
                 return
-        yield HttpBody(data=encoder.end())
+        yield HttpBody(data=writer.end())
     finally:
         await chunks.aclose()

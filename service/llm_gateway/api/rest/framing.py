@@ -9,12 +9,15 @@ import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.inbound import DEPLOYMENT_HEADER
+from llm_gateway.dataplane import Decisions
 from llm_gateway.errors import GatewayError
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 # The proxy moves this response header to `:status` (see envoy/envoy.yaml).
 STATUS_HEADER = "x-http-status"
+# The caller's fields that a translation to another API family left out, comma-separated.
+DROPPED_HEADER = "x-llm-gateway-dropped"
 
 
 def json_body(payload: dict[str, Any]) -> HttpBody:
@@ -22,12 +25,17 @@ def json_body(payload: dict[str, Any]) -> HttpBody:
     return HttpBody(content_type=JSON, data=orjson.dumps(payload))
 
 
-def success_headers(
-    deployment: str | None, rate_limits: tuple[tuple[str, str], ...] = ()
-) -> tuple[tuple[str, str], ...]:
-    """The response headers of a generated answer: which deployment served it, and the
-    caller's remaining rate limits."""
-    return (((DEPLOYMENT_HEADER, deployment),) if deployment else ()) + rate_limits
+def success_headers(decisions: Decisions) -> tuple[tuple[str, str], ...]:
+    """The response headers of a generated answer: which deployment served it, the caller's
+    remaining rate limits, and the caller's fields a translation left out."""
+    headers = _deployment(decisions.deployment) + decisions.rate_limits
+    if decisions.dropped:
+        headers += ((DROPPED_HEADER, ", ".join(decisions.dropped)),)
+    return headers
+
+
+def _deployment(deployment: str | None) -> tuple[tuple[str, str], ...]:
+    return ((DEPLOYMENT_HEADER, deployment),) if deployment else ()
 
 
 def error_headers(
@@ -37,4 +45,4 @@ def error_headers(
     headers = [(STATUS_HEADER, str(error.status)), ("x-request-id", request_id)]
     if error.retry_after:
         headers.append(("retry-after", error.retry_after))
-    return tuple(headers) + success_headers(deployment) + error.headers
+    return tuple(headers) + _deployment(deployment) + error.headers

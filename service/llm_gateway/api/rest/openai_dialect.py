@@ -10,6 +10,7 @@ import orjson
 from llm_gateway.api.rest import framing
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.wire import WireEvent
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -34,6 +35,22 @@ class OpenAIStreamEncoder:
 _ENCODER = OpenAIStreamEncoder()  # it keeps no state
 
 
+class OpenAIStreamFramer:
+    """Relayed chunks are OpenAI's: each is one frame, its data as the upstream sent it."""
+
+    def event(self, event: WireEvent) -> bytes:
+        return b"data: " + event.data + b"\n\n"
+
+    def error(self, error: GatewayError) -> bytes:
+        return _frame(error.body()) + _DONE
+
+    def end(self) -> bytes:
+        return _DONE
+
+
+_FRAMER = OpenAIStreamFramer()  # it keeps no state
+
+
 class OpenAIDialect:
     """The OpenAI REST API's answers, streams and errors."""
 
@@ -47,3 +64,6 @@ class OpenAIDialect:
 
     def encoder(self, request: GenerationRequest) -> OpenAIStreamEncoder:
         return _ENCODER
+
+    def framer(self) -> OpenAIStreamFramer:
+        return _FRAMER

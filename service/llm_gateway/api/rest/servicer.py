@@ -7,7 +7,7 @@ Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -19,7 +19,8 @@ from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
 from llm_gateway.errors import GatewayError, internal_error
-from llm_gateway.model import RequestValidator
+from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model.wire import ApiFamily, WireRequest, forwarded_headers
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,13 @@ _INVALID_JSON = (
 )
 
 
-def _load_json(body: HttpBody) -> Any:
-    return exchange.load_json(body, _INVALID_JSON)
+def _wire(operation: str, body: HttpBody, metadata: Mapping[str, str]) -> tuple[Any, WireRequest]:
+    """The parsed body, and the request as the caller sent it."""
+    parsed = exchange.load_json(body, _INVALID_JSON)
+    stream = isinstance(parsed, dict) and bool(parsed.get("stream"))
+    headers = forwarded_headers(ApiFamily.OPENAI, metadata)
+    fields = parsed if isinstance(parsed, dict) else {}
+    return parsed, WireRequest(ApiFamily.OPENAI, operation, fields, body.data, stream, headers)
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
@@ -47,14 +53,18 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def CreateCompletion(
         self, request: HttpBody, context: Context
     ) -> AsyncIterator[HttpBody]:
-        parse = lambda: self._validator.completion(_load_json(request))  # noqa: E731
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            return self._validator.completion(*_wire("completions", request, metadata))
+
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 
     async def CreateChatCompletion(
         self, request: HttpBody, context: Context
     ) -> AsyncIterator[HttpBody]:
-        parse = lambda: self._validator.chat(_load_json(request))  # noqa: E731
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            return self._validator.chat(*_wire("chat/completions", request, metadata))
+
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 

@@ -1,4 +1,10 @@
-"""Anthropic's Messages API as an upstream (`type: anthropic`)."""
+"""Anthropic's Messages API as an upstream (`type: anthropic`).
+
+Anthropic callers are passed through (`relay`): their body goes upstream as they sent it with
+the upstream's model name, their `anthropic-beta` and `anthropic-version` headers with it, and
+the answer and every event (`ping`, `signature_delta` and those not yet invented included) come
+back as their bytes. Everyone else is translated through the canonical model.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,19 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.anthropic.request import messages_request
-from llm_gateway.providers.anthropic.response import chat_completion
+from llm_gateway.providers.anthropic.response import chat_completion, usage
 from llm_gateway.providers.anthropic.stream import StreamTranslator
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
+from llm_gateway.usage.accounting import Usage, usage_of
+
+
+def _usage(wire: dict[str, Any]) -> Usage:
+    return usage_of({"usage": usage(wire)})
 
 
 def _is_message_stop(event: bytes) -> bool:
@@ -25,6 +37,8 @@ class AnthropicProvider(ChatOnlyProvider):
 
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "anthropic"
+    family = ApiFamily.ANTHROPIC
+    passthrough = True
 
     def __init__(
         self,
@@ -61,6 +75,47 @@ class AnthropicProvider(ChatOnlyProvider):
                 for chunk in translator.translate(json_object(event)):
                     yield chunk
                 if translator.finished:
+                    return
+            raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
+        """Sends an Anthropic caller's request as it came; returns the answer's bytes."""
+        body = {**wire.body, "model": model}
+        data = await self._http.post_for_bytes(self._url, body, call, wire.headers)
+        return WireAnswer(data, _usage(json_object(data).get("usage") or {}))
+
+    async def relay_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """Sends an Anthropic caller's streamed request as it came; yields each event's bytes
+        with the usage so far (`message_start` has the input's, `message_delta` the output's)."""
+        body = {**wire.body, "model": model}
+        events = await self._http.post_for_events(
+            self._url, body, call, _is_message_stop, wire.headers
+        )
+        counted: dict[str, Any] = {}
+        try:
+            async for data in events:
+                event = json_object(data)
+                kind = event.get("type")
+                if kind == "error":
+                    raise upstream_errors.error_in_stream(
+                        event, self._settings.upstream_messages == "hidden"
+                    )
+                reported = None
+                if kind == "message_start":
+                    # The input's count is final, the output's not yet.
+                    counted = dict((event.get("message") or {}).get("usage") or {})
+                    start = _usage(counted)
+                    reported = Usage(start.prompt_tokens, 0, True, start.cached_tokens)
+                elif kind == "message_delta" and isinstance(event.get("usage"), dict):
+                    counted.update({k: v for k, v in event["usage"].items() if v is not None})
+                    reported = _usage(counted)
+                pieces = 1 if kind == "content_block_delta" else 0
+                yield WireEvent(data, name=str(kind), usage=reported, pieces=pieces)
+                if kind == "message_stop":
                     return
             raise upstream_errors.stream_broken()
         finally:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.tool_calls import arguments_object
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
-    arguments_object,
     content_text,
     extensions,
     forced_function,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from llm_gateway.model.tool_calls import arguments_text, tool_call
 from llm_gateway.providers.anthropic.request import JSON_TOOL
-from llm_gateway.providers.translation import arguments_text, tool_call
 
 # Anthropic `stop_reason` → OpenAI `finish_reason`.
 FINISH_REASONS = {

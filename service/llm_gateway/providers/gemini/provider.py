@@ -1,4 +1,10 @@
-"""The Gemini API as an upstream (`type: gemini`)."""
+"""The Gemini API as an upstream (`type: gemini`).
+
+Gemini callers are passed through (`relay`): the model goes in the URL, so their body goes
+upstream as the very bytes they sent (`thinkingConfig`, `thoughtSignature`, `cachedContent`
+and fields not yet invented included), and each answer comes back as its bytes. Everyone
+else is translated through the canonical model.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
@@ -15,8 +22,24 @@ from llm_gateway.providers.gemini.response import (
     StreamTranslator,
     chat_completion,
     prompt_blocked,
+    usage,
 )
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
+from llm_gateway.usage.accounting import Usage, usage_of
+
+
+def _usage(answer: dict[str, Any]) -> Usage | None:
+    metadata = answer.get("usageMetadata")
+    return usage_of({"usage": usage(metadata)}) if isinstance(metadata, dict) else None
+
+
+def _pieces(answer: dict[str, Any]) -> int:
+    candidates = answer.get("candidates")
+    return sum(
+        len((candidate.get("content") or {}).get("parts") or ())
+        for candidate in (candidates if isinstance(candidates, list) else ())
+        if isinstance(candidate, dict)
+    )
 
 
 class GeminiProvider(ChatOnlyProvider):
@@ -24,6 +47,8 @@ class GeminiProvider(ChatOnlyProvider):
 
     # The OpenTelemetry GenAI `gen_ai.provider.name` of this upstream API.
     system = "gcp.gemini"
+    family = ApiFamily.GEMINI
+    passthrough = True
 
     def __init__(
         self,
@@ -58,11 +83,7 @@ class GeminiProvider(ChatOnlyProvider):
         translator = StreamTranslator()
         try:
             async for event in events:
-                answer = json_object(event)
-                if answer.get("error"):
-                    raise upstream_errors.error_in_stream(
-                        answer, self._settings.upstream_messages == "hidden"
-                    )
+                answer = self._http.event_object(event)
                 if (error := prompt_blocked(answer)) is not None:
                     raise error
                 for chunk in translator.translate(answer):
@@ -70,6 +91,31 @@ class GeminiProvider(ChatOnlyProvider):
             if not translator.finished:
                 raise upstream_errors.stream_broken()
             yield translator.usage_chunk()
+        finally:
+            await events.aclose()
+
+    async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
+        """Sends a Gemini caller's request body as its bytes; returns the answer's bytes."""
+        url = self._url(model, "generateContent")
+        data = await self._http.post_for_bytes(url, wire.raw, call, wire.headers)
+        return WireAnswer(data, _usage(json_object(data)) or Usage(estimated=True))
+
+    async def relay_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """Sends a Gemini caller's streamed request body as its bytes; yields each answer's
+        bytes. Gemini has no end marker: a stream is complete when its body ends after a
+        candidate's finish reason (or a blocked prompt's feedback)."""
+        url = self._url(model, "streamGenerateContent") + "?alt=sse"
+        events = await self._http.post_for_events(url, wire.raw, call, None, wire.headers)
+        finished = False
+        try:
+            async for data in events:
+                answer = self._http.event_object(data)
+                finished = finished or b"finishReason" in data or b"blockReason" in data
+                yield WireEvent(data, usage=_usage(answer), pieces=_pieces(answer))
+            if not finished:
+                raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
 

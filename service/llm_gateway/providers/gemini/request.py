@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
+from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
+from llm_gateway.model.tool_calls import arguments_object
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
-    arguments_object,
     content_text,
     extensions,
     forced_function,
@@ -31,8 +32,6 @@ from llm_gateway.providers.translation import (
 )
 
 PROVIDER = "gemini"
-# A tool result that is not a JSON object travels as `{"content": text}`.
-RESULT_KEY = "content"
 
 # The modelled fields this module translates (any other is refused or a platform hint).
 TRANSLATED = frozenset(

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.providers.translation import tool_call
+from llm_gateway.model.tool_calls import tool_call
 
 # Gemini `finishReason` → OpenAI `finish_reason`; a reason not listed is a plain stop.
 FINISH_REASONS = {

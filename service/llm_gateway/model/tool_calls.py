@@ -1,0 +1,55 @@
+"""Canonical (OpenAI) tool calls, and their arguments as the objects other APIs use.
+
+OpenAI carries a call's arguments as a JSON string; Anthropic and Gemini as an object. Every
+translation, on either side of the canonical model, converts with these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_gateway.errors import invalid_request
+
+# A tool result that is not a JSON object travels in Gemini's `functionResponse.response`
+# (which must be an object) as `{"content": text}`, and is unwrapped again coming back.
+GEMINI_TEXT_RESULT_KEY = "content"
+
+
+def arguments_object(raw: Any, param: str) -> dict[str, Any]:
+    """Parses a tool call's `arguments` string, which providers other than OpenAI take as an
+    object; anything but a JSON object is a 400 naming `param`."""
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise invalid_request(f"'{param}' must be a JSON object encoded as a string.", param)
+    return value
+
+
+def arguments_or_empty(arguments: Any) -> dict[str, Any]:
+    """OpenAI's `arguments` string as the object other APIs take; an upstream's malformed
+    arguments become `{}` rather than failing an answer already generated."""
+    try:
+        value = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def arguments_text(arguments: Any) -> str:
+    """A tool-call arguments object as OpenAI's JSON string."""
+    return orjson.dumps(arguments if arguments is not None else {}).decode()
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """OpenAI's tool call of `name` with an arguments object."""
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments_text(arguments)},
+    }
