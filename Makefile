@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: toolchain run test bench reliability generate schemas lint typecheck fmt clean
+.PHONY: toolchain agents fidelity run test bench reliability generate schemas lint typecheck fmt clean
+AGENTS := tests/agents/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,17 @@ toolchain:
 	command -v cmake >/dev/null && command -v ninja >/dev/null && command -v c++ >/dev/null || \
 		(apt-get update -q && apt-get install -y -q cmake ninja-build g++)
 
+## The coding-agent CLIs the suite drives (Claude Code, the Gemini CLI) and the Node.js 22
+## they need, all pinned in tests/agents/package-lock.json, from npm.
+agents: $(AGENTS)
+$(AGENTS): tests/agents/package-lock.json
+	cd tests/agents && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AGENTS)
+
+## Writes docs/fidelity.md anew from what the stack does (tests/test_fidelity.py checks it).
+fidelity: $(STAMP)
+	FIDELITY_WRITE=1 $(BIN)/pytest -q tests/test_fidelity.py
+
 ## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml (the
 ## first run builds the local model server: about 4 minutes on 2 cores, shown as it goes).
 run: generate toolchain
@@ -29,7 +41,7 @@ run: generate toolchain
 
 ## Runs the whole suite (lint and type checks included); the real-upstream tests run against
 ## the local llama-server, built first if the cache (~/.cache/llm-gateway) has none.
-test: $(STAMP) toolchain
+test: $(STAMP) toolchain $(AGENTS)
 	command -v kubectl >/dev/null || (apt-get update -q && apt-get install -y -q kubectl)
 	$(BIN)/ruff check service tests scripts bench reliability
 	$(BIN)/mypy
@@ -63,4 +75,5 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix service tests scripts bench reliability
 
 clean:
-	rm -rf $(VENV) build *.egg-info service/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info service/*.egg-info .pytest_cache .mypy_cache .ruff_cache \
+		tests/agents/node_modules

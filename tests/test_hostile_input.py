@@ -238,7 +238,7 @@ def test_grpc_content_type_on_a_rest_path_is_a_415(stack: Stack, path: str, shap
         assert "not gRPC" in str(check[shape](response, 415)["message"])
 
 
-@pytest.mark.parametrize("path", ["/v1/messages/count_tokens", "/v1/messages/batches"])
+@pytest.mark.parametrize("path", ["/v1/messages/batches", "/v1/messages/batches/b1/cancel"])
 def test_unknown_anthropic_paths_say_so_in_anthropics_shape(stack: Stack, path: str) -> None:
     response = requests.post(
         f"{stack.rest_url}{path}", json={"model": "gpt-echo"}, headers={"x-api-key": KEY}

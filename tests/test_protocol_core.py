@@ -149,10 +149,14 @@ def test_anthropic_fields_never_leak_into_another_api(
         "messages.content.cache_control",
         "messages.content.thinking",
         "tools.cache_control",
-        "thinking",
         "context_management",
     ]
     assert response.headers["x-llm-gateway-dropped"] == ", ".join(dropped)
+    # The thinking budget crossed as the effort it stands for.
+    if model == "gpt-echo":
+        assert sent["reasoning_effort"] == "low"
+    else:
+        assert sent["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "LOW"}
     entry = log_entry(stack, request_id)
     assert entry["dropped"] == dropped and entry["passthrough"] is False
     assert (entry["surface"], entry["endpoint"]) == ("anthropic", "messages")
@@ -282,7 +286,9 @@ def test_gemini_thinking_config_crosses_to_another_family_as_a_reported_drop(
     sent = upstream.last().body
     assert "thinkingConfig" not in json.dumps(sent) and "thoughtSignature" not in json.dumps(sent)
     assert response.headers["x-llm-gateway-dropped"] == (
-        "contents.parts.thought, contents.parts.thoughtSignature, generationConfig.thinkingConfig"
+        "contents.parts.thought, contents.parts.thoughtSignature, "
+        "generationConfig.thinkingConfig.includeThoughts, "
+        "generationConfig.thinkingConfig.thinkingBudget"
     )
 
 

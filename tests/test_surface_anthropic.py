@@ -25,7 +25,7 @@ def claude(stack: Stack) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=stack.rest_url, api_key=KEY, max_retries=0, timeout=20)
 
 
-@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])
+@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo", "gemini-echo"])
 def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model: str) -> None:
     raw = claude.messages.with_raw_response.create(
         model=model,
@@ -35,8 +35,8 @@ def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model:
         stop_sequences=["NEVER"],
         extra_body={"temperature": 0.3},  # no longer in the SDK's signature, still accepted
     )
-    deployment = "scripted/echo" if model == "gpt-echo" else "claude/echo"
-    assert raw.headers["x-llm-gateway-deployment"] == deployment
+    deployments = {"gpt-echo": "scripted/echo", "claude-echo": "claude/echo"}
+    assert raw.headers["x-llm-gateway-deployment"] == deployments.get(model, "gemini/echo")
     message = raw.parse()
     assert message.type == "message" and message.role == "assistant"
     assert message.content[0].type == "text" and message.content[0].text == "hello big world"
@@ -50,6 +50,11 @@ def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model:
         ]
         limits = (sent["max_completion_tokens"], sent["stop"], sent["temperature"])
         assert limits == (100, ["NEVER"], 0.3)
+    elif model == "gemini-echo":
+        assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        config = sent["generationConfig"]
+        limits = (config["maxOutputTokens"], config["stopSequences"], config["temperature"])
+        assert limits == (100, ["NEVER"], 0.3)
     else:
         # Passed through: the body exactly as the SDK wrote it, but for the model's name.
         assert sent["system"] == "Be brief."
@@ -57,7 +62,7 @@ def test_message(claude: anthropic.Anthropic, upstream: ScriptedUpstream, model:
         assert raw.headers.get("x-llm-gateway-dropped") is None
 
 
-@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])
+@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo", "gemini-echo"])
 def test_stream(claude: anthropic.Anthropic, model: str) -> None:
     with claude.messages.stream(
         model=model, max_tokens=100, messages=[{"role": "user", "content": "one two three"}]
@@ -96,7 +101,7 @@ def test_raw_event_sequence(stack: Stack) -> None:
     ]
 
 
-@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])
+@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo", "gemini-echo"])
 def test_streamed_tool_use(
     claude: anthropic.Anthropic, upstream: ScriptedUpstream, model: str
 ) -> None:
@@ -109,7 +114,8 @@ def test_streamed_tool_use(
     ) as stream:
         deltas = [e for e in stream if e.type == "input_json"]
         final = stream.get_final_message()
-    assert len(deltas) >= 3  # the arguments arrive in pieces
+    # The arguments arrive in pieces (Gemini sends a call whole, in one).
+    assert len(deltas) >= (1 if model == "gemini-echo" else 3)
     tool_use = next(b for b in final.content if b.type == "tool_use")
     assert tool_use.name == "get_weather"
     assert tool_use.input["city"] == "Paris"  # type: ignore[index]
@@ -120,7 +126,7 @@ def test_streamed_tool_use(
         assert sent["tools"][0]["function"]["parameters"] == WEATHER["input_schema"]
 
 
-@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])
+@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo", "gemini-echo"])
 def test_tool_results_turn(
     claude: anthropic.Anthropic, upstream: ScriptedUpstream, model: str
 ) -> None:
@@ -175,6 +181,11 @@ def test_tool_results_turn(
             "role": "user",
             "content": [{"type": "text", "text": "thanks"}],
         }
+    elif model == "gemini-echo":
+        call = {"name": "get_weather", "args": {"city": "Paris"}, "id": "toolu_9"}
+        assert sent["contents"][1]["parts"][1]["functionCall"] == call
+        answer = {"name": "get_weather", "id": "toolu_9", "response": {"content": "sunny"}}
+        assert sent["contents"][2]["parts"][0] == {"functionResponse": answer}
     else:
         assert sent["messages"][2]["content"][0] == {
             "type": "tool_result",

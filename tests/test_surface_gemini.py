@@ -11,6 +11,8 @@ import requests
 from google import genai
 from google.genai import errors, types
 
+from llm_gateway.api.gemini.dialect import SSE as GEMINI
+from llm_gateway.errors import GatewayError
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack
 from tests.test_cancellation import log_entry
@@ -303,11 +305,11 @@ def test_proxy_refusals_in_google_shape(stack: Stack) -> None:
     wrong_method = requests.get(f"{base}:generateContent", headers=headers, timeout=5)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == 405
-    unknown = requests.post(f"{base}:countTokens", headers=headers, json={}, timeout=5)
+    unknown = requests.post(f"{base}:predict", headers=headers, json={}, timeout=5)
     assert unknown.status_code == 404
     assert unknown.json()["error"] == {
         "code": 404,
-        "message": "Unknown request URL: POST /v1beta/models/gpt-echo:countTokens.",
+        "message": "Unknown request URL: POST /v1beta/models/gpt-echo:predict.",
         "status": "NOT_FOUND",
     }
     too_large = requests.post(
@@ -317,7 +319,11 @@ def test_proxy_refusals_in_google_shape(stack: Stack) -> None:
         timeout=10,
     )
     assert too_large.status_code == 413
-    assert too_large.json()["error"]["status"] == "INVALID_ARGUMENT"
+    # Envoy's reply, written by the dialect that writes the gateway's own 413s.
+    own = GEMINI.error(
+        GatewayError(413, "The request body is too large.", code="request_too_large")
+    )
+    assert too_large.json() == json.loads(own)
 
 
 def test_malformed_json_is_a_400_in_google_shape(stack: Stack) -> None:

@@ -297,7 +297,7 @@ def test_legacy_completion_is_served_as_a_chat(
     ("model", "status", "code"),
     [
         ("claude-overloaded", 503, "upstream_overloaded"),
-        ("claude-rate-limited", 429, None),
+        ("claude-rate-limited", 429, "rate_limit_exceeded"),  # Anthropic's rate_limit_error
         ("claude-bad-request", 400, None),
     ],
 )

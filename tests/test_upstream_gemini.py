@@ -9,7 +9,9 @@ from typing import Any
 import openai
 import pytest
 
+from llm_gateway.providers.gemini import errors as gemini_errors
 from llm_gateway.providers.gemini.response import StreamTranslator
+from llm_gateway.providers.upstream_errors import error_from_upstream
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.test_upstream_anthropic import TOOLS
 
@@ -176,7 +178,11 @@ def test_multi_turn_with_function_responses(
     assert contents[1] == {
         "role": "model",
         "parts": [
-            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "fc_1"}}
+            {
+                "functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "fc_1"},
+                # Made by another API's caller: Gemini's documented signature for such calls.
+                "thoughtSignature": "skip_thought_signature_validator",
+            }
         ],
     }
     assert contents[2] == {
@@ -232,6 +238,10 @@ def test_errors_and_broken_streams(client: openai.OpenAI) -> None:
             model="gemini-rate-limited", messages=[{"role": "user", "content": "x"}]
         )
     assert "exhausted" in limited.value.message
+    # Read by Gemini's rules: its status word is the type, the code is the canonical one
+    # (not the bare number Gemini's body carries).
+    assert limited.value.body["code"] == "rate_limit_exceeded"  # type: ignore[index]
+    assert limited.value.body["type"] == "RESOURCE_EXHAUSTED"  # type: ignore[index]
     for model, words in (
         ("gemini-error-in-stream", "Internal error"),
         ("gemini-fail-midstream", "ended before"),
@@ -279,3 +289,22 @@ def test_text_after_a_candidates_finish_is_not_relayed() -> None:
     # A second candidate still streams after the first has finished.
     chunks = translator.translate(event("other", "STOP", index=1))
     assert chunks[0]["choices"][0]["delta"]["content"] == "other"
+
+
+def test_gemini_error_bodies_are_read_by_geminis_rules() -> None:
+    detail = {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        "fieldViolations": [{"field": "generation_config.temperature", "description": "big"}],
+    }
+    body = {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}
+    body["error"]["details"] = [detail]
+    payload = json.dumps(body).encode()
+    error = error_from_upstream(400, payload, None, read=gemini_errors.error_fields)
+    assert (error.status, error.type, error.param, error.code) == (
+        400,
+        "INVALID_ARGUMENT",
+        "generation_config.temperature",
+        "invalid_value",
+    )
+    # Whatever reads it, a bare number is never relayed as a code: the status's code is.
+    assert error_from_upstream(429, payload, None).code == "rate_limit_exceeded"

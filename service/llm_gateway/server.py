@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from llm_gateway.api.admin import AdminServicer
 from llm_gateway.api.anthropic import AnthropicRestServicer
-from llm_gateway.api.gemini import GeminiRestServicer
+from llm_gateway.api.gemini import GeminiModelServicer, GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.rest import OpenAIRestServicer
 from llm_gateway.api.rest.health import HealthRestServicer
@@ -66,6 +66,7 @@ SERVICE_NAMES = (
     openai_rest_service_pb2.DESCRIPTOR.services_by_name["OpenAIRestService"].full_name,
     anthropic_rest_service_pb2.DESCRIPTOR.services_by_name["AnthropicRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
+    gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiModelService"].full_name,
 )
 HEALTH_REST_SERVICE_NAME = health_rest_service_pb2.DESCRIPTOR.services_by_name[
     "HealthRestService"
@@ -286,6 +287,9 @@ async def _start_with(
     )
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         GeminiRestServicer(dataplane, keys), server
+    )
+    gemini_rest_service_pb2_grpc.add_GeminiModelServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        GeminiModelServicer(dataplane, keys), server
     )
     services: tuple[str, ...] = SERVICE_NAMES
     if store is not None and directory is not None and settings.storage is not None:

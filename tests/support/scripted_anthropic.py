@@ -14,6 +14,8 @@ Anthropic's streaming reference: `message_start`, then per content block
   `bad-request`: 400 `invalid_request_error`.
 - `error-in-stream`: one text delta, then an `error` event.
 - `slow`: a text delta every 20 ms for 10 s.
+- `agent`: a coding agent's first turn naming a `.txt` file gets a call of its file-reading
+  tool (`Read` or `read_file`) for it; the turn with its result gets `result: <content>`.
 
 With `thinking` enabled the answer starts with a thinking block (streamed as `thinking_delta`
 then `signature_delta`). Bodies are checked as the real API checks them: the top-level fields
@@ -31,8 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 from aiohttp import web
-from anthropic.types import message_create_params
+from anthropic.types import message_count_tokens_params, message_create_params
+from anthropic.types.beta import message_count_tokens_params as beta_count_tokens_params
 from anthropic.types.beta import message_create_params as beta_message_create_params
+
+from tests.support import agent_task
 
 if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
@@ -116,9 +121,16 @@ def _plan(body: dict[str, Any]) -> tuple[list[str], str, str | None, dict[str, A
     answered = isinstance(last["content"], list) and any(
         b["type"] == "tool_result" for b in last["content"]
     )
-    if tools and choice["type"] != "none" and not answered:
+    if body["model"] == "agent" and not answered:
+        users = [m["content"] for m in body["messages"] if m["role"] == "user"]
+        path = agent_task.path_asked_for(users)
+        name = agent_task.reader([tool.get("name") for tool in tools])
+        if path is not None and name is not None:
+            tool = {"id": "toolu_01", "name": name, "input": {"file_path": path}}
+            return [], "tool_use", None, tool
+    elif tools and choice["type"] != "none" and not answered:
         name = choice.get("name") or tools[0]["name"]
-        return [], "tool_use", None, {"id": "toolu_01", "name": name}
+        return [], "tool_use", None, {"id": "toolu_01", "name": name, "input": TOOL_INPUT}
     if body["model"] == "slow":
         return [f"w{i} " for i in range(500)], "end_turn", None, None
     if body["model"] == "large":  # one text delta of `max_tokens` bytes
@@ -151,7 +163,7 @@ def whole_message(body: dict[str, Any]) -> dict[str, Any]:
     if words:
         content.append({"type": "text", "text": "".join(words)})
     if tool:
-        content.append({"type": "tool_use", **tool, "input": TOOL_INPUT})
+        content.append({"type": "tool_use", **tool})
     return {
         "id": "msg_01",
         "type": "message",
@@ -196,7 +208,7 @@ def stream_events(body: dict[str, Any]) -> list[bytes]:
     if tool:
         block = {"type": "tool_use", **tool, "input": {}}
         events.append(event("content_block_start", {"index": index, "content_block": block}))
-        arguments = json.dumps(TOOL_INPUT)
+        arguments = json.dumps(tool["input"])
         size = -(-len(arguments) // 5)
         for at in range(0, len(arguments), size):
             delta = {"type": "input_json_delta", "partial_json": arguments[at : at + size]}
@@ -211,6 +223,29 @@ def stream_events(body: dict[str, Any]) -> list[bytes]:
     )
     events.append(event("message_stop", {}))
     return events
+
+
+_COUNT_FIELDS = frozenset(message_count_tokens_params.MessageCountTokensParams.__annotations__)
+_BETA_COUNT_FIELDS = frozenset(beta_count_tokens_params.MessageCountTokensParams.__annotations__)
+
+
+def counted_tokens(body: dict[str, Any]) -> int:
+    """What the double counts for a request: a token per word of its text, plus 7."""
+    return 7 + len(json.dumps([body.get("system"), body["messages"]]).split())
+
+
+async def count(request: web.Request, recorded: Recorded) -> web.StreamResponse:
+    """`POST /v1/messages/count_tokens`: its own fields only (no `max_tokens`, no `stream`)."""
+    body = recorded.body
+    allowed = _BETA_COUNT_FIELDS if "anthropic-beta" in recorded.headers else _COUNT_FIELDS
+    extra = sorted(set(body) - allowed)
+    if extra or "messages" not in body:
+        message = (
+            f"{extra[0]}: Extra inputs are not permitted" if extra else "messages: Field required"
+        )
+        payload = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        return web.json_response(payload, status=400)
+    return web.json_response({"input_tokens": counted_tokens(body)})
 
 
 async def handle(request: web.Request, recorded: Recorded) -> web.StreamResponse:

@@ -14,10 +14,13 @@ marker. The model in the path picks the behaviour:
 - `safety-block`: the prompt is blocked (`promptFeedback.blockReason`, no candidates).
 - `rate-limited`: 429 `RESOURCE_EXHAUSTED`. `error-in-stream`: one event, then an error event.
 - `fail-midstream`: two events, then the connection is cut.
+- `agent`: a coding agent's first turn naming a `.txt` file gets a call of its file reader
+  (`read_file` or `Read`); the turn with its response gets `result: <response>`.
 
 With `generationConfig.thinkingConfig.includeThoughts` the answer starts with a thought part,
-and its first other part carries a `thoughtSignature`; with a `thinkingConfig`, a model turn's
-`functionCall` part without the signature it came with is refused, as thinking models do.
+and its first other part carries a `thoughtSignature`; with a `thinkingConfig`, a model turn
+whose first `functionCall` part lacks the signature it came with (or the one Gemini documents
+for calls another model made) is refused, as thinking models do.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ import pydantic
 from aiohttp import web
 from google.genai import types
 
+from tests.support import agent_task
+
 if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
 
 CALL_ARGS = {"city": "Paris"}
 THOUGHT = {"text": "Thinking it over.", "thought": True}
 SIGNATURE = "c2lnbmF0dXJlLWdlbWluaQ=="
+# Ours, and the one Gemini documents for function calls another model made.
+_VALID_SIGNATURES = (SIGNATURE, "skip_thought_signature_validator")
 
 
 def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -84,12 +91,12 @@ def refusal(body: Any) -> dict[str, Any] | None:
         return _invalid("* GenerateContentRequest.contents: contents is not specified")
     if _thinking(body) is not None:
         for index, content in enumerate(body.get("contents") or ()):
-            for part in content.get("parts") or ():
-                if "functionCall" in part and part.get("thoughtSignature") != SIGNATURE:
-                    return _invalid(
-                        f"Function call is missing a thought_signature in functionCall parts "
-                        f"(contents[{index}])."
-                    )
+            calls = [p for p in content.get("parts") or () if "functionCall" in p]
+            if calls and calls[0].get("thoughtSignature") not in _VALID_SIGNATURES:
+                return _invalid(
+                    f"Function call is missing a thought_signature in functionCall parts "
+                    f"(contents[{index}])."
+                )
     return None
 
 
@@ -108,10 +115,12 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return "hello"
 
 
-def _call(body: dict[str, Any]) -> dict[str, Any] | None:
+def _call(body: dict[str, Any], model: str) -> dict[str, Any] | None:
     declarations = [d for t in body.get("tools") or () for d in t.get("functionDeclarations", ())]
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     last = body["contents"][-1]["parts"]
+    if model == "agent":
+        return _agent_call(body, [d["name"] for d in declarations], last)
     if (
         not declarations
         or config.get("mode") == "NONE"
@@ -122,9 +131,19 @@ def _call(body: dict[str, Any]) -> dict[str, Any] | None:
     return {"name": name, "args": CALL_ARGS, "id": "fc_1"}
 
 
-def _plan(body: dict[str, Any]) -> tuple[list[str], str, dict[str, Any] | None]:
+def _agent_call(
+    body: dict[str, Any], names: list[str], last: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """A coding agent's first turn naming a `.txt` file: a call of its file reader."""
+    path, name = agent_task.path_asked_for(body["contents"]), agent_task.reader(names)
+    if name is None or path is None or any("functionResponse" in p for p in last):
+        return None
+    return {"name": name, "args": {"file_path": path}, "id": "fc_1"}
+
+
+def _plan(body: dict[str, Any], model: str) -> tuple[list[str], str, dict[str, Any] | None]:
     config = body.get("generationConfig") or {}
-    call = _call(body)
+    call = _call(body, model)
     if call:
         return [], "STOP", call
     if config.get("responseMimeType") == "application/json":
@@ -154,7 +173,7 @@ def _text(index: int, word: str, first: bool) -> str:
 
 
 def whole_answer(body: dict[str, Any], model: str) -> dict[str, Any]:
-    words, finish, call = _plan(body)
+    words, finish, call = _plan(body, model)
     n = (body.get("generationConfig") or {}).get("candidateCount") or 1
     candidates = []
     for index in range(n):
@@ -174,7 +193,7 @@ def whole_answer(body: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def stream_answers(body: dict[str, Any], model: str) -> list[dict[str, Any]]:
-    words, finish, call = _plan(body)
+    words, finish, call = _plan(body, model)
     n = (body.get("generationConfig") or {}).get("candidateCount") or 1
     answers = []
     for position, word in enumerate(words):
@@ -208,6 +227,30 @@ def stream_answers(body: dict[str, Any], model: str) -> list[dict[str, Any]]:
 
 def sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+
+
+def counted_tokens(body: dict[str, Any]) -> int:
+    """What the double counts for a `countTokens` request: a token per word, plus 3."""
+    request = body.get("generateContentRequest") or body
+    return 3 + len(json.dumps(request.get("contents")).split())
+
+
+async def count(recorded: Recorded) -> web.StreamResponse:
+    """`models/{model}:countTokens`: `contents` or a `generateContentRequest`, nothing else."""
+    body = recorded.body
+    unknown = sorted(set(body) - {"contents", "generateContentRequest"})
+    if unknown:
+        return web.json_response(
+            _invalid(
+                f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+            ),
+            status=400,
+        )
+    inner = body.get("generateContentRequest")
+    refused = refusal({k: v for k, v in inner.items() if k != "model"}) if inner else None
+    if refused is not None:
+        return web.json_response(refused, status=400)
+    return web.json_response({"totalTokens": counted_tokens(body)})
 
 
 async def handle(

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support import scripted_anthropic, scripted_gemini
+from tests.support import agent_task, scripted_anthropic, scripted_gemini
 
 CREATED = 1_700_000_000
 
@@ -115,6 +115,7 @@ class ScriptedUpstream:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/anthropic/v1/messages", self._anthropic)
+        app.router.add_post("/anthropic/v1/messages/count_tokens", self._anthropic_count)
         app.router.add_post("/gemini/v1beta/models/{call}", self._gemini)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         self._loop.run_until_complete(runner.setup())
@@ -143,8 +144,13 @@ class ScriptedUpstream:
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         return await scripted_anthropic.handle(request, await self._record(request))
 
+    async def _anthropic_count(self, request: web.Request) -> web.StreamResponse:
+        return await scripted_anthropic.count(request, await self._record(request))
+
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["call"].partition(":")
+        if method == "countTokens":
+            return await scripted_gemini.count(await self._record(request))
         stream = method == "streamGenerateContent" and request.query.get("alt") == "sse"
         return await scripted_gemini.handle(request, await self._record(request), model, stream)
 
@@ -298,6 +304,8 @@ def sse(payload: dict[str, Any]) -> bytes:
 
 
 def _source_text(body: dict[str, Any], chat: bool) -> str:
+    if chat and body["model"] == "agent" and body["messages"][-1]["role"] == "tool":
+        return f"result: {body['messages'][-1]['content']}"
     if chat:
         for message in reversed(body["messages"]):
             if message["role"] == "user":
@@ -371,7 +379,19 @@ def _text_logprobs(words: list[str], top: int, offset: int) -> dict[str, Any]:
     }
 
 
+def _agent_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A coding agent's first turn naming a `.txt` file: a call of its file-reading tool."""
+    tool = agent_task.reader([tool["function"]["name"] for tool in body.get("tools") or ()])
+    path = agent_task.path_asked_for(body["messages"])
+    if tool is None or path is None or any(m["role"] == "tool" for m in body["messages"]):
+        return None
+    arguments = json.dumps({"file_path": path})
+    return {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": arguments}}
+
+
 def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    if body["model"] == "agent":
+        return _agent_call(body)
     if not body.get("tools") or body.get("tool_choice") == "none":
         return None
     choice = body.get("tool_choice")

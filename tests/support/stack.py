@@ -21,6 +21,7 @@ KEY = "sk-test-key-0123456789"
 OTHER_KEY = "sk-test-other-9876543210"
 SCENARIOS = (
     "echo",
+    "agent",
     "fail-midstream",
     "error-in-stream",
     "rate-limited",
@@ -44,6 +45,7 @@ def free_port() -> int:
 
 ANTHROPIC_SCENARIOS = (
     "echo",
+    "agent",
     "overloaded",
     "rate-limited",
     "bad-request",
@@ -51,7 +53,14 @@ ANTHROPIC_SCENARIOS = (
     "slow",
     "large",
 )
-GEMINI_SCENARIOS = ("echo", "safety-block", "rate-limited", "error-in-stream", "fail-midstream")
+GEMINI_SCENARIOS = (
+    "echo",
+    "agent",
+    "safety-block",
+    "rate-limited",
+    "error-in-stream",
+    "fail-midstream",
+)
 
 
 def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:

@@ -2,5 +2,7 @@
 
 from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.dataplane.generation import DataPlane, Decisions, Served
+from llm_gateway.dataplane.models import ServedModel
+from llm_gateway.dataplane.token_count import TokenCount
 
-__all__ = ["CallInfo", "DataPlane", "Decisions", "Served"]
+__all__ = ["CallInfo", "DataPlane", "Decisions", "Served", "ServedModel", "TokenCount"]

@@ -20,6 +20,8 @@ from typing import Any
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.accounting import CLIENT_CLOSED, Accountant
 from llm_gateway.dataplane.call import CallInfo
+from llm_gateway.dataplane.models import ServedModel, served_model, served_models
+from llm_gateway.dataplane.token_count import TokenCount, count_tokens
 from llm_gateway.errors import (
     GatewayError,
     limits_unavailable,
@@ -40,15 +42,6 @@ from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
 
 log = logging.getLogger(__name__)
-
-
-def _model_object(route: ModelRoute) -> dict[str, Any]:
-    return {
-        "id": route.public_name,
-        "object": "model",
-        "created": route.created,
-        "owned_by": route.owned_by,
-    }
 
 
 def _status_of(failure: BaseException) -> int:
@@ -255,12 +248,23 @@ class DataPlane:
 
     def list_models(self, call: CallInfo) -> dict[str, Any]:
         """Returns the models the caller may use, as an OpenAI `list`."""
-        routes = [r for r in self._router.routes() if call.caller.may_use(r.public_name)]
-        return {"object": "list", "data": [_model_object(r) for r in routes]}
+        return {"object": "list", "data": [m.openai() for m in self.models(call)]}
 
     def get_model(self, name: str, call: CallInfo) -> dict[str, Any]:
-        """Returns one served model, or raises a 404 or 403 `GatewayError`."""
-        return _model_object(self._route(name, call))
+        """Returns one served model as an OpenAI `model`, or raises a 404 or 403."""
+        return self.model(name, call).openai()
+
+    def models(self, call: CallInfo) -> list[ServedModel]:
+        """The models the caller may use."""
+        return served_models(self._router, call)
+
+    def model(self, name: str, call: CallInfo) -> ServedModel:
+        """One model the caller may use, or raises a 404 or 403 `GatewayError`."""
+        return served_model(self._router, name, call)
+
+    async def count_tokens(self, request: GenerationRequest, call: CallInfo) -> TokenCount:
+        """Counts a request's input tokens (see `token_count`)."""
+        return await count_tokens(self._router, request, call)
 
     async def _admit(
         self, request: GenerationRequest, route: ModelRoute, call: CallInfo

@@ -14,6 +14,10 @@ def _refuse(param: str, problem: str) -> GatewayError:
     return invalid_request(f"{param}: {problem}", param, "invalid_value")
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def required(value: Any, param: str) -> None:
     """The field must be present."""
     if value is None:
@@ -27,9 +31,9 @@ def number(value: Any, param: str, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _refuse(param, "Input should be a valid number")
     if value < low:
-        raise _refuse(param, f"Input should be greater than or equal to {low:g}")
+        raise _refuse(param, f"Input should be greater than or equal to {_number(low)}")
     if value > high:
-        raise _refuse(param, f"Input should be less than or equal to {high:g}")
+        raise _refuse(param, f"Input should be less than or equal to {_number(high)}")
 
 
 def integer(value: Any, param: str, low: int, high: int = MAX_TOKEN_COUNT) -> None:

@@ -15,6 +15,9 @@ from llm_gateway.errors import invalid_request
 # A tool result that is not a JSON object travels in Gemini's `functionResponse.response`
 # (which must be an object) as `{"content": text}`, and is unwrapped again coming back.
 GEMINI_TEXT_RESULT_KEY = "content"
+# The `thoughtSignature` Gemini documents for function calls in history another model made
+# (thinking models refuse a turn's first call without a signature): it carries nothing.
+GEMINI_FOREIGN_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
 
 
 def arguments_object(raw: Any, param: str) -> dict[str, Any]:

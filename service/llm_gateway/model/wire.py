@@ -60,6 +60,19 @@ class WireRequest:
     headers: tuple[tuple[str, str], ...] = ()
     relayable: bool = True
 
+    @classmethod
+    def received(
+        cls,
+        family: ApiFamily,
+        operation: str,
+        body: dict[str, Any],
+        raw: bytes,
+        stream: bool,
+        metadata: Mapping[str, str],
+    ) -> WireRequest:
+        """A request as a surface received it, with the caller's headers of its API."""
+        return cls(family, operation, body, raw, stream, forwarded_headers(family, metadata))
+
     def header(self, name: str) -> str | None:
         """The value of a forwarded header, if the caller sent it."""
         return next((value for key, value in self.headers if key == name), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
@@ -63,4 +63,16 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Closes the provider's connections."""
+        ...
+
+
+@runtime_checkable
+class TokenCounting(Protocol):
+    """A provider whose API counts a request's tokens (Anthropic's, Gemini's)."""
+
+    async def count_tokens(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> tuple[int, bytes]:
+        """Counts a same-family request's input tokens at the upstream's counting endpoint;
+        returns the count and the upstream's answer as its bytes."""
         ...

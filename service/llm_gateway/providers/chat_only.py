@@ -14,6 +14,7 @@ from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
+from llm_gateway.providers.translation import hints_left_out
 
 _NOT_HONOURED = ("echo", "logprobs", "suffix", "best_of")
 _COMPLETION_ONLY = frozenset(("prompt", *_NOT_HONOURED))
@@ -55,6 +56,13 @@ class ChatOnlyProvider:
     """A provider whose upstream has only a chat API; subclasses implement the chat calls."""
 
     name: str
+    # The canonical fields the subclass's translation carries.
+    translated: frozenset[str] = frozenset()
+
+    def left_out(self, body: dict[str, Any]) -> tuple[str, ...]:
+        """The fields of a canonical request that only steer OpenAI's platform and that this
+        provider's translation leaves out, for the caller to be told."""
+        return hints_left_out(body, self.translated)
 
     async def create_chat(self, body: dict[str, Any], call: UpstreamCall) -> dict[str, Any]:
         """Returns the upstream's answer to a chat request, as a `chat.completion`."""

@@ -100,8 +100,10 @@ class HttpUpstream:
         settings: ProviderSettings,
         headers: dict[str, str],
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        read_error: upstream_errors.ErrorReader = upstream_errors.openai_error_fields,
     ) -> None:
         self.settings = settings
+        self.read_error = read_error  # the upstream API's own error bodies
         self.headers = {"content-type": "application/json", **headers, **settings.headers}
         self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
@@ -164,6 +166,7 @@ class HttpUpstream:
                 payload,
                 response.headers.get("retry-after"),
                 self.settings.upstream_messages == "hidden",
+                self.read_error,
             )
             if error.code == "upstream_auth_failed" and not self.settings.has_api_key:
                 variable = self.settings.api_key_variable
@@ -215,7 +218,7 @@ class HttpUpstream:
         event = json_object(payload)
         if event.get("error"):
             raise upstream_errors.error_in_stream(
-                event, self.settings.upstream_messages == "hidden"
+                event, self.settings.upstream_messages == "hidden", self.read_error
             )
         return event
 

@@ -51,6 +51,11 @@ PLATFORM_HINTS = frozenset(
 )
 
 
+def hints_left_out(body: Mapping[str, Any], translated: frozenset[str]) -> tuple[str, ...]:
+    """The platform hints a request carries that a provider's translation does not."""
+    return tuple(name for name in sorted(PLATFORM_HINTS - translated) if body.get(name) is not None)
+
+
 def unsupported(field: str, provider: str, detail: str = "") -> GatewayError:
     """A 400 for a request field that the model's provider cannot honour."""
     suffix = f" {detail}" if detail else ""

@@ -8,6 +8,8 @@ upstream's internals or of the gateway's credentials reaches the caller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,16 +30,35 @@ _SERVER_SIDE: dict[int, tuple[int, str, str]] = {
 _CLIENT_SIDE = {400: 400, 404: 404, 409: 409, 413: 413, 422: 400, 429: 429}
 
 
-def _error_fields(body: Any) -> dict[str, Any]:
-    # OpenAI and vLLM: {"error": {...}}; vLLM's older form and others: {"message": ...};
-    # Ollama: {"error": "text"}.
+@dataclass(frozen=True, slots=True)
+class ErrorFields:
+    """What an upstream's error body says, read by its own API's rules, in canonical terms:
+    `code` is OpenAI's vocabulary (`rate_limit_exceeded`, ...), `type` the upstream's own."""
+
+    message: Any = None
+    type: Any = None
+    param: Any = None
+    code: Any = None
+
+
+# Reads one API family's error bodies (each provider has its own).
+ErrorReader = Callable[[Any], ErrorFields]
+# The canonical code of a refusal whose body names none, by the upstream's status.
+_CODES_BY_STATUS = {429: "rate_limit_exceeded", 413: "request_too_large"}
+
+
+def openai_error_fields(body: Any) -> ErrorFields:
+    """OpenAI's and vLLM's `{"error": {...}}`; vLLM's older `{"message": ...}` and others;
+    Ollama's `{"error": "text"}`."""
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict):
-            return error
+            return ErrorFields(
+                error.get("message"), error.get("type"), error.get("param"), error.get("code")
+            )
         if isinstance(error, str):
-            return {"message": error}
-    return {}
+            return ErrorFields(error)
+    return ErrorFields()
 
 
 def _text(value: Any) -> str | None:
@@ -52,29 +73,39 @@ def _name(value: Any) -> str | None:
     return text if text is not None and len(text) <= 100 and scrub(text) == text else None
 
 
-def _message(fields: dict[str, Any], hide: bool, fallback: str) -> str:
+def _code(value: Any) -> str | None:
+    """A code worth relaying: a word (a bare status number says nothing the status does not)."""
+    return None if isinstance(value, int) else _name(value)
+
+
+def _message(fields: ErrorFields, hide: bool, fallback: str) -> str:
     if hide:
         return fallback
-    return scrub(_text(fields.get("message")) or "") or fallback
+    return scrub(_text(fields.message) or "") or fallback
 
 
 def error_from_upstream(
-    status: int, payload: bytes, retry_after: str | None, hide: bool = False
+    status: int,
+    payload: bytes,
+    retry_after: str | None,
+    hide: bool = False,
+    read: ErrorReader = openai_error_fields,
 ) -> GatewayError:
-    """Returns the caller's error for an upstream HTTP error response; `hide` keeps the
-    upstream's message from the caller (its `param` and `code` still come through)."""
+    """Returns the caller's error for an upstream HTTP error response, its body read by
+    `read` (the upstream API's own rules); `hide` keeps the upstream's message from the
+    caller (its `param` and `code` still come through)."""
     if status in _CLIENT_SIDE:
         try:
-            fields = _error_fields(orjson.loads(payload))
+            fields = read(orjson.loads(payload))
         except orjson.JSONDecodeError:
-            fields = {}
+            fields = ErrorFields()
         fallback = f"The upstream provider refused the request ({status})."
         return GatewayError(
             _CLIENT_SIDE[status],
             _message(fields, hide, fallback),
-            type=_name(fields.get("type")),
-            param=_name(fields.get("param")),
-            code=_name(fields.get("code")),
+            type=_name(fields.type),
+            param=_name(fields.param),
+            code=_code(fields.code) or _CODES_BY_STATUS.get(status),
             retry_after=retry_after if status == 429 else None,
         )
     mapped_status, code, message = _SERVER_SIDE.get(
@@ -83,15 +114,17 @@ def error_from_upstream(
     return GatewayError(mapped_status, message, code=code)
 
 
-def error_in_stream(payload: dict[str, Any], hide: bool = False) -> GatewayError:
-    """Returns the caller's error for an `{"error": ...}` event inside an upstream stream."""
-    fields = _error_fields(payload)
+def error_in_stream(
+    payload: dict[str, Any], hide: bool = False, read: ErrorReader = openai_error_fields
+) -> GatewayError:
+    """Returns the caller's error for an error event inside an upstream stream."""
+    fields = read(payload)
     return GatewayError(
         502,
         _message(fields, hide, "The upstream provider failed during the stream."),
-        type=_name(fields.get("type")),
-        param=_name(fields.get("param")),
-        code=_name(fields.get("code")) or "upstream_error",
+        type=_name(fields.type),
+        param=_name(fields.param),
+        code=_code(fields.code) or "upstream_error",
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 from llm_gateway.config.settings import RoutingSettings
 from llm_gateway.errors import GatewayError, error_type, invalid_request
 from llm_gateway.model.request import Endpoint, GenerationRequest
-from llm_gateway.model.wire import WireAnswer, WireEvent
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing.backoff import delay, is_retryable, retry_after_seconds
@@ -189,12 +189,17 @@ class Job:
     def canonical(self, deployment: Deployment) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The canonical body for an attempt on `deployment`, and what it leaves out."""
         translation = self.request.translation()
-        if translation.dropped and self.refuse_dropped:
-            field = translation.dropped[0]
+        dropped = translation.dropped
+        if self.request.family is ApiFamily.OPENAI:
+            # An OpenAI caller's platform hints (`prompt_cache_key`, ...) that another API
+            # has no place for.
+            left_out = getattr(deployment.provider, "left_out", None)
+            dropped += left_out(translation.body) if left_out is not None else ()
+        if dropped and self.refuse_dropped:
             raise invalid_request(
-                f"'{field}' cannot be carried to this model's provider "
+                f"'{dropped[0]}' cannot be carried to this model's provider "
                 f"({deployment.provider.name}), which speaks another API.",
-                field,
+                dropped[0],
                 "unsupported_parameter",
             )
         body = {**translation.body, "model": deployment.upstream_model}
@@ -203,7 +208,7 @@ class Job:
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
-        return body, translation.dropped
+        return body, dropped
 
     def upstream_call(self, deployment: Deployment, traceparent: str | None) -> UpstreamCall:
         """The call facts of an attempt on `deployment`; the attempt's own trace context, if

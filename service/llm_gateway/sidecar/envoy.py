@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from llm_gateway.api.local_replies import local_reply_config
 from llm_gateway.config import ConfigError, GatewaySettings
 from llm_gateway.config.settings import TracingSettings
 from llm_gateway.processes import terminate, usable_cpus
@@ -168,6 +169,8 @@ def render_envoy_config(
             http_filter["typed_config"]["max_response_body_size"] = (
                 settings.limits.largest_answer_message
             )
+    if not manager.get("local_reply_config", {}).get("mappers"):  # a template may bring its own
+        manager["local_reply_config"] = local_reply_config()
     _endpoint_address(_named(clusters, "gateway")).update(_socket(_gateway_upstream(settings)))
     if settings.listen.envoy_metrics is None:
         # Also from templates copied before the stats listener existed.

@@ -40,6 +40,11 @@ class AnthropicRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CountTokens = channel.unary_stream(
+                '/llm_gateway.v1.AnthropicRestService/CountTokens',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class AnthropicRestServiceServicer:
@@ -55,11 +60,27 @@ class AnthropicRestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTokens(self, request, context):
+        """`POST /v1/messages/count_tokens`: `{"input_tokens": n}` for a Messages
+        request, counted by an Anthropic upstream of the model where there is one,
+        otherwise estimated (the `x-llm-gateway-token-count` header says which).
+        Anthropic's `GET /v1/models` shares OpenAI's path: `OpenAIRestService`
+        answers it in Anthropic's shape when the caller sends `anthropic-version`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnthropicRestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateMessage': grpc.unary_stream_rpc_method_handler(
                     servicer.CreateMessage,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CountTokens': grpc.unary_stream_rpc_method_handler(
+                    servicer.CountTokens,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
@@ -90,6 +111,33 @@ class AnthropicRestService:
             request,
             target,
             '/llm_gateway.v1.AnthropicRestService/CreateMessage',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.AnthropicRestService/CountTokens',
             google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/gemini_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"`\n\x11GeminiHttpRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0b\n\x03\x61lt\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\"\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x14.google.api.HttpBody2\x93\x03\n\x11GeminiRestService\x12\xb4\x01\n\x0fGenerateContent\x12!.llm_gateway.v1.GeminiHttpRequest\x1a\x14.google.api.HttpBody\"f\x82\xd3\xe4\x93\x02`\")/v1beta/{model=models/**}:generateContent:\x04\x62odyZ-\"%/v1/{model=models/**}:generateContent:\x04\x62ody0\x01\x12\xc6\x01\n\x15StreamGenerateContent\x12!.llm_gateway.v1.GeminiHttpRequest\x1a\x14.google.api.HttpBody\"r\x82\xd3\xe4\x93\x02l\"//v1beta/{model=models/**}:streamGenerateContent:\x04\x62odyZ3\"+/v1/{model=models/**}:streamGenerateContent:\x04\x62ody0\x01\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/gemini_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"M\n\x17GeminiListModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\"2\n\x15GeminiGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"`\n\x11GeminiHttpRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0b\n\x03\x61lt\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\"\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x14.google.api.HttpBody2\x93\x03\n\x11GeminiRestService\x12\xb4\x01\n\x0fGenerateContent\x12!.llm_gateway.v1.GeminiHttpRequest\x1a\x14.google.api.HttpBody\"f\x82\xd3\xe4\x93\x02`\")/v1beta/{model=models/**}:generateContent:\x04\x62odyZ-\"%/v1/{model=models/**}:generateContent:\x04\x62ody0\x01\x12\xc6\x01\n\x15StreamGenerateContent\x12!.llm_gateway.v1.GeminiHttpRequest\x1a\x14.google.api.HttpBody\"r\x82\xd3\xe4\x93\x02l\"//v1beta/{model=models/**}:streamGenerateContent:\x04\x62odyZ3\"+/v1/{model=models/**}:streamGenerateContent:\x04\x62ody0\x01\x32\x93\x03\n\x12GeminiModelService\x12\xa8\x01\n\x0b\x43ountTokens\x12!.llm_gateway.v1.GeminiHttpRequest\x1a\x14.google.api.HttpBody\"^\x82\xd3\xe4\x93\x02X\"%/v1beta/{model=models/**}:countTokens:\x04\x62odyZ)\"!/v1/{model=models/**}:countTokens:\x04\x62ody0\x01\x12\x65\n\nListModels\x12\'.llm_gateway.v1.GeminiListModelsRequest\x1a\x14.google.api.HttpBody\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1beta/models0\x01\x12k\n\x08GetModel\x12%.llm_gateway.v1.GeminiGetModelRequest\x1a\x14.google.api.HttpBody\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1beta/{name=models/**}0\x01\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,8 +38,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GEMINIRESTSERVICE'].methods_by_name['GenerateContent']._serialized_options = b'\202\323\344\223\002`\")/v1beta/{model=models/**}:generateContent:\004bodyZ-\"%/v1/{model=models/**}:generateContent:\004body'
   _globals['_GEMINIRESTSERVICE'].methods_by_name['StreamGenerateContent']._loaded_options = None
   _globals['_GEMINIRESTSERVICE'].methods_by_name['StreamGenerateContent']._serialized_options = b'\202\323\344\223\002l\"//v1beta/{model=models/**}:streamGenerateContent:\004bodyZ3\"+/v1/{model=models/**}:streamGenerateContent:\004body'
-  _globals['_GEMINIHTTPREQUEST']._serialized_start=117
-  _globals['_GEMINIHTTPREQUEST']._serialized_end=213
-  _globals['_GEMINIRESTSERVICE']._serialized_start=216
-  _globals['_GEMINIRESTSERVICE']._serialized_end=619
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['CountTokens']._loaded_options = None
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['CountTokens']._serialized_options = b'\202\323\344\223\002X\"%/v1beta/{model=models/**}:countTokens:\004bodyZ)\"!/v1/{model=models/**}:countTokens:\004body'
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['ListModels']._loaded_options = None
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['ListModels']._serialized_options = b'\202\323\344\223\002\020\022\016/v1beta/models'
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['GetModel']._loaded_options = None
+  _globals['_GEMINIMODELSERVICE'].methods_by_name['GetModel']._serialized_options = b'\202\323\344\223\002\032\022\030/v1beta/{name=models/**}'
+  _globals['_GEMINILISTMODELSREQUEST']._serialized_start=117
+  _globals['_GEMINILISTMODELSREQUEST']._serialized_end=194
+  _globals['_GEMINIGETMODELREQUEST']._serialized_start=196
+  _globals['_GEMINIGETMODELREQUEST']._serialized_end=246
+  _globals['_GEMINIHTTPREQUEST']._serialized_start=248
+  _globals['_GEMINIHTTPREQUEST']._serialized_end=344
+  _globals['_GEMINIRESTSERVICE']._serialized_start=347
+  _globals['_GEMINIRESTSERVICE']._serialized_end=750
+  _globals['_GEMINIMODELSERVICE']._serialized_start=753
+  _globals['_GEMINIMODELSERVICE']._serialized_end=1156
 # @@protoc_insertion_point(module_scope)

@@ -148,3 +148,169 @@ class GeminiRestService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class GeminiModelServiceStub:
+    """The Gemini API's model methods and token counting.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CountTokens = channel.unary_stream(
+                '/llm_gateway.v1.GeminiModelService/CountTokens',
+                request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_stream(
+                '/llm_gateway.v1.GeminiModelService/ListModels',
+                request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiListModelsRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_stream(
+                '/llm_gateway.v1.GeminiModelService/GetModel',
+                request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiGetModelRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+
+
+class GeminiModelServiceServicer:
+    """The Gemini API's model methods and token counting.
+    """
+
+    def CountTokens(self, request, context):
+        """`POST /v1beta/models/{model}:countTokens`: `{"totalTokens": n}`, counted
+        by a Gemini upstream of the model where there is one, otherwise estimated
+        (the `x-llm-gateway-token-count` header says which).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """`GET /v1beta/models`: the models the caller may use, as Gemini `Model`s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """`GET /v1beta/models/{model}`: one Gemini `Model`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GeminiModelServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CountTokens': grpc.unary_stream_rpc_method_handler(
+                    servicer.CountTokens,
+                    request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'ListModels': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiListModelsRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiGetModelRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'llm_gateway.v1.GeminiModelService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('llm_gateway.v1.GeminiModelService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class GeminiModelService:
+    """The Gemini API's model methods and token counting.
+    """
+
+    @staticmethod
+    def CountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.GeminiModelService/CountTokens',
+            llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.GeminiModelService/ListModels',
+            llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiListModelsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.GeminiModelService/GetModel',
+            llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiGetModelRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

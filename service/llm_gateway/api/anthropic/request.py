@@ -3,9 +3,10 @@ another family (an Anthropic upstream is sent the request as it came).
 
 `system` becomes a system message; a user turn's `tool_result` blocks become `tool` messages
 (placed before the rest of the turn), an assistant turn's `tool_use` blocks its `tool_calls`.
-Images keep their source (base64 as a `data:` URL); `top_k` is the canonical `top_k`. What
-the canonical form cannot carry (`thinking`, `context_management`, `cache_control` markers,
-earlier thinking blocks, ...) is left out and named in the translation's `dropped`, never
+Images keep their source (base64 as a `data:` URL); `top_k` is the canonical `top_k`;
+`thinking` with a budget is a `reasoning_effort` of its size. What the canonical form cannot
+carry (adaptive `thinking`, `context_management`, `cache_control` markers, earlier thinking
+blocks, ...) is left out and named in the translation's `dropped`, never
 passed on into another API's body. Errors name Anthropic's parameters (`messages.0.content.1`).
 """
 
@@ -33,8 +34,13 @@ _TRANSLATED = frozenset(
         "metadata",
         "output_config",
         "top_k",
+        "thinking",
     )
 )
+
+
+# The largest `thinking.budget_tokens` each canonical `reasoning_effort` stands for.
+_EFFORT_BUDGETS = (("low", 4096), ("medium", 16384))
 
 
 class _Dropped:
@@ -156,8 +162,16 @@ def _messages(body: dict[str, Any], dropped: _Dropped) -> list[dict[str, Any]]:
             messages.extend(_user_messages(turn.get("content"), f"{param}.content", dropped))
         elif role == "assistant":
             messages.append(_assistant_message(turn.get("content"), f"{param}.content", dropped))
+        elif role == "system":  # the beta API's mid-conversation instructions
+            if "output_config" in turn:
+                dropped.add("messages.output_config")
+            if turn.get("content"):
+                text = _text(turn["content"], f"{param}.content", dropped, "messages.content")
+                messages.append({"role": "system", "content": text})
         else:
-            raise invalid_request(f"{param}.role: expected 'user' or 'assistant'", f"{param}.role")
+            raise invalid_request(
+                f"{param}.role: expected 'user', 'assistant' or 'system'", f"{param}.role"
+            )
     return messages
 
 
@@ -221,6 +235,19 @@ def _output_config(config: dict[str, Any], body: dict[str, Any]) -> None:
         raise invalid_request(f"{param}: not supported by this gateway", param)
 
 
+def _reasoning(thinking: Any, body: dict[str, Any], dropped: _Dropped) -> None:
+    """Extended thinking with a budget is the canonical `reasoning_effort` of its size;
+    adaptive thinking (the model's own effort) has no counterpart."""
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens") or 0
+        body["reasoning_effort"] = next(
+            (effort for effort, most in _EFFORT_BUDGETS if budget <= most), "high"
+        )
+    elif kind == "adaptive":
+        dropped.add("thinking")
+
+
 def translation(wire: dict[str, Any]) -> Translation:
     """The canonical chat request for a Messages API request body that passed validation."""
     dropped = _Dropped()
@@ -242,8 +269,9 @@ def translation(wire: dict[str, Any]) -> Translation:
     user = (wire.get("metadata") or {}).get("user_id")
     if user:
         body["user"] = user
+    _reasoning(wire.get("thinking"), body, dropped)
     if isinstance(wire.get("output_config"), dict):
-        _output_config(wire["output_config"], body)
+        _output_config(wire["output_config"], body)  # its `effort` wins over a budget
     if wire.get("stream"):
         # Anthropic's stream always ends with the usage, so the canonical one must carry it.
         body["stream"] = True
@@ -255,8 +283,6 @@ def translation(wire: dict[str, Any]) -> Translation:
 
 
 def sizing(wire: dict[str, Any]) -> dict[str, Any]:
-    """What admission estimates tokens from, in OpenAI's names."""
-    return {
-        "messages": [wire.get("system"), wire.get("messages")],
-        "max_tokens": wire["max_tokens"],
-    }
+    """What admission (or a token count) estimates tokens from, in OpenAI's names."""
+    messages = [wire.get("system"), wire.get("messages"), wire.get("tools")]
+    return {"messages": messages, "max_tokens": wire.get("max_tokens")}

@@ -13,7 +13,8 @@ from typing import Any
 from llm_gateway.errors import invalid_request
 from llm_gateway.model import field_checks as check
 
-_ROLES = ("user", "assistant")
+# `system` turns are the beta API's mid-conversation instructions (Claude Code sends them).
+_ROLES = ("user", "assistant", "system")
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
 _THINKING = ("enabled", "disabled", "adaptive")
 _MIN_THINKING_BUDGET = 1024
@@ -36,7 +37,8 @@ def _messages(turns: Any) -> None:
         check.mapping(turn, where)
         check.required(turn.get("role"), f"{where}.role")
         check.one_of(turn.get("role"), f"{where}.role", _ROLES)
-        check.required(turn.get("content"), f"{where}.content")
+        if turn.get("role") != "system":  # a system turn may carry only its output_config
+            check.required(turn.get("content"), f"{where}.content")
         _content(turn.get("content"), f"{where}.content")
 
 
@@ -62,7 +64,7 @@ def _tools(tools: Any, choice: Any) -> None:
             check.required(choice.get("name"), "tool_choice.name")
 
 
-def _thinking(thinking: Any, max_tokens: int) -> None:
+def _thinking(thinking: Any, max_tokens: int | None) -> None:
     check.mapping(thinking, "thinking")
     if not isinstance(thinking, dict):
         return
@@ -72,7 +74,7 @@ def _thinking(thinking: Any, max_tokens: int) -> None:
         budget = thinking.get("budget_tokens")
         check.required(budget, "thinking.budget_tokens")
         check.integer(budget, "thinking.budget_tokens", _MIN_THINKING_BUDGET)
-        if isinstance(budget, int) and budget >= max_tokens:
+        if max_tokens is not None and isinstance(budget, int) and budget >= max_tokens:
             raise invalid_request(
                 "thinking.budget_tokens: must be less than max_tokens",
                 "thinking.budget_tokens",
@@ -80,13 +82,15 @@ def _thinking(thinking: Any, max_tokens: int) -> None:
             )
 
 
-def validate(body: Any) -> dict[str, Any]:
-    """Returns the body when it is a valid Messages API request; raises a 400 otherwise."""
+def validate(body: Any, counting: bool = False) -> dict[str, Any]:
+    """Returns the body when it is a valid Messages API request (a `count_tokens` one when
+    `counting`: no `max_tokens` then); raises a 400 otherwise."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.")
     check.required(body.get("model"), "model")
     check.text(body.get("model"), "model")
-    check.required(body.get("max_tokens"), "max_tokens")
+    if not counting:
+        check.required(body.get("max_tokens"), "max_tokens")
     check.integer(body.get("max_tokens"), "max_tokens", 1)
     _messages(body.get("messages"))
     _system(body.get("system"))
@@ -96,7 +100,7 @@ def validate(body: Any) -> dict[str, Any]:
     check.strings(body.get("stop_sequences"), "stop_sequences")
     check.boolean(body.get("stream"), "stream")
     _tools(body.get("tools"), body.get("tool_choice"))
-    _thinking(body.get("thinking"), body["max_tokens"])
+    _thinking(body.get("thinking"), body.get("max_tokens"))
     check.mapping(body.get("metadata"), "metadata")
     if isinstance(body.get("metadata"), dict):
         check.text(body["metadata"].get("user_id"), "metadata.user_id")

@@ -20,8 +20,8 @@ import orjson
 from llm_gateway.api.gemini.validation import member as _get
 from llm_gateway.errors import invalid_request
 from llm_gateway.model.request import Translation
+from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, tool_call
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
-from llm_gateway.model.tool_calls import tool_call
 
 _TRANSLATED = frozenset(
     ("contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model")
@@ -37,6 +37,8 @@ _GENERATION_FIELDS = {
     "presencePenalty": "presence_penalty",
     "frequencyPenalty": "frequency_penalty",
 }
+# Gemini's `thinkingLevel` words that are OpenAI's `reasoning_effort` words too.
+_REASONING_EFFORTS = frozenset(("minimal", "low", "medium", "high", "xhigh"))
 _SCHEMA_FIELDS = frozenset(("responseMimeType", "responseSchema", "responseJsonSchema"))
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
 
@@ -141,7 +143,7 @@ class _Conversation:
         self.messages.append(message)
 
     def _signature(self, part: Any) -> None:
-        if _get(part, "thoughtSignature") is not None:
+        if _get(part, "thoughtSignature") not in (None, GEMINI_FOREIGN_THOUGHT_SIGNATURE):
             self.dropped["contents.parts.thoughtSignature"] = None
 
     def _call(self, call: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +198,20 @@ def _tool_choice(config: Any) -> Any:
     return {"ANY": "required", "VALIDATED": "required", "NONE": "none"}.get(mode, "auto")
 
 
+def _thinking(config: dict[str, Any], body: dict[str, Any], dropped: dict[str, None]) -> None:
+    """`thinkingLevel` (or a zero `thinkingBudget`) is the canonical `reasoning_effort`;
+    a token budget and `includeThoughts` have no counterpart."""
+    for key, value in config.items():
+        name = _camel(key)
+        level = str(value).lower() if name == "thinkingLevel" else None
+        if level in _REASONING_EFFORTS:
+            body["reasoning_effort"] = level
+        elif name == "thinkingBudget" and value == 0:
+            body["reasoning_effort"] = "none"
+        else:
+            dropped[f"generationConfig.thinkingConfig.{name}"] = None
+
+
 def _generation(config: Any, body: dict[str, Any], dropped: dict[str, None]) -> None:
     if not config:
         return
@@ -203,6 +219,8 @@ def _generation(config: Any, body: dict[str, Any], dropped: dict[str, None]) -> 
         name = _camel(key)
         if name in _GENERATION_FIELDS:
             body[_GENERATION_FIELDS[name]] = value
+        elif name == "thinkingConfig":
+            _thinking(value, body, dropped)
         elif name not in _SCHEMA_FIELDS:
             dropped[f"generationConfig.{name}"] = None
     schema = _get(config, "responseJsonSchema") or json_schema(_get(config, "responseSchema"))

@@ -16,7 +16,7 @@ from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
 from llm_gateway.model import Endpoint, GenerationRequest
-from llm_gateway.model.wire import ApiFamily, WireRequest, forwarded_headers
+from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
@@ -38,13 +38,13 @@ def generate_content_request(
     operation = "streamGenerateContent" if stream else "generateContent"
     return GenerationRequest(
         Endpoint.CHAT,
-        wire=WireRequest(
+        wire=WireRequest.received(
             ApiFamily.GEMINI,
             operation,
             wire,
             body.data,
             stream,
-            forwarded_headers(ApiFamily.GEMINI, metadata),
+            metadata,
         ),
         translate=lambda: translate.translation(model, wire, stream),
         model=model,

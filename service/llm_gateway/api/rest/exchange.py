@@ -11,7 +11,7 @@ stream with the dialect's in-stream error frame.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import grpc
@@ -21,7 +21,7 @@ from google.api.httpbody_pb2 import HttpBody
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import framing
 from llm_gateway.auth.keys import KeyRing
-from llm_gateway.dataplane import DataPlane, Decisions
+from llm_gateway.dataplane import CallInfo, DataPlane, Decisions
 from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest
 from llm_gateway.model.wire import WireAnswer, WireEvent
@@ -158,6 +158,34 @@ async def error_answer(
         headers += decisions.rate_limits  # a refusal of the limiter carries its own
     await context.send_initial_metadata(headers)
     return HttpBody(content_type=framing.JSON, data=dialect.error(error))
+
+
+# A call's answer other than a generation: its JSON bytes and response headers.
+Reply = tuple[bytes, tuple[tuple[str, str], ...]]
+
+
+async def respond(
+    context: Context,
+    keys: KeyRing,
+    dialect: Dialect,
+    produce: Callable[[CallInfo, Mapping[str, str]], Awaitable[Reply]],
+    inbound: InboundCall | None = None,
+) -> HttpBody:
+    """Serves one call that is not a generation (model lists, token counts): authenticates
+    it, and returns `produce`'s JSON, or the error in the dialect's shape."""
+    inbound = inbound or InboundCall(context, "rest")
+    try:
+        data, headers = await produce(await inbound.authenticate(keys), inbound.metadata)
+    except GatewayError as error:
+        return await error_answer(context, dialect, error, inbound.request_id)
+    except Exception:
+        log.exception("unexpected failure of request %s", inbound.request_id)
+        return await error_answer(context, dialect, internal_error(), inbound.request_id)
+    finally:
+        inbound.finish()
+    if headers:
+        await context.send_initial_metadata(headers)
+    return HttpBody(content_type=framing.JSON, data=data)
 
 
 async def generate(

@@ -9,7 +9,7 @@ import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.inbound import DEPLOYMENT_HEADER
-from llm_gateway.dataplane import Decisions
+from llm_gateway.dataplane import Decisions, TokenCount
 from llm_gateway.errors import GatewayError
 
 JSON = "application/json"
@@ -18,6 +18,9 @@ EVENT_STREAM = "text/event-stream"
 STATUS_HEADER = "x-http-status"
 # The caller's fields that a translation to another API family left out, comma-separated.
 DROPPED_HEADER = "x-llm-gateway-dropped"
+# How a token count was made: `upstream` (by the provider's own counting endpoint) or
+# `estimated` (from the request's size, where no provider of the caller's API serves it).
+TOKEN_COUNT_HEADER = "x-llm-gateway-token-count"
 
 
 def json_body(payload: dict[str, Any]) -> HttpBody:
@@ -32,6 +35,12 @@ def success_headers(decisions: Decisions) -> tuple[tuple[str, str], ...]:
     if decisions.dropped:
         headers += ((DROPPED_HEADER, ", ".join(decisions.dropped)),)
     return headers
+
+
+def count_headers(count: TokenCount) -> tuple[tuple[str, str], ...]:
+    """The response headers of a token count: how it was made, and by which deployment."""
+    how = "estimated" if count.estimated else "upstream"
+    return ((TOKEN_COUNT_HEADER, how), *_deployment(count.deployment))
 
 
 def _deployment(deployment: str | None) -> tuple[tuple[str, str], ...]:

@@ -11,21 +11,24 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
+import orjson
 from google.api.httpbody_pb2 import HttpBody
 
+from llm_gateway.api.anthropic import models as anthropic_models
+from llm_gateway.api.anthropic.dialect import AnthropicDialect
 from llm_gateway.api.inbound import InboundCall
-from llm_gateway.api.rest import exchange, framing
+from llm_gateway.api.rest import exchange
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
-from llm_gateway.model.wire import ApiFamily, WireRequest, forwarded_headers
+from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, HttpBody]
 _DIALECT = OpenAIDialect()
+_ANTHROPIC = AnthropicDialect()
 
 
 _INVALID_JSON = (
@@ -37,9 +40,9 @@ def _wire(operation: str, body: HttpBody, metadata: Mapping[str, str]) -> tuple[
     """The parsed body, and the request as the caller sent it."""
     parsed = exchange.load_json(body, _INVALID_JSON)
     stream = isinstance(parsed, dict) and bool(parsed.get("stream"))
-    headers = forwarded_headers(ApiFamily.OPENAI, metadata)
     fields = parsed if isinstance(parsed, dict) else {}
-    return parsed, WireRequest(ApiFamily.OPENAI, operation, fields, body.data, stream, headers)
+    wire = WireRequest.received(ApiFamily.OPENAI, operation, fields, body.data, stream, metadata)
+    return parsed, wire
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
@@ -71,28 +74,36 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context
     ) -> AsyncIterator[HttpBody]:
-        yield await self._answer(context, self._dataplane.list_models)
+        def listed(call: CallInfo, anthropic: bool) -> dict[str, Any]:
+            if anthropic:
+                return anthropic_models.model_list(self._dataplane.models(call))
+            return self._dataplane.list_models(call)
+
+        yield await self._models(context, listed)
 
     async def GetModel(
         self, request: models_pb2.GetModelRequest, context: Context
     ) -> AsyncIterator[HttpBody]:
         # Envoy decodes the path variable (SDKs send `org%2Fmodel`); not decoded again here.
         model = request.model
-        yield await self._answer(context, lambda call: self._dataplane.get_model(model, call))
 
-    async def _answer(
-        self, context: Context, produce: Callable[[CallInfo], dict[str, Any]]
+        def found(call: CallInfo, anthropic: bool) -> dict[str, Any]:
+            if anthropic:
+                return anthropic_models.model_object(self._dataplane.model(model, call))
+            return self._dataplane.get_model(model, call)
+
+        yield await self._models(context, found)
+
+    async def _models(
+        self, context: Context, produce: Callable[[CallInfo, bool], dict[str, Any]]
     ) -> HttpBody:
+        """Answers a models call in OpenAI's shape, or Anthropic's for Anthropic's callers
+        (the two APIs share these paths)."""
         inbound = InboundCall(context, "rest")
-        try:
-            answer = produce(await inbound.authenticate(self._keys))
-        except GatewayError as error:
-            return await exchange.error_answer(context, _DIALECT, error, inbound.request_id)
-        except Exception:
-            log.exception("unexpected failure of request %s", inbound.request_id)
-            return await exchange.error_answer(
-                context, _DIALECT, internal_error(), inbound.request_id
-            )
-        finally:
-            inbound.finish()
-        return framing.json_body(answer)
+        anthropic = anthropic_models.is_anthropic_caller(inbound.metadata)
+
+        async def answer(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            return orjson.dumps(produce(call, anthropic)), ()
+
+        dialect = _ANTHROPIC if anthropic else _DIALECT
+        return await exchange.respond(context, self._keys, dialect, answer, inbound)

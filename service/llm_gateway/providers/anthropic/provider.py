@@ -14,7 +14,8 @@ from typing import Any
 from llm_gateway.config.settings import ProviderSettings
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
-from llm_gateway.providers.anthropic.request import messages_request
+from llm_gateway.providers.anthropic.errors import error_fields
+from llm_gateway.providers.anthropic.request import TRANSLATED, messages_request
 from llm_gateway.providers.anthropic.response import chat_completion, usage
 from llm_gateway.providers.anthropic.stream import StreamTranslator
 from llm_gateway.providers.base import UpstreamCall
@@ -39,6 +40,7 @@ class AnthropicProvider(ChatOnlyProvider):
     system = "anthropic"
     family = ApiFamily.ANTHROPIC
     passthrough = True
+    translated = TRANSLATED
 
     def __init__(
         self,
@@ -51,7 +53,7 @@ class AnthropicProvider(ChatOnlyProvider):
         headers = {"anthropic-version": settings.anthropic_version}
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["x-api-key"] = settings.api_key.get_secret_value()
-        self._http = HttpUpstream(settings, headers, max_response_bytes)
+        self._http = HttpUpstream(settings, headers, max_response_bytes, error_fields)
         self._url = f"{settings.base_url}/messages"
 
     def _body(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +104,7 @@ class AnthropicProvider(ChatOnlyProvider):
                 kind = event.get("type")
                 if kind == "error":
                     raise upstream_errors.error_in_stream(
-                        event, self._settings.upstream_messages == "hidden"
+                        event, self._settings.upstream_messages == "hidden", error_fields
                     )
                 reported = None
                 if kind == "message_start":
@@ -120,6 +122,19 @@ class AnthropicProvider(ChatOnlyProvider):
             raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
+
+    async def count_tokens(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> tuple[int, bytes]:
+        """Sends a `count_tokens` request as the caller sent it; returns `input_tokens`."""
+        body = {**wire.body, "model": model}
+        data = await self._http.post_for_bytes(
+            f"{self._url}/count_tokens", body, call, wire.headers
+        )
+        tokens = json_object(data).get("input_tokens")
+        if not isinstance(tokens, int):
+            raise upstream_errors.malformed()
+        return tokens, data
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

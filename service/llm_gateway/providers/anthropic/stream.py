@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from llm_gateway.providers import upstream_errors
+from llm_gateway.providers.anthropic.errors import error_fields
 from llm_gateway.providers.anthropic.request import JSON_TOOL
 from llm_gateway.providers.anthropic.response import finish_reason, usage
 
@@ -60,7 +61,7 @@ class StreamTranslator:
             self.finished = True
             return [{**self._chunk({}), "choices": [], "usage": usage(self._usage)}]
         if kind == "error":
-            raise upstream_errors.error_in_stream(event, self._hide_messages)
+            raise upstream_errors.error_in_stream(event, self._hide_messages, error_fields)
         return []  # ping, content_block_stop, and event types added after this was written
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:

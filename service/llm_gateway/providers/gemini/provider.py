@@ -17,7 +17,8 @@ from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
-from llm_gateway.providers.gemini.request import generate_content_request
+from llm_gateway.providers.gemini.errors import error_fields
+from llm_gateway.providers.gemini.request import TRANSLATED, generate_content_request
 from llm_gateway.providers.gemini.response import (
     StreamTranslator,
     chat_completion,
@@ -49,6 +50,7 @@ class GeminiProvider(ChatOnlyProvider):
     system = "gcp.gemini"
     family = ApiFamily.GEMINI
     passthrough = True
+    translated = TRANSLATED
 
     def __init__(
         self,
@@ -61,7 +63,7 @@ class GeminiProvider(ChatOnlyProvider):
         headers = {}
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["x-goog-api-key"] = settings.api_key.get_secret_value()
-        self._http = HttpUpstream(settings, headers, max_response_bytes)
+        self._http = HttpUpstream(settings, headers, max_response_bytes, error_fields)
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._settings.base_url}/models/{quote(model, safe='')}:{method}"
@@ -118,6 +120,17 @@ class GeminiProvider(ChatOnlyProvider):
                 raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
+
+    async def count_tokens(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> tuple[int, bytes]:
+        """Sends a `countTokens` request body as its bytes; returns `totalTokens`."""
+        url = self._url(model, "countTokens")
+        data = await self._http.post_for_bytes(url, wire.raw, call, wire.headers)
+        tokens = json_object(data).get("totalTokens", 0)  # absent when there are none
+        if not isinstance(tokens, int):
+            raise upstream_errors.malformed()
+        return tokens, data
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

@@ -2,7 +2,8 @@
 
 Roles become `user` and `model` (tool results are `functionResponse` parts of a user turn,
 named after the call they answer), system and developer messages `systemInstruction`, and
-sampling options `generationConfig`. Schemas go out as JSON Schema (`parametersJsonSchema`,
+sampling options `generationConfig` (`reasoning_effort` as its `thinkingConfig`). Schemas go
+out as JSON Schema (`parametersJsonSchema`,
 `responseJsonSchema`), which takes OpenAI's schemas as they are, where Gemini's older OpenAPI
 subset (`parameters`, `responseSchema`) refuses keywords such as `additionalProperties`.
 Request fields OpenAI does not model go into the Gemini body as they are (`safetySettings`).
@@ -15,8 +16,8 @@ from typing import Any
 
 import orjson
 
+from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, arguments_object
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
-from llm_gateway.model.tool_calls import arguments_object
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
     content_text,
@@ -50,13 +51,25 @@ TRANSLATED = frozenset(
         "tools",
         "tool_choice",
         "response_format",
+        "reasoning_effort",
         "stream",
         "stream_options",
     )
 )
+# OpenAI's `reasoning_effort` words → Gemini's `thinkingLevel` (`none` is a zero budget).
+THINKING_LEVELS = {
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+    "xhigh": "XHIGH",
+    "max": "XHIGH",
+}
 HONOURABLE = {
     **NOT_ON_CHAT_ONLY_PROVIDERS,
+    "reasoning_effort": lambda v: v is None or v == "none" or v in THINKING_LEVELS,
     "parallel_tool_calls": lambda v: v in (None, True),
+    "seed": lambda v: v is None or -(2**31) <= v < 2**31,  # Gemini's seed is an int32
 }
 _TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
@@ -109,7 +122,12 @@ def _model_parts(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
         }
         if call.get("id"):
             wire["id"] = call["id"]
-        parts.append({"functionCall": wire})
+        part: dict[str, Any] = {"functionCall": wire}
+        if index == 0:
+            # A call made elsewhere has no signature Gemini gave it, which thinking models
+            # require on a turn's first call.
+            part["thoughtSignature"] = GEMINI_FOREIGN_THOUGHT_SIGNATURE
+        parts.append(part)
     return parts
 
 
@@ -190,6 +208,11 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
         config["stopSequences"] = stops
     if body.get("n") not in (None, 1):
         config["candidateCount"] = body["n"]
+    effort = body.get("reasoning_effort")
+    if effort == "none":
+        config["thinkingConfig"] = {"thinkingBudget": 0}
+    elif effort is not None:
+        config["thinkingConfig"] = {"thinkingLevel": THINKING_LEVELS[effort]}
     schema = json_schema_of(body.get("response_format") or {})
     if schema is not None:
         config["responseMimeType"] = "application/json"
