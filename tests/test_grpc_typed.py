@@ -313,3 +313,15 @@ def test_health_and_reflection(stack: Stack) -> None:
             "llm_gateway.v1.OpenAIRestService",
             "grpc.health.v1.Health",
         } <= names
+
+
+def test_fields_another_api_cannot_carry_are_named_in_trailing_metadata(
+    gateway: Stub, upstream: ScriptedUpstream
+) -> None:
+    request = chat_pb2.ChatCompletionRequest(
+        model="claude-echo", messages=[user("hello")], prompt_cache_key="k1"
+    )
+    _, call = gateway.CreateChatCompletion.with_call(request, metadata=METADATA, timeout=10)
+    trailing = dict(call.trailing_metadata())
+    assert trailing["x-llm-gateway-dropped"] == "prompt_cache_key"
+    assert "prompt_cache_key" not in upstream.last().body

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 
 from llm_gateway.api.grpc import requests, responses
 from llm_gateway.api.grpc.status import abort
-from llm_gateway.api.inbound import DEPLOYMENT_HEADER, InboundCall
+from llm_gateway.api.inbound import DEPLOYMENT_HEADER, DROPPED_HEADER, InboundCall
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
@@ -101,6 +101,8 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
                 trailing = (("x-request-id", inbound.request_id), *decisions.rate_limits)
                 if decisions.deployment:
                     trailing += ((DEPLOYMENT_HEADER, decisions.deployment),)
+                if decisions.dropped:
+                    trailing += ((DROPPED_HEADER, ", ".join(decisions.dropped)),)
                 context.set_trailing_metadata(trailing)
         except GatewayError as error:
             await abort(context, error, inbound.request_id, _deployment(serving))

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from google.api.httpbody_pb2 import HttpBody
 
-from llm_gateway.api.inbound import DEPLOYMENT_HEADER
+from llm_gateway.api.inbound import DEPLOYMENT_HEADER, DROPPED_HEADER
 from llm_gateway.dataplane import Decisions, TokenCount
 from llm_gateway.errors import GatewayError
 
@@ -16,8 +16,6 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 # The proxy moves this response header to `:status` (see envoy/envoy.yaml).
 STATUS_HEADER = "x-http-status"
-# The caller's fields that a translation to another API family left out, comma-separated.
-DROPPED_HEADER = "x-llm-gateway-dropped"
 # How a token count was made: `upstream` (by the provider's own counting endpoint) or
 # `estimated` (from the request's size, where no provider of the caller's API serves it).
 TOKEN_COUNT_HEADER = "x-llm-gateway-token-count"
