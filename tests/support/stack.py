@@ -37,10 +37,20 @@ SCENARIOS = (
 )
 
 
+# Ports already handed out in this process: the kernel may offer a released port again at
+# once, and one config asks for several before anything binds them (a gRPC port and an Envoy
+# stats port once came out the same).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 ANTHROPIC_SCENARIOS = (
