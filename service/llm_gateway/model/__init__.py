@@ -1,7 +1,10 @@
-"""The canonical request and response model: OpenAI's JSON, validated, as plain data.
+"""The canonical request and response model: OpenAI's JSON, validated, as plain data; and
+the caller's own request (`wire`), for upstreams of the caller's API family.
 
-Both API surfaces convert into this model and out of it; providers translate it to their own
-wire formats. Plain dicts rather than message classes keep every streamed chunk cheap.
+The surfaces validate by their own API's rules, then either hand over their caller's request
+as it came (passed through to a same-family upstream) or translate it into this model, whose
+providers translate it to their own wire formats. Plain dicts rather than message classes
+keep every streamed chunk cheap.
 """
 
 from llm_gateway.model.request import Endpoint, GenerationRequest

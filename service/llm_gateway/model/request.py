@@ -33,10 +33,9 @@ class GenerationRequest:
     same-family upstream is sent that. The canonical `body` (OpenAI's chat or completions
     JSON) is what every other upstream is sent, translated from `wire` the first time it is
     needed, so a request served by passthrough is never translated at all. `sizing` (OpenAI's
-    `messages`, `max_tokens` and `n` for the caller's) is what admission estimates tokens from.
-    `as_text_completion`
-    is set for `/v1/completions` called with `messages`: it is served as a chat completion and
-    its answer reshaped into a `text_completion`.
+    `messages`, `max_tokens` and `n` for the caller's) is what admission estimates tokens
+    from. `as_text_completion` is set for `/v1/completions` called with `messages`: it is
+    served as a chat completion and its answer reshaped into a `text_completion`.
     """
 
     __slots__ = (

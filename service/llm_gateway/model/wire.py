@@ -38,7 +38,7 @@ def forwarded_headers(
     family: ApiFamily, metadata: Mapping[str, str]
 ) -> tuple[tuple[str, str], ...]:
     """The caller's headers that go upstream with its request passed through."""
-    return tuple((name, metadata[name]) for name in FORWARDED_HEADERS[family] if name in metadata)
+    return tuple((n, metadata[n]) for n in FORWARDED_HEADERS[family] if n in metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +72,6 @@ class WireRequest:
     ) -> WireRequest:
         """A request as a surface received it, with the caller's headers of its API."""
         return cls(family, operation, body, raw, stream, forwarded_headers(family, metadata))
-
-    def header(self, name: str) -> str | None:
-        """The value of a forwarded header, if the caller sent it."""
-        return next((value for key, value in self.headers if key == name), None)
 
 
 @dataclass(frozen=True, slots=True)

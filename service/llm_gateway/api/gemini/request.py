@@ -5,9 +5,10 @@ upstreams of another family (a Gemini upstream is sent the request's very bytes)
 (with Gemini's id, or `call_<n>`), `functionResponse` parts tool messages that answer the
 latest call of that name. `systemInstruction`, tools, `toolConfig` and `generationConfig` map
 to their OpenAI counterparts; Gemini's OpenAPI-style schemas (`parameters`, `responseSchema`,
-with upper-case types) are read as JSON Schema. What has no counterpart (`safetySettings`,
-`cachedContent`, `thinkingConfig`, thought parts and their signatures, ...) is left out and
-named in the translation's `dropped`, never passed on into another API's body. Members are
+with upper-case types) are read as JSON Schema; `thinkingConfig.thinkingLevel` (or a zero
+budget) is `reasoning_effort`. What has no counterpart (`safetySettings`, `cachedContent`,
+thinking budgets and `includeThoughts`, thought parts and their signatures, ...) is left out
+and named in the translation's `dropped`, never passed on into another API's body. Members are
 read in Gemini's JSON names (`systemInstruction`) or their proto names (`system_instruction`).
 """
 
