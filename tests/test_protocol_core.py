@@ -16,8 +16,10 @@ import requests
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.anthropic.servicer import messages_request
+from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
 from llm_gateway.config.settings import ModelSettings, ProviderSettings, RoutingSettings
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
 from llm_gateway.routing import Job, Router
@@ -345,3 +347,59 @@ def test_the_refuse_policy_names_the_field_a_translation_cannot_carry() -> None:
         Job(route, request, UpstreamCall("r"), refuse_dropped=True).canonical(deployment)
     assert (refused.value.status, refused.value.param) == (400, "system.cache_control")
     assert "another API" in refused.value.message
+
+
+def test_geminis_signature_comes_back_through_an_anthropic_callers_turn(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    tool = {key: value for key, value in WEATHER.items() if key != "cache_control"}
+    first = {
+        "model": "gemini-echo",
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "tools": [tool],
+        "messages": [{"role": "user", "content": "weather in Paris?"}],
+    }
+    answer = post_messages(stack, first, "core-signature-1").json()
+    thinking, tool_use = answer["content"][0], answer["content"][-1]
+    # Gemini's signature, inside one the gateway minted (never an empty one).
+    assert thinking["signature"] == reasoning.minted(scripted_gemini.SIGNATURE)
+    assert tool_use["type"] == "tool_use"
+    result = {"type": "tool_result", "tool_use_id": tool_use["id"], "content": "sunny"}
+    second = {
+        **first,
+        "messages": [
+            *first["messages"],
+            {"role": "assistant", "content": answer["content"]},
+            {"role": "user", "content": [result]},
+        ],
+    }
+    response = post_messages(stack, second, "core-signature-2")
+    assert response.status_code == 200, response.text
+    assert "x-llm-gateway-dropped" not in response.headers  # nothing was lost
+    call = upstream.last().body["contents"][1]["parts"][0]
+    assert call["thoughtSignature"] == scripted_gemini.SIGNATURE  # Gemini's own, not a dummy
+    # The same history moved to Anthropic: the minted block is the gateway's, left out.
+    moved = {**second, "model": "claude-echo"}
+    del moved["thinking"]
+    assert post_messages(stack, moved, "core-signature-3").status_code == 200
+    assert upstream.last().body["messages"][1]["content"] == [tool_use]
+
+
+def test_a_streamed_thinking_block_is_signed(stack: Stack) -> None:
+    body = {
+        "model": "gemini-echo",
+        "max_tokens": 2048,
+        "stream": True,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "hello"}],
+    }
+    raw = b"".join(post_messages(stack, body, "core-signature-sse", True).iter_content(None))
+    delta = {"type": "signature_delta", "signature": reasoning.minted(scripted_gemini.SIGNATURE)}
+    assert orjson.dumps(delta) in raw
+    # Reasoning without an upstream signature still ends with one (the gateway's, empty).
+    encoder = AnthropicStreamEncoder("m")
+    opened = encoder.chunk({"choices": [{"index": 0, "delta": {"reasoning_content": "hm"}}]})
+    closed = encoder.chunk({"choices": [{"index": 0, "delta": {"content": "ok"}}]})
+    unsigned = orjson.dumps({"type": "signature_delta", "signature": reasoning.minted(None)})
+    assert b"thinking_delta" in opened and unsigned in closed

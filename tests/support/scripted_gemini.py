@@ -17,8 +17,8 @@ marker. The model in the path picks the behaviour:
 - `agent`: a coding agent's first turn naming a `.txt` file gets a call of its file reader
   (`read_file` or `Read`); the turn with its response gets `result: <response>`.
 
-With `generationConfig.thinkingConfig.includeThoughts` the answer starts with a thought part,
-and its first other part carries a `thoughtSignature`; with a `thinkingConfig`, a model turn
+With a `generationConfig.thinkingConfig` the answer's first part carries a `thoughtSignature`
+(after a thought part, with `includeThoughts`); with a `thinkingConfig`, a model turn
 whose first `functionCall` part lacks the signature it came with (or the one Gemini documents
 for calls another model made) is refused, as thinking models do.
 """
@@ -50,10 +50,13 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _signed(body: dict[str, Any], parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The parts of a thinking answer: a thought first, a signature on the next part."""
-    if not (_thinking(body) or {}).get("includeThoughts") or not parts:
+    """The parts of an answer with thinking on: a signature on the first (as thinking models
+    sign every turn), after a thought when thoughts are asked for."""
+    thinking = _thinking(body)
+    if thinking is None or not parts:
         return parts
-    return [THOUGHT, {**parts[0], "thoughtSignature": SIGNATURE}, *parts[1:]]
+    signed = [{**parts[0], "thoughtSignature": SIGNATURE}, *parts[1:]]
+    return [THOUGHT, *signed] if thinking.get("includeThoughts") else signed
 
 
 # The request body's fields, checked as the real API checks them: google-genai's types forbid

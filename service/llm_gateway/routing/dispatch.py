@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from llm_gateway.config.settings import RoutingSettings
 from llm_gateway.errors import GatewayError, error_type, invalid_request
+from llm_gateway.model import reasoning
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent
 from llm_gateway.providers import upstream_errors
@@ -203,6 +204,11 @@ class Job:
                 "unsupported_parameter",
             )
         body = {**translation.body, "model": deployment.upstream_model}
+        messages = body.get("messages")
+        if isinstance(messages, list) and not getattr(
+            deployment.provider, "takes_reasoning_signatures", False
+        ):
+            body["messages"] = reasoning.without_signatures(messages)
         if self.stream:
             body["stream"] = True
         else:

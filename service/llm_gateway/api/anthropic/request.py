@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model import reasoning
 from llm_gateway.model.request import Translation
 from llm_gateway.model.tool_calls import tool_call
 
@@ -125,7 +126,7 @@ def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str,
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
-    texts, calls = [], []
+    texts, calls, signature = [], [], None
     for index, block in enumerate(content):
         where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
         dropped.markers(block, "messages.content")
@@ -133,6 +134,9 @@ def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str,
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use":
             calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
+        elif kind == "thinking" and reasoning.is_minted(block.get("signature")):
+            # The gateway's own: it carries what another upstream signed, back to it.
+            signature = signature or reasoning.carried(block["signature"])
         elif kind in ("thinking", "redacted_thinking"):
             # Earlier reasoning, signed for Anthropic: no other API can take it back.
             dropped.add(f"messages.content.{kind}")
@@ -141,6 +145,8 @@ def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str,
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
         message["tool_calls"] = calls
+    if signature is not None:
+        message[reasoning.SIGNATURE] = signature
     return message
 
 

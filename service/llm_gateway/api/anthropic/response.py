@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning
 from llm_gateway.model.tool_calls import arguments_or_empty
 
 # OpenAI `finish_reason` → Anthropic `stop_reason`.
@@ -56,9 +57,13 @@ def message(answer: dict[str, Any]) -> dict[str, Any]:
     choice = (answer.get("choices") or [{}])[0]
     source = choice.get("message") or {}
     content: list[dict[str, Any]] = []
-    if source.get("reasoning_content"):
+    signature = source.get(reasoning.SIGNATURE)
+    if source.get("reasoning_content") or signature:
+        # The signature is the gateway's, carrying the upstream's own (if it gave one) back
+        # with the caller's next turn.
+        thinking = source.get("reasoning_content") or ""
         content.append(
-            {"type": "thinking", "thinking": source["reasoning_content"], "signature": ""}
+            {"type": "thinking", "thinking": thinking, "signature": reasoning.minted(signature)}
         )
     if source.get("content"):
         content.append({"type": "text", "text": source["content"]})

@@ -1,7 +1,8 @@
 """Canonical (OpenAI) stream chunks as Anthropic's streaming events.
 
 Content arrives as deltas of text, reasoning or tool-call arguments; each kind opens a content
-block of its own (`text`, `thinking`, `tool_use`), closed when another begins. The finish
+block of its own (`text`, `thinking`, `tool_use`), closed when another begins. A thinking
+block ends with the gateway's signature (see `model.reasoning`), carrying the upstream's. The finish
 reason and the usage chunk are held until the stream completes, then sent as `message_delta`
 and `message_stop`. A failure after the start is an `error` event.
 """
@@ -14,6 +15,7 @@ import orjson
 
 from llm_gateway.api.anthropic.response import STOP_REASONS, error_body, usage
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning
 
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
@@ -33,6 +35,7 @@ class AnthropicStreamEncoder:
         self._open: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
         self._stop_reason = "end_turn"
         self._usage: dict[str, Any] | None = None
+        self._unsigned = False  # the open thinking block has no signature yet
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:
         out = []
@@ -47,6 +50,8 @@ class AnthropicStreamEncoder:
             delta = choice.get("delta") or {}
             if delta.get("reasoning_content"):
                 out += self._thinking(delta["reasoning_content"])
+            if delta.get(reasoning.SIGNATURE):
+                out += self._signature(delta[reasoning.SIGNATURE])
             if delta.get("content"):
                 out += self._text(delta["content"])
             for call in delta.get("tool_calls") or ():
@@ -92,8 +97,15 @@ class AnthropicStreamEncoder:
     def _close(self) -> list[bytes]:
         if self._open is None:
             return []
+        out = []
+        if self._open[0] == "thinking" and self._unsigned:
+            # No upstream signature: the gateway's, so that no thinking block goes unsigned.
+            out.append(
+                self._delta({"type": "signature_delta", "signature": reasoning.minted(None)})
+            )
+            self._unsigned = False
         self._open = None
-        return [event("content_block_stop", {"index": self._block})]
+        return [*out, event("content_block_stop", {"index": self._block})]
 
     def _switch(self, block: tuple[str, int], content_block: dict[str, Any]) -> list[bytes]:
         """Opens `block` unless it is the open one, closing the previous block."""
@@ -118,6 +130,18 @@ class AnthropicStreamEncoder:
         start = {"type": "thinking", "thinking": "", "signature": ""}
         out = self._switch(("thinking", 0), start)
         out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        self._unsigned = True
+        return out
+
+    def _signature(self, signature: str | None) -> list[bytes]:
+        """Ends the thinking block (opening one if none is) with the gateway's signature,
+        which carries the upstream's back with the caller's next turn."""
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        out = self._switch(("thinking", 0), start)
+        out.append(
+            self._delta({"type": "signature_delta", "signature": reasoning.minted(signature)})
+        )
+        self._unsigned = False
         return out
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:

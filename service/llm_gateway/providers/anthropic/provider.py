@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.model import reasoning
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.anthropic.errors import error_fields
@@ -22,6 +23,15 @@ from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
 from llm_gateway.usage.accounting import Usage, usage_of
+
+
+def _passed_through(wire: WireRequest, model: str) -> dict[str, Any]:
+    """The caller's body with the upstream's model name, and without the thinking blocks the
+    gateway minted for an earlier turn served elsewhere (the only other thing it rewrites)."""
+    body = {**wire.body, "model": model}
+    if reasoning.MINTED_MARK in wire.raw:
+        body["messages"] = reasoning.without_minted_thinking(body.get("messages"))
+    return body
 
 
 def _usage(wire: dict[str, Any]) -> Usage:
@@ -84,7 +94,7 @@ class AnthropicProvider(ChatOnlyProvider):
 
     async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
         """Sends an Anthropic caller's request as it came; returns the answer's bytes."""
-        body = {**wire.body, "model": model}
+        body = _passed_through(wire, model)
         data = await self._http.post_for_bytes(self._url, body, call, wire.headers)
         return WireAnswer(data, _usage(json_object(data).get("usage") or {}))
 
@@ -93,7 +103,7 @@ class AnthropicProvider(ChatOnlyProvider):
     ) -> AsyncGenerator[WireEvent, None]:
         """Sends an Anthropic caller's streamed request as it came; yields each event's bytes
         with the usage so far (`message_start` has the input's, `message_delta` the output's)."""
-        body = {**wire.body, "model": model}
+        body = _passed_through(wire, model)
         events = await self._http.post_for_events(
             self._url, body, call, _is_message_stop, wire.headers
         )
@@ -127,7 +137,7 @@ class AnthropicProvider(ChatOnlyProvider):
         self, wire: WireRequest, model: str, call: UpstreamCall
     ) -> tuple[int, bytes]:
         """Sends a `count_tokens` request as the caller sent it; returns `input_tokens`."""
-        body = {**wire.body, "model": model}
+        body = _passed_through(wire, model)
         data = await self._http.post_for_bytes(
             f"{self._url}/count_tokens", body, call, wire.headers
         )

@@ -51,6 +51,8 @@ class GeminiProvider(ChatOnlyProvider):
     family = ApiFamily.GEMINI
     passthrough = True
     translated = TRANSLATED
+    # Its translation puts the canonical `reasoning_signature` back where Gemini wants it.
+    takes_reasoning_signatures = True
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from llm_gateway.model import reasoning
 from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, arguments_object
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
 from llm_gateway.providers.translation import (
@@ -108,6 +109,9 @@ def _user_parts(content: Any, param: str) -> list[dict[str, Any]]:
 
 
 def _model_parts(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
+    """A model turn's parts, with the signature Gemini gave the turn (carried back through
+    the canonical model) on its first function call, or its last part."""
+    signature = message.get(reasoning.SIGNATURE)
     parts: list[dict[str, Any]] = []
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:
@@ -124,10 +128,12 @@ def _model_parts(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
             wire["id"] = call["id"]
         part: dict[str, Any] = {"functionCall": wire}
         if index == 0:
-            # A call made elsewhere has no signature Gemini gave it, which thinking models
-            # require on a turn's first call.
-            part["thoughtSignature"] = GEMINI_FOREIGN_THOUGHT_SIGNATURE
+            # Thinking models require one on a turn's first call; a call Gemini did not make
+            # has none of its own.
+            part["thoughtSignature"] = signature or GEMINI_FOREIGN_THOUGHT_SIGNATURE
         parts.append(part)
+    if signature and parts and not message.get("tool_calls"):
+        parts[-1]["thoughtSignature"] = signature
     return parts
 
 

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning as reasoning_state
 from llm_gateway.model.tool_calls import tool_call
 
 # Gemini `finishReason` → OpenAI `finish_reason`; a reason not listed is a plain stop.
@@ -59,6 +60,15 @@ def finish_reason(candidate: dict[str, Any], called_tools: bool) -> str | None:
     return FINISH_REASONS.get(reason, "stop")
 
 
+def signature_of(candidate: dict[str, Any]) -> str | None:
+    """The first `thoughtSignature` of a candidate's parts: what Gemini needs back with the
+    turn (on its first function call) to go on with its reasoning."""
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        if isinstance(part.get("thoughtSignature"), str):
+            return str(part["thoughtSignature"])
+    return None
+
+
 def message_parts(
     candidate: dict[str, Any], first_call: int, ids_from: int
 ) -> tuple[str | None, str | None, list[dict[str, Any]]]:
@@ -102,6 +112,8 @@ def chat_completion(answer: dict[str, Any]) -> dict[str, Any]:
             message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
         if reasoning:
             message["reasoning_content"] = reasoning
+        if (signature := signature_of(candidate)) is not None:
+            message[reasoning_state.SIGNATURE] = signature
         choices.append(
             {
                 "index": candidate.get("index", position),
@@ -159,6 +171,8 @@ class StreamTranslator:
                 delta["content"] = text
             if reasoning is not None:
                 delta["reasoning_content"] = reasoning
+            if (signature := signature_of(candidate)) is not None:
+                delta[reasoning_state.SIGNATURE] = signature
             if calls:
                 delta["tool_calls"] = calls
             finish = finish_reason(candidate, self._calls[index] > 0)

@@ -1,0 +1,64 @@
+"""Reasoning state that crosses API families.
+
+An upstream may sign its reasoning (Gemini's `thoughtSignature`), and need the signature back
+with the turn it came in. The canonical model carries it in an assistant message's (or a
+stream delta's) `reasoning_signature`. An Anthropic caller is shown it inside the signature
+of a thinking block, which the gateway mints (`minted`) so that the caller's next turn brings
+it back, and the gateway recognises (`carried`) and never sends to Anthropic, which would
+refuse a signature it did not make (`without_minted_thinking`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The canonical field of an assistant message or delta that holds an upstream's signature.
+SIGNATURE = "reasoning_signature"
+_MINTED = "llm-gateway.v1."
+# How a minted signature shows in a request's bytes (a quick test before any is looked for).
+MINTED_MARK = _MINTED.encode()
+
+
+def minted(signature: str | None) -> str:
+    """The thinking-block signature that carries an upstream's signature (or none)."""
+    return _MINTED + (signature or "")
+
+
+def is_minted(signature: object) -> bool:
+    """Whether a thinking block's signature is one the gateway minted."""
+    return isinstance(signature, str) and signature.startswith(_MINTED)
+
+
+def carried(signature: str) -> str | None:
+    """The upstream's signature a minted one carries, if any."""
+    return signature[len(_MINTED) :] or None
+
+
+def without_signatures(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages without the signatures one upstream's API gave them, for another's."""
+    if not any(SIGNATURE in message for message in messages):
+        return messages
+    return [{k: v for k, v in m.items() if k != SIGNATURE} for m in messages]
+
+
+def without_minted_thinking(messages: Any) -> Any:
+    """Anthropic messages without the thinking blocks the gateway minted (Anthropic refuses
+    a signature it did not make): a conversation that moved back to Anthropic."""
+    if not isinstance(messages, list):
+        return messages
+    kept = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            blocks = [
+                block
+                for block in content
+                if not (
+                    isinstance(block, dict)
+                    and block.get("type") == "thinking"
+                    and is_minted(block.get("signature"))
+                )
+            ]
+            message = {**message, "content": blocks}
+        kept.append(message)
+    return kept
