@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import fastjsonschema
 import google.api
@@ -69,7 +70,29 @@ def write_validators(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, schema in json.loads(REQUEST_SCHEMAS.read_text()).items():
         code = fastjsonschema.compile_to_code(schema, use_default=False)
-        (folder / f"{name}.py").write_text(VALIDATOR_HEADER + strip_definitions(code))
+        fields = ", ".join(repr(field) for field in top_level_fields(schema))
+        known = (
+            "\n# The request's members, as OpenAI's API names them.\n"
+            f"FIELDS = frozenset(({fields}))\n"
+        )
+        (folder / f"{name}.py").write_text(VALIDATOR_HEADER + strip_definitions(code) + known)
+
+
+def top_level_fields(schema: dict[str, Any]) -> list[str]:
+    """The property names of a request schema's top-level object (through `allOf`, `anyOf`
+    and `$ref`s into its `definitions`)."""
+    definitions = schema.get("definitions", {})
+    names: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if "$ref" in node:
+            pending.append(definitions[node["$ref"].removeprefix("#/definitions/")])
+            continue
+        names.update(node.get("properties", {}))
+        for key in ("allOf", "anyOf", "oneOf"):
+            pending.extend(node.get(key, []))
+    return sorted(names)
 
 
 def strip_definitions(code: str) -> str:

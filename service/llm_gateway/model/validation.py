@@ -19,33 +19,20 @@ from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
 from llm_gateway.model.validators import chat_completions, completions
 from llm_gateway.model.wire import WireRequest
-from llm_gateway.v1 import chat_pb2, completions_pb2
 
 # Fields of a legacy completion that a chat completion cannot honour.
 _CHAT_INCOMPATIBLE = ("echo", "suffix", "best_of", "logprobs")
 # Left out of the chat request made from a completion request with `messages`.
 _NOT_FORWARDED = frozenset((*_CHAT_INCOMPATIBLE, "prompt"))
-_EXTRA_BODY = "extra_body"
 # Token counts OpenAI's schemas leave unbounded (chat's) or bound only below; their minimums.
 _TOKEN_COUNTS = {"max_tokens": 1, "max_completion_tokens": 1}
 _COMPLETION_TOKEN_COUNTS = {"max_tokens": 0}
 
 
-def modelled_fields(descriptor: Any) -> frozenset[str]:
-    """Returns the JSON members that a proto request message models.
-
-    A `oneof` models the JSON member of its own name (a union-typed field such as `prompt`);
-    the synthetic oneof of a proto3 `optional` field (`_temperature`) is just that field.
-    """
-    real_oneofs = [o for o in descriptor.oneofs if o.name != f"_{o.fields[0].name}"]
-    names = {f.name for f in descriptor.fields if f.containing_oneof not in real_oneofs}
-    names |= {o.name for o in real_oneofs}
-    names.discard(_EXTRA_BODY)
-    return frozenset(names)
-
-
-CHAT_FIELDS = modelled_fields(chat_pb2.ChatCompletionRequest.DESCRIPTOR)
-COMPLETION_FIELDS = modelled_fields(completions_pb2.CompletionRequest.DESCRIPTOR) - {"messages"}
+# The members of each request, as OpenAI's API names them (generated from its specification
+# with the validators).
+CHAT_FIELDS = chat_completions.FIELDS
+COMPLETION_FIELDS = completions.FIELDS
 
 
 def _param(name: str) -> str:

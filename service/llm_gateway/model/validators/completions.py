@@ -295,3 +295,5 @@ def validate___definitions_stopconfiguration(data, custom_formats={}, name_prefi
     if not data_any_of_count4:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
+# The request's members, as OpenAI's API names them.
+FIELDS = frozenset(('best_of', 'echo', 'frequency_penalty', 'logit_bias', 'logprobs', 'max_tokens', 'model', 'n', 'presence_penalty', 'prompt', 'seed', 'stop', 'stream', 'stream_options', 'suffix', 'temperature', 'top_p', 'user'))
