@@ -7,6 +7,7 @@ more than one request's reservation."""
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,12 @@ def _limited(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _burst(stacks: list[Stack]) -> tuple[int, int, list[str]]:
     """Sends `STREAMS` paced streams and the odd counts at once, spread over the stacks;
-    returns (admitted streams, odd counts refused with a 400, anything unexpected)."""
+    returns (admitted streams, odd counts refused with a 400, anything unexpected).
+
+    The streams leave together (a barrier after each thread's client is made): one that set
+    off after the first had ended would find their tokens settled and be admitted by right,
+    which the count below would take for an overrun."""
+    ready = threading.Barrier(STREAMS)
 
     def stream(index: int) -> str:
         stack = stacks[index % len(stacks)]
@@ -43,6 +49,7 @@ def _burst(stacks: list[Stack]) -> tuple[int, int, list[str]]:
             "stream": True,
         }
         with httpx.Client(timeout=30) as client:
+            ready.wait(timeout=30)
             answer = client.post(f"{stack.rest_url}/v1/chat/completions", json=body, headers=AUTH)
         if answer.status_code == 200 and answer.content.rstrip().endswith(b"[DONE]"):
             return "admitted"
