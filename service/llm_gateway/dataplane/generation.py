@@ -69,6 +69,7 @@ class _Session:
 
     job: Job
     watch: RequestWatch
+    task: asyncio.Task[Any]  # the task serving the call, which a shutdown may end
     usage: Usage
     answered_at: float | None = None  # when the answer (or a stream's first chunk) arrived
 
@@ -111,7 +112,6 @@ class DataPlane:
         self._router = router
         self._dispatcher = dispatcher
         self._accountant = Accountant(prices or {}, recorder, log_prompts)
-        self._prices = prices or {}
         self._limiter = limiter
         self._reserved_completion = reserved_completion_tokens
         self._ledger = ledger
@@ -151,7 +151,7 @@ class DataPlane:
         request = served.request
         tracker = StreamUsage()
         async with self._session(served, stream=True) as session:
-            task = self._running_task()
+            task = session.task
             chunks = self._dispatcher.stream(session.job, session.watch.attempts)
             try:
                 async for chunk in chunks:
@@ -213,7 +213,7 @@ class DataPlane:
             ticket = await self._admit(request, route, call)
             decisions.rate_limits = ticket.headers if ticket is not None else ()
             job = Job(route, request, self._upstream_call(call), stream, self._refuse_dropped)
-            session = _Session(job, watch, Usage(estimated=True))
+            session = _Session(job, watch, task, Usage(estimated=True))
             yield session
         except BaseException as exc:
             failure = self._shutdown_error(task, exc)
@@ -309,7 +309,7 @@ class DataPlane:
         included), for a cost budget to reserve: nothing for upstream models without a price."""
         usage = Usage(*estimate)
         costs = (
-            cost(self._prices, deployment.upstream_model, usage)
+            cost(self._accountant.prices, deployment.upstream_model, usage)
             for model in self._router.chain(route)
             for deployment in model.deployments
         )
