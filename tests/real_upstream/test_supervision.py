@@ -58,7 +58,12 @@ def _killed_and_replaced(stack: Stack, server: psutil.Process) -> psutil.Process
 
 
 def test_a_dead_server_is_restarted_and_a_drained_gateway_stops_it_last(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, local_config(tmp_path, free_port()), wait_seconds=1800)
+    config = local_config(tmp_path, free_port())
+    # The drain below must outlast a 200-token stream however loaded the machine is (on a
+    # busy machine the model makes well under its 80 tokens/s): what is tested is that the
+    # stream ends whole and the server stops after it, not how fast it generates.
+    config["shutdown_grace_seconds"] = 120
+    stack = start_stack(tmp_path, config, wait_seconds=1800)
     try:
         first = _server_process(stack)
         second = _killed_and_replaced(stack, first)
@@ -80,7 +85,8 @@ def test_a_dead_server_is_restarted_and_a_drained_gateway_stops_it_last(tmp_path
             os.kill(stack.process.pid, signal.SIGTERM)
             rest = [line for line in lines if line]
         assert rest[-1] == b"data: [DONE]" and len(rest) > 100
-        assert stack.process.wait(30) == 0
+        assert b'"error"' not in b"".join(rest)  # whole, not ended by the grace period
+        assert stack.process.wait(120) == 0
         assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
     finally:
         stack.stop()
@@ -113,7 +119,8 @@ def test_the_shipped_config_without_keys_serves_the_local_model(root: Path, tmp_
             timeout=60,
         )
         assert answer.status_code == 200, answer.text
-        assert len(answer.json()["choices"][0]["message"]["content"].split()) >= 2
+        # Sampled text (no seed): a one-word answer ("Amina.") is text too.
+        assert answer.json()["choices"][0]["message"]["content"].strip()
         assert answer.json()["usage"]["completion_tokens"] > 0
         assert answer.headers["x-llm-gateway-deployment"] == "local/smollm2-135m-instruct"
         client = openai.OpenAI(base_url=f"{stack.rest_url}/v1", api_key=KEY)
