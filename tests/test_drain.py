@@ -1,4 +1,4 @@
-"""`DataPlane.end_running`, the end of a shutdown's grace period: a stream waiting for its
+"""`Drain.end_running`, the end of a shutdown's grace period: a stream waiting for its
 upstream is ended at once, and a stream whose chunk is being sent (its task in the transport's
 code) is not interrupted there, where it would be cut without an error frame, but ended when
 it next asks for a chunk. Either way its caller gets a `shutting_down` error."""
@@ -70,7 +70,7 @@ async def test_a_stream_waiting_for_its_upstream_ends_at_once() -> None:
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0.05)
-    assert dataplane.end_running() == 1
+    assert dataplane.drain.end_running() == 1
     error = await asyncio.wait_for(consumer, 1)
     assert (error.status, error.code) == (503, "shutting_down")
     assert not consumer.cancelled() and consumer.cancelling() == 0
@@ -92,7 +92,7 @@ async def test_a_stream_sending_a_chunk_is_not_interrupted_but_ends_before_the_n
 
     consumer = asyncio.create_task(consume())
     await sending.wait()
-    assert dataplane.end_running() == 0  # nothing waits on an upstream right now
+    assert dataplane.drain.end_running() == 0  # nothing waits on an upstream right now
     error = await asyncio.wait_for(consumer, 1)
     assert (error.status, error.code) == (503, "shutting_down")
     assert len(sent) == 1  # the chunk being sent was sent
@@ -102,7 +102,7 @@ async def test_a_unary_request_ends_with_the_error() -> None:
     dataplane = _dataplane()
     pending = asyncio.create_task(dataplane.serve(_request(False), _call()).answer())
     await asyncio.sleep(0.05)
-    assert dataplane.end_running() == 1
+    assert dataplane.drain.end_running() == 1
     with pytest.raises(GatewayError) as raised:
         await asyncio.wait_for(pending, 1)
     assert raised.value.code == "shutting_down"

@@ -22,7 +22,6 @@ from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
 from llm_gateway.api.gemini import validation as gemini_rules
 from llm_gateway.api.gemini.request import translation as from_gemini
 from llm_gateway.api.gemini.response import GeminiStreamEncoder, generate_content_response
-from llm_gateway.model.validation import CHAT_FIELDS
 from llm_gateway.providers.anthropic import request as anthropic_request
 from llm_gateway.providers.anthropic.request import messages_request as to_anthropic
 from llm_gateway.providers.anthropic.response import chat_completion as from_anthropic_answer
@@ -32,7 +31,7 @@ from llm_gateway.providers.gemini.request import generate_content_request as to_
 from llm_gateway.providers.gemini.response import StreamTranslator as GeminiTranslator
 from llm_gateway.providers.gemini.response import chat_completion as from_gemini_answer
 from llm_gateway.providers.sse import SseDecoder
-from llm_gateway.providers.translation import PLATFORM_HINTS
+from llm_gateway.providers.translation import CANONICAL_FIELDS, PLATFORM_HINTS
 
 # Texts that are not mistaken for JSON objects; non-empty, since an empty text block is not
 # a block Anthropic accepts.
@@ -444,5 +443,5 @@ def test_every_modelled_field_is_translated_refused_or_a_hint(provider: Any) -> 
     """A field OpenAI adds to its API fails this test until someone decides what each provider
     does with it: nothing is dropped unnoticed."""
     decided = provider.TRANSLATED | set(provider.HONOURABLE) | PLATFORM_HINTS
-    assert set(CHAT_FIELDS) - decided == set()
-    assert decided - set(CHAT_FIELDS) == set()  # no stale names
+    assert set(CANONICAL_FIELDS) - decided == set()
+    assert decided - set(CANONICAL_FIELDS) == set()  # no stale names

@@ -27,7 +27,7 @@ from llm_gateway.config import GatewaySettings
 from llm_gateway.config.credentials import missing_credentials
 from llm_gateway.config.offline import served_models
 from llm_gateway.config.settings import StorageSettings
-from llm_gateway.dataplane import DataPlane
+from llm_gateway.dataplane import DataPlane, Drain
 from llm_gateway.limits import Limiter, RateLimiter
 from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
@@ -93,7 +93,7 @@ class GatewayServer:
     health_rest: HealthRestServicer
     providers: list[Provider]
     port: int
-    dataplane: DataPlane
+    drain: Drain
     recorder: UsageRecorder | None = None
     store: Store | None = None
     redis: Redis | None = None
@@ -111,7 +111,7 @@ class GatewayServer:
         stopping = asyncio.ensure_future(self.server.stop(grace))
         finished, _ = await asyncio.wait({stopping}, timeout=grace - min(1.0, grace / 5))
         if not finished:
-            ended = self.dataplane.end_running()
+            ended = self.drain.end_running()
             log.info("grace period over: ending the running requests (%d waiting)", ended)
         await stopping
         for provider in self.providers:
@@ -250,6 +250,7 @@ async def _start_with(
     for name, local in local_servers.items():
         local.on_recovered = functools.partial(router.provider_recovered, name)
     dispatcher = Dispatcher(router.chain, settings.routing)
+    drain = Drain()
     dataplane = DataPlane(
         router,
         dispatcher,
@@ -261,6 +262,7 @@ async def _start_with(
         ledger=budgets,
         telemetry=Telemetry(metrics, tracing),
         refuse_dropped=settings.untranslatable_fields == "refuse",
+        drain=drain,
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
@@ -335,7 +337,7 @@ async def _start_with(
         health_rest,
         list(providers.values()),
         port,
-        dataplane,
+        drain,
         recorder,
         store,
         redis,

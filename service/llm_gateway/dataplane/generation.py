@@ -15,11 +15,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.accounting import CLIENT_CLOSED, Accountant
 from llm_gateway.dataplane.call import CallInfo
+from llm_gateway.dataplane.drain import Drain
 from llm_gateway.dataplane.models import ServedModel, served_model, served_models
 from llm_gateway.dataplane.token_count import TokenCount, count_tokens
 from llm_gateway.errors import (
@@ -30,9 +31,10 @@ from llm_gateway.errors import (
 )
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
 from llm_gateway.limits.budget import Amount, Budget, Budgets
+from llm_gateway.model.canonical import CanonicalChunk, ChatChunk, ChatCompletion
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
-from llm_gateway.model.wire import WireAnswer
+from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
 from llm_gateway.routing.dispatch import Answer, Chunk
@@ -108,6 +110,7 @@ class DataPlane:
         ledger: Budgets | None = None,
         telemetry: Telemetry | None = None,
         refuse_dropped: bool = False,
+        drain: Drain | None = None,
     ) -> None:
         self._router = router
         self._dispatcher = dispatcher
@@ -117,11 +120,8 @@ class DataPlane:
         self._ledger = ledger
         self._telemetry = telemetry or Telemetry()
         self._refuse_dropped = refuse_dropped
-        # The tasks serving generations where a cancellation lands in this module's code
-        # (not while a stream's chunk is being sent), and those `end_running` has cancelled.
-        self._running: set[asyncio.Task[Any]] = set()
-        self._ended: set[asyncio.Task[Any]] = set()
-        self._ending = False
+        # The server's, which ends what still runs when a shutdown's grace period is over.
+        self.drain = drain or Drain()
 
     def serve(self, request: GenerationRequest, call: CallInfo) -> Served:
         """A call to serve; nothing happens until its answer or stream is asked for."""
@@ -136,7 +136,9 @@ class DataPlane:
                 session.usage = answer.usage
                 return answer
             session.usage = usage_of(answer)
-            return completion_from_chat(answer) if served.request.as_text_completion else answer
+            if served.request.as_text_completion:  # served as a chat completion
+                return completion_from_chat(cast(ChatCompletion, answer))
+            return answer
         raise AssertionError("unreachable: the session re-raises every failure")
 
     async def _stream(self, served: Served) -> AsyncGenerator[Chunk, None]:
@@ -158,34 +160,34 @@ class DataPlane:
                     if session.answered_at is None:
                         session.answered_at = perf_counter()
                         served.decisions.deployment = session.watch.attempts.served_by
-                    if isinstance(chunk, dict):
+                    if isinstance(chunk, WireEvent):
+                        tracker.observe_relayed(chunk.usage, chunk.pieces)
+                        session.usage = tracker.usage
+                        if chunk.hidden:
+                            continue
+                    else:
                         tracker.observe(chunk)
                         session.usage = tracker.usage
                         reshaped = self._canonical_chunk(request, chunk)
                         if reshaped is None:
                             continue
                         chunk = reshaped
-                    else:
-                        tracker.observe_relayed(chunk.usage, chunk.pieces)
-                        session.usage = tracker.usage
-                        if chunk.hidden:
-                            continue
                     # While the chunk is being sent the task is in the transport's code, where
                     # a cancellation would cut the stream without an error frame: a shutdown
                     # ends the stream when it next waits for the upstream instead.
-                    self._running.discard(task)
+                    self.drain.leave(task)
                     yield chunk
-                    if self._ending:
+                    if self.drain.ending:
                         raise shutting_down()
-                    self._running.add(task)
+                    self.drain.resume(task)
             finally:
                 session.usage = tracker.usage
                 await chunks.aclose()
 
     @staticmethod
     def _canonical_chunk(
-        request: GenerationRequest, chunk: dict[str, Any]
-    ) -> dict[str, Any] | None:
+        request: GenerationRequest, chunk: CanonicalChunk
+    ) -> CanonicalChunk | None:
         """The chunk as the caller gets it: without a usage it did not ask for, and as a
         `text_completion` chunk where it asked for one; None when nothing is left."""
         if not request.include_usage:
@@ -193,8 +195,8 @@ class DataPlane:
             dropped = chunk.pop("usage", None)
             if dropped is not None and not chunk.get("choices"):
                 return None
-        if request.as_text_completion:
-            return completion_chunk_from_chat(chunk)
+        if request.as_text_completion:  # served as a chat completion
+            return completion_chunk_from_chat(cast(ChatChunk, chunk))
         return chunk
 
     @asynccontextmanager
@@ -206,7 +208,7 @@ class DataPlane:
         status, failure = 200, None
         ticket: Ticket | None = None
         session: _Session | None = None
-        task = self._running_task()
+        task = self.drain.enter()
         try:
             route = self._route(request.model, call)
             watch.routed()
@@ -216,13 +218,13 @@ class DataPlane:
             session = _Session(job, watch, task, Usage(estimated=True))
             yield session
         except BaseException as exc:
-            failure = self._shutdown_error(task, exc)
+            failure = self.drain.error_for(task, exc)
             status = _status_of(failure)
             if failure is not exc:
                 raise failure from None
             raise
         finally:
-            self._running.discard(task)
+            self.drain.leave(task)
             attempts = watch.attempts
             decisions.deployment = attempts.served_by
             decisions.passthrough, decisions.dropped = attempts.passthrough, attempts.dropped
@@ -331,30 +333,6 @@ class DataPlane:
         if self._ledger is None or caller.key_id is None or caller.budget is None:
             return None
         return self._ledger, caller.key_id, caller.budget
-
-    def end_running(self) -> int:
-        """Ends every generation still running with a 503 `shutting_down` error (an error
-        frame for a stream that has started); returns how many were waiting for an upstream
-        (the streams sending a chunk right then end before their next one)."""
-        self._ending = True
-        for task in self._running:
-            self._ended.add(task)
-            task.cancel()
-        return len(self._running)
-
-    def _running_task(self) -> asyncio.Task[Any]:
-        task = asyncio.current_task()
-        assert task is not None, "the data plane runs in a task"
-        self._running.add(task)
-        return task
-
-    def _shutdown_error(self, task: asyncio.Task[Any], failure: BaseException) -> BaseException:
-        """The error to report: a shutdown's cancellation becomes `shutting_down`."""
-        if isinstance(failure, asyncio.CancelledError) and task in self._ended:
-            self._ended.discard(task)
-            task.uncancel()  # the task goes on, to send the error
-            return shutting_down()
-        return failure
 
     def _watch(self, request: GenerationRequest, call: CallInfo) -> RequestWatch:
         return RequestWatch(

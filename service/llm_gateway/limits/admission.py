@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,13 +33,13 @@ class Limits:
     tpm: int | None = None
 
 
-def estimate_prompt(body: dict[str, Any]) -> int:
+def estimate_prompt(body: Mapping[str, Any]) -> int:
     """The prompt's tokens estimated from its size: one per four bytes of its JSON."""
     source = body.get("messages", body.get("prompt", ""))
     return math.ceil(len(orjson.dumps(source)) / 4)
 
 
-def estimate_tokens(body: dict[str, Any], default_completion: int) -> tuple[int, int]:
+def estimate_tokens(body: Mapping[str, Any], default_completion: int) -> tuple[int, int]:
     """(prompt tokens estimated from the request's size, the most its answers may take)."""
     prompt = estimate_prompt(body)
     # Surfaces refuse counts out of bounds; clamped here too, so none can ever reserve less

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# The canonical field of an assistant message or delta that holds an upstream's signature.
-SIGNATURE = "reasoning_signature"
+from llm_gateway.model.canonical import ChatMessage
+
 _MINTED = "llm-gateway.v1."
 # How a minted signature shows in a request's bytes (a quick test before any is looked for).
 MINTED_MARK = _MINTED.encode()
@@ -34,11 +34,16 @@ def carried(signature: str) -> str | None:
     return signature[len(_MINTED) :] or None
 
 
-def without_signatures(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_signatures(messages: list[ChatMessage]) -> list[ChatMessage]:
     """The messages without the signatures one upstream's API gave them, for another's."""
-    if not any(SIGNATURE in message for message in messages):
+    if not any("reasoning_signature" in message for message in messages):
         return messages
-    return [{k: v for k, v in m.items() if k != SIGNATURE} for m in messages]
+    unsigned = []
+    for message in messages:
+        message = message.copy()
+        message.pop("reasoning_signature", None)
+        unsigned.append(message)
+    return unsigned
 
 
 def without_minted_thinking(messages: Any) -> Any:

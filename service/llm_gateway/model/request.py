@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from llm_gateway.model.canonical import CanonicalRequest
 from llm_gateway.model.wire import ApiFamily, WireRequest
 
 
@@ -22,7 +23,7 @@ class Translation:
     """A request translated into the canonical (OpenAI) form, and the caller's fields the
     canonical form could not carry (named as the caller named them)."""
 
-    body: dict[str, Any]
+    body: CanonicalRequest
     dropped: tuple[str, ...] = ()
 
 
@@ -51,13 +52,13 @@ class GenerationRequest:
     def __init__(
         self,
         endpoint: Endpoint,
-        body: dict[str, Any] | None = None,
+        body: CanonicalRequest | None = None,
         as_text_completion: bool = False,
         *,
         wire: WireRequest | None = None,
         translate: Callable[[], Translation] | None = None,
         model: str | None = None,
-        sizing: dict[str, Any] | None = None,
+        sizing: Mapping[str, Any] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.wire = wire
@@ -66,8 +67,10 @@ class GenerationRequest:
         self._translate = translate
         self._sizing = sizing
         if model is None:
-            source = body if body is not None else wire.body if wire is not None else {}
-            model = str(source.get("model", ""))
+            if body is not None:
+                model = body["model"]
+            else:
+                model = str(wire.body.get("model", "")) if wire is not None else ""
         self.model = model  # the public model name asked for
 
     @property
@@ -93,17 +96,17 @@ class GenerationRequest:
         return self._translation
 
     @property
-    def body(self) -> dict[str, Any]:
+    def body(self) -> CanonicalRequest:
         """The canonical (OpenAI) request body."""
         return self.translation().body
 
     @property
-    def caller_body(self) -> dict[str, Any]:
+    def caller_body(self) -> Mapping[str, Any]:
         """The body as the caller sent it (the canonical one for the typed gRPC API)."""
         return self.wire.body if self.wire is not None else self.body
 
     @property
-    def sizing(self) -> dict[str, Any]:
+    def sizing(self) -> Mapping[str, Any]:
         """What admission estimates tokens from, in OpenAI's names (`messages`, `max_tokens`,
         `n`): given by the surface for a wire request, so estimating never translates."""
         return self._sizing if self._sizing is not None else self.body

@@ -6,25 +6,39 @@ served as a chat completion, and the caller, who asked the completions API, gets
 
 from __future__ import annotations
 
-from typing import Any
+from llm_gateway.model.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    Choice,
+    ChunkChoice,
+    CompletionChoice,
+    TextCompletion,
+)
 
 
-def _text_choice(choice: dict[str, Any], part: str) -> dict[str, Any]:
-    content = (choice.get(part) or {}).get("content")
-    return {
-        "text": content or "",
-        "index": choice.get("index", 0),
-        "logprobs": None,
-        "finish_reason": choice.get("finish_reason"),
-    }
+def _text_choice(text: str | None, index: int, finish_reason: str | None) -> CompletionChoice:
+    return {"text": text or "", "index": index, "logprobs": None, "finish_reason": finish_reason}
 
 
-def _envelope(chat: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": chat.get("id"),
+def _answer_choice(choice: Choice) -> CompletionChoice:
+    return _text_choice(
+        choice["message"].get("content"), choice.get("index", 0), choice.get("finish_reason")
+    )
+
+
+def _chunk_choice(choice: ChunkChoice) -> CompletionChoice:
+    return _text_choice(
+        choice["delta"].get("content"), choice.get("index", 0), choice.get("finish_reason")
+    )
+
+
+def _envelope(chat: ChatCompletion | ChatChunk, choices: list[CompletionChoice]) -> TextCompletion:
+    out: TextCompletion = {
+        # An upstream's answer is only as complete as the upstream made it.
+        "id": chat.get("id", ""),
         "object": "text_completion",
-        "created": chat.get("created"),
-        "model": chat.get("model"),
+        "created": chat.get("created", 0),
+        "model": chat.get("model", ""),
         "system_fingerprint": chat.get("system_fingerprint"),
         "choices": choices,
     }
@@ -33,15 +47,15 @@ def _envelope(chat: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
+def completion_from_chat(chat: ChatCompletion) -> TextCompletion:
     """Returns a `chat.completion` as a `text_completion`."""
-    return _envelope(chat, [_text_choice(c, "message") for c in chat.get("choices") or ()])
+    return _envelope(chat, [_answer_choice(c) for c in chat.get("choices") or ()])
 
 
-def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
+def completion_chunk_from_chat(chunk: ChatChunk) -> TextCompletion | None:
     """Returns a `chat.completion.chunk` as a `text_completion` chunk, or None when it carries
     nothing a completions caller sees (such as the first chunk, which only names the role)."""
-    choices = [_text_choice(c, "delta") for c in chunk.get("choices") or ()]
+    choices = [_chunk_choice(c) for c in chunk.get("choices") or ()]
     if not chunk.get("usage") and all(
         c["text"] == "" and c["finish_reason"] is None for c in choices
     ):

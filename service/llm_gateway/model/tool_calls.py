@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.canonical import ToolCall, ToolCallDelta
 
 # A tool result that is not a JSON object travels in Gemini's `functionResponse.response`
 # (which must be an object) as `{"content": text}`, and is unwrapped again coming back.
@@ -49,10 +50,23 @@ def arguments_text(arguments: Any) -> str:
     return orjson.dumps(arguments if arguments is not None else {}).decode()
 
 
-def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    """OpenAI's tool call of `name` with an arguments object."""
+def tool_call(call_id: object, name: object, arguments: Any) -> ToolCall:
+    """OpenAI's tool call of `name` with an arguments object (an upstream's missing id or
+    name is an empty string)."""
     return {
-        "id": call_id,
+        "id": str(call_id or ""),
         "type": "function",
-        "function": {"name": name, "arguments": arguments_text(arguments)},
+        "function": {"name": str(name or ""), "arguments": arguments_text(arguments)},
+    }
+
+
+def whole_call_delta(call: ToolCall, index: int) -> ToolCallDelta:
+    """A stream's delta that carries a whole tool call at once, as the call `index` of its
+    choice."""
+    function = call["function"]
+    return {
+        "index": index,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": function["name"], "arguments": function["arguments"]},
     }

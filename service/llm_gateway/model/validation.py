@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.model.canonical import ChatRequest, CompletionRequest
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
 from llm_gateway.model.validators import chat_completions, completions
@@ -67,14 +68,15 @@ class RequestValidator:
     def chat(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/chat/completions` body (`wire`: as an OpenAI REST caller sent it)."""
         body = self._check(body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
-        return GenerationRequest(Endpoint.CHAT, body, wire=wire)
+        # OpenAI's schema has just checked the canonical shape.
+        return GenerationRequest(Endpoint.CHAT, cast(ChatRequest, body), wire=wire)
 
     def completion(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/completions` body, which may give `messages` in place of `prompt`."""
         if isinstance(body, dict) and "messages" in body:
             return self._completion_from_messages(body, wire)
         body = self._check(body, self._completions, COMPLETION_FIELDS, _COMPLETION_TOKEN_COUNTS)
-        return GenerationRequest(Endpoint.COMPLETIONS, body, wire=wire)
+        return GenerationRequest(Endpoint.COMPLETIONS, cast(CompletionRequest, body), wire=wire)
 
     def _completion_from_messages(
         self, body: dict[str, Any], wire: WireRequest | None
@@ -93,7 +95,9 @@ class RequestValidator:
         chat_body = self._check(chat_body, self._chat, CHAT_FIELDS, _TOKEN_COUNTS)
         if wire is not None:  # served as a chat completion: no upstream takes it as it is
             wire = dataclasses.replace(wire, relayable=False)
-        return GenerationRequest(Endpoint.CHAT, chat_body, as_text_completion=True, wire=wire)
+        return GenerationRequest(
+            Endpoint.CHAT, cast(ChatRequest, chat_body), as_text_completion=True, wire=wire
+        )
 
     def _check(
         self, body: Any, schema: Any, known: Iterable[str], counts: dict[str, int]

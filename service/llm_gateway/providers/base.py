@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 
@@ -23,9 +24,10 @@ class UpstreamCall:
 class Provider(Protocol):
     """An upstream that serves OpenAI-shaped requests, whatever its own wire format.
 
-    Both methods take a canonical request body (with the upstream's model name) and give
-    canonical responses; failures are `GatewayError`s. `stream` raises before its first chunk
-    when the upstream refuses the request, so that callers still get a proper status.
+    `create` and `stream` take a canonical request (with the upstream's model name) of the
+    endpoint's kind and give canonical answers of that kind; failures are `GatewayError`s.
+    `stream` raises before its first chunk when the upstream refuses the request, so that
+    callers still get a proper status.
     """
 
     name: str
@@ -38,14 +40,14 @@ class Provider(Protocol):
     passthrough: bool
 
     async def create(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> dict[str, Any]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> CanonicalAnswer:
         """Returns the upstream's whole response."""
         ...
 
     def stream(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> AsyncGenerator[CanonicalChunk, None]:
         """Yields the upstream's stream chunks as they arrive."""
         ...
 

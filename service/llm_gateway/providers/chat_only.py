@@ -7,10 +7,19 @@ prompts, several prompts) is refused with a 400 naming the field, never silently
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
 from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.model.canonical import (
+    CanonicalAnswer,
+    CanonicalChunk,
+    CanonicalRequest,
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    CompletionRequest,
+)
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
@@ -28,7 +37,7 @@ def _unsupported(field: str) -> GatewayError:
     )
 
 
-def _prompt_text(prompt: Any) -> str:
+def _prompt_text(prompt: object) -> str:
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         return prompt[0]
     if isinstance(prompt, str):
@@ -41,13 +50,15 @@ def _prompt_text(prompt: Any) -> str:
     )
 
 
-def chat_body_from_completion(body: dict[str, Any]) -> dict[str, Any]:
+def chat_body_from_completion(body: CompletionRequest) -> ChatRequest:
     """Returns the chat request that serves a legacy completion request."""
+    fields: Mapping[str, Any] = body
     for field in _NOT_HONOURED:
-        value = body.get(field)
+        value = fields.get(field)
         if value not in (None, False) and not (field == "best_of" and value == 1):
             raise _unsupported(field)
-    chat = {k: v for k, v in body.items() if k not in _COMPLETION_ONLY}
+    # The fields the two requests share keep their names and meaning.
+    chat = cast(ChatRequest, {k: v for k, v in fields.items() if k not in _COMPLETION_ONLY})
     chat["messages"] = [{"role": "user", "content": _prompt_text(body.get("prompt"))}]
     return chat
 
@@ -59,37 +70,38 @@ class ChatOnlyProvider:
     # The canonical fields the subclass's translation carries.
     translated: frozenset[str] = frozenset()
 
-    def left_out(self, body: dict[str, Any]) -> tuple[str, ...]:
+    def left_out(self, body: Mapping[str, Any]) -> tuple[str, ...]:
         """The fields of a canonical request that only steer OpenAI's platform and that this
         provider's translation leaves out, for the caller to be told."""
         return hints_left_out(body, self.translated)
 
-    async def create_chat(self, body: dict[str, Any], call: UpstreamCall) -> dict[str, Any]:
+    async def create_chat(self, body: ChatRequest, call: UpstreamCall) -> ChatCompletion:
         """Returns the upstream's answer to a chat request, as a `chat.completion`."""
         raise NotImplementedError
 
-    def stream_chat(
-        self, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    def stream_chat(self, body: ChatRequest, call: UpstreamCall) -> AsyncGenerator[ChatChunk, None]:
         """Yields the upstream's answer to a chat request, as `chat.completion.chunk`s."""
         raise NotImplementedError
 
     async def create(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> dict[str, Any]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> CanonicalAnswer:
         """Serves a chat or legacy completion request that does not stream."""
         if endpoint is Endpoint.CHAT:
-            return await self.create_chat(body, call)
-        return completion_from_chat(await self.create_chat(chat_body_from_completion(body), call))
+            return await self.create_chat(cast(ChatRequest, body), call)
+        chat = chat_body_from_completion(cast(CompletionRequest, body))
+        return completion_from_chat(await self.create_chat(chat, call))
 
     async def stream(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> AsyncGenerator[CanonicalChunk, None]:
         """Serves a streamed chat or legacy completion request."""
         if endpoint is Endpoint.CHAT:
-            chunks = self.stream_chat(body, call)
+            chunks = self.stream_chat(cast(ChatRequest, body), call)
         else:
-            chunks = self.stream_chat(chat_body_from_completion(body), call)
+            chunks = self.stream_chat(
+                chat_body_from_completion(cast(CompletionRequest, body)), call
+            )
         try:
             async for chunk in chunks:
                 if endpoint is Endpoint.CHAT:

@@ -3,7 +3,7 @@ reading whole answers and server-sent events, and mapping transport failures to 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -127,7 +127,7 @@ class HttpUpstream:
     async def post(
         self,
         url: str,
-        body: dict[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes,
         call: UpstreamCall,
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> aiohttp.ClientResponse:
@@ -175,7 +175,7 @@ class HttpUpstream:
         return response
 
     async def post_for_json(
-        self, url: str, body: dict[str, Any], call: UpstreamCall
+        self, url: str, body: Mapping[str, Any], call: UpstreamCall
     ) -> dict[str, Any]:
         """Sends the request and returns the upstream's whole JSON answer."""
         return json_object(await self.post_for_bytes(url, body, call))
@@ -183,7 +183,7 @@ class HttpUpstream:
     async def post_for_bytes(
         self,
         url: str,
-        body: dict[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes,
         call: UpstreamCall,
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
@@ -204,7 +204,7 @@ class HttpUpstream:
     async def post_for_events(
         self,
         url: str,
-        body: dict[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes,
         call: UpstreamCall,
         is_end: Callable[[bytes], bool] | None = None,
         extra_headers: Iterable[tuple[str, str]] = (),

@@ -18,23 +18,30 @@ opaque to clients and round-trip), the server's `timings` object, `system_finger
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
 from llm_gateway.model.request import Endpoint
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
 from llm_gateway.providers.translation import unsupported
 
 
-def _choices(body: dict[str, Any]) -> int:
+def _json(answer: CanonicalAnswer | CanonicalChunk) -> dict[str, Any]:
+    """The server's answer or chunk as the JSON it is, to be made good field by field."""
+    return cast(dict[str, Any], answer)
+
+
+def _choices(body: Mapping[str, Any]) -> int:
     n = body.get("n")
     return n if isinstance(n, int) and n > 1 else 1
 
 
-def _one_of(body: dict[str, Any], index: int) -> dict[str, Any]:
+def _one_of(body: CanonicalRequest, index: int) -> CanonicalRequest:
     """The request for choice `index` alone."""
-    single = {**body, "n": 1}
+    single = body.copy()
+    single["n"] = 1
     seed = body.get("seed")
     if index and isinstance(seed, int):
         single["seed"] = seed + index
@@ -95,7 +102,7 @@ def _null_content_with_tool_calls(choice: dict[str, Any]) -> None:
         message["content"] = None
 
 
-def _refuse_echo(body: dict[str, Any]) -> None:
+def _refuse_echo(body: Mapping[str, Any]) -> None:
     if body.get("echo"):
         raise unsupported("echo", "llama-server", "It would be ignored: leave it out.")
 
@@ -109,14 +116,14 @@ class LlamaServerProvider(OpenAICompatibleProvider):
     passthrough = False
 
     async def create(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> dict[str, Any]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> CanonicalAnswer:
         """Posts the request (as one request per choice when `n > 1`) and returns the answer
         in OpenAI's shape."""
         _refuse_echo(body)
         n = _choices(body)
         if n == 1:
-            answer = await super().create(endpoint, body, call)
+            answer = _json(await super().create(endpoint, body, call))
         else:
             try:
                 async with asyncio.TaskGroup() as group:  # one failure cancels the others
@@ -130,24 +137,25 @@ class LlamaServerProvider(OpenAICompatibleProvider):
                     ]
             except ExceptionGroup as failures:  # the caller gets the first, as from one call
                 raise failures.exceptions[0] from None
-            answer = _joined([task.result() for task in tasks])
+            answer = _joined([_json(task.result()) for task in tasks])
         for choice in answer.get("choices") or ():
             if endpoint is Endpoint.COMPLETIONS:
                 choice["logprobs"], _ = _completion_logprobs(choice.get("logprobs"), 0)
             else:
                 _null_content_with_tool_calls(choice)
-        return answer
+        return cast(CanonicalAnswer, answer)
 
     async def stream(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> AsyncGenerator[CanonicalChunk, None]:
         """Yields the upstream's chunks, with completions logprobs reshaped and, for `n > 1`,
         the usage chunks of each choice joined into one sent last."""
         _refuse_echo(body)
         several = _choices(body) > 1
         usage_chunks: list[dict[str, Any]] = []
         offsets: dict[int, int] = {}
-        async for chunk in super().stream(endpoint, body, call):
+        async for typed in super().stream(endpoint, body, call):
+            chunk = _json(typed)
             if several and isinstance(chunk.get("usage"), dict) and not chunk.get("choices"):
                 usage_chunks.append(chunk)
                 continue
@@ -157,8 +165,8 @@ class LlamaServerProvider(OpenAICompatibleProvider):
                     choice["logprobs"], offsets[index] = _completion_logprobs(
                         choice.get("logprobs"), offsets.get(index, 0)
                     )
-            yield chunk
+            yield typed
         if usage_chunks:
             last = dict(usage_chunks[-1])
             last["usage"] = _joined_usage([c["usage"] for c in usage_chunks])
-            yield last
+            yield cast(CanonicalChunk, last)

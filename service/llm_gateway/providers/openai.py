@@ -8,10 +8,11 @@ the answer and each event are relayed as their bytes, read only for usage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
 from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
@@ -51,25 +52,27 @@ class OpenAICompatibleProvider:
         return f"{self._settings.base_url}/{endpoint.value}"
 
     async def create(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> dict[str, Any]:
-        """Posts the request and returns the upstream's JSON answer."""
-        return await self._http.post_for_json(self._url(endpoint), body, call)
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> CanonicalAnswer:
+        """Posts the request and returns the upstream's JSON answer (which, the upstream
+        speaking OpenAI's API, is in the canonical shape)."""
+        answer = await self._http.post_for_json(self._url(endpoint), body, call)
+        return cast(CanonicalAnswer, answer)
 
     async def stream(
-        self, endpoint: Endpoint, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
+    ) -> AsyncGenerator[CanonicalChunk, None]:
         """Posts the request and yields each chunk of the upstream's event stream."""
+        sent: Mapping[str, Any] = body
         if self._settings.stream_usage:
             options = body.get("stream_options") or {}
-            body = {**body, "stream_options": {**options, "include_usage": True}}
-        events = await self._http.post_for_events(self._url(endpoint), body, call, _is_done)
+            sent = {**body, "stream_options": {**options, "include_usage": True}}
+        events = await self._http.post_for_events(self._url(endpoint), sent, call, _is_done)
         try:
             async for event in events:
                 if event == _DONE:
                     return
-                chunk = self._http.event_object(event)
-                yield chunk
+                yield cast(CanonicalChunk, self._http.event_object(event))
             raise upstream_errors.stream_broken()
         finally:
             await events.aclose()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.model.canonical import ChatRequest, Content, FunctionDefinition, ResponseFormat
 from llm_gateway.model.validation import CHAT_FIELDS
 
 # Whether a value of a modelled field asks for nothing, so that a provider without the feature
@@ -75,12 +76,17 @@ def refuse_unhonourable(
             raise unsupported(field, provider)
 
 
+# The canonical request's fields: OpenAI's, and the gateway's own (`model.canonical`).
+CANONICAL_FIELDS = CHAT_FIELDS | {"top_k"}
+
+
 def extensions(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's fields that OpenAI's API does not model: they go upstream as they are."""
-    return {k: v for k, v in body.items() if k not in CHAT_FIELDS}
+    """The request's fields that the canonical model does not name (an OpenAI caller's
+    `extra_body`): they go upstream as they are."""
+    return {k: v for k, v in body.items() if k not in CANONICAL_FIELDS}
 
 
-def max_tokens(body: Mapping[str, Any]) -> int | None:
+def max_tokens(body: ChatRequest) -> int | None:
     """The caller's output limit, from either of OpenAI's two names for it."""
     value = body.get("max_completion_tokens")
     if value is None:
@@ -88,7 +94,7 @@ def max_tokens(body: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def stop_sequences(body: Mapping[str, Any]) -> list[str]:
+def stop_sequences(body: ChatRequest) -> list[str]:
     """OpenAI's `stop` (a string or a list) as a list."""
     stop = body.get("stop")
     if isinstance(stop, str):
@@ -102,7 +108,7 @@ def split_data_url(url: str) -> tuple[str, str] | None:
     return (match["mime"], match["data"]) if match else None
 
 
-def content_text(content: Any, param: str, provider: str) -> str:
+def content_text(content: Content, param: str, provider: str) -> str:
     """The text of a message whose content may be a string or text parts only."""
     if content is None or isinstance(content, str):
         return content or ""
@@ -111,28 +117,33 @@ def content_text(content: Any, param: str, provider: str) -> str:
         kind = part.get("type")
         if kind not in ("text", "refusal"):
             raise unsupported(f"{param}[{index}]", provider, f"Parts of type '{kind}' are not.")
-        texts.append(part.get(kind) or "")
+        texts.append((part.get("text") if kind == "text" else part.get("refusal")) or "")
     return "".join(texts)
 
 
-def json_schema_of(response_format: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def json_schema_of(response_format: ResponseFormat | None) -> tuple[str, dict[str, Any]] | None:
     """(name, schema) asked for by `response_format`, or None when it asks for plain text."""
+    if response_format is None:
+        return None
     kind = response_format.get("type")
     if kind == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        return spec.get("name") or "json_output", spec.get("schema") or {"type": "object"}
+        spec = response_format.get("json_schema")
+        if spec is None:
+            return "json_output", {"type": "object"}
+        return spec["name"] or "json_output", spec.get("schema") or {"type": "object"}
     if kind == "json_object":
         return "json_output", {"type": "object"}
     return None
 
 
-def function_tools(body: Mapping[str, Any], provider: str) -> list[dict[str, Any]]:
+def function_tools(body: ChatRequest, provider: str) -> list[FunctionDefinition]:
     """The `function` of each of the request's tools; other kinds of tool are refused."""
     functions = []
     for index, tool in enumerate(body.get("tools") or ()):
-        if tool.get("type") != "function":
+        function = tool.get("function")
+        if tool["type"] != "function" or function is None:
             raise unsupported(f"tools[{index}]", provider, "Only function tools are.")
-        functions.append(tool["function"])
+        functions.append(function)
     return functions
 
 

@@ -18,11 +18,12 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from llm_gateway.config.settings import RoutingSettings
 from llm_gateway.errors import GatewayError, error_type, invalid_request
 from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent
 from llm_gateway.providers import upstream_errors
@@ -35,13 +36,14 @@ from llm_gateway.routing.router import ModelRoute
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 # A canonical chunk, or an event relayed as the upstream sent it.
-Chunk = dict[str, Any] | WireEvent
+Chunk = CanonicalChunk | WireEvent
 Chunks = AsyncGenerator[Chunk, None]
 # A canonical answer, or one relayed as the upstream sent it.
-Answer = dict[str, Any] | WireAnswer
+Answer = CanonicalAnswer | WireAnswer
 T = TypeVar("T")
-# The end of a stream that ended before its first chunk (an empty answer, not a failure).
-_EMPTY: dict[str, Any] = {}
+# Marks the end of a stream (one that ends before its first chunk is an empty answer, not a
+# failure); compared by identity.
+_END: Chunk = WireEvent(b"")
 
 
 class AttemptObserver(Protocol):
@@ -187,7 +189,7 @@ class Job:
             and getattr(provider, "family", None) is wire.family
         )
 
-    def canonical(self, deployment: Deployment) -> tuple[dict[str, Any], tuple[str, ...]]:
+    def canonical(self, deployment: Deployment) -> tuple[CanonicalRequest, tuple[str, ...]]:
         """The canonical body for an attempt on `deployment`, and what it leaves out."""
         translation = self.request.translation()
         dropped = translation.dropped
@@ -203,7 +205,7 @@ class Job:
                 dropped[0],
                 "unsupported_parameter",
             )
-        body = {**translation.body, "model": deployment.upstream_model}
+        body: dict[str, Any] = {**translation.body, "model": deployment.upstream_model}
         messages = body.get("messages")
         if isinstance(messages, list) and not getattr(
             deployment.provider, "takes_reasoning_signatures", False
@@ -214,7 +216,8 @@ class Job:
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
-        return body, dropped
+        # The caller's request with the gateway's own fields set: still of its kind.
+        return cast(CanonicalRequest, body), dropped
 
     def upstream_call(self, deployment: Deployment, traceparent: str | None) -> UpstreamCall:
         """The call facts of an attempt on `deployment`; the attempt's own trace context, if
@@ -226,11 +229,11 @@ class Job:
 
 def _attempt(
     job: Job, deployment: Deployment, attempts: Attempts
-) -> tuple[dict[str, Any] | None, UpstreamCall]:
+) -> tuple[CanonicalRequest | None, UpstreamCall]:
     """Decides how an attempt on `deployment` speaks to it, and records the decision: the
     canonical body to send, or None to pass the caller's request through; and the call facts.
     A translation the policy refuses raises before the attempt opens."""
-    body: dict[str, Any] | None = None
+    body: CanonicalRequest | None = None
     if job.passes_through(deployment):
         attempts.passthrough, attempts.dropped = True, ()
     else:
@@ -251,10 +254,10 @@ async def _first_byte(deployment: Deployment, pending: Awaitable[T]) -> T:
 
 
 async def _next(deployment: Deployment, chunks: Chunks) -> Chunk:
-    """The next chunk within the deployment's `idle_timeout` (`_EMPTY` at the end)."""
+    """The next chunk within the deployment's `idle_timeout` (`_END` at the end)."""
     try:
         async with asyncio.timeout(deployment.idle_timeout):
-            return await anext(chunks, _EMPTY)
+            return await anext(chunks, _END)
     except TimeoutError:
         raise upstream_errors.idle_timed_out() from None
 
@@ -344,18 +347,18 @@ class Dispatcher:
             outcome: BaseException | None = None
             try:
                 try:
-                    first: Chunk = await _first_byte(deployment, anext(chunks, _EMPTY))
+                    first: Chunk = await _first_byte(deployment, anext(chunks, _END))
                 except GatewayError as error:
                     failure = outcome = _naming_provider(error, deployment)
                 else:
-                    if first is not _EMPTY:
+                    if first is not _END:
                         yield first
                         try:
                             if deployment.idle_timeout is None:
                                 async for chunk in chunks:
                                     yield chunk
                             else:
-                                while (chunk := await _next(deployment, chunks)) is not _EMPTY:
+                                while (chunk := await _next(deployment, chunks)) is not _END:
                                     yield chunk
                         except GatewayError as error:
                             if is_retryable(error):  # the deployment's fault, though not retried

@@ -7,6 +7,7 @@ one token per non-empty piece of generated text, and the record says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def usage_of(answer: dict[str, Any]) -> Usage:
+def usage_of(answer: Mapping[str, Any]) -> Usage:
     """Returns the usage an upstream reported in a whole answer or a usage chunk."""
     usage = answer.get("usage")
     if not isinstance(usage, dict):
@@ -44,7 +45,7 @@ def usage_of(answer: dict[str, Any]) -> Usage:
     )
 
 
-def pieces_of(chunk: dict[str, Any]) -> int:
+def pieces_of(chunk: Mapping[str, Any]) -> int:
     """How many pieces of generated text an OpenAI stream chunk carries."""
     pieces = 0
     choices = chunk.get("choices")
@@ -70,7 +71,7 @@ class StreamUsage:
         self._reported: Usage | None = None
         self._pieces = 0
 
-    def observe(self, chunk: dict[str, Any]) -> None:
+    def observe(self, chunk: Mapping[str, Any]) -> None:
         """Takes one canonical chunk into account."""
         if chunk.get("usage"):
             self._reported = usage_of(chunk)

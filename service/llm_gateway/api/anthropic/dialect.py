@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from llm_gateway.api.anthropic.response import error_body, message
 from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder, event
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.canonical import CanonicalAnswer, as_chat
 from llm_gateway.model.wire import WireEvent
 
 
@@ -35,8 +34,9 @@ class AnthropicDialect:
 
     stream_content_type = "text/event-stream"
 
-    def answer(self, answer: dict[str, Any]) -> bytes:
-        return orjson.dumps(message(answer))
+    def answer(self, answer: CanonicalAnswer) -> bytes:
+        # This surface asks only for chat completions.
+        return orjson.dumps(message(as_chat(answer)))
 
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error_body(error))

@@ -12,10 +12,18 @@ passed on into another API's body. Errors name Anthropic's parameters (`messages
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from llm_gateway.errors import invalid_request
 from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import (
+    ChatMessage,
+    ChatRequest,
+    ContentPart,
+    FunctionDefinition,
+    Tool,
+    ToolCall,
+)
 from llm_gateway.model.request import Translation
 from llm_gateway.model.tool_calls import tool_call
 
@@ -40,6 +48,12 @@ _TRANSLATED = frozenset(
 )
 
 
+# Anthropic's `tool_choice` kinds that OpenAI names with a word.
+_TOOL_CHOICES: dict[str, Literal["auto", "required", "none"]] = {
+    "auto": "auto",
+    "any": "required",
+    "none": "none",
+}
 # The largest `thinking.budget_tokens` each canonical `reasoning_effort` stands for.
 _EFFORT_BUDGETS = (("low", 4096), ("medium", 16384))
 
@@ -82,7 +96,7 @@ def _text(content: Any, param: str, dropped: _Dropped, name: str) -> str:
     return "".join(texts)
 
 
-def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
+def _image_part(block: dict[str, Any], param: str) -> ContentPart:
     source = block.get("source") or {}
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type')};base64,{source.get('data')}"
@@ -93,21 +107,22 @@ def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def _tool_message(block: dict[str, Any], param: str, dropped: _Dropped) -> dict[str, Any]:
+def _tool_message(block: dict[str, Any], param: str, dropped: _Dropped) -> ChatMessage:
     content = block.get("content", "")
     text = (
         _text(content, f"{param}.content", dropped, "messages.content.content") if content else ""
     )
     if block.get("is_error"):
         text = f"Error: {text}"
-    return {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
+    return {"role": "tool", "tool_call_id": str(block.get("tool_use_id") or ""), "content": text}
 
 
-def _user_messages(content: Any, param: str, dropped: _Dropped) -> list[dict[str, Any]]:
+def _user_messages(content: Any, param: str, dropped: _Dropped) -> list[ChatMessage]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
-    tools, parts = [], []
+    tools: list[ChatMessage] = []
+    parts: list[ContentPart] = []
     for index, block in enumerate(content):
         where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
         dropped.markers(block, "messages.content")
@@ -119,14 +134,18 @@ def _user_messages(content: Any, param: str, dropped: _Dropped) -> list[dict[str
             tools.append(_tool_message(block, where, dropped))
         else:
             raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
-    return tools + ([{"role": "user", "content": parts}] if parts else [])
+    if parts:
+        tools.append({"role": "user", "content": parts})
+    return tools
 
 
-def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str, Any]:
+def _assistant_message(content: Any, param: str, dropped: _Dropped) -> ChatMessage:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     _require(isinstance(content, list), f"{param}: expected a string or a list of blocks", param)
-    texts, calls, signature = [], [], None
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    signature: str | None = None
     for index, block in enumerate(content):
         where, kind = f"{param}.{index}", block.get("type") if isinstance(block, dict) else None
         dropped.markers(block, "messages.content")
@@ -142,16 +161,16 @@ def _assistant_message(content: Any, param: str, dropped: _Dropped) -> dict[str,
             dropped.add(f"messages.content.{kind}")
         else:
             raise invalid_request(f"{where}: blocks of type {kind!r} are not supported", where)
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    message: ChatMessage = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
         message["tool_calls"] = calls
     if signature is not None:
-        message[reasoning.SIGNATURE] = signature
+        message["reasoning_signature"] = signature
     return message
 
 
-def _messages(body: dict[str, Any], dropped: _Dropped) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
+def _messages(body: dict[str, Any], dropped: _Dropped) -> list[ChatMessage]:
+    messages: list[ChatMessage] = []
     if body.get("system"):
         system = _text(body["system"], "system", dropped, "system")
         messages.append({"role": "system", "content": system})
@@ -181,9 +200,9 @@ def _messages(body: dict[str, Any], dropped: _Dropped) -> list[dict[str, Any]]:
     return messages
 
 
-def _tools(tools: Any, dropped: _Dropped) -> list[dict[str, Any]]:
+def _tools(tools: Any, dropped: _Dropped) -> list[Tool]:
     _require(isinstance(tools, list), "tools: expected a list", "tools")
-    functions = []
+    functions: list[Tool] = []
     for index, tool in enumerate(tools):
         where = f"tools.{index}"
         dropped.markers(tool, "tools")
@@ -194,8 +213,8 @@ def _tools(tools: Any, dropped: _Dropped) -> list[dict[str, Any]]:
             f"{where}: only client tools with a name and an input_schema are supported",
             where,
         )
-        function = {
-            "name": tool["name"],
+        function: FunctionDefinition = {
+            "name": str(tool["name"]),
             "parameters": tool.get("input_schema") or {"type": "object"},
         }
         if tool.get("description"):
@@ -204,12 +223,13 @@ def _tools(tools: Any, dropped: _Dropped) -> list[dict[str, Any]]:
     return functions
 
 
-def _tool_choice(choice: dict[str, Any], body: dict[str, Any]) -> None:
+def _tool_choice(choice: dict[str, Any], body: ChatRequest) -> None:
     kind = choice.get("type")
     if kind == "tool":
-        body["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
-    elif kind in ("auto", "any", "none"):
-        body["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind]
+        name = str(choice.get("name") or "")
+        body["tool_choice"] = {"type": "function", "function": {"name": name}}
+    elif kind in _TOOL_CHOICES:
+        body["tool_choice"] = _TOOL_CHOICES[kind]
     else:
         raise invalid_request(
             "tool_choice.type: expected auto, any, tool or none", "tool_choice.type"
@@ -218,7 +238,7 @@ def _tool_choice(choice: dict[str, Any], body: dict[str, Any]) -> None:
         body["parallel_tool_calls"] = False
 
 
-def _output_config(config: dict[str, Any], body: dict[str, Any]) -> None:
+def _output_config(config: dict[str, Any], body: ChatRequest) -> None:
     """Structured output and effort, which OpenAI calls `response_format` and
     `reasoning_effort` (with the same effort words)."""
     output_format = config.get("format")
@@ -241,7 +261,7 @@ def _output_config(config: dict[str, Any], body: dict[str, Any]) -> None:
         raise invalid_request(f"{param}: not supported by this gateway", param)
 
 
-def _reasoning(thinking: Any, body: dict[str, Any], dropped: _Dropped) -> None:
+def _reasoning(thinking: Any, body: ChatRequest, dropped: _Dropped) -> None:
     """Extended thinking with a budget is the canonical `reasoning_effort` of its size;
     adaptive thinking (the model's own effort) has no counterpart."""
     kind = thinking.get("type") if isinstance(thinking, dict) else None
@@ -257,15 +277,18 @@ def _reasoning(thinking: Any, body: dict[str, Any], dropped: _Dropped) -> None:
 def translation(wire: dict[str, Any]) -> Translation:
     """The canonical chat request for a Messages API request body that passed validation."""
     dropped = _Dropped()
-    body: dict[str, Any] = {
+    body: ChatRequest = {
         "model": wire["model"],
         "messages": _messages(wire, dropped),
         # OpenAI's current name: reasoning models refuse the deprecated `max_tokens`.
         "max_completion_tokens": wire["max_tokens"],
     }
-    for name in ("temperature", "top_p", "top_k"):
-        if wire.get(name) is not None:
-            body[name] = wire[name]
+    if wire.get("temperature") is not None:
+        body["temperature"] = wire["temperature"]
+    if wire.get("top_p") is not None:
+        body["top_p"] = wire["top_p"]
+    if wire.get("top_k") is not None:
+        body["top_k"] = wire["top_k"]
     if wire.get("stop_sequences"):
         body["stop"] = wire["stop_sequences"]
     if wire.get("tools"):

@@ -7,6 +7,7 @@ from typing import Any
 
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import AnswerMessage, ChatCompletion, Choice, CompletionUsage
 from llm_gateway.model.tool_calls import arguments_or_empty
 
 # OpenAI `finish_reason` → Anthropic `stop_reason`.
@@ -38,7 +39,7 @@ def error_body(error: GatewayError) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": error.message}}
 
 
-def usage(canonical: dict[str, Any] | None) -> dict[str, Any]:
+def usage(canonical: CompletionUsage | None) -> dict[str, Any]:
     """OpenAI's usage in Anthropic's terms, where input tokens exclude cached ones."""
     canonical = canonical or {}
     details = canonical.get("prompt_tokens_details") or {}
@@ -52,12 +53,17 @@ def usage(canonical: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def message(answer: dict[str, Any]) -> dict[str, Any]:
-    """Returns the Anthropic `message` for a `chat.completion`."""
-    choice = (answer.get("choices") or [{}])[0]
-    source = choice.get("message") or {}
+def message(answer: ChatCompletion) -> dict[str, Any]:
+    """Returns the Anthropic `message` for a `chat.completion` (its first choice: this API
+    has one)."""
+    choices = answer.get("choices") or ()
+    choice: Choice | None = choices[0] if choices else None
+    source: AnswerMessage = (choice.get("message") if choice is not None else None) or {
+        "role": "assistant",
+        "content": None,
+    }
     content: list[dict[str, Any]] = []
-    signature = source.get(reasoning.SIGNATURE)
+    signature = source.get("reasoning_signature")
     if source.get("reasoning_content") or signature:
         # The signature is the gateway's, carrying the upstream's own (if it gave one) back
         # with the caller's next turn.
@@ -65,25 +71,28 @@ def message(answer: dict[str, Any]) -> dict[str, Any]:
         content.append(
             {"type": "thinking", "thinking": thinking, "signature": reasoning.minted(signature)}
         )
-    if source.get("content"):
-        content.append({"type": "text", "text": source["content"]})
+    if text := source.get("content"):
+        content.append({"type": "text", "text": text})
     for call in source.get("tool_calls") or ():
-        function = call.get("function") or {}
+        function = call.get("function")
+        if function is None:  # another kind of OpenAI call: Anthropic's API has none
+            continue
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "input": arguments_or_empty(function.get("arguments")),
+                "id": call["id"],
+                "name": function["name"],
+                "input": arguments_or_empty(function["arguments"]),
             }
         )
+    finish = choice.get("finish_reason") if choice is not None else None
     return {
         "id": answer.get("id"),
         "type": "message",
         "role": "assistant",
         "model": answer.get("model"),
         "content": content,
-        "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "", "end_turn"),
+        "stop_reason": STOP_REASONS.get(finish or "", "end_turn"),
         "stop_sequence": None,
         "usage": usage(answer.get("usage")),
     }

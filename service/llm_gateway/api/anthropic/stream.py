@@ -16,6 +16,12 @@ import orjson
 from llm_gateway.api.anthropic.response import STOP_REASONS, error_body, usage
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import (
+    CanonicalChunk,
+    CompletionUsage,
+    ToolCallDelta,
+    as_chat_chunk,
+)
 
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
@@ -34,30 +40,31 @@ class AnthropicStreamEncoder:
         self._block = -1  # index of the open content block
         self._open: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
         self._stop_reason = "end_turn"
-        self._usage: dict[str, Any] | None = None
+        self._usage: CompletionUsage | None = None
         self._unsigned = False  # the open thinking block has no signature yet
 
-    def chunk(self, chunk: dict[str, Any]) -> bytes:
+    def chunk(self, chunk: CanonicalChunk) -> bytes:
+        chat = as_chat_chunk(chunk)  # this surface asks only for chats
         out = []
         if not self._started:
             self._started = True
-            out.append(self._message_start(chunk))
-        if chunk.get("usage"):
-            self._usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
+            out.append(self._message_start(chat.get("id"), chat.get("model")))
+        if usage_so_far := chat.get("usage"):
+            self._usage = usage_so_far
+        for choice in chat.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                out += self._thinking(delta["reasoning_content"])
-            if delta.get(reasoning.SIGNATURE):
-                out += self._signature(delta[reasoning.SIGNATURE])
-            if delta.get("content"):
-                out += self._text(delta["content"])
+            if thinking := delta.get("reasoning_content"):
+                out += self._thinking(thinking)
+            if signature := delta.get("reasoning_signature"):
+                out += self._signature(signature)
+            if text := delta.get("content"):
+                out += self._text(text)
             for call in delta.get("tool_calls") or ():
                 out += self._tool_call(call)
-            if choice.get("finish_reason"):
-                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+            if finish := choice.get("finish_reason"):
+                self._stop_reason = STOP_REASONS.get(finish, "end_turn")
         return b"".join(out)
 
     def error(self, error: GatewayError) -> bytes:
@@ -67,7 +74,7 @@ class AnthropicStreamEncoder:
         out = []
         if not self._started:
             self._started = True
-            out.append(self._message_start({}))
+            out.append(self._message_start(None, None))
         out += self._close()
         out.append(
             event(
@@ -81,12 +88,12 @@ class AnthropicStreamEncoder:
         out.append(event("message_stop", {}))
         return b"".join(out)
 
-    def _message_start(self, chunk: dict[str, Any]) -> bytes:
+    def _message_start(self, message_id: str | None, model: str | None) -> bytes:
         message: dict[str, Any] = {
-            "id": chunk.get("id"),
+            "id": message_id,
             "type": "message",
             "role": "assistant",
-            "model": chunk.get("model") or self._model,
+            "model": model or self._model,
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
@@ -144,7 +151,7 @@ class AnthropicStreamEncoder:
         self._unsigned = False
         return out
 
-    def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
+    def _tool_call(self, call: ToolCallDelta) -> list[bytes]:
         function = call.get("function") or {}
         start: dict[str, Any] = {
             "type": "tool_use",

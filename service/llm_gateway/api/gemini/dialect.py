@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from llm_gateway.api.gemini.response import (
@@ -13,6 +11,7 @@ from llm_gateway.api.gemini.response import (
 )
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.canonical import CanonicalAnswer, as_chat
 from llm_gateway.model.wire import WireEvent
 
 
@@ -50,8 +49,10 @@ class GeminiDialect:
         self._sse = sse
         self.stream_content_type = "text/event-stream" if sse else "application/json"
 
-    def answer(self, answer: dict[str, Any]) -> bytes:
-        return orjson.dumps(generate_content_response(answer))
+    def answer(self, answer: CanonicalAnswer) -> bytes:
+        return orjson.dumps(
+            generate_content_response(as_chat(answer))
+        )  # this surface asks only for chats
 
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error_body(error))

@@ -14,12 +14,21 @@ read in Gemini's JSON names (`systemInstruction`) or their proto names (`system_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 import orjson
 
 from llm_gateway.api.gemini.validation import member as _get
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.canonical import (
+    ChatMessage,
+    ChatRequest,
+    ContentPart,
+    FunctionDefinition,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 from llm_gateway.model.request import Translation
 from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, tool_call
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
@@ -40,6 +49,11 @@ _GENERATION_FIELDS = {
 }
 # Gemini's `thinkingLevel` words that are OpenAI's `reasoning_effort` words too.
 _REASONING_EFFORTS = frozenset(("minimal", "low", "medium", "high", "xhigh"))
+_TOOL_MODES: dict[str, Literal["required", "none"]] = {
+    "ANY": "required",
+    "VALIDATED": "required",
+    "NONE": "none",
+}
 _SCHEMA_FIELDS = frozenset(("responseMimeType", "responseSchema", "responseJsonSchema"))
 _AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
 
@@ -66,7 +80,7 @@ def json_schema(schema: Any) -> Any:
     return converted
 
 
-def _inline_part(data: dict[str, Any], param: str) -> dict[str, Any]:
+def _inline_part(data: dict[str, Any], param: str) -> ContentPart:
     mime, payload = str(_get(data, "mimeType") or ""), _get(data, "data") or ""
     if mime.startswith("image/"):
         return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{payload}"}}
@@ -78,11 +92,11 @@ def _inline_part(data: dict[str, Any], param: str) -> dict[str, Any]:
     raise invalid_request(f"{param}: inline data of type {mime!r} is not supported", param)
 
 
-def _file_part(data: dict[str, Any], param: str) -> dict[str, Any]:
+def _file_part(data: dict[str, Any], param: str) -> ContentPart:
     mime = str(_get(data, "mimeType") or "image/")
     if not mime.startswith("image/"):
         raise invalid_request(f"{param}: files of type {mime!r} are not supported", param)
-    return {"type": "image_url", "image_url": {"url": _get(data, "fileUri")}}
+    return {"type": "image_url", "image_url": {"url": str(_get(data, "fileUri") or "")}}
 
 
 def _tool_result(response: Any) -> str:
@@ -99,20 +113,21 @@ class _Conversation:
     """Builds the canonical messages turn by turn, remembering the ids of tool calls."""
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[ChatMessage] = []
         self.dropped: dict[str, None] = {}  # the caller's fields left out, in order
         self._calls = 0
         self._latest_call: dict[str, str] = {}  # function name → id of its latest call
 
     def user(self, parts: list[Any], param: str) -> None:
-        results, content = [], []
+        results: list[ChatMessage] = []
+        content: list[ContentPart] = []
         for index, part in enumerate(parts):
             where = f"{param}[{index}]"
             self._signature(part)
             if _get(part, "functionResponse") is not None:
                 results.append(self._result(_get(part, "functionResponse")))
             elif _get(part, "text") is not None:
-                content.append({"type": "text", "text": _get(part, "text")})
+                content.append({"type": "text", "text": str(_get(part, "text"))})
             elif _get(part, "inlineData") is not None:
                 content.append(_inline_part(_get(part, "inlineData"), where))
             elif _get(part, "fileData") is not None:
@@ -122,11 +137,12 @@ class _Conversation:
         self.messages += results
         if content:
             plain = all(p["type"] == "text" for p in content)
-            text = "".join(p["text"] for p in content) if plain else None
+            text = "".join(p.get("text", "") for p in content)
             self.messages.append({"role": "user", "content": text if plain else content})
 
     def model(self, parts: list[Any], param: str) -> None:
-        texts, calls = [], []
+        texts: list[str] = []
+        calls: list[ToolCall] = []
         for index, part in enumerate(parts):
             self._signature(part)
             if _get(part, "functionCall") is not None:
@@ -138,7 +154,7 @@ class _Conversation:
             else:
                 where = f"{param}[{index}]"
                 raise invalid_request(f"{where}: this kind of part is not supported", where)
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+        message: ChatMessage = {"role": "assistant", "content": "".join(texts) or None}
         if calls:
             message["tool_calls"] = calls
         self.messages.append(message)
@@ -147,16 +163,16 @@ class _Conversation:
         if _get(part, "thoughtSignature") not in (None, GEMINI_FOREIGN_THOUGHT_SIGNATURE):
             self.dropped["contents.parts.thoughtSignature"] = None
 
-    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, call: dict[str, Any]) -> ToolCall:
         name = str(_get(call, "name") or "")
-        call_id = _get(call, "id") or f"call_{self._calls}"
+        call_id = str(_get(call, "id") or f"call_{self._calls}")
         self._calls += 1
         self._latest_call[name] = call_id
         return tool_call(call_id, name, _get(call, "args"))
 
-    def _result(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, result: dict[str, Any]) -> ChatMessage:
         name = str(_get(result, "name") or "")
-        call_id = _get(result, "id") or self._latest_call.get(name, name)
+        call_id = str(_get(result, "id") or self._latest_call.get(name, name))
         return {
             "role": "tool",
             "tool_call_id": call_id,
@@ -170,15 +186,15 @@ def _system(instruction: Any) -> str:
     return "".join(str(_get(p, "text") or "") for p in _get(instruction, "parts") or ())
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
-    functions = []
+def _tools(tools: Any) -> list[Tool]:
+    functions: list[Tool] = []
     for index, tool in enumerate(tools or ()):
         declarations = _get(tool, "functionDeclarations")
         if not isinstance(declarations, list):
             where = f"tools[{index}]"
             raise invalid_request(f"{where}: only function declarations are supported", where)
         for declaration in declarations:
-            function: dict[str, Any] = {"name": _get(declaration, "name")}
+            function: FunctionDefinition = {"name": str(_get(declaration, "name") or "")}
             if _get(declaration, "description"):
                 function["description"] = _get(declaration, "description")
             schema = _get(declaration, "parametersJsonSchema") or json_schema(
@@ -190,16 +206,16 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     return functions
 
 
-def _tool_choice(config: Any) -> Any:
+def _tool_choice(config: Any) -> ToolChoice:
     calling = _get(config, "functionCallingConfig") or {}
     mode = str(_get(calling, "mode") or "AUTO").upper()
     allowed = _get(calling, "allowedFunctionNames") or []
     if mode in ("ANY", "VALIDATED") and len(allowed) == 1:
-        return {"type": "function", "function": {"name": allowed[0]}}
-    return {"ANY": "required", "VALIDATED": "required", "NONE": "none"}.get(mode, "auto")
+        return {"type": "function", "function": {"name": str(allowed[0])}}
+    return _TOOL_MODES.get(mode, "auto")
 
 
-def _thinking(config: dict[str, Any], body: dict[str, Any], dropped: dict[str, None]) -> None:
+def _thinking(config: dict[str, Any], body: ChatRequest, dropped: dict[str, None]) -> None:
     """`thinkingLevel` (or a zero `thinkingBudget`) is the canonical `reasoning_effort`;
     a token budget and `includeThoughts` have no counterpart."""
     for key, value in config.items():
@@ -213,13 +229,15 @@ def _thinking(config: dict[str, Any], body: dict[str, Any], dropped: dict[str, N
             dropped[f"generationConfig.thinkingConfig.{name}"] = None
 
 
-def _generation(config: Any, body: dict[str, Any], dropped: dict[str, None]) -> None:
+def _generation(config: Any, body: ChatRequest, dropped: dict[str, None]) -> None:
     if not config:
         return
+    # Each canonical name the table gives takes the value's type, which validation checked.
+    fields = cast(dict[str, Any], body)
     for key, value in config.items():
         name = _camel(key)
         if name in _GENERATION_FIELDS:
-            body[_GENERATION_FIELDS[name]] = value
+            fields[_GENERATION_FIELDS[name]] = value
         elif name == "thinkingConfig":
             _thinking(value, body, dropped)
         elif name not in _SCHEMA_FIELDS:
@@ -246,7 +264,7 @@ def translation(model: str, wire: dict[str, Any], stream: bool) -> Translation:
             conversation.model(parts, param)
         else:
             conversation.user(parts, param)
-    body: dict[str, Any] = {"model": model, "messages": conversation.messages}
+    body: ChatRequest = {"model": model, "messages": conversation.messages}
     if tools := _tools(_get(wire, "tools")):
         body["tools"] = tools
         if _get(wire, "toolConfig"):

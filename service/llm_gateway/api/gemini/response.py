@@ -3,11 +3,20 @@ errors in Google's shape."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from llm_gateway.errors import GatewayError
+from llm_gateway.model.canonical import (
+    AnswerMessage,
+    CanonicalChunk,
+    ChatCompletion,
+    CompletionUsage,
+    ToolCallDelta,
+    as_chat_chunk,
+)
 from llm_gateway.model.tool_calls import arguments_or_empty
 
 # OpenAI `finish_reason` → Gemini `finishReason`.
@@ -27,7 +36,7 @@ def error_body(error: GatewayError) -> dict[str, Any]:
     }
 
 
-def usage_metadata(usage: dict[str, Any] | None) -> dict[str, Any]:
+def usage_metadata(usage: CompletionUsage | None) -> dict[str, Any]:
     """OpenAI's usage as Gemini's `usageMetadata`."""
     usage = usage or {}
     prompt = usage.get("prompt_tokens") or 0
@@ -43,22 +52,24 @@ def usage_metadata(usage: dict[str, Any] | None) -> dict[str, Any]:
     return metadata
 
 
-def function_call_part(call: dict[str, Any]) -> dict[str, Any]:
+def function_call_part(call_id: str | None, name: str, arguments: str) -> dict[str, Any]:
     """An OpenAI tool call as a `functionCall` part."""
-    function = call.get("function") or {}
-    wire = {"name": function.get("name"), "args": arguments_or_empty(function.get("arguments"))}
-    if call.get("id"):
-        wire["id"] = call["id"]
+    wire: dict[str, Any] = {"name": name, "args": arguments_or_empty(arguments)}
+    if call_id:
+        wire["id"] = call_id
     return {"functionCall": wire}
 
 
-def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _parts(message: AnswerMessage) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    if message.get("reasoning_content"):
-        parts.append({"text": message["reasoning_content"], "thought": True})
-    if message.get("content"):
-        parts.append({"text": message["content"]})
-    parts += [function_call_part(call) for call in message.get("tool_calls") or ()]
+    if thought := message.get("reasoning_content"):
+        parts.append({"text": thought, "thought": True})
+    if text := message.get("content"):
+        parts.append({"text": text})
+    for call in message.get("tool_calls") or ():
+        # Another kind of OpenAI call than a function's: Gemini's API has none.
+        if (function := call.get("function")) is not None:
+            parts.append(function_call_part(call["id"], function["name"], function["arguments"]))
     return parts
 
 
@@ -70,12 +81,12 @@ def candidate(index: int, parts: list[dict[str, Any]], finish: str | None) -> di
     return wire
 
 
-def generate_content_response(answer: dict[str, Any]) -> dict[str, Any]:
+def generate_content_response(answer: ChatCompletion) -> dict[str, Any]:
     """Returns the `GenerateContentResponse` for a `chat.completion`."""
     candidates = [
         candidate(
             choice.get("index", position),
-            _parts(choice.get("message") or {}),
+            _parts(choice.get("message") or {"role": "assistant", "content": None}),
             choice.get("finish_reason") or "stop",
         )
         for position, choice in enumerate(answer.get("choices") or ())
@@ -86,6 +97,15 @@ def generate_content_response(answer: dict[str, Any]) -> dict[str, Any]:
         "modelVersion": answer.get("model"),
         "responseId": answer.get("id"),
     }
+
+
+@dataclass(slots=True)
+class _GatheredCall:
+    """A streamed tool call's pieces so far."""
+
+    id: str | None = None
+    name: str = ""
+    arguments: str = ""
 
 
 class GeminiStreamEncoder:
@@ -101,9 +121,9 @@ class GeminiStreamEncoder:
         self._count = 0
         self._model: str | None = None
         self._id: str | None = None
-        self._calls: dict[int, dict[int, dict[str, Any]]] = {}  # candidate → index → call
+        self._calls: dict[int, dict[int, _GatheredCall]] = {}  # candidate → index → call
         self._finish: dict[int, str] = {}
-        self._usage: dict[str, Any] | None = None
+        self._usage: CompletionUsage | None = None
 
     def _write(self, payload: dict[str, Any]) -> bytes:
         data = orjson.dumps(payload)
@@ -115,36 +135,34 @@ class GeminiStreamEncoder:
     def _response(self, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         return {"candidates": candidates, "modelVersion": self._model, "responseId": self._id}
 
-    def chunk(self, chunk: dict[str, Any]) -> bytes:
-        self._model = chunk.get("model") or self._model
-        self._id = chunk.get("id") or self._id
-        if chunk.get("usage"):
-            self._usage = chunk["usage"]
+    def chunk(self, chunk: CanonicalChunk) -> bytes:
+        chat = as_chat_chunk(chunk)  # this surface asks only for chats
+        self._model = chat.get("model") or self._model
+        self._id = chat.get("id") or self._id
+        if usage := chat.get("usage"):
+            self._usage = usage
         candidates = []
-        for choice in chunk.get("choices") or ():
+        for choice in chat.get("choices") or ():
             index, delta = choice.get("index", 0), choice.get("delta") or {}
             for call in delta.get("tool_calls") or ():
                 self._gather(index, call)
-            if choice.get("finish_reason"):
-                self._finish[index] = choice["finish_reason"]
-            parts = []
-            if delta.get("reasoning_content"):
-                parts.append({"text": delta["reasoning_content"], "thought": True})
-            if delta.get("content"):
-                parts.append({"text": delta["content"]})
+            if finish := choice.get("finish_reason"):
+                self._finish[index] = finish
+            parts: list[dict[str, Any]] = []
+            if thought := delta.get("reasoning_content"):
+                parts.append({"text": thought, "thought": True})
+            if text := delta.get("content"):
+                parts.append({"text": text})
             if parts:
                 candidates.append(candidate(index, parts, None))
         return self._write(self._response(candidates)) if candidates else b""
 
-    def _gather(self, index: int, piece: dict[str, Any]) -> None:
-        calls = self._calls.setdefault(index, {})
-        call = calls.setdefault(piece.get("index", 0), {"function": {"arguments": ""}})
+    def _gather(self, index: int, piece: ToolCallDelta) -> None:
+        call = self._calls.setdefault(index, {}).setdefault(piece["index"], _GatheredCall())
         function = piece.get("function") or {}
-        if piece.get("id"):
-            call["id"] = piece["id"]
-        if function.get("name"):
-            call["function"]["name"] = function["name"]
-        call["function"]["arguments"] += function.get("arguments") or ""
+        call.id = piece.get("id") or call.id
+        call.name = function.get("name") or call.name
+        call.arguments += function.get("arguments") or ""
 
     def error(self, error: GatewayError) -> bytes:
         return self._write(error_body(error)) + (b"" if self._sse else b"]")
@@ -154,7 +172,10 @@ class GeminiStreamEncoder:
         candidates = [
             candidate(
                 index,
-                [function_call_part(c) for _, c in sorted(self._calls.get(index, {}).items())],
+                [
+                    function_call_part(c.id, c.name, c.arguments)
+                    for _, c in sorted(self._calls.get(index, {}).items())
+                ],
                 self._finish.get(index, "stop"),
             )
             for index in indexes

@@ -1,4 +1,4 @@
-"""Canonical answers (OpenAI's JSON as plain data) to typed response messages.
+"""Canonical answers to typed response messages.
 
 Explicit code rather than json_format, because it runs for every streamed chunk. Members the
 typed API does not model (an upstream's own extensions) are left out here; REST callers get them.
@@ -6,10 +6,21 @@ typed API does not model (an upstream's own extensions) are left out here; REST 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llm_gateway.api.grpc.struct_values import set_value
+from llm_gateway.model.canonical import (
+    AnswerMessage,
+    ChatChunk,
+    ChatCompletion,
+    Delta,
+    TextCompletion,
+)
 from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, models_pb2
+
+_NO_MESSAGE: AnswerMessage = {"role": "assistant", "content": None}
+_NO_DELTA: Delta = {}
 
 
 def _str(value: Any) -> str:
@@ -26,7 +37,7 @@ def _details(target: Any, source: Any) -> None:
             setattr(target, key, value)
 
 
-def _usage(target: common_pb2.Usage, usage: dict[str, Any]) -> None:
+def _usage(target: common_pb2.Usage, usage: Mapping[str, Any]) -> None:
     target.prompt_tokens = _int(usage.get("prompt_tokens"))
     target.completion_tokens = _int(usage.get("completion_tokens"))
     target.total_tokens = _int(usage.get("total_tokens"))
@@ -38,7 +49,7 @@ def _usage(target: common_pb2.Usage, usage: dict[str, Any]) -> None:
         _details(target.completion_tokens_details, completion_details)
 
 
-def _envelope(target: Any, answer: dict[str, Any]) -> None:
+def _envelope(target: Any, answer: Mapping[str, Any]) -> None:
     target.id = _str(answer.get("id"))
     target.object = _str(answer.get("object"))
     target.created = _int(answer.get("created"))
@@ -60,7 +71,7 @@ def _completion_logprobs(target: completions_pb2.CompletionLogprobs, data: dict[
     target.text_offset.extend(data.get("text_offset") or ())
 
 
-def completion(answer: dict[str, Any]) -> completions_pb2.CompletionResponse:
+def completion(answer: TextCompletion) -> completions_pb2.CompletionResponse:
     """Returns a `text_completion` (whole or chunk) as a `CompletionResponse`."""
     out = completions_pb2.CompletionResponse()
     _envelope(out, answer)
@@ -68,8 +79,8 @@ def completion(answer: dict[str, Any]) -> completions_pb2.CompletionResponse:
         target = out.choices.add(text=_str(choice.get("text")), index=_int(choice.get("index")))
         if choice.get("finish_reason") is not None:
             target.finish_reason = _str(choice["finish_reason"])
-        if isinstance(choice.get("logprobs"), dict):
-            _completion_logprobs(target.logprobs, choice["logprobs"])
+        if isinstance(logprobs := choice.get("logprobs"), dict):
+            _completion_logprobs(target.logprobs, logprobs)
     return out
 
 
@@ -101,7 +112,7 @@ def _tool_calls(target: Any, calls: Any) -> None:
             out.custom.input = _str(call["custom"].get("input"))
 
 
-def _chat_envelope(target: Any, answer: dict[str, Any]) -> None:
+def _chat_envelope(target: Any, answer: ChatCompletion | ChatChunk) -> None:
     _envelope(target, answer)
     if isinstance(answer.get("service_tier"), str):
         target.service_tier = answer["service_tier"]
@@ -109,15 +120,15 @@ def _chat_envelope(target: Any, answer: dict[str, Any]) -> None:
         target.moderation.update(answer["moderation"])
 
 
-def chat_completion(answer: dict[str, Any]) -> chat_pb2.ChatCompletionResponse:
+def chat_completion(answer: ChatCompletion) -> chat_pb2.ChatCompletionResponse:
     """Returns a `chat.completion` as a `ChatCompletionResponse`."""
     out = chat_pb2.ChatCompletionResponse()
     _chat_envelope(out, answer)
-    if isinstance(answer.get("metadata"), dict):
-        out.metadata.update({str(k): str(v) for k, v in answer["metadata"].items()})
+    if isinstance(metadata := answer.get("metadata"), dict):
+        out.metadata.update({str(k): str(v) for k, v in metadata.items()})
     for choice in answer.get("choices") or ():
         target = out.choices.add(index=_int(choice.get("index")))
-        message = choice.get("message") or {}
+        message = choice.get("message") or _NO_MESSAGE  # an upstream's, as it made it
         target.message.role = _str(message.get("role"))
         for name in ("content", "refusal"):
             if isinstance(message.get(name), str):
@@ -125,19 +136,19 @@ def chat_completion(answer: dict[str, Any]) -> chat_pb2.ChatCompletionResponse:
         _tool_calls(target.message.tool_calls, message.get("tool_calls"))
         for annotation in message.get("annotations") or ():
             target.message.annotations.add().update(annotation)
-        if isinstance(message.get("audio"), dict):
-            target.message.audio.update(message["audio"])
-        if isinstance(message.get("function_call"), dict):
-            target.message.function_call.name = _str(message["function_call"].get("name"))
-            target.message.function_call.arguments = _str(message["function_call"].get("arguments"))
+        if isinstance(audio := message.get("audio"), dict):
+            target.message.audio.update(audio)
+        if isinstance(function_call := message.get("function_call"), dict):
+            target.message.function_call.name = _str(function_call.get("name"))
+            target.message.function_call.arguments = _str(function_call.get("arguments"))
         if choice.get("finish_reason") is not None:
             target.finish_reason = _str(choice["finish_reason"])
-        if isinstance(choice.get("logprobs"), dict):
-            _chat_logprobs(target.logprobs, choice["logprobs"])
+        if isinstance(logprobs := choice.get("logprobs"), dict):
+            _chat_logprobs(target.logprobs, logprobs)
     return out
 
 
-def _function_delta(target: chat_pb2.FunctionCallDelta, data: dict[str, Any]) -> None:
+def _function_delta(target: chat_pb2.FunctionCallDelta, data: Mapping[str, Any]) -> None:
     target.SetInParent()
     if data.get("name") is not None:
         target.name = _str(data["name"])
@@ -145,7 +156,7 @@ def _function_delta(target: chat_pb2.FunctionCallDelta, data: dict[str, Any]) ->
         target.arguments = _str(data["arguments"])
 
 
-def chat_chunk(chunk: dict[str, Any]) -> chat_pb2.ChatCompletionChunk:
+def chat_chunk(chunk: ChatChunk) -> chat_pb2.ChatCompletionChunk:
     """Returns a `chat.completion.chunk` as a `ChatCompletionChunk`."""
     out = chat_pb2.ChatCompletionChunk()
     _chat_envelope(out, chunk)
@@ -153,24 +164,25 @@ def chat_chunk(chunk: dict[str, Any]) -> chat_pb2.ChatCompletionChunk:
         out.obfuscation = chunk["obfuscation"]
     for choice in chunk.get("choices") or ():
         target = out.choices.add(index=_int(choice.get("index")))
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") or _NO_DELTA
         target.delta.SetInParent()
         for name in ("role", "content", "refusal"):
             if isinstance(delta.get(name), str):
                 setattr(target.delta, name, delta[name])
         for call in delta.get("tool_calls") or ():
             out_call = target.delta.tool_calls.add(index=_int(call.get("index")))
-            for name in ("id", "type"):
-                if isinstance(call.get(name), str):
-                    setattr(out_call, name, call[name])
-            if isinstance(call.get("function"), dict):
-                _function_delta(out_call.function, call["function"])
-        if isinstance(delta.get("function_call"), dict):
-            _function_delta(target.delta.function_call, delta["function_call"])
-        if choice.get("finish_reason") is not None:
-            target.finish_reason = _str(choice["finish_reason"])
-        if isinstance(choice.get("logprobs"), dict):
-            _chat_logprobs(target.logprobs, choice["logprobs"])
+            if isinstance(call_id := call.get("id"), str):
+                out_call.id = call_id
+            if isinstance(kind := call.get("type"), str):
+                out_call.type = kind
+            if isinstance(function := call.get("function"), dict):
+                _function_delta(out_call.function, function)
+        if isinstance(function_call := delta.get("function_call"), dict):
+            _function_delta(target.delta.function_call, function_call)
+        if (finish := choice.get("finish_reason")) is not None:
+            target.finish_reason = _str(finish)
+        if isinstance(logprobs := choice.get("logprobs"), dict):
+            _chat_logprobs(target.logprobs, logprobs)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -17,6 +17,8 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model.canonical import ChatChunk, ChatCompletion, TextCompletion
+from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.v1 import (
     chat_pb2,
     completions_pb2,
@@ -27,6 +29,8 @@ from llm_gateway.v1 import (
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Out = TypeVar("Out", bound=Message)
+AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion)
+ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 
 class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer):
@@ -121,26 +125,27 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         self,
         context: Context,
         parse: Callable[[], GenerationRequest],
-        convert: Callable[[dict[str, Any]], Out],
+        convert: Callable[[AnswerT], Out],
     ) -> Out:
         async with self._serving(context) as serving:
             answer = await serving.serve(parse()).answer()
-            assert isinstance(answer, dict), "typed calls are never relayed"
-            return convert(answer)
+            assert not isinstance(answer, WireAnswer), "typed calls are never relayed"
+            # The endpoint `parse` gives the request decides which kind of answer it gets.
+            return convert(cast(AnswerT, answer))
         raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def _stream(
         self,
         context: Context,
         parse: Callable[[], GenerationRequest],
-        convert: Callable[[dict[str, Any]], Out],
+        convert: Callable[[ChunkT], Out],
     ) -> AsyncIterator[Out]:
         async with self._serving(context) as serving:
             chunks = serving.serve(parse()).stream()
             try:
                 async for chunk in chunks:
-                    assert isinstance(chunk, dict), "typed calls are never relayed"
-                    yield convert(chunk)
+                    assert not isinstance(chunk, WireEvent), "typed calls are never relayed"
+                    yield convert(cast(ChunkT, chunk))
             finally:
                 await chunks.aclose()
 

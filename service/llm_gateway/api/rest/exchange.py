@@ -24,6 +24,7 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions
 from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk
 from llm_gateway.model.wire import WireAnswer, WireEvent
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ Context = grpc.aio.ServicerContext[Any, HttpBody]
 class StreamEncoder(Protocol):
     """Writes one stream of canonical chunks in a dialect's event format."""
 
-    def chunk(self, chunk: dict[str, Any]) -> bytes:
+    def chunk(self, chunk: CanonicalChunk) -> bytes:
         """The bytes for one chunk (empty when it has nothing to say in this dialect)."""
         ...
 
@@ -67,7 +68,7 @@ class Dialect(Protocol):
 
     stream_content_type: str
 
-    def answer(self, answer: dict[str, Any]) -> bytes:
+    def answer(self, answer: CanonicalAnswer) -> bytes:
         """A whole canonical answer as this family's JSON."""
         ...
 
@@ -227,7 +228,7 @@ async def generate(
 
 async def _stream(
     context: Context,
-    chunks: AsyncGenerator[dict[str, Any] | WireEvent, None],
+    chunks: AsyncGenerator[CanonicalChunk | WireEvent, None],
     dialect: Dialect,
     request: GenerationRequest,
     decisions: Decisions,
@@ -245,14 +246,14 @@ async def _stream(
         if isinstance(first, WireEvent):
             writer = framer = dialect.framer()
 
-            def write(chunk: dict[str, Any] | WireEvent) -> bytes:
+            def write(chunk: CanonicalChunk | WireEvent) -> bytes:
                 assert isinstance(chunk, WireEvent)
                 return framer.event(chunk)
         else:
             writer = encoder = dialect.encoder(request)
 
-            def write(chunk: dict[str, Any] | WireEvent) -> bytes:
-                assert isinstance(chunk, dict)
+            def write(chunk: CanonicalChunk | WireEvent) -> bytes:
+                assert not isinstance(chunk, WireEvent)
                 return encoder.chunk(chunk)
 
         opening = write(first) if first is not None else b""

@@ -3,6 +3,7 @@ and errors (`{"error": {...}}`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -10,19 +11,20 @@ import orjson
 from llm_gateway.api.rest import framing
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
+from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk
 from llm_gateway.model.wire import WireEvent
 
 _DONE = b"data: [DONE]\n\n"
 
 
-def _frame(payload: dict[str, Any]) -> bytes:
+def _frame(payload: Mapping[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 class OpenAIStreamEncoder:
     """Canonical chunks are OpenAI's: each is one frame."""
 
-    def chunk(self, chunk: dict[str, Any]) -> bytes:
+    def chunk(self, chunk: CanonicalChunk) -> bytes:
         return _frame(chunk)
 
     def error(self, error: GatewayError) -> bytes:
@@ -56,7 +58,7 @@ class OpenAIDialect:
 
     stream_content_type = framing.EVENT_STREAM
 
-    def answer(self, answer: dict[str, Any]) -> bytes:
+    def answer(self, answer: CanonicalAnswer) -> bytes:
         return orjson.dumps(answer)
 
     def error(self, error: GatewayError) -> bytes:

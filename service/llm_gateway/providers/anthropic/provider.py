@@ -13,6 +13,7 @@ from typing import Any
 
 from llm_gateway.config.settings import ProviderSettings
 from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import ChatChunk, ChatCompletion, ChatRequest
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.anthropic.errors import error_fields
@@ -66,17 +67,17 @@ class AnthropicProvider(ChatOnlyProvider):
         self._http = HttpUpstream(settings, headers, max_response_bytes, error_fields)
         self._url = f"{settings.base_url}/messages"
 
-    def _body(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _body(self, body: ChatRequest) -> dict[str, Any]:
         return messages_request(body, self._settings.default_max_tokens)
 
-    async def create_chat(self, body: dict[str, Any], call: UpstreamCall) -> dict[str, Any]:
+    async def create_chat(self, body: ChatRequest, call: UpstreamCall) -> ChatCompletion:
         """Sends a Messages request and returns its answer as a `chat.completion`."""
         wire = self._body(body)
         return chat_completion(await self._http.post_for_json(self._url, wire, call))
 
     async def stream_chat(
-        self, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, body: ChatRequest, call: UpstreamCall
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Sends a streamed Messages request and yields its events as OpenAI chunks."""
         events = await self._http.post_for_events(
             self._url, self._body(body), call, _is_message_stop

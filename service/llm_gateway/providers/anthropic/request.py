@@ -6,8 +6,8 @@ of a user turn, placed before its other content as Anthropic requires. `response
 JSON schema is served by a forced tool whose input is the JSON answer (`JSON_TOOL`), which every
 Anthropic model and API version supports (unlike `output_config.format`); the response
 translation turns it back into message content. `reasoning_effort` is `output_config.effort`.
-Request fields OpenAI does not model go into the Anthropic body as they are (so `top_k` or
-`thinking` reach the upstream).
+Request fields the canonical model does not name (an OpenAI caller's `extra_body`, such as
+`thinking`) go into the Anthropic body as they are.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.canonical import ChatMessage, ChatRequest, Content, ContentPart
 from llm_gateway.model.tool_calls import arguments_object
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
@@ -50,6 +51,7 @@ TRANSLATED = frozenset(
         "user",
         "response_format",
         "reasoning_effort",
+        "top_k",
         "stream",
         "stream_options",
     )
@@ -70,8 +72,9 @@ HONOURABLE = {
 _TOOL_CHOICES = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 
 
-def _image(part: dict[str, Any]) -> dict[str, Any]:
-    url = (part.get("image_url") or {}).get("url", "")
+def _image(part: ContentPart) -> dict[str, Any]:
+    image = part.get("image_url")
+    url = image["url"] if image is not None else ""
     inline = split_data_url(url)
     if inline is not None:
         source = {"type": "base64", "media_type": inline[0], "data": inline[1]}
@@ -80,12 +83,12 @@ def _image(part: dict[str, Any]) -> dict[str, Any]:
     return {"type": "image", "source": source}
 
 
-def _user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
+def _user_blocks(content: Content, param: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     blocks = []
     for index, part in enumerate(content or ()):
-        kind = part.get("type")
+        kind = part["type"]
         if kind == "text":
             blocks.append({"type": "text", "text": part.get("text", "")})
         elif kind == "image_url":
@@ -95,29 +98,29 @@ def _user_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
+def _assistant_blocks(message: ChatMessage, param: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:
         blocks.append({"type": "text", "text": text})
     for index, call in enumerate(message.get("tool_calls") or ()):
-        if call.get("type", "function") != "function":
+        if call["type"] != "function":
             raise unsupported(f"{param}.tool_calls[{index}]", PROVIDER)
-        function = call.get("function") or {}
+        function = call["function"]
         blocks.append(
             {
                 "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
+                "id": call["id"],
+                "name": function["name"],
                 "input": arguments_object(
-                    function.get("arguments"), f"{param}.tool_calls[{index}].function.arguments"
+                    function["arguments"], f"{param}.tool_calls[{index}].function.arguments"
                 ),
             }
         )
     return blocks
 
 
-def _tool_result(message: dict[str, Any], param: str) -> dict[str, Any]:
+def _tool_result(message: ChatMessage, param: str) -> dict[str, Any]:
     return {
         "type": "tool_result",
         "tool_use_id": message.get("tool_call_id"),
@@ -125,12 +128,12 @@ def _tool_result(message: dict[str, Any], param: str) -> dict[str, Any]:
     }
 
 
-def _turns(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _turns(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Returns (system blocks, alternating turns)."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
-        role, param = message.get("role"), f"messages[{index}]"
+        role, param = message["role"], f"messages[{index}]"
         if role in ("system", "developer"):
             text = content_text(message.get("content"), f"{param}.content", PROVIDER)
             system.append({"type": "text", "text": text})
@@ -153,10 +156,10 @@ def _turns(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[d
     return system, turns
 
 
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _tools(body: ChatRequest) -> list[dict[str, Any]]:
     tools = []
     for function in function_tools(body, PROVIDER):
-        tool = {
+        tool: dict[str, Any] = {
             "name": function["name"],
             "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
         }
@@ -166,7 +169,7 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools
 
 
-def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
+def _tool_choice(body: ChatRequest) -> dict[str, Any] | None:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         wire: dict[str, Any] | None = {"type": "tool", "name": forced_function(choice, PROVIDER)}
@@ -177,7 +180,7 @@ def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
     return wire
 
 
-def messages_request(body: dict[str, Any], default_max_tokens: int) -> dict[str, Any]:
+def messages_request(body: ChatRequest, default_max_tokens: int) -> dict[str, Any]:
     """Returns the Messages API body for a canonical chat request body."""
     refuse_unhonourable(body, HONOURABLE, PROVIDER)
     system, turns = _turns(body["messages"])
@@ -188,7 +191,7 @@ def messages_request(body: dict[str, Any], default_max_tokens: int) -> dict[str,
     }
     if system:
         wire["system"] = system
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "top_k"):
         if body.get(name) is not None:
             wire[name] = body[name]
     if stops := stop_sequences(body):
@@ -199,7 +202,7 @@ def messages_request(body: dict[str, Any], default_max_tokens: int) -> dict[str,
         wire["tool_choice"] = choice
     if body.get("user"):
         wire["metadata"] = {"user_id": body["user"]}
-    schema = json_schema_of(body.get("response_format") or {})
+    schema = json_schema_of(body.get("response_format"))
     if schema is not None:
         if body.get("tools"):
             raise unsupported(

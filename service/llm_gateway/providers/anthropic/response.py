@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from llm_gateway.model.canonical import AnswerMessage, ChatCompletion, CompletionUsage, ToolCall
 from llm_gateway.model.tool_calls import arguments_text, tool_call
 from llm_gateway.providers.anthropic.request import JSON_TOOL
 
@@ -29,7 +30,7 @@ def finish_reason(stop_reason: Any, answered_json: bool) -> str | None:
     return FINISH_REASONS.get(stop_reason, "stop")
 
 
-def usage(wire: dict[str, Any]) -> dict[str, Any]:
+def usage(wire: dict[str, Any]) -> CompletionUsage:
     """Anthropic's usage as OpenAI's: cached and cache-writing tokens count as prompt tokens,
     as OpenAI counts them."""
     cached = wire.get("cache_read_input_tokens") or 0
@@ -44,9 +45,11 @@ def usage(wire: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def chat_completion(wire: dict[str, Any]) -> dict[str, Any]:
+def chat_completion(wire: dict[str, Any]) -> ChatCompletion:
     """Returns the `chat.completion` for an Anthropic `message` object."""
-    texts, reasoning, calls = [], [], []
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
     answered_json = False
     for block in wire.get("content") or ():
         kind = block.get("type")
@@ -59,7 +62,7 @@ def chat_completion(wire: dict[str, Any]) -> dict[str, Any]:
             texts.append(arguments_text(block.get("input")))
         elif kind == "tool_use":
             calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
-    message: dict[str, Any] = {
+    message: AnswerMessage = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
         "refusal": None,
@@ -69,10 +72,10 @@ def chat_completion(wire: dict[str, Any]) -> dict[str, Any]:
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
     return {
-        "id": wire.get("id"),
+        "id": str(wire.get("id") or ""),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": wire.get("model"),
+        "model": str(wire.get("model") or ""),
         "choices": [
             {
                 "index": 0,

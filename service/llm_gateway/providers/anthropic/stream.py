@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from llm_gateway.model.canonical import ChatChunk, Delta, ToolCallDelta
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.anthropic.errors import error_fields
 from llm_gateway.providers.anthropic.request import JSON_TOOL
@@ -23,15 +24,15 @@ class StreamTranslator:
     def __init__(self, hide_messages: bool = False) -> None:
         self._hide_messages = hide_messages
         self.finished = False
-        self._id: str | None = None
-        self._model: str | None = None
+        self._id = ""
+        self._model = ""
         self._created = int(time.time())
         self._usage: dict[str, Any] = {}
         self._tool_index: dict[int, int] = {}  # content block index → OpenAI tool-call index
         self._json_blocks: set[int] = set()
         self._answered_json = False
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    def _chunk(self, delta: Delta, finish: str | None = None) -> ChatChunk:
         return {
             "id": self._id,
             "object": "chat.completion.chunk",
@@ -40,12 +41,12 @@ class StreamTranslator:
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
 
-    def translate(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def translate(self, event: dict[str, Any]) -> list[ChatChunk]:
         """Returns the chunks that one event stands for (often one, sometimes none)."""
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}
-            self._id, self._model = message.get("id"), message.get("model")
+            self._id, self._model = str(message.get("id") or ""), str(message.get("model") or "")
             self._usage.update(message.get("usage") or {})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
@@ -59,12 +60,14 @@ class StreamTranslator:
             return [self._chunk({}, finish)] if finish else []
         if kind == "message_stop":
             self.finished = True
-            return [{**self._chunk({}), "choices": [], "usage": usage(self._usage)}]
+            last = self._chunk({})
+            last["choices"], last["usage"] = [], usage(self._usage)
+            return [last]
         if kind == "error":
             raise upstream_errors.error_in_stream(event, self._hide_messages, error_fields)
         return []  # ping, content_block_stop, and event types added after this was written
 
-    def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[ChatChunk]:
         kind = block.get("type")
         if kind == "tool_use" and block.get("name") == JSON_TOOL:
             self._json_blocks.add(index)
@@ -72,18 +75,18 @@ class StreamTranslator:
             return []
         if kind == "tool_use":
             position = self._tool_index[index] = len(self._tool_index)
-            call = {
+            call: ToolCallDelta = {
                 "index": position,
-                "id": block.get("id"),
+                "id": str(block.get("id") or ""),
                 "type": "function",
-                "function": {"name": block.get("name"), "arguments": ""},
+                "function": {"name": str(block.get("name") or ""), "arguments": ""},
             }
             return [self._chunk({"tool_calls": [call]})]
         if kind == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
         return []
 
-    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[ChatChunk]:
         kind = delta.get("type")
         if kind == "text_delta":
             return [self._chunk({"content": delta.get("text", "")})]
@@ -93,6 +96,8 @@ class StreamTranslator:
             piece = delta.get("partial_json", "")
             if index in self._json_blocks:
                 return [self._chunk({"content": piece})] if piece else []
-            call = {"index": self._tool_index.get(index, 0), "function": {"arguments": piece}}
+            call = ToolCallDelta(
+                index=self._tool_index.get(index, 0), function={"arguments": piece}
+            )
             return [self._chunk({"tool_calls": [call]})]
         return []

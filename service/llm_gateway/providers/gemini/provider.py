@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from llm_gateway.config.settings import ProviderSettings
+from llm_gateway.model.canonical import ChatChunk, ChatCompletion, ChatRequest
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
@@ -70,7 +71,7 @@ class GeminiProvider(ChatOnlyProvider):
     def _url(self, model: str, method: str) -> str:
         return f"{self._settings.base_url}/models/{quote(model, safe='')}:{method}"
 
-    async def create_chat(self, body: dict[str, Any], call: UpstreamCall) -> dict[str, Any]:
+    async def create_chat(self, body: ChatRequest, call: UpstreamCall) -> ChatCompletion:
         """Sends a `generateContent` request and returns its answer as a `chat.completion`."""
         url = self._url(body["model"], "generateContent")
         answer = await self._http.post_for_json(url, generate_content_request(body), call)
@@ -79,8 +80,8 @@ class GeminiProvider(ChatOnlyProvider):
         return chat_completion(answer)
 
     async def stream_chat(
-        self, body: dict[str, Any], call: UpstreamCall
-    ) -> AsyncGenerator[dict[str, Any], None]:
+        self, body: ChatRequest, call: UpstreamCall
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Sends a `streamGenerateContent` request and yields its answers as OpenAI chunks."""
         url = self._url(body["model"], "streamGenerateContent") + "?alt=sse"
         events = await self._http.post_for_events(url, generate_content_request(body), call)

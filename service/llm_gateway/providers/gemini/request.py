@@ -12,11 +12,12 @@ Request fields OpenAI does not model go into the Gemini body as they are (`safet
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from llm_gateway.model import reasoning
+from llm_gateway.model.canonical import ChatMessage, ChatRequest, Content, ContentPart
 from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, arguments_object
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
 from llm_gateway.providers.translation import (
@@ -44,6 +45,7 @@ TRANSLATED = frozenset(
         "max_completion_tokens",
         "temperature",
         "top_p",
+        "top_k",
         "seed",
         "presence_penalty",
         "frequency_penalty",
@@ -84,12 +86,13 @@ _GENERATION_FIELDS = {
 }
 
 
-def _part(part: dict[str, Any], param: str) -> dict[str, Any]:
-    kind = part.get("type")
+def _part(part: ContentPart, param: str) -> dict[str, Any]:
+    kind = part["type"]
     if kind == "text":
         return {"text": part.get("text", "")}
     if kind == "image_url":
-        url = (part.get("image_url") or {}).get("url", "")
+        image = part.get("image_url")
+        url = image["url"] if image is not None else ""
         inline = split_data_url(url)
         if inline is not None:
             return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
@@ -102,29 +105,31 @@ def _part(part: dict[str, Any], param: str) -> dict[str, Any]:
     raise unsupported(param, PROVIDER, f"Parts of type '{kind}' are not.")
 
 
-def _user_parts(content: Any, param: str) -> list[dict[str, Any]]:
+def _user_parts(content: Content, param: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}]
     return [_part(part, f"{param}[{i}]") for i, part in enumerate(content or ())]
 
 
-def _model_parts(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
+def _model_parts(message: ChatMessage, param: str) -> list[dict[str, Any]]:
     """A model turn's parts, with the signature Gemini gave the turn (carried back through
     the canonical model) on its first function call, or its last part."""
-    signature = message.get(reasoning.SIGNATURE)
+    signature = message.get("reasoning_signature")
     parts: list[dict[str, Any]] = []
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:
         parts.append({"text": text})
     for index, call in enumerate(message.get("tool_calls") or ()):
-        function = call.get("function") or {}
-        wire = {
-            "name": function.get("name"),
+        function = call.get("function")
+        if call["type"] != "function" or function is None:
+            raise unsupported(f"{param}.tool_calls[{index}]", PROVIDER)
+        wire: dict[str, Any] = {
+            "name": function["name"],
             "args": arguments_object(
-                function.get("arguments"), f"{param}.tool_calls[{index}].function.arguments"
+                function["arguments"], f"{param}.tool_calls[{index}].function.arguments"
             ),
         }
-        if call.get("id"):
+        if call["id"]:
             wire["id"] = call["id"]
         part: dict[str, Any] = {"functionCall": wire}
         if index == 0:
@@ -137,9 +142,7 @@ def _model_parts(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _function_response(
-    message: dict[str, Any], names: dict[str, str], param: str
-) -> dict[str, Any]:
+def _function_response(message: ChatMessage, names: dict[str, str], param: str) -> dict[str, Any]:
     call_id = message.get("tool_call_id") or ""
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     try:
@@ -148,19 +151,19 @@ def _function_response(
         result = None
     if not isinstance(result, dict):
         result = {RESULT_KEY: text}
-    wire = {"name": names.get(call_id, call_id), "response": result}
+    wire: dict[str, Any] = {"name": names.get(call_id, call_id), "response": result}
     if call_id:
         wire["id"] = call_id
     return {"functionResponse": wire}
 
 
-def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _contents(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Returns (system parts, contents)."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool call id → function name, for the results that follow
     for index, message in enumerate(messages):
-        role, param = message.get("role"), f"messages[{index}]"
+        role, param = message["role"], f"messages[{index}]"
         if role in ("system", "developer"):
             system.append({"text": content_text(message.get("content"), param, PROVIDER)})
             continue
@@ -169,7 +172,7 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
         elif role == "assistant":
             wire_role, parts = "model", _model_parts(message, param)
             for call in message.get("tool_calls") or ():
-                names[call.get("id", "")] = (call.get("function") or {}).get("name", "")
+                names[call["id"]] = call["function"]["name"]  # all functions (_model_parts)
         elif role == "tool":
             wire_role, parts = "user", [_function_response(message, names, param)]
         else:
@@ -181,7 +184,7 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return system, contents
 
 
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _tools(body: ChatRequest) -> list[dict[str, Any]]:
     declarations = []
     for function in function_tools(body, PROVIDER):
         declaration: dict[str, Any] = {"name": function["name"]}
@@ -193,10 +196,13 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"functionDeclarations": declarations}] if declarations else []
 
 
-def _tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
+def _tool_config(body: ChatRequest) -> dict[str, Any] | None:
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
-        config = {"mode": "ANY", "allowedFunctionNames": [forced_function(choice, PROVIDER)]}
+        config: dict[str, Any] = {
+            "mode": "ANY",
+            "allowedFunctionNames": [forced_function(choice, PROVIDER)],
+        }
     elif choice in _TOOL_MODES:
         config = {"mode": _TOOL_MODES[choice]}
     else:
@@ -204,9 +210,12 @@ def _tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
     return {"functionCallingConfig": config}
 
 
-def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
-    config = {
-        wire: body[name] for name, wire in _GENERATION_FIELDS.items() if body.get(name) is not None
+def _generation_config(body: ChatRequest) -> dict[str, Any]:
+    fields: Mapping[str, Any] = body
+    config: dict[str, Any] = {
+        wire: fields[name]
+        for name, wire in _GENERATION_FIELDS.items()
+        if fields.get(name) is not None
     }
     if (limit := max_tokens(body)) is not None:
         config["maxOutputTokens"] = limit
@@ -219,15 +228,16 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
         config["thinkingConfig"] = {"thinkingBudget": 0}
     elif effort is not None:
         config["thinkingConfig"] = {"thinkingLevel": THINKING_LEVELS[effort]}
-    schema = json_schema_of(body.get("response_format") or {})
+    response_format = body.get("response_format")
+    schema = json_schema_of(response_format)
     if schema is not None:
         config["responseMimeType"] = "application/json"
-        if (body.get("response_format") or {}).get("type") == "json_schema":
+        if response_format is not None and response_format["type"] == "json_schema":
             config["responseJsonSchema"] = schema[1]
     return config
 
 
-def generate_content_request(body: dict[str, Any]) -> dict[str, Any]:
+def generate_content_request(body: ChatRequest) -> dict[str, Any]:
     """Returns the `generateContent` body for a canonical chat request body (the model goes in
     the URL)."""
     refuse_unhonourable(body, HONOURABLE, PROVIDER)
@@ -241,7 +251,5 @@ def generate_content_request(body: dict[str, Any]) -> dict[str, Any]:
         wire["toolConfig"] = tool_config
     if config := _generation_config(body):
         wire["generationConfig"] = config
-    extra = extensions(body)
-    extra.pop("top_k", None)
-    wire.update(extra)
+    wire.update(extensions(body))
     return wire

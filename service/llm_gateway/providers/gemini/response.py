@@ -6,8 +6,17 @@ import time
 from typing import Any
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.model import reasoning as reasoning_state
-from llm_gateway.model.tool_calls import tool_call
+from llm_gateway.model.canonical import (
+    AnswerMessage,
+    ChatChunk,
+    ChatCompletion,
+    Choice,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    ToolCall,
+)
+from llm_gateway.model.tool_calls import tool_call, whole_call_delta
 
 # Gemini `finishReason` → OpenAI `finish_reason`; a reason not listed is a plain stop.
 FINISH_REASONS = {
@@ -35,7 +44,7 @@ def prompt_blocked(answer: dict[str, Any]) -> GatewayError | None:
     )
 
 
-def usage(metadata: dict[str, Any]) -> dict[str, Any]:
+def usage(metadata: dict[str, Any]) -> CompletionUsage:
     """Gemini's `usageMetadata` as OpenAI's usage; thinking tokens are completion tokens, as
     OpenAI counts reasoning tokens."""
     prompt = metadata.get("promptTokenCount") or 0
@@ -70,20 +79,18 @@ def signature_of(candidate: dict[str, Any]) -> str | None:
 
 
 def message_parts(
-    candidate: dict[str, Any], first_call: int, ids_from: int
-) -> tuple[str | None, str | None, list[dict[str, Any]]]:
-    """Returns (text, reasoning text, tool calls) of a candidate's content; tool calls are
-    indexed from `first_call` and, when Gemini gives no id, named `call_<n>` from `ids_from`."""
+    candidate: dict[str, Any], ids_from: int
+) -> tuple[str | None, str | None, list[ToolCall]]:
+    """Returns (text, reasoning text, tool calls) of a candidate's content; tool calls Gemini
+    gives no id are named `call_<n>`, counting from `ids_from`."""
     texts: list[str] = []
     thoughts: list[str] = []
-    calls: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
     for part in (candidate.get("content") or {}).get("parts") or ():
         if "functionCall" in part:
             function = part["functionCall"] or {}
-            number = ids_from + len(calls)
-            call_id = function.get("id") or f"call_{number}"
-            call = tool_call(call_id, function.get("name"), function.get("args"))
-            calls.append({"index": first_call + len(calls), **call})
+            call_id = function.get("id") or f"call_{ids_from + len(calls)}"
+            calls.append(tool_call(call_id, function.get("name"), function.get("args")))
         elif "text" in part:
             (thoughts if part.get("thought") else texts).append(part["text"])
     return (
@@ -93,27 +100,26 @@ def message_parts(
     )
 
 
-def _envelope(answer: dict[str, Any], kind: str, created: int) -> dict[str, Any]:
-    return {
-        "id": answer.get("responseId"),
-        "object": kind,
-        "created": created,
-        "model": answer.get("modelVersion"),
-    }
+def _id(answer: dict[str, Any]) -> str:
+    return str(answer.get("responseId") or "")
 
 
-def chat_completion(answer: dict[str, Any]) -> dict[str, Any]:
+def _model(answer: dict[str, Any]) -> str:
+    return str(answer.get("modelVersion") or "")
+
+
+def chat_completion(answer: dict[str, Any]) -> ChatCompletion:
     """Returns the `chat.completion` for a `GenerateContentResponse`."""
-    choices = []
+    choices: list[Choice] = []
     for position, candidate in enumerate(answer.get("candidates") or ()):
-        text, reasoning, calls = message_parts(candidate, 0, 0)
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        text, reasoning, calls = message_parts(candidate, 0)
+        message: AnswerMessage = {"role": "assistant", "content": text, "refusal": None}
         if calls:
-            message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
+            message["tool_calls"] = calls
         if reasoning:
             message["reasoning_content"] = reasoning
         if (signature := signature_of(candidate)) is not None:
-            message[reasoning_state.SIGNATURE] = signature
+            message["reasoning_signature"] = signature
         choices.append(
             {
                 "index": candidate.get("index", position),
@@ -123,7 +129,10 @@ def chat_completion(answer: dict[str, Any]) -> dict[str, Any]:
             }
         )
     return {
-        **_envelope(answer, "chat.completion", int(time.time())),
+        "id": _id(answer),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": _model(answer),
         "choices": choices,
         "usage": usage(answer.get("usageMetadata") or {}),
     }
@@ -151,7 +160,7 @@ class StreamTranslator:
         """Whether every candidate seen has finished."""
         return bool(self._finished) and self._open <= self._finished
 
-    def translate(self, answer: dict[str, Any]) -> list[dict[str, Any]]:
+    def translate(self, answer: dict[str, Any]) -> list[ChatChunk]:
         """Returns the chunks of one streamed `GenerateContentResponse`."""
         self._last = answer
         self._usage = answer.get("usageMetadata") or self._usage
@@ -160,21 +169,23 @@ class StreamTranslator:
             index = candidate.get("index", position)
             if index in self._finished:
                 continue
-            delta: dict[str, Any] = {}
+            delta: Delta = {}
             if index not in self._open:
                 self._open.add(index)
                 delta["role"] = "assistant"
             done = self._calls.get(index, 0)
-            text, reasoning, calls = message_parts(candidate, done, done)
+            text, reasoning, calls = message_parts(candidate, done)
             self._calls[index] = done + len(calls)
             if text is not None:
                 delta["content"] = text
             if reasoning is not None:
                 delta["reasoning_content"] = reasoning
             if (signature := signature_of(candidate)) is not None:
-                delta[reasoning_state.SIGNATURE] = signature
+                delta["reasoning_signature"] = signature
             if calls:
-                delta["tool_calls"] = calls
+                delta["tool_calls"] = [
+                    whole_call_delta(call, done + number) for number, call in enumerate(calls)
+                ]
             finish = finish_reason(candidate, self._calls[index] > 0)
             if finish:
                 self._finished.add(index)
@@ -182,13 +193,21 @@ class StreamTranslator:
                 chunks.append(self._chunk([self._choice(index, delta, finish)]))
         return chunks
 
-    def usage_chunk(self) -> dict[str, Any]:
+    def usage_chunk(self) -> ChatChunk:
         """The final chunk with the stream's usage."""
-        return {**self._chunk([]), "usage": usage(self._usage)}
+        last = self._chunk([])
+        last["usage"] = usage(self._usage)
+        return last
 
     @staticmethod
-    def _choice(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    def _choice(index: int, delta: Delta, finish: str | None) -> ChunkChoice:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
-        return {**_envelope(self._last, "chat.completion.chunk", self._created), "choices": choices}
+    def _chunk(self, choices: list[ChunkChoice]) -> ChatChunk:
+        return {
+            "id": _id(self._last),
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": _model(self._last),
+            "choices": choices,
+        }
