@@ -308,3 +308,22 @@ def test_gemini_error_bodies_are_read_by_geminis_rules() -> None:
     )
     # Whatever reads it, a bare number is never relayed as a code: the status's code is.
     assert error_from_upstream(429, payload, None).code == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize("model", ["gemini-echo", "claude-echo"])
+def test_a_custom_tool_call_in_history_is_a_400_naming_it(
+    client: openai.OpenAI, upstream: ScriptedUpstream, model: str
+) -> None:
+    """OpenAI's `custom` tools have no counterpart in Anthropic's or Gemini's API: an earlier
+    call of one is refused, naming it (it was a KeyError, a 500, on the way to Gemini)."""
+    custom_call = {"id": "call_1", "type": "custom", "custom": {"name": "grep", "input": "x"}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=model,
+            messages=[
+                {"role": "user", "content": "find x"},
+                {"role": "assistant", "content": None, "tool_calls": [custom_call]},  # type: ignore[list-item]
+                {"role": "tool", "tool_call_id": "call_1", "content": "found"},
+            ],
+        )
+    assert caught.value.body["param"] == "messages[1].tool_calls[0]"  # type: ignore[index]
