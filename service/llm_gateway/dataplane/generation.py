@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 from llm_gateway.config.settings import Price
 from llm_gateway.dataplane.accounting import CLIENT_CLOSED, Accountant
@@ -31,7 +31,7 @@ from llm_gateway.errors import (
 )
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
 from llm_gateway.limits.budget import Amount, Budget, Budgets
-from llm_gateway.model.canonical import CanonicalChunk, ChatChunk, ChatCompletion
+from llm_gateway.model.canonical import CanonicalChunk, as_chat, as_chat_chunk
 from llm_gateway.model.request import GenerationRequest
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.model.wire import WireAnswer, WireEvent
@@ -87,11 +87,11 @@ class Served:
 
     async def answer(self) -> Answer:
         """The whole answer to a request that does not stream."""
-        return await self._dataplane._answer(self)
+        return await self._dataplane.answer(self)
 
     def stream(self) -> AsyncGenerator[Chunk, None]:
-        """The chunks of a streamed answer (see `DataPlane._stream`)."""
-        return self._dataplane._stream(self)
+        """The chunks of a streamed answer (see `DataPlane.stream`)."""
+        return self._dataplane.stream(self)
 
 
 class DataPlane:
@@ -127,8 +127,8 @@ class DataPlane:
         """A call to serve; nothing happens until its answer or stream is asked for."""
         return Served(self, request, call)
 
-    async def _answer(self, served: Served) -> Answer:
-        """Returns the whole answer to a request that does not stream."""
+    async def answer(self, served: Served) -> Answer:
+        """Returns the whole answer to a request that does not stream (`Served.answer`)."""
         async with self._session(served, stream=False) as session:
             answer = await self._dispatcher.create(session.job, session.watch.attempts)
             session.answered_at = perf_counter()
@@ -137,13 +137,13 @@ class DataPlane:
                 return answer
             session.usage = usage_of(answer)
             if served.request.as_text_completion:  # served as a chat completion
-                return completion_from_chat(cast(ChatCompletion, answer))
+                return completion_from_chat(as_chat(answer))
             return answer
         raise AssertionError("unreachable: the session re-raises every failure")
 
-    async def _stream(self, served: Served) -> AsyncGenerator[Chunk, None]:
-        """Yields the chunks of a streamed answer: relayed events as the upstream sent them,
-        or canonical chunks.
+    async def stream(self, served: Served) -> AsyncGenerator[Chunk, None]:
+        """Yields the chunks of a streamed answer (`Served.stream`): relayed events as the
+        upstream sent them, or canonical chunks.
 
         A refusal before the first chunk raises before anything is yielded; a failure later
         raises after the chunks sent so far. For canonical chunks the caller's
@@ -196,7 +196,7 @@ class DataPlane:
             if dropped is not None and not chunk.get("choices"):
                 return None
         if request.as_text_completion:  # served as a chat completion
-            return completion_chunk_from_chat(cast(ChatChunk, chunk))
+            return completion_chunk_from_chat(as_chat_chunk(chunk))
         return chunk
 
     @asynccontextmanager

@@ -201,6 +201,23 @@ class HttpUpstream:
             raise upstream_errors.too_large(self.max_response_bytes)
         return payload
 
+    async def post_for_count(
+        self,
+        url: str,
+        body: Mapping[str, Any] | bytes,
+        call: UpstreamCall,
+        extra_headers: Iterable[tuple[str, str]],
+        field: str,
+        when_absent: int | None = None,
+    ) -> tuple[int, bytes]:
+        """Sends a token-counting request; returns the answer's integer `field` (or
+        `when_absent`, for an API that leaves out a zero) and the answer as its bytes."""
+        data = await self.post_for_bytes(url, body, call, extra_headers)
+        tokens = json_object(data).get(field, when_absent)
+        if not isinstance(tokens, int) or isinstance(tokens, bool):
+            raise upstream_errors.malformed()
+        return tokens, data
+
     async def post_for_events(
         self,
         url: str,

@@ -139,13 +139,8 @@ class AnthropicProvider(ChatOnlyProvider):
     ) -> tuple[int, bytes]:
         """Sends a `count_tokens` request as the caller sent it; returns `input_tokens`."""
         body = _passed_through(wire, model)
-        data = await self._http.post_for_bytes(
-            f"{self._url}/count_tokens", body, call, wire.headers
-        )
-        tokens = json_object(data).get("input_tokens")
-        if not isinstance(tokens, int):
-            raise upstream_errors.malformed()
-        return tokens, data
+        url = f"{self._url}/count_tokens"
+        return await self._http.post_for_count(url, body, call, wire.headers, "input_tokens")
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

@@ -129,11 +129,10 @@ class GeminiProvider(ChatOnlyProvider):
     ) -> tuple[int, bytes]:
         """Sends a `countTokens` request body as its bytes; returns `totalTokens`."""
         url = self._url(model, "countTokens")
-        data = await self._http.post_for_bytes(url, wire.raw, call, wire.headers)
-        tokens = json_object(data).get("totalTokens", 0)  # absent when there are none
-        if not isinstance(tokens, int):
-            raise upstream_errors.malformed()
-        return tokens, data
+        # Gemini leaves `totalTokens` out when there are none.
+        return await self._http.post_for_count(
+            url, wire.raw, call, wire.headers, "totalTokens", when_absent=0
+        )
 
     async def aclose(self) -> None:
         """Closes the connection pool."""
