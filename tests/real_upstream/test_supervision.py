@@ -40,6 +40,16 @@ def _chat(stack: Stack, **body: object) -> requests.Response:
     )
 
 
+def _log_once_it_says(stack: Stack, words: str, seconds: float = 10.0) -> str:
+    """The gateway's log once it has `words`: a restarted server can answer a request a
+    moment before the supervisor's health poll has seen it and logged it back."""
+    deadline = time.monotonic() + seconds
+    while words not in (log := stack.log_path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert words in log
+    return log
+
+
 def _killed_and_replaced(stack: Stack, server: psutil.Process) -> psutil.Process:
     """Kills the server; returns its replacement once a request is served again."""
     server.send_signal(signal.SIGKILL)
@@ -67,16 +77,16 @@ def test_a_dead_server_is_restarted_and_a_drained_gateway_stops_it_last(tmp_path
     try:
         first = _server_process(stack)
         second = _killed_and_replaced(stack, first)
-        log = stack.log_path.read_text()
-        assert "exited with status -9" in log and "is back (restart 1)" in log
+        log = _log_once_it_says(stack, "is back (restart 1)")
+        assert "exited with status -9" in log
         # Its own lines are kept in its log file, both runs of it; its last ones, tagged, in
         # the gateway's log when it died.
         assert (tmp_path / "llama-server.log").read_text().count("model loaded") == 2
         assert "its last lines:" in log
         # Dying again soon after: the wait before the next restart has doubled.
         second = _killed_and_replaced(stack, second)
-        log = stack.log_path.read_text()
-        assert "in 0.5 s" in log and "in 1.0 s" in log and "is back (restart 2)" in log
+        log = _log_once_it_says(stack, "is back (restart 2)")
+        assert "in 0.5 s" in log and "in 1.0 s" in log
 
         # Drain: a stream running at SIGTERM ends whole; the server stops after it.
         with long_stream(stack, 200) as response:
