@@ -83,8 +83,13 @@ def _wrk(system: Any, proc: Proc, connections: int, duration: float) -> dict[str
     return {"rate": result.rate, "p99": result.p99, "cpu_us": cpu / max(1, result.count) * 1e6}
 
 
+def _held(rest: Any, proc: Proc, args: Any) -> float:
+    proc.wait_quiet()
+    return float(scenarios.held_streams(rest, args.streams, proc)["cpu_us_per_token"])
+
+
 def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> dict[str, float]:
-    """One round of one side: its gateway started afresh, every figure measured, stopped."""
+    """One round of one side: its gateway started afresh, its figures measured, stopped."""
     path, config = gateway_config(upstreams, work)
     proc = start(
         name, [str(bin_dir / "llm-gateway"), "up", "--config", str(path)], SUT_CORE, work / "logs"
@@ -95,6 +100,9 @@ def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) ->
         first_success(typed)
         proc.wait_quiet()
         out["idle_rss_mb"] = proc.rss_bytes() / 2**20
+        if args.streams_only:
+            out["stream_cpu_us"] = _held(rest, proc, args)
+            return out
         out["rest_c1_p50_ms"] = k6(rest.target, vus=1, duration=args.duration).p50
         out["grpc_c1_p50_ms"] = k6(typed.target, vus=1, duration=args.duration).p50
         proc.wait_quiet()
@@ -102,9 +110,7 @@ def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) ->
         out["rest_c10_rate"], out["rest_c10_cpu_us"] = c10["rate"], c10["cpu_us"]
         proc.wait_quiet()
         out["rest_c64_p99_ms"] = _wrk(rest, proc, 64, args.duration)["p99"]
-        proc.wait_quiet()
-        held = scenarios.held_streams(rest, args.streams, proc)
-        out["stream_cpu_us"] = float(held["cpu_us_per_token"])
+        out["stream_cpu_us"] = _held(rest, proc, args)
         return out
     finally:
         proc.stop()
@@ -123,6 +129,8 @@ def _report(ref: str, measured: dict[str, list[dict[str, float]]], args: Any) ->
         "|---|---|---|---|---|",
     ]
     for key, label, unit, more_is_better in FIGURES:
+        if key not in measured[THIS_TREE][0]:
+            continue
         ours = [r[key] for r in measured[THIS_TREE]]
         theirs = [r[key] for r in measured[ref]]
         mine, other = statistics.median(ours), statistics.median(theirs)
@@ -157,6 +165,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load step")
     parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument(
+        "--streams-only",
+        action="store_true",
+        help="only cold start, idle RSS and the streamed tokens (more rounds in less time)",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llm-gateway-ab-") as folder:
