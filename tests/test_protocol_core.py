@@ -363,7 +363,7 @@ def test_geminis_signature_comes_back_through_an_anthropic_callers_turn(
     answer = post_messages(stack, first, "core-signature-1").json()
     thinking, tool_use = answer["content"][0], answer["content"][-1]
     # Gemini's signature, inside one the gateway minted (never an empty one).
-    assert thinking["signature"] == reasoning.minted(scripted_gemini.SIGNATURE)
+    assert thinking["signature"] == reasoning.minted(f"gemini:{scripted_gemini.SIGNATURE}")
     assert tool_use["type"] == "tool_use"
     result = {"type": "tool_result", "tool_use_id": tool_use["id"], "content": "sunny"}
     second = {
@@ -395,7 +395,10 @@ def test_a_streamed_thinking_block_is_signed(stack: Stack) -> None:
         "messages": [{"role": "user", "content": "hello"}],
     }
     raw = b"".join(post_messages(stack, body, "core-signature-sse", True).iter_content(None))
-    delta = {"type": "signature_delta", "signature": reasoning.minted(scripted_gemini.SIGNATURE)}
+    delta = {
+        "type": "signature_delta",
+        "signature": reasoning.minted(f"gemini:{scripted_gemini.SIGNATURE}"),
+    }
     assert orjson.dumps(delta) in raw
     # Reasoning without an upstream signature still ends with one (the gateway's, empty).
     encoder = AnthropicStreamEncoder("m")

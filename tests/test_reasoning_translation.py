@@ -11,8 +11,12 @@ from llm_gateway.api.anthropic.response import message
 from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
 from llm_gateway.api.gemini.response import GeminiStreamEncoder, generate_content_response
 from llm_gateway.errors import GatewayError
+from llm_gateway.model.canonical import ChatRequest
+from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE
+from llm_gateway.providers.anthropic.request import messages_request
 from llm_gateway.providers.anthropic.response import chat_completion as from_anthropic
 from llm_gateway.providers.anthropic.stream import StreamTranslator as AnthropicTranslator
+from llm_gateway.providers.gemini.request import generate_content_request
 from llm_gateway.providers.gemini.response import StreamTranslator as GeminiTranslator
 from llm_gateway.providers.gemini.response import chat_completion as from_gemini
 from llm_gateway.providers.sse import SseDecoder
@@ -105,3 +109,38 @@ def test_anthropic_output_config_fields_without_counterpart_are_refused() -> Non
     with pytest.raises(GatewayError) as caught:
         translation(body)
     assert caught.value.status == 400 and caught.value.param == "output_config.verbosity"
+
+
+def test_a_provider_takes_back_only_its_own_familys_signature() -> None:
+    """No API accepts another's signature: a canonical turn signed by Anthropic reaches
+    Gemini with Gemini's documented stand-in, and one signed by Gemini reaches Anthropic
+    without a rebuilt thinking block."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+    def turn(signature: str) -> ChatRequest:
+        return {
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [call],  # type: ignore[list-item]
+                    "reasoning_content": "thought",
+                    "reasoning_signature": signature,
+                },
+            ],
+        }
+
+    gemini_parts = generate_content_request(turn("anthropic:sig-a"))["contents"][1]["parts"]
+    assert gemini_parts[0]["thoughtSignature"] == GEMINI_FOREIGN_THOUGHT_SIGNATURE
+    assert (
+        generate_content_request(turn("gemini:sig-g"))["contents"][1]["parts"][0][
+            "thoughtSignature"
+        ]
+        == "sig-g"
+    )
+    anthropic_turn = messages_request(turn("gemini:sig-g"), 1024)["messages"][1]["content"]
+    assert [block["type"] for block in anthropic_turn] == ["tool_use"]
+    rebuilt = messages_request(turn("anthropic:sig-a"), 1024)["messages"][1]["content"][0]
+    assert rebuilt == {"type": "thinking", "thinking": "thought", "signature": "sig-a"}

@@ -361,7 +361,7 @@ def test_an_openai_caller_carries_geminis_signature_to_its_next_turn(
             tool_call.function.name,
             tool_call.function.arguments,
         )  # type: ignore[union-attr]
-    assert signature == scripted_gemini.SIGNATURE
+    assert signature == f"gemini:{scripted_gemini.SIGNATURE}"  # tagged with its family
     assert upstream.last().body["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "LOW"}
     turn = {
         "role": "assistant",

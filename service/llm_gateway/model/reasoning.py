@@ -1,11 +1,14 @@
 """Reasoning state that crosses API families.
 
-An upstream may sign its reasoning (Gemini's `thoughtSignature`), and need the signature back
-with the turn it came in. The canonical model carries it in an assistant message's (or a
-stream delta's) `reasoning_signature`. An Anthropic caller is shown it inside the signature
-of a thinking block, which the gateway mints (`minted`) so that the caller's next turn brings
-it back, and the gateway recognises (`carried`) and never sends to Anthropic, which would
-refuse a signature it did not make (`without_minted_thinking`).
+An upstream may sign its reasoning (Gemini's `thoughtSignature`, the signature of Anthropic's
+thinking block), and need the signature back with the turn it came in. The canonical model
+carries it in an assistant message's (or a stream delta's) `reasoning_signature`, tagged with
+the family whose API made it (`signed_by`): a provider takes back only its own family's
+(`signature_for`), as no API accepts another's. An OpenAI caller sees the tagged value and
+sends it back as it got it. An Anthropic caller is shown it inside the signature of a
+thinking block, which the gateway mints (`minted`) so that the caller's next turn brings it
+back, and the gateway recognises (`carried`) and never sends to Anthropic, which would refuse a
+signature it did not make (`without_minted_thinking`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,25 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.model.canonical import ChatMessage
+from llm_gateway.model.wire import ApiFamily
 
 _MINTED = "llm-gateway.v1."
 # How a minted signature shows in a request's bytes (a quick test before any is looked for).
 MINTED_MARK = _MINTED.encode()
+
+
+def signed_by(family: ApiFamily, signature: str) -> str:
+    """The canonical `reasoning_signature` for a signature `family`'s API made."""
+    return f"{family.value}:{signature}"
+
+
+def signature_for(family: ApiFamily, canonical: str | None) -> str | None:
+    """The signature `family`'s API made, from a canonical `reasoning_signature`; None for
+    another family's (or an untagged one, as minted before signatures were tagged)."""
+    prefix = f"{family.value}:"
+    if canonical is None or not canonical.startswith(prefix):
+        return None
+    return canonical[len(prefix) :] or None
 
 
 def minted(signature: str | None) -> str:

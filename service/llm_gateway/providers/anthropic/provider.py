@@ -52,6 +52,8 @@ class AnthropicProvider(ChatOnlyProvider):
     family = ApiFamily.ANTHROPIC
     passthrough = True
     translated = TRANSLATED
+    # Its translation rebuilds the thinking block of a canonical `reasoning_signature` it made.
+    takes_reasoning_signatures = True
 
     def __init__(
         self,

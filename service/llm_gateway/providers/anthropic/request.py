@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from llm_gateway.errors import invalid_request
+from llm_gateway.model import reasoning
 from llm_gateway.model.canonical import ChatMessage, ChatRequest, Content, ContentPart
 from llm_gateway.model.tool_calls import arguments_object
+from llm_gateway.model.wire import ApiFamily
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
     content_text,
@@ -100,6 +102,12 @@ def _user_blocks(content: Content, param: str) -> list[dict[str, Any]]:
 
 def _assistant_blocks(message: ChatMessage, param: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
+    signature = reasoning.signature_for(ApiFamily.ANTHROPIC, message.get("reasoning_signature"))
+    if signature is not None:
+        # The thinking block Anthropic signed, rebuilt first in its turn as Anthropic wants it
+        # back (with thinking on, a tool-use turn without it is refused).
+        thinking = message.get("reasoning_content") or ""
+        blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:
         blocks.append({"type": "text", "text": text})

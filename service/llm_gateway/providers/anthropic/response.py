@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from llm_gateway.model import reasoning as reasoning_state
 from llm_gateway.model.canonical import AnswerMessage, ChatCompletion, CompletionUsage, ToolCall
 from llm_gateway.model.tool_calls import arguments_text, tool_call
+from llm_gateway.model.wire import ApiFamily
 from llm_gateway.providers.anthropic.request import JSON_TOOL
 
 # Anthropic `stop_reason` → OpenAI `finish_reason`.
@@ -49,6 +51,7 @@ def chat_completion(wire: dict[str, Any]) -> ChatCompletion:
     """Returns the `chat.completion` for an Anthropic `message` object."""
     texts: list[str] = []
     reasoning: list[str] = []
+    signatures: list[str] = []
     calls: list[ToolCall] = []
     answered_json = False
     for block in wire.get("content") or ():
@@ -57,6 +60,7 @@ def chat_completion(wire: dict[str, Any]) -> ChatCompletion:
             texts.append(block.get("text") or "")
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
+            signatures.append(str(block.get("signature") or ""))
         elif kind == "tool_use" and block.get("name") == JSON_TOOL:
             answered_json = True
             texts.append(arguments_text(block.get("input")))
@@ -71,6 +75,12 @@ def chat_completion(wire: dict[str, Any]) -> ChatCompletion:
         message["tool_calls"] = calls
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
+    if len(signatures) == 1 and signatures[0]:
+        # One signed block can be rebuilt from the canonical message for the next turn
+        # (several interleaved ones cannot: each signature covers its own block's text).
+        message["reasoning_signature"] = reasoning_state.signed_by(
+            ApiFamily.ANTHROPIC, signatures[0]
+        )
     return {
         "id": str(wire.get("id") or ""),
         "object": "chat.completion",

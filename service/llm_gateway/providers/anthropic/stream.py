@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from llm_gateway.model import reasoning
 from llm_gateway.model.canonical import ChatChunk, Delta, ToolCallDelta
+from llm_gateway.model.wire import ApiFamily
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.anthropic.errors import error_fields
 from llm_gateway.providers.anthropic.request import JSON_TOOL
@@ -31,6 +33,7 @@ class StreamTranslator:
         self._tool_index: dict[int, int] = {}  # content block index → OpenAI tool-call index
         self._json_blocks: set[int] = set()
         self._answered_json = False
+        self._signatures = 0  # signed thinking blocks so far
 
     def _chunk(self, delta: Delta, finish: str | None = None) -> ChatChunk:
         return {
@@ -92,6 +95,14 @@ class StreamTranslator:
             return [self._chunk({"content": delta.get("text", "")})]
         if kind == "thinking_delta":
             return [self._chunk({"reasoning_content": delta.get("thinking", "")})]
+        if kind == "signature_delta" and delta.get("signature"):
+            self._signatures += 1
+            if self._signatures > 1:
+                # Interleaved thinking (a beta an OpenAI caller does not send): each signature
+                # covers its own block, and the first has already gone out.
+                return []
+            signed = reasoning.signed_by(ApiFamily.ANTHROPIC, str(delta["signature"]))
+            return [self._chunk({"reasoning_signature": signed})]
         if kind == "input_json_delta":
             piece = delta.get("partial_json", "")
             if index in self._json_blocks:

@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from llm_gateway.model import reasoning
 from llm_gateway.model.canonical import ChatMessage, ChatRequest, Content, ContentPart
 from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE, arguments_object
 from llm_gateway.model.tool_calls import GEMINI_TEXT_RESULT_KEY as RESULT_KEY
+from llm_gateway.model.wire import ApiFamily
 from llm_gateway.providers.translation import (
     NOT_ON_CHAT_ONLY_PROVIDERS,
     content_text,
@@ -114,7 +116,7 @@ def _user_parts(content: Content, param: str) -> list[dict[str, Any]]:
 def _model_parts(message: ChatMessage, param: str) -> list[dict[str, Any]]:
     """A model turn's parts, with the signature Gemini gave the turn (carried back through
     the canonical model) on its first function call, or its last part."""
-    signature = message.get("reasoning_signature")
+    signature = reasoning.signature_for(ApiFamily.GEMINI, message.get("reasoning_signature"))
     parts: list[dict[str, Any]] = []
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning as reasoning_state
 from llm_gateway.model.canonical import (
     AnswerMessage,
     ChatChunk,
@@ -17,6 +18,7 @@ from llm_gateway.model.canonical import (
     ToolCall,
 )
 from llm_gateway.model.tool_calls import tool_call, whole_call_delta
+from llm_gateway.model.wire import ApiFamily
 
 # Gemini `finishReason` → OpenAI `finish_reason`; a reason not listed is a plain stop.
 FINISH_REASONS = {
@@ -69,6 +71,10 @@ def finish_reason(candidate: dict[str, Any], called_tools: bool) -> str | None:
     return FINISH_REASONS.get(reason, "stop")
 
 
+def _signed(signature: str) -> str:
+    return reasoning_state.signed_by(ApiFamily.GEMINI, signature)
+
+
 def signature_of(candidate: dict[str, Any]) -> str | None:
     """The first `thoughtSignature` of a candidate's parts: what Gemini needs back with the
     turn (on its first function call) to go on with its reasoning."""
@@ -119,7 +125,7 @@ def chat_completion(answer: dict[str, Any]) -> ChatCompletion:
         if reasoning:
             message["reasoning_content"] = reasoning
         if (signature := signature_of(candidate)) is not None:
-            message["reasoning_signature"] = signature
+            message["reasoning_signature"] = _signed(signature)
         choices.append(
             {
                 "index": candidate.get("index", position),
@@ -181,7 +187,9 @@ class StreamTranslator:
             if reasoning is not None:
                 delta["reasoning_content"] = reasoning
             if (signature := signature_of(candidate)) is not None:
-                delta["reasoning_signature"] = signature
+                delta["reasoning_signature"] = reasoning_state.signed_by(
+                    ApiFamily.GEMINI, signature
+                )
             if calls:
                 delta["tool_calls"] = [
                     whole_call_delta(call, done + number) for number, call in enumerate(calls)
