@@ -13,6 +13,7 @@ import pytest
 from llm_gateway.v1 import chat_pb2, common_pb2
 from tests.support import scripted_anthropic
 from tests.support.grpc_client import METADATA, stub
+from tests.support.reasoning_turns import first_tool_turn
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Stack
 from tests.test_cancellation import log_entry
@@ -386,37 +387,13 @@ def test_an_openai_caller_keeps_claudes_signed_thinking_across_a_tool_turn(
         "tools": TOOLS,
         "extra_body": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
     }
-    if stream:
-        deltas = [
-            c.choices[0].delta
-            for c in client.chat.completions.create(**kwargs, stream=True)
-            if c.choices
-        ]
-        extras = [d.model_extra or {} for d in deltas]
-        thinking = "".join(e.get("reasoning_content") or "" for e in extras)
-        signature = next(e["reasoning_signature"] for e in extras if e.get("reasoning_signature"))
-        call = next(t for d in deltas for t in d.tool_calls or ())
-        function = call.function
-        assert function is not None
-        call_id, name, arguments = call.id, function.name, function.arguments
-    else:
-        message = client.chat.completions.create(**kwargs).choices[0].message
-        thinking = (message.model_extra or {})["reasoning_content"]
-        signature = (message.model_extra or {})["reasoning_signature"]
-        tool_call = message.tool_calls[0]  # type: ignore[index]
-        function = tool_call.function  # type: ignore[union-attr]
-        call_id, name, arguments = tool_call.id, function.name, function.arguments
-    assert signature == f"anthropic:{scripted_anthropic.THINKING['signature']}"
-    turn = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-        ],
-        "reasoning_content": thinking,
-        "reasoning_signature": signature,
+    first = first_tool_turn(client, kwargs, stream)
+    expected = f"anthropic:{scripted_anthropic.THINKING['signature']}"
+    assert first.reasoning == {
+        "reasoning_content": scripted_anthropic.THINKING["thinking"],
+        "reasoning_signature": expected,
     }
-    kwargs["messages"] += [turn, {"role": "tool", "tool_call_id": call_id, "content": "sunny"}]
+    kwargs["messages"] += first.sent_back("sunny")
     client.chat.completions.create(**kwargs)  # the double refuses a turn without the block
     sent = upstream.last().body["messages"][1]["content"][0]
     assert sent == scripted_anthropic.THINKING

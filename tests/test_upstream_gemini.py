@@ -13,6 +13,7 @@ from llm_gateway.providers.gemini import errors as gemini_errors
 from llm_gateway.providers.gemini.response import StreamTranslator
 from llm_gateway.providers.upstream_errors import error_from_upstream
 from tests.support import scripted_gemini
+from tests.support.reasoning_turns import first_tool_turn
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.test_upstream_anthropic import TOOLS
 
@@ -343,35 +344,10 @@ def test_an_openai_caller_carries_geminis_signature_to_its_next_turn(
         "tools": TOOLS,
         "reasoning_effort": "low",
     }
-    if stream:
-        chunks = list(client.chat.completions.create(**kwargs, stream=True))
-        deltas = [c.choices[0].delta for c in chunks if c.choices]
-        signatures = [d.model_extra.get("reasoning_signature") for d in deltas if d.model_extra]
-        signature = next(s for s in signatures if s)
-        call = next(t for d in deltas for t in d.tool_calls or ())
-        function = call.function
-        assert function is not None
-        call_id, name, arguments = call.id, function.name, function.arguments
-    else:
-        message = client.chat.completions.create(**kwargs).choices[0].message
-        signature = (message.model_extra or {})["reasoning_signature"]
-        tool_call = message.tool_calls[0]  # type: ignore[index]
-        call_id, name, arguments = (
-            tool_call.id,
-            tool_call.function.name,
-            tool_call.function.arguments,
-        )  # type: ignore[union-attr]
-    assert signature == f"gemini:{scripted_gemini.SIGNATURE}"  # tagged with its family
+    first = first_tool_turn(client, kwargs, stream)
+    assert first.reasoning["reasoning_signature"] == f"gemini:{scripted_gemini.SIGNATURE}"
     assert upstream.last().body["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "LOW"}
-    turn = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-        ],
-        "reasoning_signature": signature,
-    }
-    kwargs["messages"] += [turn, {"role": "tool", "tool_call_id": call_id, "content": "sunny"}]
+    kwargs["messages"] += first.sent_back("sunny")
     client.chat.completions.create(**kwargs)
     sent_call = upstream.last().body["contents"][1]["parts"][0]
     assert sent_call["thoughtSignature"] == scripted_gemini.SIGNATURE  # its own, not a dummy
