@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: toolchain agents fidelity run test bench reliability generate schemas lint typecheck fmt clean
+.PHONY: toolchain agents fidelity run test bench profile reliability generate schemas lint typecheck fmt clean
 AGENTS := tests/agents/node_modules/.installed
 
 $(STAMP): pyproject.toml
@@ -58,6 +58,13 @@ ifdef AGAINST
 else
 	$(BIN)/python -m bench.run
 endif
+
+## Profiles a request and a streamed token by stage (py-spy): writes docs/profile.md and
+## docs/profile-*.svg (about 2 minutes).
+profile: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python -m bench.profile --out docs
 
 ## Runs the reliability suite (about 20 minutes) and writes docs/reliability.md.
 reliability: $(STAMP)
