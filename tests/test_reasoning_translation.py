@@ -11,8 +11,10 @@ from llm_gateway.api.anthropic.response import message
 from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder
 from llm_gateway.api.gemini.response import GeminiStreamEncoder, generate_content_response
 from llm_gateway.errors import GatewayError
+from llm_gateway.model import reasoning
 from llm_gateway.model.canonical import ChatRequest
 from llm_gateway.model.tool_calls import GEMINI_FOREIGN_THOUGHT_SIGNATURE
+from llm_gateway.model.wire import ApiFamily
 from llm_gateway.providers.anthropic.request import messages_request
 from llm_gateway.providers.anthropic.response import chat_completion as from_anthropic
 from llm_gateway.providers.anthropic.stream import StreamTranslator as AnthropicTranslator
@@ -144,3 +146,11 @@ def test_a_provider_takes_back_only_its_own_familys_signature() -> None:
     assert [block["type"] for block in anthropic_turn] == ["tool_use"]
     rebuilt = messages_request(turn("anthropic:sig-a"), 1024)["messages"][1]["content"][0]
     assert rebuilt == {"type": "thinking", "thinking": "thought", "signature": "sig-a"}
+
+
+def test_a_callers_malformed_signature_is_no_signature() -> None:
+    """A caller's `reasoning_signature` of another type is not one (never a 500)."""
+    assert reasoning.signature_for(ApiFamily.ANTHROPIC, 7) is None
+    assert reasoning.signature_for(ApiFamily.GEMINI, None) is None
+    assert reasoning.signature_for(ApiFamily.GEMINI, "gemini:") is None
+    assert reasoning.signature_for(ApiFamily.GEMINI, "gemini:s") == "s"

@@ -28,11 +28,12 @@ def signed_by(family: ApiFamily, signature: str) -> str:
     return f"{family.value}:{signature}"
 
 
-def signature_for(family: ApiFamily, canonical: str | None) -> str | None:
-    """The signature `family`'s API made, from a canonical `reasoning_signature`; None for
-    another family's (or an untagged one, as minted before signatures were tagged)."""
+def signature_for(family: ApiFamily, canonical: object) -> str | None:
+    """The signature `family`'s API made, from a canonical `reasoning_signature` (a caller's
+    value, so of any type); None for another family's, or an untagged one (as minted before
+    signatures were tagged)."""
     prefix = f"{family.value}:"
-    if canonical is None or not canonical.startswith(prefix):
+    if not isinstance(canonical, str) or not canonical.startswith(prefix):
         return None
     return canonical[len(prefix) :] or None
 

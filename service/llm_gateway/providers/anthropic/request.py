@@ -106,7 +106,9 @@ def _assistant_blocks(message: ChatMessage, param: str) -> list[dict[str, Any]]:
     if signature is not None:
         # The thinking block Anthropic signed, rebuilt first in its turn as Anthropic wants it
         # back (with thinking on, a tool-use turn without it is refused).
-        thinking = message.get("reasoning_content") or ""
+        thinking = message.get("reasoning_content")
+        if not isinstance(thinking, str):  # a caller's value: the signature covers text only
+            thinking = ""
         blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
     text = content_text(message.get("content"), f"{param}.content", PROVIDER)
     if text:
