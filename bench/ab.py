@@ -13,7 +13,10 @@ the side's gateway afresh and measures:
 - idle RSS of Envoy + gateway, once quiet;
 - c=1 latency over REST and over the typed gRPC API (k6, p50);
 - c=10 and c=64 over REST (wrk): requests/s, p99, and CPU per request of Envoy + gateway;
-- held streams (1,000 at 5 tokens/s): CPU per streamed token of Envoy + gateway.
+- held streams (1,000 at 5 tokens/s): CPU per streamed token of Envoy + gateway;
+- c=10 over REST again with the configuration a real deployment runs (metrics, usage on
+  SQLite, prices, a virtual key with rpm/tpm limits and a budget), and its share of the bare
+  configuration's rate.
 
 The report gives each figure's median over the rounds, its spread (min-max) and the ratio of
 this tree to the ref; `--out` also writes it as Markdown.
@@ -22,6 +25,7 @@ this tree to the ref; `--out` also writes it as Markdown.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import subprocess
 import sys
@@ -40,6 +44,7 @@ from bench.systems import (
     first_success,
     gateway_config,
     gateway_systems,
+    realistic_key,
     start_upstreams,
 )
 
@@ -53,8 +58,10 @@ FIGURES = (
     ("grpc_c1_p50_ms", "gRPC c=1 p50", "ms", False),
     ("rest_c10_rate", "REST c=10 requests/s (wrk)", "req/s", True),
     ("rest_c10_cpu_us", "CPU per request at c=10, Envoy + gateway", "us", False),
+    ("realistic_c10_rate", "REST c=10 requests/s, realistic configuration", "req/s", True),
+    ("realistic_share", "realistic c=10 rate / bare c=10 rate", "x", True),
     ("rest_c64_p99_ms", "REST c=64 p99 (wrk)", "ms", False),
-    ("stream_cpu_us", "CPU per streamed token, 1,000 held streams", "us", False),
+    ("stream_cpu_us", "CPU per streamed token, held streams", "us", False),
 )
 
 
@@ -78,7 +85,13 @@ def _install_ref(ref: str, work: Path) -> Path:
 
 def _wrk(system: Any, proc: Proc, connections: int, duration: float) -> dict[str, float]:
     before = proc.cpu_seconds()
-    result = wrk(system.target.address, connections=connections, duration=duration, body=CHAT_BODY)
+    result = wrk(
+        system.target.address,
+        connections=connections,
+        duration=duration,
+        body=CHAT_BODY,
+        key=system.target.key,
+    )
     cpu = proc.cpu_seconds() - before
     return {"rate": result.rate, "p99": result.p99, "cpu_us": cpu / max(1, result.count) * 1e6}
 
@@ -111,7 +124,32 @@ def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) ->
         proc.wait_quiet()
         out["rest_c64_p99_ms"] = _wrk(rest, proc, 64, args.duration)["p99"]
         out["stream_cpu_us"] = _held(rest, proc, args)
-        return out
+    finally:
+        proc.stop()
+    out["realistic_c10_rate"] = _realistic_rate(bin_dir, upstreams, work, name, args)
+    out["realistic_share"] = out["realistic_c10_rate"] / out["rest_c10_rate"]
+    return out
+
+
+def _realistic_rate(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> float:
+    """c=10 requests/s with metrics on, usage recorded to SQLite, prices, and a virtual key
+    with rpm/tpm limits and a budget (the configuration a real deployment runs)."""
+    folder = work / f"{name}-realistic"
+    folder.mkdir()
+    path, config = gateway_config(upstreams, folder, realistic=True)
+    key = realistic_key(path, bin_dir)
+    proc = start(
+        f"{name}-realistic",
+        [str(bin_dir / "llm-gateway"), "up", "--config", str(path)],
+        SUT_CORE,
+        work / "logs",
+    )
+    try:
+        rest, _ = gateway_systems(proc, config)
+        rest.target = dataclasses.replace(rest.target, key=key)
+        first_success(rest)
+        proc.wait_quiet()
+        return _wrk(rest, proc, 10, args.duration)["rate"]
     finally:
         proc.stop()
 

@@ -3,6 +3,7 @@ Envoy, (c) this gateway over gRPC, (d) LiteLLM's proxy."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -107,7 +108,13 @@ def direct(upstreams: Upstreams) -> System:
     )
 
 
-def gateway_config(upstreams: Upstreams, work: Path) -> tuple[Path, dict[str, object]]:
+def gateway_config(
+    upstreams: Upstreams, work: Path, realistic: bool = False
+) -> tuple[Path, dict[str, object]]:
+    """The gateway's config for the bench: bare (the upstreams, one key from the file), or the
+    configuration a real deployment runs (`realistic`: metrics on, usage recorded to SQLite,
+    prices, and callers with a virtual key that has rpm/tpm limits and a budget, see
+    `realistic_key`)."""
     config: dict[str, object] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
@@ -133,9 +140,46 @@ def gateway_config(upstreams: Upstreams, work: Path) -> tuple[Path, dict[str, ob
         "keys": [{"name": "bench", "key": KEY}],
         "shutdown_grace_seconds": 2,
     }
-    path = work / "gateway.yaml"
+    if realistic:
+        listen = config["listen"]
+        assert isinstance(listen, dict)
+        listen["metrics"] = f"127.0.0.1:{free_port()}"
+        config["storage"] = {
+            "database": f"sqlite:///{work / 'usage.db'}",
+            "key_secret": "bench-key-secret-0123456789",
+        }
+        config["prices"] = {"bench": {"input_per_million": 0.15, "output_per_million": 0.6}}
+    path = work / ("gateway-realistic.yaml" if realistic else "gateway.yaml")
     path.write_text(yaml.safe_dump(config))
     return path, config
+
+
+def realistic_key(path: Path, bin_dir: Path = BIN) -> str:
+    """Issues the realistic configuration's virtual key (limits and a budget far above what
+    the load reaches, so that they are checked on every request and never refuse one)."""
+    created = subprocess.run(
+        [
+            str(bin_dir / "llm-gateway"),
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--rpm",
+            "100000000",
+            "--tpm",
+            "100000000000",
+            "--budget-cost",
+            "1000000000",
+            "--config",
+            str(path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return str(json.loads(created.stdout)["key"])
 
 
 def start_gateway(
@@ -256,7 +300,10 @@ def _succeeds(system: System) -> bool:
                 system.target.address,
                 data=CHAT_BODY,
                 timeout=2,
-                headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+                headers={
+                    "authorization": f"Bearer {system.target.key}",
+                    "content-type": "application/json",
+                },
             )
         except requests.RequestException:
             return False
@@ -268,7 +315,7 @@ def _succeeds(system: System) -> bool:
         stub = llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
         try:
             stub.CreateChatCompletion(
-                request, metadata=(("authorization", f"Bearer {KEY}"),), timeout=2
+                request, metadata=(("authorization", f"Bearer {system.target.key}"),), timeout=2
             )
         except grpc.RpcError:
             return False
