@@ -8,7 +8,9 @@ py-spy (a sampling profiler; `--native` so that time in grpc's and uvloop's C co
 while the load runs, and reads the CPU time of Envoy and of the gateway over the same window:
 
 - `unary`: wrk, 10 connections, non-streamed chat completions;
-- `stream`: 1,000 held streams at 5 tokens/s (the window where all are open).
+- `stream`: 1,000 held streams at 5 tokens/s (the window where all are open);
+- `realistic`: the unary load on the configuration a real deployment runs (metrics, usage on
+  SQLite, prices, a virtual key with rpm/tpm limits and a budget).
 
 The CPU per unit is measured first without the profiler (which slows the process), then the
 load is run again under it. Each sample is given to the stage its innermost recognised frame
@@ -20,6 +22,7 @@ flame graph per scenario (`profile-<scenario>.svg`) and the table (`profile.md`)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import tempfile
 import threading
@@ -31,12 +34,14 @@ from typing import Any
 from bench import scenarios
 from bench.load import wrk
 from bench.machine import describe_machine
-from bench.procs import Proc
+from bench.procs import SUT_CORE, Proc, start
 from bench.systems import (
     BIN,
     CHAT_BODY,
     first_success,
+    gateway_config,
     gateway_systems,
+    realistic_key,
     start_gateway,
     start_upstreams,
 )
@@ -72,7 +77,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "event loop (uvloop)",
         ("uvloop", "loop.c", "core.c", "asyncio/", "Runner.run"),
     ),
-    ("grpc poller thread", ("threading.py",)),
+    ("threads (grpc's poller, the store's)", ("threading.py",)),
 )
 OTHER = "other"
 
@@ -128,13 +133,16 @@ def _python_pid(proc: Proc) -> int:
     return next(p.pid for p in proc.tree() if p.name() != "envoy")
 
 
-def _unary(rest: Any, proc: Proc, out: Path, seconds: float) -> dict[str, Any]:
+def _unary(rest: Any, proc: Proc, out: Path, seconds: float, name: str) -> dict[str, Any]:
     """CPU per request measured alone, then the same load again under the profiler (which
     slows the process: its samples give the shares, not the time)."""
-    raw, svg = out / "profile-unary.txt", out / "profile-unary.svg"
+    raw, svg = out / f"profile-{name}.txt", out / f"profile-{name}.svg"
 
     def load() -> int:
-        return wrk(rest.target.address, connections=10, duration=seconds, body=CHAT_BODY).count
+        target = rest.target
+        return wrk(
+            target.address, connections=10, duration=seconds, body=CHAT_BODY, key=target.key
+        ).count
 
     cpu = _cpu_per_unit(proc, load)
     proc.wait_quiet()
@@ -186,7 +194,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         "Written by `make profile` (`bench/profile.py`): py-spy `--native` on the gateway's "
         "Python process while the load runs, its samples split by stage (innermost recognised "
         "frame), the process's CPU per unit split in those proportions; Envoy's CPU is its own "
-        "row. Flame graphs: `profile-unary.svg`, `profile-stream.svg`. The CPU per unit is "
+        "row. Flame graphs: `profile-unary.svg`, `profile-stream.svg`, `profile-realistic.svg`. "
+        "The CPU per unit is "
         "measured without the profiler attached (it slows the process).",
         "",
         f"Machine: {machine}.",
@@ -212,6 +221,27 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _realistic(upstreams: Any, work: Path, args: Any) -> dict[str, Any]:
+    """The unary scenario on the configuration a real deployment runs (bench.systems)."""
+    folder = work / "realistic"
+    folder.mkdir()
+    path, config = gateway_config(upstreams, folder, realistic=True)
+    key = realistic_key(path)
+    proc = start(
+        "gateway-realistic",
+        [str(BIN / "llm-gateway"), "up", "--config", str(path)],
+        SUT_CORE,
+        work / "logs",
+    )
+    try:
+        rest, _ = gateway_systems(proc, config)
+        rest.target = dataclasses.replace(rest.target, key=key)
+        first_success(rest)
+        return _unary(rest, proc, args.out, args.seconds, "realistic")
+    finally:
+        proc.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs"))
@@ -228,13 +258,16 @@ def main() -> None:
                 rest, _ = gateway_systems(proc, config)
                 first_success(rest)
                 results = {
-                    "unary (wrk, c=10)": _unary(rest, proc, args.out, args.seconds),
+                    "unary (wrk, c=10)": _unary(rest, proc, args.out, args.seconds, "unary"),
                     f"stream ({args.streams} held streams)": _stream(
                         rest, proc, args.out, args.streams
                     ),
                 }
             finally:
                 proc.stop()
+            results["unary, realistic configuration (wrk, c=10)"] = _realistic(
+                upstreams, work, args
+            )
         finally:
             upstreams.stop()
     time.sleep(0.1)
