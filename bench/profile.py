@@ -80,6 +80,21 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("threads (grpc's poller, the store's)", ("threading.py",)),
 )
 OTHER = "other"
+# Innermost frames of a thread that waits (py-spy's --native mode samples waiting threads too:
+# grpc's poller in epoll_wait, executor workers on their queue, the metrics server in select):
+# such samples are not CPU and are left out of the split.
+WAITING = (
+    "epoll_wait",
+    "epoll_pwait",
+    "select (",
+    "poll (",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "PyThread_acquire_lock_timed",
+    "sem_wait",
+    "sem_timedwait",
+    "nanosleep",
+)
 
 
 def stage_of(frames: list[str]) -> str:
@@ -92,12 +107,14 @@ def stage_of(frames: list[str]) -> str:
 
 
 def split(raw: Path) -> Counter[str]:
-    """Samples per stage of py-spy's raw output (`stack count` lines)."""
+    """Samples per stage of py-spy's raw output (`stack count` lines), waiting ones left out."""
     counts: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack:
-            counts[stage_of(stack.split(";"))] += int(count)
+        frames = stack.split(";")
+        # The waiting call is the innermost named frame, under at most two of libc's.
+        if stack and not any(mark in frame for frame in frames[-3:] for mark in WAITING):
+            counts[stage_of(frames)] += int(count)
     return counts
 
 
@@ -192,9 +209,10 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         "# Where the CPU goes",
         "",
         "Written by `make profile` (`bench/profile.py`): py-spy `--native` on the gateway's "
-        "Python process while the load runs, its samples split by stage (innermost recognised "
-        "frame), the process's CPU per unit split in those proportions; Envoy's CPU is its own "
-        "row. Flame graphs: `profile-unary.svg`, `profile-stream.svg`, `profile-realistic.svg`. "
+        "Python process while the load runs, its samples (those of threads waiting left out) "
+        "split by stage (innermost recognised frame), the process's CPU per unit split in "
+        "those proportions; Envoy's CPU is its own row. Flame graphs: `profile-unary.svg`, "
+        "`profile-stream.svg`, `profile-realistic.svg`. "
         "The CPU per unit is "
         "measured without the profiler attached (it slows the process).",
         "",
