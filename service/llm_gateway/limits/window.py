@@ -56,6 +56,16 @@ class SlidingWindow:
             self._used += amount - reservation.amount
         reservation.amount = amount
 
+    def seconds_until_empty(self, now: float) -> float:
+        """How long until nothing is reserved (OpenAI's `x-ratelimit-reset-*`): until the
+        newest reservation of a positive amount leaves the window. Read from the newest end,
+        so it costs one step however many reservations the window holds."""
+        self._expire(now)
+        for entry in reversed(self._entries):
+            if entry.amount > 0:
+                return max(0.0, entry.at + self._span - now)
+        return 0.0
+
     def seconds_until_fits(self, amount: int, now: float) -> float:
         """How long until `amount` fits, as reservations leave the window."""
         self._expire(now)
