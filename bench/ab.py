@@ -25,7 +25,6 @@ this tree to the ref; `--out` also writes it as Markdown.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import subprocess
 import sys
@@ -37,14 +36,14 @@ from typing import Any
 
 from bench import scenarios
 from bench.load import k6, wrk
-from bench.procs import SUT_CORE, Proc, start
+from bench.procs import Proc
 from bench.systems import (
     BIN,
     CHAT_BODY,
     first_success,
-    gateway_config,
     gateway_systems,
-    realistic_key,
+    start_gateway,
+    start_realistic_gateway,
     start_upstreams,
 )
 
@@ -103,10 +102,7 @@ def _held(rest: Any, proc: Proc, args: Any) -> float:
 
 def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> dict[str, float]:
     """One round of one side: its gateway started afresh, its figures measured, stopped."""
-    path, config = gateway_config(upstreams, work)
-    proc = start(
-        name, [str(bin_dir / "llm-gateway"), "up", "--config", str(path)], SUT_CORE, work / "logs"
-    )
+    proc, config = start_gateway(upstreams, work, bin_dir=bin_dir, name=name)
     try:
         rest, typed = gateway_systems(proc, config)
         out = {"cold_start_s": first_success(rest)}
@@ -134,20 +130,8 @@ def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) ->
 def _realistic_rate(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> float:
     """c=10 requests/s with metrics on, usage recorded to SQLite, prices, and a virtual key
     with rpm/tpm limits and a budget (the configuration a real deployment runs)."""
-    folder = work / f"{name}-realistic"
-    folder.mkdir()
-    path, config = gateway_config(upstreams, folder, realistic=True)
-    key = realistic_key(path, bin_dir)
-    proc = start(
-        f"{name}-realistic",
-        [str(bin_dir / "llm-gateway"), "up", "--config", str(path)],
-        SUT_CORE,
-        work / "logs",
-    )
+    proc, rest = start_realistic_gateway(upstreams, work, bin_dir=bin_dir, name=f"{name}-realistic")
     try:
-        rest, _ = gateway_systems(proc, config)
-        rest.target = dataclasses.replace(rest.target, key=key)
-        first_success(rest)
         proc.wait_quiet()
         return _wrk(rest, proc, 10, args.duration)["rate"]
     finally:

@@ -22,7 +22,6 @@ flame graph per scenario (`profile-<scenario>.svg`) and the table (`profile.md`)
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import subprocess
 import tempfile
 import threading
@@ -34,15 +33,14 @@ from typing import Any
 from bench import scenarios
 from bench.load import wrk
 from bench.machine import describe_machine
-from bench.procs import SUT_CORE, Proc, start
+from bench.procs import Proc
 from bench.systems import (
     BIN,
     CHAT_BODY,
     first_success,
-    gateway_config,
     gateway_systems,
-    realistic_key,
     start_gateway,
+    start_realistic_gateway,
     start_upstreams,
 )
 
@@ -241,20 +239,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def _realistic(upstreams: Any, work: Path, args: Any) -> dict[str, Any]:
     """The unary scenario on the configuration a real deployment runs (bench.systems)."""
-    folder = work / "realistic"
-    folder.mkdir()
-    path, config = gateway_config(upstreams, folder, realistic=True)
-    key = realistic_key(path)
-    proc = start(
-        "gateway-realistic",
-        [str(BIN / "llm-gateway"), "up", "--config", str(path)],
-        SUT_CORE,
-        work / "logs",
-    )
+    proc, rest = start_realistic_gateway(upstreams, work)
     try:
-        rest, _ = gateway_systems(proc, config)
-        rest.target = dataclasses.replace(rest.target, key=key)
-        first_success(rest)
         return _unary(rest, proc, args.out, args.seconds, "realistic")
     finally:
         proc.stop()

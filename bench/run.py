@@ -7,7 +7,6 @@ is stopped by pid (its process group) at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import tempfile
@@ -18,7 +17,7 @@ from typing import Any
 from bench import local_model, report, scenarios
 from bench.load import Target, k6, wrk
 from bench.machine import describe_machine, version
-from bench.procs import LOAD_CORE, SUT_CORE, Proc, focus, start
+from bench.procs import LOAD_CORE, SUT_CORE, Proc, focus
 from bench.systems import (
     BIN,
     CHAT_BODY,
@@ -26,12 +25,11 @@ from bench.systems import (
     direct,
     ensure_litellm,
     first_success,
-    gateway_config,
     gateway_systems,
-    realistic_key,
     start_envoy_upstream,
     start_gateway,
     start_litellm,
+    start_realistic_gateway,
     start_upstreams,
 )
 
@@ -168,20 +166,8 @@ def realistic(
     """c=10 requests/s of the bare gateway and of one with the configuration a real deployment
     runs (metrics on, usage recorded to SQLite, prices, a virtual key with rpm/tpm limits and
     a budget), alternating in each round; medians."""
-    folder = work / "realistic"
-    folder.mkdir()
-    path, config = gateway_config(upstreams, folder, realistic=True)
-    key = realistic_key(path)
-    proc = start(
-        "gateway-realistic",
-        [str(BIN / "llm-gateway"), "up", "--config", str(path)],
-        SUT_CORE,
-        work / "logs",
-    )
+    proc, system = start_realistic_gateway(upstreams, work)
     try:
-        system, _ = gateway_systems(proc, config)
-        system.target = dataclasses.replace(system.target, key=key)
-        first_success(system)
         rates: dict[str, list[float]] = {"bare": [], "realistic": []}
         for _ in range(rounds):
             for name, each in (("bare", bare), ("realistic", system)):

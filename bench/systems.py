@@ -3,6 +3,7 @@ Envoy, (c) this gateway over gRPC, (d) LiteLLM's proxy."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -183,16 +184,46 @@ def realistic_key(path: Path, bin_dir: Path = BIN) -> str:
 
 
 def start_gateway(
-    upstreams: Upstreams, work: Path, command: str = "up"
+    upstreams: Upstreams,
+    work: Path,
+    command: str = "up",
+    *,
+    bin_dir: Path = BIN,
+    name: str | None = None,
 ) -> tuple[Proc, dict[str, object]]:
+    """Starts a gateway (`bin_dir`: whose installation, this tree's by default) on the
+    system-under-test core with the bare bench config."""
     path, config = gateway_config(upstreams, work)
     proc = start(
-        f"gateway-{command}",
-        [str(BIN / "llm-gateway"), command, "--config", str(path)],
+        name or f"gateway-{command}",
+        [str(bin_dir / "llm-gateway"), command, "--config", str(path)],
         SUT_CORE,
         work / "logs",
     )
     return proc, config
+
+
+def start_realistic_gateway(
+    upstreams: Upstreams, work: Path, *, bin_dir: Path = BIN, name: str = "gateway-realistic"
+) -> tuple[Proc, System]:
+    """Starts a gateway with the configuration a real deployment runs (`gateway_config`'s
+    `realistic`) in a folder of its own; returns it and its REST system, whose requests carry
+    the virtual key, once it has answered one."""
+    folder = work / name
+    folder.mkdir()
+    path, config = gateway_config(upstreams, folder, realistic=True)
+    key = realistic_key(path, bin_dir)
+    proc = start(
+        name, [str(bin_dir / "llm-gateway"), "up", "--config", str(path)], SUT_CORE, work / "logs"
+    )
+    try:
+        rest, _ = gateway_systems(proc, config)
+        rest.target = dataclasses.replace(rest.target, key=key)
+        first_success(rest)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, rest
 
 
 def gateway_systems(proc: Proc, config: dict[str, object]) -> tuple[System, System]:
