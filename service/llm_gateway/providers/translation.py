@@ -76,8 +76,9 @@ def refuse_unhonourable(
             raise unsupported(field, provider)
 
 
-# The canonical request's fields: OpenAI's, and the gateway's own (`model.canonical`).
-CANONICAL_FIELDS = CHAT_FIELDS | {"top_k"}
+# The canonical request's fields: OpenAI's, and those the canonical type names besides
+# (the gateway's own, such as `top_k`).
+CANONICAL_FIELDS = CHAT_FIELDS | ChatRequest.__required_keys__ | ChatRequest.__optional_keys__
 
 
 def extensions(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,7 +131,7 @@ def json_schema_of(response_format: ResponseFormat | None) -> tuple[str, dict[st
         spec = response_format.get("json_schema")
         if spec is None:
             return "json_output", {"type": "object"}
-        return spec["name"] or "json_output", spec.get("schema") or {"type": "object"}
+        return spec.get("name") or "json_output", spec.get("schema") or {"type": "object"}
     if kind == "json_object":
         return "json_output", {"type": "object"}
     return None
