@@ -154,3 +154,26 @@ def test_a_callers_malformed_signature_is_no_signature() -> None:
     assert reasoning.signature_for(ApiFamily.GEMINI, None) is None
     assert reasoning.signature_for(ApiFamily.GEMINI, "gemini:") is None
     assert reasoning.signature_for(ApiFamily.GEMINI, "gemini:s") == "s"
+
+
+def test_one_signed_thinking_block_is_carried_and_interleaved_ones_are_not() -> None:
+    """One signature covers one block's text: the canonical message carries it only when the
+    answer has one signed block (several, as interleaved thinking gives, cannot be rebuilt
+    from one joined text)."""
+
+    def answer(blocks: int) -> dict[str, object]:
+        thinking = [
+            {"type": "thinking", "thinking": f"t{i}", "signature": f"s{i}"} for i in range(blocks)
+        ]
+        return {
+            "id": "msg_1",
+            "model": "claude",
+            "content": [*thinking, {"type": "text", "text": "ok"}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
+
+    one = from_anthropic(answer(1))["choices"][0]["message"]
+    assert one.get("reasoning_signature") == "anthropic:s0"
+    two = from_anthropic(answer(2))["choices"][0]["message"]
+    assert two["reasoning_content"] == "t0t1" and "reasoning_signature" not in two

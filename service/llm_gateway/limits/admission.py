@@ -152,6 +152,5 @@ class Limiter:
     @staticmethod
     def _headers(checks: list[tuple[str, SlidingWindow, int]], now: float) -> Headers:
         return rate_headers(
-            (kind, w.limit, w.used(now), w.seconds_until_empty(now))
-            for kind, w, _ in checks
+            (kind, w.limit, w.used(now), w.seconds_until_empty(now)) for kind, w, _ in checks
         )
