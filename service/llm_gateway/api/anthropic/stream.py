@@ -23,6 +23,9 @@ from llm_gateway.model.canonical import (
     as_chat_chunk,
 )
 
+# How a thinking block opens: its text and signature come in deltas.
+_THINKING_START = {"type": "thinking", "thinking": "", "signature": ""}
+
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
     """One named SSE event, as Anthropic writes them."""
@@ -134,8 +137,7 @@ class AnthropicStreamEncoder:
         return out
 
     def _thinking(self, text: str) -> list[bytes]:
-        start = {"type": "thinking", "thinking": "", "signature": ""}
-        out = self._switch(("thinking", 0), start)
+        out = self._switch(("thinking", 0), _THINKING_START)
         out.append(self._delta({"type": "thinking_delta", "thinking": text}))
         self._unsigned = True
         return out
@@ -143,8 +145,7 @@ class AnthropicStreamEncoder:
     def _signature(self, signature: str | None) -> list[bytes]:
         """Ends the thinking block (opening one if none is) with the gateway's signature,
         which carries the upstream's back with the caller's next turn."""
-        start = {"type": "thinking", "thinking": "", "signature": ""}
-        out = self._switch(("thinking", 0), start)
+        out = self._switch(("thinking", 0), _THINKING_START)
         out.append(
             self._delta({"type": "signature_delta", "signature": reasoning.minted(signature)})
         )
