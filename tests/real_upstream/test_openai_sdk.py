@@ -284,7 +284,11 @@ def test_echo_is_refused_not_ignored(client: openai.OpenAI) -> None:
 def test_json_schema_is_enforced_by_the_servers_grammar(client: openai.OpenAI) -> None:
     schema = {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        # Bounded, so that a small model's ramble cannot run past max_tokens mid-string.
+        "properties": {
+            "name": {"type": "string", "maxLength": 20},
+            "age": {"type": "integer", "minimum": 0, "maximum": 150},
+        },
         "required": ["name", "age"],
         "additionalProperties": False,
     }
@@ -292,6 +296,8 @@ def test_json_schema_is_enforced_by_the_servers_grammar(client: openai.OpenAI) -
         model=MODEL,
         messages=[{"role": "user", "content": "Describe a person as JSON."}],
         max_tokens=60,
+        temperature=0.0,
+        seed=3,
         response_format={
             "type": "json_schema",
             "json_schema": {"name": "person", "schema": schema, "strict": True},

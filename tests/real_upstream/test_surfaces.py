@@ -125,7 +125,11 @@ def test_grpc_json_schema_and_streamed_tool_calls(gateway: Stub) -> None:
     schema.update(
         {
             "type": "object",
-            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            # Bounded, so that a small model's ramble cannot run past max_tokens mid-string.
+            "properties": {
+                "name": {"type": "string", "maxLength": 20},
+                "age": {"type": "integer", "minimum": 0, "maximum": 150},
+            },
             "required": ["name", "age"],
         }
     )
@@ -133,6 +137,8 @@ def test_grpc_json_schema_and_streamed_tool_calls(gateway: Stub) -> None:
         _chat(
             "Describe a person as JSON.",
             max_tokens=60,
+            temperature=0.0,
+            seed=3,
             response_format=chat_pb2.ResponseFormat(
                 type="json_schema",
                 json_schema=chat_pb2.JsonSchemaFormat(name="person", schema=schema),
@@ -242,6 +248,8 @@ def test_gemini_generate_content_through_translation(local: LocalStack) -> None:
         contents="Describe a city as JSON.",
         config=types.GenerateContentConfig(
             max_output_tokens=60,
+            temperature=0,
+            seed=3,
             response_mime_type="application/json",
             response_schema={
                 "type": "OBJECT",
