@@ -282,6 +282,23 @@ def test_key_query_parameter_and_json_array_stream(stack: Stack) -> None:
     assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
+def test_json_array_stream_arrives_as_it_is_generated(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    # gpt-slow streams for 10 s: the array's first answer must come long before its end (a
+    # proxy that holds whole JSON answers to set their headers must not hold this one).
+    url = f"{stack.rest_url}/v1beta/models/gpt-slow:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "go"}]}]}
+    headers = {"x-goog-api-key": KEY, "x-request-id": "gemini-array-early"}
+    with requests.post(url, json=body, headers=headers, stream=True, timeout=4) as response:
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.headers["x-llm-gateway-deployment"] == "scripted/slow"
+        assert "x-llm-gateway-stream" not in response.headers  # the proxy's own marker
+        first = next(response.iter_content(chunk_size=None))
+        assert first.startswith(b"[")
+    assert not upstream.wait_closed("gemini-array-early").completed
+
+
 def test_cancelled_stream_closes_the_upstream(stack: Stack, upstream: ScriptedUpstream) -> None:
     options = types.HttpOptions(
         base_url=stack.rest_url, api_version="v1beta", headers={"x-request-id": "gemini-cancel-1"}

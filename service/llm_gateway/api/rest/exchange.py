@@ -185,7 +185,7 @@ async def respond(
     finally:
         inbound.finish()
     if headers:
-        await context.send_initial_metadata(headers)
+        context.set_trailing_metadata(headers)  # as a generated answer's (see `generate`)
     return HttpBody(content_type=framing.JSON, data=data)
 
 
@@ -214,7 +214,9 @@ async def generate(
                 yield frame
             return
         answer = await served.answer()
-        await context.send_initial_metadata(framing.success_headers(decisions))
+        # With the status, not ahead of the answer: one gRPC send fewer (the proxy makes
+        # the trailing metadata of a whole answer its headers).
+        context.set_trailing_metadata(framing.success_headers(decisions))
         data = answer.data if isinstance(answer, WireAnswer) else dialect.answer(answer)
         yield HttpBody(content_type=framing.JSON, data=data)
     except GatewayError as error:
@@ -240,7 +242,7 @@ async def _stream(
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
-        await context.send_initial_metadata(framing.success_headers(decisions))
+        await context.send_initial_metadata(framing.stream_headers(decisions))
         # A stream is relayed or canonical throughout: its first chunk tells which.
         writer: StreamFramer | StreamEncoder
         if isinstance(first, WireEvent):

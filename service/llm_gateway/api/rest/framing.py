@@ -16,6 +16,10 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 # The proxy moves this response header to `:status` (see envoy/envoy.yaml).
 STATUS_HEADER = "x-http-status"
+# Marks the headers of a stream, which go ahead of its first event. The proxy removes it, and
+# holds any other JSON answer whole until its trailing metadata, its headers, arrive: a
+# stream of Gemini's JSON array is `application/json` too, and must not be held.
+STREAM_HEADER = "x-llm-gateway-stream"
 # How a token count was made: `upstream` (by the provider's own counting endpoint) or
 # `estimated` (from the request's size, where no provider of the caller's API serves it).
 TOKEN_COUNT_HEADER = "x-llm-gateway-token-count"
@@ -33,6 +37,11 @@ def success_headers(decisions: Decisions) -> tuple[tuple[str, str], ...]:
     if decisions.dropped:
         headers += ((DROPPED_HEADER, ", ".join(decisions.dropped)),)
     return headers
+
+
+def stream_headers(decisions: Decisions) -> tuple[tuple[str, str], ...]:
+    """The response headers of a stream: a generated answer's, marked as a stream's."""
+    return ((STREAM_HEADER, "1"), *success_headers(decisions))
 
 
 def count_headers(count: TokenCount) -> tuple[tuple[str, str], ...]:
