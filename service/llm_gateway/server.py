@@ -12,7 +12,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from redis.asyncio import Redis
 
 from llm_gateway.api.admin import AdminServicer
 from llm_gateway.api.anthropic import AnthropicRestServicer
@@ -43,6 +42,8 @@ from llm_gateway.usage.journal import UsageJournal, journal_for
 from llm_gateway.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from llm_gateway.telemetry.tracing import Tracing
 from llm_gateway.v1 import (
     admin_pb2,
@@ -180,7 +181,13 @@ def _limits(
     settings: StorageSettings | None, store: Store | None
 ) -> tuple[Redis | None, RateLimiter, Budgets | None]:
     """Rate limits and budgets: in Redis for every replica when it is configured, else here."""
-    redis = Redis.from_url(settings.redis_url) if settings and settings.redis_url else None
+    redis = None
+    if settings and settings.redis_url:
+        # Imported here: the client (and the telemetry it brings) costs a gateway without
+        # Redis start-up time and memory.
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
     limiter: RateLimiter = RedisLimiter(redis) if redis is not None else Limiter()
     if store is None or settings is None:
         return redis, limiter, None

@@ -10,11 +10,12 @@ clocks do not matter.
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from llm_gateway.limits.admission import Headers, Limits, Ticket, rate_headers, refusal
+
+if TYPE_CHECKING:  # imported only where Redis is configured (it is heavy)
+    from redis.asyncio import Redis
 
 _PREFIX = "{llm-gateway}:rl:"
 _ADMIT = """

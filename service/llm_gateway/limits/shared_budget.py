@@ -5,10 +5,12 @@ that needs it) and lives for an hour before it is read from them again."""
 from __future__ import annotations
 
 import time
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from llm_gateway.limits.budget import Amount, Budget, Spent, check, period_start
+
+if TYPE_CHECKING:  # imported only where Redis is configured (it is heavy)
+    from redis.asyncio import Redis
 
 _PREFIX = "{llm-gateway}:budget:"
 _LIFETIME_MS = 3_600_000
