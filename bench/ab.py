@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.ab --against 63aacae --rounds 5
 
 The ref is checked out into a temporary worktree and installed into a virtual environment of
-its own (its own dependencies and its own Envoy wheel, as a deployment of it would have), then
+its own (its own dependencies and its own Envoy wheel, as a deployment of it would have), and
+so is this working tree (not the development environment, whose extras differ), then
 the two gateways are measured in alternating rounds (the order flips every round, so a machine
 that drifts does not favour one side) on the same upstreams and the same core pinning as
 `make bench`: the gateway stack on its core, load and upstreams on the other. Each round starts
@@ -15,8 +16,10 @@ the side's gateway afresh and measures:
 - c=10 and c=64 over REST (wrk): requests/s, p99, and CPU per request of Envoy + gateway;
 - held streams (1,000 at 5 tokens/s): CPU per streamed token of Envoy + gateway;
 - c=10 over REST again with the configuration a real deployment runs (metrics, usage on
-  SQLite, prices, a virtual key with rpm/tpm limits and a budget), and its share of the bare
-  configuration's rate.
+  SQLite, prices, a virtual key with rpm/tpm limits and a budget): its rate, its CPU per
+  request, and its share of the bare configuration's rate.
+
+`--streams-only` and `--unary-only` measure fewer figures, for more rounds in the same time.
 
 The report gives each figure's median over the rounds, its spread (min-max) and the ratio of
 this tree to the ref; `--out` also writes it as Markdown.
@@ -38,7 +41,6 @@ from bench import scenarios
 from bench.load import k6, wrk
 from bench.procs import Proc
 from bench.systems import (
-    BIN,
     CHAT_BODY,
     first_success,
     gateway_systems,
@@ -58,10 +60,18 @@ FIGURES = (
     ("rest_c10_rate", "REST c=10 requests/s (wrk)", "req/s", True),
     ("rest_c10_cpu_us", "CPU per request at c=10, Envoy + gateway", "us", False),
     ("realistic_c10_rate", "REST c=10 requests/s, realistic configuration", "req/s", True),
+    ("realistic_c10_cpu_us", "CPU per request at c=10, realistic configuration", "us", False),
     ("realistic_share", "realistic c=10 rate / bare c=10 rate", "x", True),
     ("rest_c64_p99_ms", "REST c=64 p99 (wrk)", "ms", False),
     ("stream_cpu_us", "CPU per streamed token, held streams", "us", False),
 )
+
+
+def _install(source: Path, venv: Path) -> Path:
+    """Installs the project at `source` into a new virtual environment; returns its `bin`."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(source)], check=True)
+    return venv / "bin"
 
 
 def _install_ref(ref: str, work: Path) -> Path:
@@ -73,13 +83,7 @@ def _install_ref(ref: str, work: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    venv = work / "ref-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", str(tree)],
-        check=True,
-    )
-    return venv / "bin"
+    return _install(tree, work / "ref-venv")
 
 
 def _wrk(system: Any, proc: Proc, connections: int, duration: float) -> dict[str, float]:
@@ -112,28 +116,31 @@ def _measure(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) ->
         if args.streams_only:
             out["stream_cpu_us"] = _held(rest, proc, args)
             return out
-        out["rest_c1_p50_ms"] = k6(rest.target, vus=1, duration=args.duration).p50
-        out["grpc_c1_p50_ms"] = k6(typed.target, vus=1, duration=args.duration).p50
+        if not args.unary_only:
+            out["rest_c1_p50_ms"] = k6(rest.target, vus=1, duration=args.duration).p50
+            out["grpc_c1_p50_ms"] = k6(typed.target, vus=1, duration=args.duration).p50
         proc.wait_quiet()
         c10 = _wrk(rest, proc, 10, args.duration)
         out["rest_c10_rate"], out["rest_c10_cpu_us"] = c10["rate"], c10["cpu_us"]
-        proc.wait_quiet()
-        out["rest_c64_p99_ms"] = _wrk(rest, proc, 64, args.duration)["p99"]
-        out["stream_cpu_us"] = _held(rest, proc, args)
+        if not args.unary_only:
+            proc.wait_quiet()
+            out["rest_c64_p99_ms"] = _wrk(rest, proc, 64, args.duration)["p99"]
+            out["stream_cpu_us"] = _held(rest, proc, args)
     finally:
         proc.stop()
-    out["realistic_c10_rate"] = _realistic_rate(bin_dir, upstreams, work, name, args)
+    realistic = _realistic(bin_dir, upstreams, work, name, args)
+    out["realistic_c10_rate"], out["realistic_c10_cpu_us"] = realistic["rate"], realistic["cpu_us"]
     out["realistic_share"] = out["realistic_c10_rate"] / out["rest_c10_rate"]
     return out
 
 
-def _realistic_rate(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> float:
-    """c=10 requests/s with metrics on, usage recorded to SQLite, prices, and a virtual key
-    with rpm/tpm limits and a budget (the configuration a real deployment runs)."""
+def _realistic(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) -> dict[str, float]:
+    """c=10 with metrics on, usage recorded to SQLite, prices, and a virtual key with rpm/tpm
+    limits and a budget (the configuration a real deployment runs): rate and CPU per request."""
     proc, rest = start_realistic_gateway(upstreams, work, bin_dir=bin_dir, name=f"{name}-realistic")
     try:
         proc.wait_quiet()
-        return _wrk(rest, proc, 10, args.duration)["rate"]
+        return _wrk(rest, proc, 10, args.duration)
     finally:
         proc.stop()
 
@@ -192,12 +199,22 @@ def main() -> None:
         action="store_true",
         help="only cold start, idle RSS and the streamed tokens (more rounds in less time)",
     )
+    parser.add_argument(
+        "--unary-only",
+        action="store_true",
+        help="only cold start, idle RSS and the c=10 figures, bare and realistic",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llm-gateway-ab-") as folder:
         work = Path(folder)
         try:
-            sides = {THIS_TREE: BIN, args.against: _install_ref(args.against, work)}
+            # This tree gets a plain environment too, not the development one: the two sides
+            # then differ only by their code and their own dependencies.
+            sides = {
+                THIS_TREE: _install(ROOT, work / "this-venv"),
+                args.against: _install_ref(args.against, work),
+            }
             upstreams = start_upstreams(work)
             try:
 

@@ -201,29 +201,26 @@ def _cpu_per_unit(proc: Proc, load: Any) -> dict[str, float]:
     return {name: (after[name] - before.get(name, 0.0)) / count * 1e6 for name in after}
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
-    machine = ", ".join(f"{k}: {v}" for k, v in describe_machine().items())
-    lines = [
-        "# Where the CPU goes",
-        "",
-        "Written by `make profile` (`bench/profile.py`): py-spy `--native` on the gateway's "
-        "Python process while the load runs, its samples (those of threads waiting left out) "
-        "split by stage (innermost recognised frame), the process's CPU per unit split in "
-        "those proportions; Envoy's CPU is its own row. Flame graphs: `profile-unary.svg`, "
-        "`profile-stream.svg`, `profile-realistic.svg`. "
-        "The CPU per unit is "
-        "measured without the profiler attached (it slows the process).",
-        "",
-        f"Machine: {machine}.",
-        "",
-    ]
+# How the tables are made, for the pages that carry them.
+METHOD = (
+    "py-spy `--native` on the gateway's Python process while the load runs, its samples (those "
+    "of threads waiting left out) split by stage (innermost recognised frame), the process's "
+    "CPU per unit split in those proportions; Envoy's CPU is its own row. Flame graphs: "
+    "`profile-unary.svg`, `profile-stream.svg`, `profile-realistic.svg`. The CPU per unit is "
+    "measured without the profiler attached (it slows the process)."
+)
+
+
+def stage_tables(results: dict[str, dict[str, Any]], heading: str) -> str:
+    """One table per scenario, each under a heading of level `heading` (`##`, `###`)."""
+    lines: list[str] = []
     for scenario, result in results.items():
         counts = split(result["raw"])
         total = sum(counts.values()) or 1
         python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
         envoy_us = result["cpu_us"].get("envoy", 0.0)
         lines += [
-            f"## {scenario}: {python_us + envoy_us:.0f} us per {result['unit']} "
+            f"{heading} {scenario}: {python_us + envoy_us:.0f} us per {result['unit']} "
             f"(Envoy {envoy_us:.0f}, gateway {python_us:.0f})",
             "",
             f"| stage | share of the gateway's samples | us per {result['unit']} |",
@@ -237,13 +234,44 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _realistic(upstreams: Any, work: Path, args: Any) -> dict[str, Any]:
+def _realistic(upstreams: Any, work: Path, out: Path, seconds: float) -> dict[str, Any]:
     """The unary scenario on the configuration a real deployment runs (bench.systems)."""
     proc, rest = start_realistic_gateway(upstreams, work)
     try:
-        return _unary(rest, proc, args.out, args.seconds, "realistic")
+        return _unary(rest, proc, out, seconds, "realistic")
     finally:
         proc.stop()
+
+
+def measure(
+    upstreams: Any,
+    work: Path,
+    out: Path,
+    heading: str,
+    seconds: float = 5.0,
+    streams: int = 1000,
+) -> str:
+    """Profiles the three scenarios on the running `upstreams` (gateways of their own); writes
+    the flame graphs to `out` and returns the tables, under headings of level `heading`."""
+    proc, config = start_gateway(upstreams, work, name="profiled-gateway")
+    try:
+        rest, _ = gateway_systems(proc, config)
+        first_success(rest)
+        results = {
+            "unary (wrk, c=10)": _unary(rest, proc, out, seconds, "unary"),
+            f"stream ({streams} held streams)": _stream(rest, proc, out, streams),
+        }
+    finally:
+        proc.stop()
+    results["unary, realistic configuration (wrk, c=10)"] = _realistic(
+        upstreams, work, out, seconds
+    )
+    time.sleep(0.1)
+    try:
+        return stage_tables(results, heading)
+    finally:
+        for result in results.values():
+            result["raw"].unlink()
 
 
 def main() -> None:
@@ -257,27 +285,21 @@ def main() -> None:
         work = Path(folder)
         upstreams = start_upstreams(work)
         try:
-            proc, config = start_gateway(upstreams, work)
-            try:
-                rest, _ = gateway_systems(proc, config)
-                first_success(rest)
-                results = {
-                    "unary (wrk, c=10)": _unary(rest, proc, args.out, args.seconds, "unary"),
-                    f"stream ({args.streams} held streams)": _stream(
-                        rest, proc, args.out, args.streams
-                    ),
-                }
-            finally:
-                proc.stop()
-            results["unary, realistic configuration (wrk, c=10)"] = _realistic(
-                upstreams, work, args
-            )
+            tables = measure(upstreams, work, args.out, "##", args.seconds, args.streams)
         finally:
             upstreams.stop()
-    time.sleep(0.1)
-    report = table(results)
-    for result in results.values():
-        result["raw"].unlink()
+    machine = ", ".join(f"{k}: {v}" for k, v in describe_machine().items())
+    report = "\n".join(
+        [
+            "# Where the CPU goes",
+            "",
+            f"Written by `make profile` (`bench/profile.py`): {METHOD}",
+            "",
+            f"Machine: {machine}.",
+            "",
+            tables,
+        ]
+    )
     (args.out / "profile.md").write_text(report)
     print(report)
 

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench import local_model
+from bench.profile import METHOD
 
 LABELS = {
     "a": "(a) direct",
@@ -258,6 +259,9 @@ def render(r: dict[str, Any]) -> str:
         lines += [f"- {flag}" for flag in r["flags"]]
     if "local_model" in r:
         lines += ["", *local_model.section(r["local_model"])]
+    if "profile" in r:
+        lines += ["", "## Where the CPU goes, by stage", "", f"`bench/profile.py`: {METHOD}", ""]
+        lines.append(r["profile"])
     lines += ["", "## Analysis of this run", ""] + [f"- {n}" for n in r.get("analysis", [])]
     lines += ["", "## Notes (measured while developing)", ""] + [f"- {n}" for n in r["notes"]]
     return "\n".join(lines) + "\n"
