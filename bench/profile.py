@@ -211,6 +211,16 @@ METHOD = (
 )
 
 
+def stage_costs(result: dict[str, Any]) -> list[tuple[str, float]]:
+    """The CPU of one scenario's unit by stage, largest first, Envoy's included."""
+    counts = split(result["raw"])
+    total = sum(counts.values()) or 1
+    python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
+    costs = [(stage, count / total * python_us) for stage, count in counts.most_common()]
+    costs.append(("Envoy", result["cpu_us"].get("envoy", 0.0)))
+    return sorted(costs, key=lambda item: -item[1])
+
+
 def stage_tables(results: dict[str, dict[str, Any]], heading: str) -> str:
     """One table per scenario, each under a heading of level `heading` (`##`, `###`)."""
     lines: list[str] = []
@@ -236,7 +246,7 @@ def stage_tables(results: dict[str, dict[str, Any]], heading: str) -> str:
 
 def _realistic(upstreams: Any, work: Path, out: Path, seconds: float) -> dict[str, Any]:
     """The unary scenario on the configuration a real deployment runs (bench.systems)."""
-    proc, rest = start_realistic_gateway(upstreams, work)
+    proc, rest = start_realistic_gateway(upstreams, work, name="profiled-gateway-realistic")
     try:
         return _unary(rest, proc, out, seconds, "realistic")
     finally:
@@ -250,9 +260,11 @@ def measure(
     heading: str,
     seconds: float = 5.0,
     streams: int = 1000,
-) -> str:
+) -> tuple[str, dict[str, list[tuple[str, float]]]]:
     """Profiles the three scenarios on the running `upstreams` (gateways of their own); writes
-    the flame graphs to `out` and returns the tables, under headings of level `heading`."""
+    the flame graphs to `out` and returns the tables, under headings of level `heading`, and
+    each scenario's CPU by stage (`stage_costs`)."""
+    out.mkdir(parents=True, exist_ok=True)  # py-spy writes into it
     proc, config = start_gateway(upstreams, work, name="profiled-gateway")
     try:
         rest, _ = gateway_systems(proc, config)
@@ -268,10 +280,11 @@ def measure(
     )
     time.sleep(0.1)
     try:
-        return stage_tables(results, heading)
+        costs = {scenario: stage_costs(result) for scenario, result in results.items()}
+        return stage_tables(results, heading), costs
     finally:
         for result in results.values():
-            result["raw"].unlink()
+            result["raw"].unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -285,7 +298,7 @@ def main() -> None:
         work = Path(folder)
         upstreams = start_upstreams(work)
         try:
-            tables = measure(upstreams, work, args.out, "##", args.seconds, args.streams)
+            tables, _ = measure(upstreams, work, args.out, "##", args.seconds, args.streams)
         finally:
             upstreams.stop()
     machine = ", ".join(f"{k}: {v}" for k, v in describe_machine().items())

@@ -69,12 +69,13 @@ def max_rate_under(points: list[dict[str, Any]], p99_ms: float) -> float:
     return max(ok, default=0.0)
 
 
-def capacity(system: System, duration: float) -> dict[str, Any]:
-    """wrk with 50 keep-alive connections: the most requests/s the system serves."""
+def capacity(system: System, duration: float, connections: int = 50) -> dict[str, Any]:
+    """wrk with 50 keep-alive connections (or `connections`): the most requests/s the system
+    serves, its latency there and its CPU per request."""
     with focus(system.proc):
         before = system.proc.cpu_by_process() if system.proc else {}
         result = asdict(
-            wrk(system.target.address, connections=50, duration=duration, body=CHAT_BODY)
+            wrk(system.target.address, connections=connections, duration=duration, body=CHAT_BODY)
         )
         if system.proc:
             after = system.proc.cpu_by_process()

@@ -3,7 +3,9 @@ gaps between tokens, and many streams held open at once.
 
 Tokens come from `paced_upstream.py`, whose text `<index>@<send ns>` carries the upstream's
 send time on the machine-wide monotonic clock, so each token's delay through a relay is measured
-exactly. REST streams use one connection each; gRPC streams share a few channels.
+exactly. REST streams use one connection each; gRPC streams share a few channels. The
+`anthropic` protocol streams through the gateway's Anthropic surface (`/v1/messages`) from the
+same OpenAI-format upstream: a translated stream, where `rest` is passed through.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class StreamRun:
 
 @dataclass
 class Client:
-    """Streams from one system: `rest` at a base URL or `grpc` at host:port."""
+    """Streams from one system: `rest` or `anthropic` at a base URL, or `grpc` at host:port."""
 
     protocol: str
     address: str
@@ -49,7 +51,7 @@ class Client:
     _next: int = 0
 
     async def __aenter__(self) -> Client:
-        if self.protocol == "rest":
+        if self.protocol in ("rest", "anthropic"):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=False),
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
@@ -92,6 +94,10 @@ class Client:
 
     async def _tokens(self, model: str):  # type: ignore[no-untyped-def]
         body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "count"}]}
+        if self.protocol == "anthropic":
+            async for item in self._anthropic_tokens({**body, "max_tokens": 4096}):
+                yield item
+            return
         if self._session is not None:
             async with self._session.post(
                 f"{self.address}/chat/completions",
@@ -125,6 +131,23 @@ class Client:
                 yield int(match.group(1)), int(match.group(2))
             else:
                 yield -1, 0
+
+    async def _anthropic_tokens(self, body: dict[str, object]):  # type: ignore[no-untyped-def]
+        assert self._session is not None
+        async with self._session.post(
+            f"{self.address}/messages",
+            json=body,
+            headers={"x-api-key": self.key, "anthropic-version": "2023-06-01"},
+        ) as response:
+            response.raise_for_status()
+            async for line in response.content:
+                match = TOKEN.search(line)
+                if match:
+                    yield int(match.group(1)), int(match.group(2))
+                elif line.startswith(b"event: error"):
+                    raise aiohttp.ClientPayloadError(line.decode())
+                elif line.startswith(b"data: "):
+                    yield -1, 0
 
 
 async def sequential(client: Client, model: str, count: int) -> list[StreamRun]:
