@@ -95,26 +95,18 @@ class Client:
     async def _tokens(self, model: str):  # type: ignore[no-untyped-def]
         body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "count"}]}
         if self.protocol == "anthropic":
-            async for item in self._anthropic_tokens({**body, "max_tokens": 4096}):
+            headers = {"x-api-key": self.key, "anthropic-version": "2023-06-01"}
+            body["max_tokens"] = 4096
+            async for item in self._sse_tokens("messages", body, headers, None, b"event: error"):
                 yield item
             return
         if self._session is not None:
-            async with self._session.post(
-                f"{self.address}/chat/completions",
-                json=body,
-                headers={"authorization": f"Bearer {self.key}"},
-            ) as response:
-                response.raise_for_status()
-                async for line in response.content:
-                    match = TOKEN.search(line)
-                    if match:
-                        yield int(match.group(1)), int(match.group(2))
-                    elif line.startswith(b"data: [DONE]"):
-                        return
-                    elif line.startswith(b'data: {"error"'):
-                        raise aiohttp.ClientPayloadError(line.decode())
-                    elif line.startswith(b"data: "):
-                        yield -1, 0
+            headers = {"authorization": f"Bearer {self.key}"}
+            tokens = self._sse_tokens(
+                "chat/completions", body, headers, b"data: [DONE]", b'data: {"error"'
+            )
+            async for item in tokens:
+                yield item
             return
         channel = self._channels[self._next % len(self._channels)]
         self._next += 1
@@ -132,19 +124,29 @@ class Client:
             else:
                 yield -1, 0
 
-    async def _anthropic_tokens(self, body: dict[str, object]):  # type: ignore[no-untyped-def]
+    async def _sse_tokens(  # type: ignore[no-untyped-def]
+        self,
+        path: str,
+        body: dict[str, object],
+        headers: dict[str, str],
+        end: bytes | None,
+        error: bytes,
+    ):
+        """The tokens of one REST stream: (index, send ns) per token, (-1, 0) for any other
+        event; the stream ends at the line starting with `end` (or the body's end), and a line
+        starting with `error` is a failure."""
         assert self._session is not None
         async with self._session.post(
-            f"{self.address}/messages",
-            json=body,
-            headers={"x-api-key": self.key, "anthropic-version": "2023-06-01"},
+            f"{self.address}/{path}", json=body, headers=headers
         ) as response:
             response.raise_for_status()
             async for line in response.content:
                 match = TOKEN.search(line)
                 if match:
                     yield int(match.group(1)), int(match.group(2))
-                elif line.startswith(b"event: error"):
+                elif end is not None and line.startswith(end):
+                    return
+                elif line.startswith(error):
                     raise aiohttp.ClientPayloadError(line.decode())
                 elif line.startswith(b"data: "):
                     yield -1, 0
