@@ -187,9 +187,7 @@ class StreamTranslator:
             if reasoning is not None:
                 delta["reasoning_content"] = reasoning
             if (signature := signature_of(candidate)) is not None:
-                delta["reasoning_signature"] = reasoning_state.signed_by(
-                    ApiFamily.GEMINI, signature
-                )
+                delta["reasoning_signature"] = _signed(signature)
             if calls:
                 delta["tool_calls"] = [
                     whole_call_delta(call, done + number) for number, call in enumerate(calls)
