@@ -78,6 +78,20 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("threads (grpc's poller, the store's)", ("threading.py",)),
 )
 OTHER = "other"
+ENVOY = "Envoy"  # its own process, not a stage of the gateway's samples
+# The stages that carry calls rather than handle them: the rest is the gateway's own code.
+TRANSPORT = frozenset(
+    {
+        ENVOY,
+        OTHER,
+        "grpc.aio (Python and Cython)",
+        "upstream client (aiohttp, SSE)",
+        "event loop (uvloop)",
+        "garbage collection",
+        "threads (grpc's poller, the store's)",
+    }
+)
+assert not TRANSPORT - {stage for stage, _ in STAGES} - {ENVOY, OTHER}, "a stage was renamed"
 # Innermost frames of a thread that waits (py-spy's --native mode samples waiting threads too:
 # grpc's poller in epoll_wait, executor workers on their queue, the metrics server in select):
 # such samples are not CPU and are left out of the split.
@@ -217,12 +231,12 @@ def stage_costs(result: dict[str, Any]) -> list[tuple[str, float]]:
     total = sum(counts.values()) or 1
     python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
     costs = [(stage, count / total * python_us) for stage, count in counts.most_common()]
-    costs.append(("Envoy", result["cpu_us"].get("envoy", 0.0)))
+    costs.append((ENVOY, result["cpu_us"].get("envoy", 0.0)))
     return sorted(costs, key=lambda item: -item[1])
 
 
-def stage_tables(results: dict[str, dict[str, Any]], heading: str) -> str:
-    """One table per scenario, each under a heading of level `heading` (`##`, `###`)."""
+def stage_tables(results: dict[str, dict[str, Any]]) -> str:
+    """One table per scenario, each under a `##` heading."""
     lines: list[str] = []
     for scenario, result in results.items():
         counts = split(result["raw"])
@@ -230,7 +244,7 @@ def stage_tables(results: dict[str, dict[str, Any]], heading: str) -> str:
         python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
         envoy_us = result["cpu_us"].get("envoy", 0.0)
         lines += [
-            f"{heading} {scenario}: {python_us + envoy_us:.0f} us per {result['unit']} "
+            f"## {scenario}: {python_us + envoy_us:.0f} us per {result['unit']} "
             f"(Envoy {envoy_us:.0f}, gateway {python_us:.0f})",
             "",
             f"| stage | share of the gateway's samples | us per {result['unit']} |",
@@ -257,13 +271,12 @@ def measure(
     upstreams: Any,
     work: Path,
     out: Path,
-    heading: str,
     seconds: float = 5.0,
     streams: int = 1000,
 ) -> tuple[str, dict[str, list[tuple[str, float]]]]:
     """Profiles the three scenarios on the running `upstreams` (gateways of their own); writes
-    the flame graphs to `out` and returns the tables, under headings of level `heading`, and
-    each scenario's CPU by stage (`stage_costs`)."""
+    the flame graphs to `out` and returns the tables (`stage_tables`) and each scenario's CPU
+    by stage (`stage_costs`)."""
     out.mkdir(parents=True, exist_ok=True)  # py-spy writes into it
     proc, config = start_gateway(upstreams, work, name="profiled-gateway")
     try:
@@ -281,7 +294,7 @@ def measure(
     time.sleep(0.1)
     try:
         costs = {scenario: stage_costs(result) for scenario, result in results.items()}
-        return stage_tables(results, heading), costs
+        return stage_tables(results), costs
     finally:
         for result in results.values():
             result["raw"].unlink(missing_ok=True)
@@ -298,23 +311,29 @@ def main() -> None:
         work = Path(folder)
         upstreams = start_upstreams(work)
         try:
-            tables, _ = measure(upstreams, work, args.out, "##", args.seconds, args.streams)
+            tables, _ = measure(upstreams, work, args.out, args.seconds, args.streams)
         finally:
             upstreams.stop()
+    report = page(tables, "`make profile` (`bench/profile.py`)")
+    (args.out / "profile.md").write_text(report)
+    print(report)
+
+
+def page(tables: str, writer: str) -> str:
+    """`profile.md`: the tables (`##` headings) with how and where they were measured; `make
+    bench` writes it too, so that it always goes with the flame graphs beside it."""
     machine = ", ".join(f"{k}: {v}" for k, v in describe_machine().items())
-    report = "\n".join(
+    return "\n".join(
         [
             "# Where the CPU goes",
             "",
-            f"Written by `make profile` (`bench/profile.py`): {METHOD}",
+            f"Written by {writer}: {METHOD}",
             "",
             f"Machine: {machine}.",
             "",
             tables,
         ]
     )
-    (args.out / "profile.md").write_text(report)
-    print(report)
 
 
 if __name__ == "__main__":

@@ -261,7 +261,9 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", *local_model.section(r["local_model"])]
     if "profile" in r:
         lines += ["", "## Where the CPU goes, by stage", "", f"`bench/profile.py`: {METHOD}", ""]
-        lines.append(r["profile"])
+        # Its tables' headings, one level down in this page.
+        tables = r["profile"].split("\n")
+        lines += [f"#{line}" if line.startswith("## ") else line for line in tables]
     lines += ["", "## Analysis of this run", ""] + [f"- {n}" for n in r.get("analysis", [])]
     lines += ["", "## Notes (measured while developing)", ""] + [f"- {n}" for n in r["notes"]]
     return "\n".join(lines) + "\n"

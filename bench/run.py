@@ -312,8 +312,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["ceiling_wrk"] = results["capacity"]["a"]["rate"]
         print("profile by stage", flush=True)
         results["profile"], results["stage_costs"] = profile.measure(
-            upstreams, work, args.docs, "###", duration, max(hold_counts)
+            upstreams, work, args.docs, duration, max(hold_counts)
         )
+        # The flame graphs just written go with profile.md: it is rewritten from the same run.
+        page = profile.page(results["profile"], "`make bench` (`bench/run.py`)")
+        (args.docs / "profile.md").write_text(page)
     finally:
         for proc in procs:
             proc.stop()
@@ -321,18 +324,6 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print("local model", flush=True)
     results["local_model"] = local_model.measure(work, rounds=3 if quick else 9)
     return results
-
-
-# Stages of the profile that carry calls rather than handle them (bench/profile.py STAGES).
-_TRANSPORT = (
-    "Envoy",
-    "grpc.aio (Python and Cython)",
-    "upstream client (aiohttp, SSE)",
-    "event loop (uvloop)",
-    "garbage collection",
-    "threads (grpc's poller, the store's)",
-    "other",
-)
 
 
 def analysis(r: dict[str, Any], ttfb: float, rest50: float, lite50: float) -> list[str]:
@@ -385,7 +376,7 @@ def analysis(r: dict[str, Any], ttfb: float, rest50: float, lite50: float) -> li
         )
     for scenario, costs in r.get("stage_costs", {}).items():
         total = sum(us for _, us in costs)
-        ours = sum(us for stage, us in costs if stage not in _TRANSPORT)
+        ours = sum(us for stage, us in costs if stage not in profile.TRANSPORT)
         biggest = ", ".join(f"{stage} {us:.0f} us" for stage, us in costs[:4])
         lines.append(
             f"Where the CPU goes, {scenario} (by stage, below): {total:.0f} us, of which "
