@@ -64,6 +64,29 @@ def test_sse_framing_bytes(stack: Stack) -> None:
     assert raw.count(b"data: [DONE]") == 1
 
 
+def test_a_stream_asked_for_with_an_escaped_key_is_served_whole(stack: Stack) -> None:
+    # The proxy does not decode escapes: it sends this body to the unary twin of the RPC,
+    # which must still answer with every frame of the stream.
+    body = json.dumps(CHAT)[:-1] + ', "\\u0073tream": true}'
+    response = requests.post(
+        f"{stack.rest_url}/v1/chat/completions",
+        data=body,
+        headers={**AUTH, "content-type": "application/json"},
+        timeout=20,
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    frames = response.content.split(b"\n\n")
+    assert frames[-2:] == [b"data: [DONE]", b""]
+    text = "".join(
+        json.loads(frame[6:])["choices"][0]["delta"].get("content") or ""
+        for frame in frames[:-2]
+    )
+    assert text == post(stack, "/v1/chat/completions", CHAT).json()["choices"][0]["message"][
+        "content"
+    ]
+
+
 def test_midstream_failure_frame(stack: Stack) -> None:
     # Repeated: the chunks that arrived before the break must all be relayed, every time.
     for _ in range(10):

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+llm_gateway/v1/anthropic_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto2\xd1\x01\n\x14\x41nthropicRestService\x12V\n\rCreateMessage\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/messages:\x01*0\x01\x12\x61\n\x0b\x43ountTokens\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/messages/count_tokens:\x01*0\x01\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+llm_gateway/v1/anthropic_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto2\xb0\x02\n\x14\x41nthropicRestService\x12V\n\rCreateMessage\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/messages:\x01*0\x01\x12_\n\x12\x43reateMessageWhole\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/whole/v1/messages:\x01*\x12_\n\x0b\x43ountTokens\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/messages/count_tokens:\x01*B\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.llmgateway.v1P\001'
   _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CreateMessage']._loaded_options = None
   _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CreateMessage']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/messages:\001*'
+  _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CreateMessageWhole']._loaded_options = None
+  _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CreateMessageWhole']._serialized_options = b'\202\323\344\223\002\027\"\022/whole/v1/messages:\001*'
   _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CountTokens']._loaded_options = None
   _globals['_ANTHROPICRESTSERVICE'].methods_by_name['CountTokens']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/messages/count_tokens:\001*'
   _globals['_ANTHROPICRESTSERVICE']._serialized_start=121
-  _globals['_ANTHROPICRESTSERVICE']._serialized_end=330
+  _globals['_ANTHROPICRESTSERVICE']._serialized_end=425
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,12 @@ class AnthropicRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.CountTokens = channel.unary_stream(
+        self.CreateMessageWhole = channel.unary_unary(
+                '/llm_gateway.v1.AnthropicRestService/CreateMessageWhole',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.CountTokens = channel.unary_unary(
                 '/llm_gateway.v1.AnthropicRestService/CountTokens',
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -55,6 +60,14 @@ class AnthropicRestServiceServicer:
         """`POST /v1/messages`: one `message` object as `application/json`, or with
         `"stream": true` a `text/event-stream` of Anthropic's events from
         `message_start` to `message_stop` (or an `error` event).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateMessageWhole(self, request, context):
+        """`CreateMessage` for a body that asks for no stream (a stream asked for in
+        a way the proxy does not see, such as an escaped key, arrives whole).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,7 +92,12 @@ def add_AnthropicRestServiceServicer_to_server(servicer, server):
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'CountTokens': grpc.unary_stream_rpc_method_handler(
+            'CreateMessageWhole': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMessageWhole,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CountTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.CountTokens,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -124,6 +142,33 @@ class AnthropicRestService:
             _registered_method=True)
 
     @staticmethod
+    def CreateMessageWhole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.AnthropicRestService/CreateMessageWhole',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CountTokens(request,
             target,
             options=(),
@@ -134,7 +179,7 @@ class AnthropicRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.AnthropicRestService/CountTokens',

@@ -36,7 +36,7 @@ class GeminiRestServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.GenerateContent = channel.unary_stream(
+        self.GenerateContent = channel.unary_unary(
                 '/llm_gateway.v1.GeminiRestService/GenerateContent',
                 request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -73,7 +73,7 @@ class GeminiRestServiceServicer:
 
 def add_GeminiRestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'GenerateContent': grpc.unary_stream_rpc_method_handler(
+            'GenerateContent': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateContent,
                     request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -106,7 +106,7 @@ class GeminiRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.GeminiRestService/GenerateContent',
@@ -160,17 +160,17 @@ class GeminiModelServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CountTokens = channel.unary_stream(
+        self.CountTokens = channel.unary_unary(
                 '/llm_gateway.v1.GeminiModelService/CountTokens',
                 request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.ListModels = channel.unary_stream(
+        self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.GeminiModelService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiListModelsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.GetModel = channel.unary_stream(
+        self.GetModel = channel.unary_unary(
                 '/llm_gateway.v1.GeminiModelService/GetModel',
                 request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiGetModelRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -207,17 +207,17 @@ class GeminiModelServiceServicer:
 
 def add_GeminiModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CountTokens': grpc.unary_stream_rpc_method_handler(
+            'CountTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.CountTokens,
                     request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'ListModels': grpc.unary_stream_rpc_method_handler(
+            'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiListModelsRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'GetModel': grpc.unary_stream_rpc_method_handler(
+            'GetModel': grpc.unary_unary_rpc_method_handler(
                     servicer.GetModel,
                     request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiGetModelRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -245,7 +245,7 @@ class GeminiModelService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.GeminiModelService/CountTokens',
@@ -272,7 +272,7 @@ class GeminiModelService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.GeminiModelService/ListModels',
@@ -299,7 +299,7 @@ class GeminiModelService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.GeminiModelService/GetModel',

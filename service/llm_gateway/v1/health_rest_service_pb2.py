@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/health_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"\x10\n\x0eHealthzRequest2f\n\x11HealthRestService\x12Q\n\x05\x43heck\x12\x1e.llm_gateway.v1.HealthzRequest\x1a\x14.google.api.HttpBody\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/healthz0\x01\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/health_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"\x10\n\x0eHealthzRequest2d\n\x11HealthRestService\x12O\n\x05\x43heck\x12\x1e.llm_gateway.v1.HealthzRequest\x1a\x14.google.api.HttpBody\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/healthzB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,5 +39,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEALTHZREQUEST']._serialized_start=117
   _globals['_HEALTHZREQUEST']._serialized_end=133
   _globals['_HEALTHRESTSERVICE']._serialized_start=135
-  _globals['_HEALTHRESTSERVICE']._serialized_end=237
+  _globals['_HEALTHRESTSERVICE']._serialized_end=235
 # @@protoc_insertion_point(module_scope)

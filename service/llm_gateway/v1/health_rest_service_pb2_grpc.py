@@ -36,7 +36,7 @@ class HealthRestServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Check = channel.unary_stream(
+        self.Check = channel.unary_unary(
                 '/llm_gateway.v1.HealthRestService/Check',
                 request_serializer=llm__gateway_dot_v1_dot_health__rest__service__pb2.HealthzRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -60,7 +60,7 @@ class HealthRestServiceServicer:
 
 def add_HealthRestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Check': grpc.unary_stream_rpc_method_handler(
+            'Check': grpc.unary_unary_rpc_method_handler(
                     servicer.Check,
                     request_deserializer=llm__gateway_dot_v1_dot_health__rest__service__pb2.HealthzRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -88,7 +88,7 @@ class HealthRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.HealthRestService/Check',

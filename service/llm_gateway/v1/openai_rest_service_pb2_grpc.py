@@ -41,17 +41,27 @@ class OpenAIRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CreateCompletionWhole = channel.unary_unary(
+                '/llm_gateway.v1.OpenAIRestService/CreateCompletionWhole',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.CreateChatCompletion = channel.unary_stream(
                 '/llm_gateway.v1.OpenAIRestService/CreateChatCompletion',
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.ListModels = channel.unary_stream(
+        self.CreateChatCompletionWhole = channel.unary_unary(
+                '/llm_gateway.v1.OpenAIRestService/CreateChatCompletionWhole',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.OpenAIRestService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.GetModel = channel.unary_stream(
+        self.GetModel = channel.unary_unary(
                 '/llm_gateway.v1.OpenAIRestService/GetModel',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.GetModelRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -71,10 +81,27 @@ class OpenAIRestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCompletionWhole(self, request, context):
+        """`CreateCompletion` for a body that asks for no stream (a stream asked for
+        in a way the proxy does not see, such as an escaped key, arrives whole).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateChatCompletion(self, request, context):
         """`POST /v1/chat/completions`: one `application/json` message, or with
         `"stream": true` a `text/event-stream` of SSE frames ending in
         `data: [DONE]`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateChatCompletionWhole(self, request, context):
+        """`CreateChatCompletion` for a body that asks for no stream (a stream asked
+        for in a way the proxy does not see, such as an escaped key, arrives
+        whole).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -102,17 +129,27 @@ def add_OpenAIRestServiceServicer_to_server(servicer, server):
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'CreateCompletionWhole': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCompletionWhole,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
             'CreateChatCompletion': grpc.unary_stream_rpc_method_handler(
                     servicer.CreateChatCompletion,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'ListModels': grpc.unary_stream_rpc_method_handler(
+            'CreateChatCompletionWhole': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateChatCompletionWhole,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'GetModel': grpc.unary_stream_rpc_method_handler(
+            'GetModel': grpc.unary_unary_rpc_method_handler(
                     servicer.GetModel,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.GetModelRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -157,6 +194,33 @@ class OpenAIRestService:
             _registered_method=True)
 
     @staticmethod
+    def CreateCompletionWhole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.OpenAIRestService/CreateCompletionWhole',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateChatCompletion(request,
             target,
             options=(),
@@ -184,6 +248,33 @@ class OpenAIRestService:
             _registered_method=True)
 
     @staticmethod
+    def CreateChatCompletionWhole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.OpenAIRestService/CreateChatCompletionWhole',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListModels(request,
             target,
             options=(),
@@ -194,7 +285,7 @@ class OpenAIRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.OpenAIRestService/ListModels',
@@ -221,7 +312,7 @@ class OpenAIRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/llm_gateway.v1.OpenAIRestService/GetModel',

@@ -75,10 +75,13 @@ class AnthropicRestServicer(anthropic_rest_service_pb2_grpc.AnthropicRestService
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 
-    async def CountTokens(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+    async def CreateMessageWhole(self, request: HttpBody, context: Context) -> HttpBody:
+        return await exchange.whole(self.CreateMessage(request, context))
+
+    async def CountTokens(self, request: HttpBody, context: Context) -> HttpBody:
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             counted = await self._dataplane.count_tokens(count_request(request, metadata), call)
             data = counted.data or orjson.dumps({"input_tokens": counted.tokens})
             return data, framing.count_headers(counted)
 
-        yield await exchange.respond(context, self._keys, _DIALECT, count)
+        return await exchange.respond(context, self._keys, _DIALECT, count)

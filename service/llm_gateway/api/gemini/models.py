@@ -4,7 +4,7 @@ shapes, for the google-genai SDKs and the Gemini CLI."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -77,7 +77,7 @@ class GeminiModelServicer(gemini_rest_service_pb2_grpc.GeminiModelServiceService
 
     async def CountTokens(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    ) -> HttpBody:
         model = request.model.removeprefix("models/")
 
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
@@ -87,25 +87,25 @@ class GeminiModelServicer(gemini_rest_service_pb2_grpc.GeminiModelServiceService
             return data, framing.count_headers(counted)
 
         inbound = self._inbound(context, request.key)
-        yield await exchange.respond(context, self._keys, dialect.SSE, count, inbound)
+        return await exchange.respond(context, self._keys, dialect.SSE, count, inbound)
 
     async def ListModels(
         self, request: gemini_rest_service_pb2.GeminiListModelsRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    ) -> HttpBody:
         async def listed(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             models = [model_resource(m) for m in self._dataplane.models(call)]
             return orjson.dumps({"models": models}), ()
 
         inbound = self._inbound(context, request.key)
-        yield await exchange.respond(context, self._keys, dialect.SSE, listed, inbound)
+        return await exchange.respond(context, self._keys, dialect.SSE, listed, inbound)
 
     async def GetModel(
         self, request: gemini_rest_service_pb2.GeminiGetModelRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    ) -> HttpBody:
         name = request.name.removeprefix("models/")
 
         async def found(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             return orjson.dumps(model_resource(self._dataplane.model(name, call))), ()
 
         inbound = self._inbound(context, request.key)
-        yield await exchange.respond(context, self._keys, dialect.SSE, found, inbound)
+        return await exchange.respond(context, self._keys, dialect.SSE, found, inbound)

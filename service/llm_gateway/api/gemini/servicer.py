@@ -61,9 +61,8 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
 
     async def GenerateContent(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
-        async for body in self._generate(request, context, stream=False):
-            yield body
+    ) -> HttpBody:
+        return await exchange.whole(self._generate(request, context, stream=False))
 
     async def StreamGenerateContent(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context

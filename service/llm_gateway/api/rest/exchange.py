@@ -228,6 +228,16 @@ async def generate(
         inbound.finish()
 
 
+async def whole(bodies: AsyncIterator[HttpBody]) -> HttpBody:
+    """The answer of a generation call served by a unary RPC: `generate`'s one body. A
+    stream asked for in a way the proxy did not see (an escaped `stream` key) is served
+    whole: its frames joined, none lost."""
+    parts = [body async for body in bodies]
+    if len(parts) == 1:
+        return parts[0]
+    return HttpBody(content_type=parts[0].content_type, data=b"".join(part.data for part in parts))
+
+
 async def _stream(
     context: Context,
     chunks: AsyncGenerator[CanonicalChunk | WireEvent, None],

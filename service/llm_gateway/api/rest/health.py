@@ -5,7 +5,6 @@ reaches its own gateway, not another one on the machine)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -26,8 +25,8 @@ class HealthRestServicer(health_rest_service_pb2_grpc.HealthRestServiceServicer)
 
     async def Check(
         self, request: health_rest_service_pb2.HealthzRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    ) -> HttpBody:
         status = "serving" if self.serving else "not_serving"
         if not self.serving:
             await context.send_initial_metadata(((framing.STATUS_HEADER, "503"),))
-        yield framing.json_body({"status": status, "instance": self.instance})
+        return framing.json_body({"status": status, "instance": self.instance})

@@ -71,19 +71,21 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
         async for body in exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse):
             yield body
 
-    async def ListModels(
-        self, request: models_pb2.ListModelsRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    async def CreateCompletionWhole(self, request: HttpBody, context: Context) -> HttpBody:
+        return await exchange.whole(self.CreateCompletion(request, context))
+
+    async def CreateChatCompletionWhole(self, request: HttpBody, context: Context) -> HttpBody:
+        return await exchange.whole(self.CreateChatCompletion(request, context))
+
+    async def ListModels(self, request: models_pb2.ListModelsRequest, context: Context) -> HttpBody:
         def listed(call: CallInfo, anthropic: bool) -> dict[str, Any]:
             if anthropic:
                 return anthropic_models.model_list(self._dataplane.models(call))
             return self._dataplane.list_models(call)
 
-        yield await self._models(context, listed)
+        return await self._models(context, listed)
 
-    async def GetModel(
-        self, request: models_pb2.GetModelRequest, context: Context
-    ) -> AsyncIterator[HttpBody]:
+    async def GetModel(self, request: models_pb2.GetModelRequest, context: Context) -> HttpBody:
         # Envoy decodes the path variable (SDKs send `org%2Fmodel`); not decoded again here.
         model = request.model
 
@@ -92,7 +94,7 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                 return anthropic_models.model_object(self._dataplane.model(model, call))
             return self._dataplane.get_model(model, call)
 
-        yield await self._models(context, found)
+        return await self._models(context, found)
 
     async def _models(
         self, context: Context, produce: Callable[[CallInfo, bool], dict[str, Any]]
