@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import openai
 
@@ -42,3 +44,22 @@ def test_one_line_per_request_without_secrets(stack: Stack, client: openai.OpenA
     text = "\n".join(lines)
     for secret in (KEY, OTHER_KEY, "sk-upstream-secret-1", "a secret prompt"):
         assert secret not in text
+
+
+def test_records_do_not_collect_what_a_line_never_shows() -> None:
+    # The caller's file and line, thread and process cost half of a line's CPU to collect.
+    script = (
+        "import logging, sys\n"
+        "from llm_gateway.logs import configure_logging\n"
+        "configure_logging()\n"
+        "seen = []\n"
+        "logging.getLogger().addHandler(type('H', (logging.Handler,), {'emit': "
+        "lambda self, record: seen.append(record)})())\n"
+        "logging.getLogger('llm_gateway.access').info('request')\n"
+        "(record,) = seen\n"
+        "print(record.lineno, record.thread, record.process, record.processName)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["0", "None", "None", "None"]
