@@ -63,3 +63,33 @@ def test_records_do_not_collect_what_a_line_never_shows() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert shown == ["0", "None", "None", "None"]
+
+
+def test_access_lines_are_the_same_written_directly_or_through_logging() -> None:
+    # While only the installed handler would see a line, it is written straight to its
+    # stream; a handler added later gets every line through `logging`, in the same shape.
+    script = (
+        "import logging, sys\n"
+        "from llm_gateway.logs import ACCESS, configure_logging, log_request\n"
+        "configure_logging(sys.argv[1])\n"
+        "log_request({'event': 'request', 'status': 200, 'model': 'm'})\n"
+        "seen = []\n"
+        "ACCESS.addHandler(type('H', (logging.Handler,), {'emit': "
+        "lambda self, record: seen.append(record.fields)})())\n"
+        "log_request({'event': 'request', 'status': 200, 'model': 'm'})\n"
+        "print(seen)\n"
+    )
+
+    def run(level: str) -> tuple[list[dict[str, object]], str]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, level], capture_output=True, text=True, check=True
+        )
+        lines = [json.loads(line) for line in done.stderr.splitlines()]
+        for line in lines:
+            assert isinstance(line.pop("ts"), float)
+        return lines, done.stdout.strip()
+
+    lines, seen = run("INFO")
+    assert lines == [{"event": "request", "status": 200, "model": "m"}] * 2
+    assert seen == "[{'event': 'request', 'status': 200, 'model': 'm'}]"
+    assert run("WARNING") == ([], "[]")
