@@ -23,6 +23,12 @@ the side's gateway afresh and measures:
 
 The report gives each figure's median over the rounds, its spread (min-max) and the ratio of
 this tree to the ref; `--out` also writes it as Markdown.
+
+Rounds minutes apart see this shared machine at different speeds (the same code's c=10 rate
+has moved by a quarter between them), so the report also pairs the two sides in time: with
+both stacks up at once, c=10 over REST in short alternating windows (`--windows`, 20 of
+3 s each by default), and the median over the pairs of this tree's CPU per request minus the
+ref's (Envoy's and the gateway's apart) and of the two rates' ratio.
 """
 
 from __future__ import annotations
@@ -150,6 +156,59 @@ def _realistic(bin_dir: Path, upstreams: Any, work: Path, name: str, args: Any) 
         proc.stop()
 
 
+# One window of the interleaved c=10 load: requests/s, Envoy's and the gateway's CPU per request.
+Window = tuple[float, float, float]
+
+
+def _interleaved(
+    sides: dict[str, Path], upstreams: Any, work: Path, windows: int, seconds: float
+) -> dict[str, list[Window]]:
+    """c=10 over REST against both sides' stacks, up at once, in alternating windows."""
+    systems: dict[str, Any] = {}
+    procs: list[Proc] = []
+    try:
+        for side, bin_dir in sides.items():
+            name = f"interleaved-{side.replace(' ', '-')}"
+            folder = work / name
+            folder.mkdir()
+            proc, config = start_gateway(upstreams, folder, bin_dir=bin_dir, name=name)
+            procs.append(proc)
+            systems[side], _ = gateway_systems(proc, config)
+            first_success(systems[side])
+        measured: dict[str, list[Window]] = {side: [] for side in sides}
+        order = list(sides)
+        for window in range(windows):
+            for side in order if window % 2 == 0 else reversed(order):
+                system = systems[side]
+                system.proc.wait_quiet()
+                out = scenarios.capacity(system, seconds, connections=10)
+                cpu = out["cpu_us_per_request"]
+                envoy = cpu.get("envoy", 0.0)
+                measured[side].append((out["rate"], envoy, sum(cpu.values()) - envoy))
+        return measured
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def _paired(ref: str, measured: dict[str, list[Window]], seconds: float) -> str:
+    pairs = list(zip(measured[THIS_TREE], measured[ref], strict=True))
+
+    def median(values: Any) -> float:
+        return float(statistics.median(list(values)))
+
+    envoy = median(ours[1] - theirs[1] for ours, theirs in pairs)
+    gateway = median(ours[2] - theirs[2] for ours, theirs in pairs)
+    total = median(ours[1] + ours[2] - theirs[1] - theirs[2] for ours, theirs in pairs)
+    rate = median(ours[0] / theirs[0] for ours, theirs in pairs if theirs[0])
+    return (
+        f"Both stacks up at once, c=10 over REST (wrk) in {len(pairs)} pairs of alternating "
+        f"windows of {seconds:g} s; medians over the pairs of this tree minus {ref}: CPU per "
+        f"request {total:+.0f} us (Envoy {envoy:+.0f}, gateway {gateway:+.0f}); requests/s "
+        f"ratio {rate:.3f}.\n"
+    )
+
+
 def _shown(values: list[float], median: float, unit: str) -> str:
     return f"{median:.3g} {unit} ({min(values):.3g}-{max(values):.3g})"
 
@@ -213,6 +272,13 @@ def main() -> None:
         action="store_true",
         help="only cold start, idle RSS and the c=10 figures, bare and realistic",
     )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=20,
+        help="pairs of alternating c=10 windows with both stacks up (0: none)",
+    )
+    parser.add_argument("--window-seconds", type=float, default=3.0)
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llm-gateway-ab-") as folder:
@@ -233,6 +299,8 @@ def main() -> None:
                     return _measure(bin_dir, upstreams, work, name, args)
 
                 measured = run_rounds(sides, args.rounds, measure)
+                if not args.streams_only and args.windows:
+                    paired = _interleaved(sides, upstreams, work, args.windows, args.window_seconds)
             finally:
                 upstreams.stop()
         finally:
@@ -241,6 +309,8 @@ def main() -> None:
                 capture_output=True,
             )
     report = _report(args.against, measured, args)
+    if not args.streams_only and args.windows:
+        report += "\n" + _paired(args.against, paired, args.window_seconds)
     print(report)
     if args.out is not None:
         args.out.write_text(report)
