@@ -93,3 +93,18 @@ def test_access_lines_are_the_same_written_directly_or_through_logging() -> None
     assert lines == [{"event": "request", "status": 200, "model": "m"}] * 2
     assert seen == "[{'event': 'request', 'status': 200, 'model': 'm'}]"
     assert run("WARNING") == ([], "[]")
+
+
+def test_a_closed_log_stream_fails_the_line_not_the_request() -> None:
+    script = (
+        "import logging, sys\n"
+        "from llm_gateway.logs import configure_logging, log_request\n"
+        "configure_logging()\n"
+        "logging.raiseExceptions = False\n"
+        "sys.stderr.close()\n"
+        "log_request({'event': 'request', 'status': 200})\n"
+        "print('served')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "served"

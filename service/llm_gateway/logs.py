@@ -65,5 +65,13 @@ def log_request(fields: dict[str, Any]) -> None:
     if handler is None or ACCESS.handlers or logging.getLogger().handlers != [handler]:
         ACCESS.info("request", extra={"fields": fields})
         return
-    handler.stream.write(orjson.dumps({"ts": round(time.time(), 3), **fields}).decode() + "\n")
-    handler.stream.flush()
+    line = orjson.dumps({"ts": round(time.time(), 3), **fields}).decode() + "\n"
+    handler.acquire()  # the handler's own lock: lines from other threads never interleave
+    try:
+        handler.stream.write(line)
+        handler.stream.flush()
+    except (OSError, ValueError):
+        # A closed or broken stream fails the line, never the request (as `logging` does).
+        handler.handleError(logging.makeLogRecord({"msg": "request", "fields": fields}))
+    finally:
+        handler.release()
