@@ -86,7 +86,16 @@ NOTES = [
     "against the filter as it is: without its request function (no unary-twin sniff, no "
     "checks) Envoy -17 us and the gateway +62 us; without holding a whole JSON answer for "
     "its trailers Envoy -18 us; without both Envoy -48 us. 63aacae's filter had no "
-    "request function and touched no body.",
+    "request function and touched no body. A second run (--unary-only, 6 rounds, 40 pairs "
+    "of windows, this tree at the access-log commit, the machine slower that hour): rounds "
+    "1,160 against 1,070 us per request, paired +98 us (Envoy +49, gateway +46), requests/s "
+    "0.92x. A paired profile (py-spy on both gateways through 10 pairs of 4 s windows, "
+    "samples per request by stage) puts this tree's gateway 3% below 63aacae's: grpc.aio "
+    "-25% (the unary twins), the access log -18%, against the data plane +71 samples per "
+    "10,000 requests, the event loop +83, aiohttp +65, routing +36, framing +25, validation "
+    "+22, metrics hooks +20 (off in this configuration, still run), usage +10. The profiler "
+    "slows the process (it pauses it to sample), so its split is a guide, not the CPU "
+    "figure.",
     "Against 63aacae, where the first benchmark landed (make bench AGAINST=63aacae, its "
     "realistic configuration cannot run there): with --unary-only, 10 rounds, REST c=10 875 "
     "against 881 req/s and 1,140 against 1,130 us of CPU per request, idle RSS 143 against "
