@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.yaml
 
-.PHONY: toolchain agents fidelity run test bench profile reliability generate schemas lint typecheck fmt clean
+.PHONY: toolchain agents bytecode fidelity run test bench profile reliability generate schemas lint typecheck fmt clean
 AGENTS := tests/agents/node_modules/.installed
 
 $(STAMP): pyproject.toml
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+## Compiles the gateway's own modules to bytecode, as `pip install` does for a deployment: an
+## editable install under PYTHONDONTWRITEBYTECODE (set on this machine) would compile
+## them at every start (0.15 s of cold start and 2.5 MB of idle memory, make bench's harness).
+## Only changed files are compiled again; a file edited since is compiled in memory as before.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q service/llm_gateway
 
 ## Regenerates the stubs, the descriptor set and the packaged Envoy config from protos/ and envoy/.
 generate: $(STAMP)
@@ -36,12 +43,12 @@ fidelity: $(STAMP)
 
 ## Starts the gateway and its Envoy sidecar in the foreground with config/gateway.yaml (the
 ## first run builds the local model server: about 4 minutes on 2 cores, shown as it goes).
-run: generate toolchain
+run: generate toolchain bytecode
 	$(BIN)/llm-gateway up --config $(CONFIG)
 
 ## Runs the whole suite (lint and type checks included); the real-upstream tests run against
 ## the local llama-server, built first if the cache (~/.cache/llm-gateway) has none.
-test: $(STAMP) toolchain $(AGENTS)
+test: $(STAMP) toolchain $(AGENTS) bytecode
 	command -v kubectl >/dev/null || (apt-get update -q && apt-get install -y -q kubectl)
 	$(BIN)/ruff check service tests scripts bench reliability
 	$(BIN)/mypy
@@ -50,7 +57,7 @@ test: $(STAMP) toolchain $(AGENTS)
 
 ## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots; with
 ## AGAINST=<git ref>, the A/B of this tree against that ref instead (bench/ab.py).
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 ifdef AGAINST
@@ -61,13 +68,13 @@ endif
 
 ## Profiles a request and a streamed token by stage (py-spy): writes docs/profile.md and
 ## docs/profile-*.svg (about 2 minutes).
-profile: $(STAMP)
+profile: $(STAMP) bytecode
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m bench.profile --out docs
 
 ## Runs the reliability suite (about 20 minutes) and writes docs/reliability.md.
-reliability: $(STAMP)
+reliability: $(STAMP) bytecode
 	$(BIN)/pip install --quiet -e '.[dev,reliability]'
 	$(BIN)/python -m reliability.run
 
