@@ -27,7 +27,7 @@ class _Recorder(
     openai_rest_service_pb2_grpc.OpenAIRestServiceServicer,
     anthropic_rest_service_pb2_grpc.AnthropicRestServiceServicer,
 ):
-    """Records which RPC each request reached, and the path and body it carried."""
+    """Records which RPC each request reached, with the body it carried."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bytes]] = []
