@@ -225,13 +225,20 @@ METHOD = (
 )
 
 
+def _by_stage(result: dict[str, Any]) -> tuple[list[tuple[str, float]], float, float]:
+    """One scenario's share of the gateway's samples by stage (largest first), and the
+    gateway's and Envoy's CPU per unit; `result["counts"]` is its split, made once."""
+    counts: Counter[str] = result["counts"]
+    total = sum(counts.values()) or 1
+    shares = [(stage, count / total) for stage, count in counts.most_common()]
+    python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
+    return shares, python_us, result["cpu_us"].get("envoy", 0.0)
+
+
 def stage_costs(result: dict[str, Any]) -> list[tuple[str, float]]:
     """The CPU of one scenario's unit by stage, largest first, Envoy's included."""
-    counts = split(result["raw"])
-    total = sum(counts.values()) or 1
-    python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
-    costs = [(stage, count / total * python_us) for stage, count in counts.most_common()]
-    costs.append((ENVOY, result["cpu_us"].get("envoy", 0.0)))
+    shares, python_us, envoy_us = _by_stage(result)
+    costs = [(stage, share * python_us) for stage, share in shares] + [(ENVOY, envoy_us)]
     return sorted(costs, key=lambda item: -item[1])
 
 
@@ -239,10 +246,7 @@ def stage_tables(results: dict[str, dict[str, Any]]) -> str:
     """One table per scenario, each under a `##` heading."""
     lines: list[str] = []
     for scenario, result in results.items():
-        counts = split(result["raw"])
-        total = sum(counts.values()) or 1
-        python_us = sum(v for k, v in result["cpu_us"].items() if k != "envoy")
-        envoy_us = result["cpu_us"].get("envoy", 0.0)
+        shares, python_us, envoy_us = _by_stage(result)
         lines += [
             f"## {scenario}: {python_us + envoy_us:.0f} us per {result['unit']} "
             f"(Envoy {envoy_us:.0f}, gateway {python_us:.0f})",
@@ -251,8 +255,7 @@ def stage_tables(results: dict[str, dict[str, Any]]) -> str:
             "|---|---|---|",
             f"| Envoy (its own process) | - | {envoy_us:.1f} |",
         ]
-        for stage, count in counts.most_common():
-            share = count / total
+        for stage, share in shares:
             lines.append(f"| {stage} | {share:.1%} | {share * python_us:.1f} |")
         lines.append("")
     return "\n".join(lines)
@@ -293,6 +296,8 @@ def measure(
     )
     time.sleep(0.1)
     try:
+        for result in results.values():
+            result["counts"] = split(result["raw"])
         costs = {scenario: stage_costs(result) for scenario, result in results.items()}
         return stage_tables(results), costs
     finally:
