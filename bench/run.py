@@ -417,15 +417,19 @@ def analysis(r: dict[str, Any], ttfb: float, rest50: float, lite50: float) -> li
         total = sum(us for _, us in costs)
         ours = sum(us for stage, us in costs if stage not in profile.TRANSPORT)
         biggest = ", ".join(f"{stage} {us:.0f} us" for stage, us in costs[:4])
-        lines.append(
+        line = (
             f"Where the CPU goes, {scenario} (by stage, below): {total:.0f} us, of which "
-            f"{biggest}; the gateway's own stages (validation, auth, limits, routing, the data "
-            f"plane, framing, usage, metrics, logs) {ours:.0f} us together: most of it is "
-            "the transport (Envoy, grpc.aio, the upstream client and the event loop)."
-            if ours < total / 2
-            else f"Where the CPU goes, {scenario} (by stage, below): {total:.0f} us, of which "
-            f"{biggest}; the gateway's own stages {ours:.0f} us together."
+            f"{biggest}; the gateway's own stages"
         )
+        if ours < total / 2:
+            line += (
+                " (validation, auth, limits, routing, the data plane, framing, usage, metrics, "
+                f"logs) {ours:.0f} us together: most of it is the transport (Envoy, grpc.aio, "
+                "the upstream client and the event loop)."
+            )
+        else:
+            line += f" {ours:.0f} us together."
+        lines.append(line)
     return lines
 
 
