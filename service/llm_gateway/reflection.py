@@ -14,11 +14,13 @@ import grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
+from llm_gateway.method_table import MethodTable
+
 V1_SERVICE_NAME = "grpc.reflection.v1.ServerReflection"
 
 
-def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> None:
-    """Serves reflection of `service_names` (and of reflection itself) on `server`."""
+def enable_reflection(service_names: Iterable[str], table: MethodTable) -> None:
+    """Serves reflection of `service_names` (and of reflection itself) through `table`."""
     names = (*service_names, reflection.SERVICE_NAME, V1_SERVICE_NAME)
     servicer = ReflectionServicer(names)
     for service in (reflection.SERVICE_NAME, V1_SERVICE_NAME):
@@ -27,6 +29,6 @@ def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> 
             request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
             response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
         )
-        server.add_generic_rpc_handlers(
+        table.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service, {"ServerReflectionInfo": handler}),)
         )

@@ -32,6 +32,7 @@ from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.local.supervisor import LocalModelServer, LocalServerError
+from llm_gateway.method_table import MethodTable
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.reflection import enable_reflection
@@ -285,20 +286,27 @@ async def _start_with(
             ("grpc.absolute_max_metadata_size", metadata),
         ]
     )
+    # Registered here rather than on the server: see `MethodTable`.
+    table = MethodTable()
     llm_gateway_service_pb2_grpc.add_LlmGatewayServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        LlmGatewayServicer(dataplane, validator, keys), server
+        LlmGatewayServicer(dataplane, validator, keys),
+        table,
     )
     openai_rest_service_pb2_grpc.add_OpenAIRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        OpenAIRestServicer(dataplane, validator, keys), server
+        OpenAIRestServicer(dataplane, validator, keys),
+        table,
     )
     anthropic_rest_service_pb2_grpc.add_AnthropicRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        AnthropicRestServicer(dataplane, keys), server
+        AnthropicRestServicer(dataplane, keys),
+        table,
     )
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        GeminiRestServicer(dataplane, keys), server
+        GeminiRestServicer(dataplane, keys),
+        table,
     )
     gemini_rest_service_pb2_grpc.add_GeminiModelServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        GeminiModelServicer(dataplane, keys), server
+        GeminiModelServicer(dataplane, keys),
+        table,
     )
     services: tuple[str, ...] = SERVICE_NAMES
     if store is not None and directory is not None and settings.storage is not None:
@@ -310,16 +318,18 @@ async def _start_with(
                 directory,
                 admin_key,
             ),
-            server,
+            table,
         )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, table)
     health_rest = HealthRestServicer()
     health_rest_service_pb2_grpc.add_HealthRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        health_rest, server
+        health_rest,
+        table,
     )
     services += (HEALTH_REST_SERVICE_NAME,)
-    enable_reflection((*services, health.SERVICE_NAME), server)
+    enable_reflection((*services, health.SERVICE_NAME), table)
+    table.install(server)
     address = address or settings.listen.grpc
     try:
         port = server.add_insecure_port(address)
