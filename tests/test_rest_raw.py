@@ -79,12 +79,11 @@ def test_a_stream_asked_for_with_an_escaped_key_is_served_whole(stack: Stack) ->
     frames = response.content.split(b"\n\n")
     assert frames[-2:] == [b"data: [DONE]", b""]
     text = "".join(
-        json.loads(frame[6:])["choices"][0]["delta"].get("content") or ""
-        for frame in frames[:-2]
+        json.loads(frame[6:])["choices"][0]["delta"].get("content") or "" for frame in frames[:-2]
     )
-    assert text == post(stack, "/v1/chat/completions", CHAT).json()["choices"][0]["message"][
-        "content"
-    ]
+    assert (
+        text == post(stack, "/v1/chat/completions", CHAT).json()["choices"][0]["message"]["content"]
+    )
 
 
 def test_midstream_failure_frame(stack: Stack) -> None:
