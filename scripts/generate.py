@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -75,7 +76,8 @@ def write_validators(folder: Path) -> None:
             "\n# The request's members, as OpenAI's API names them.\n"
             f"FIELDS = frozenset(({fields}))\n"
         )
-        (folder / f"{name}.py").write_text(VALIDATOR_HEADER + strip_definitions(code) + known)
+        code = dispatch_on_consts(strip_definitions(code))
+        (folder / f"{name}.py").write_text(VALIDATOR_HEADER + code + known)
 
 
 def top_level_fields(schema: dict[str, Any]) -> list[str]:
@@ -110,6 +112,59 @@ def strip_definitions(code: str) -> str:
         position = end + 1
     out.append(code[position:])
     return "".join(out)
+
+
+# fastjsonschema's code for `{"if": {"properties": {K: {"const": V}}}, "then": T}` (how the
+# extracted schemas say "a message whose role is V is a T"): the `if` is tried, raising an
+# exception for every value but V, so that each message of a request raised five.
+_IF_CONST_THEN = re.compile(
+    r"""(?P<i>[ ]+)try:
+(?P=i)    data_is_dict = isinstance\(data, dict\)
+(?P=i)    if data_is_dict:
+(?P=i)        data_keys = set\(data.keys\(\)\)
+(?P=i)        if "(?P<key>\w+)" in data_keys:
+(?P=i)            data_keys.remove\("(?P=key)"\)
+(?P=i)            (?P<var>data__\w+) = data\["(?P=key)"\]
+(?P=i)            if not \(isinstance\((?P=var), str\) and (?P=var) == (?P<value>'[^'\\]*')\):
+(?P=i)                raise JsonSchemaValueException\(.*\)
+(?P=i)except \(JsonSchemaValueException, JsonSchemaValuesException\):
+(?P=i)    pass
+(?P=i)else:
+(?P=i)    (?P<then>validate___\w+\(data, custom_formats, \(name_prefix or "data"\) \+ ""\))
+"""
+)
+
+
+def dispatch_on_consts(code: str) -> str:
+    """Rewrites each if-const-then block of the generated code as the test it makes (the
+    same outcome for every input: `then` applies unless `data` is an object whose member is
+    present and is not that string), without raising and catching."""
+
+    def test(match: re.Match[str]) -> str:
+        i, key, value = match["i"], match["key"], match["value"]
+        member = f'data["{key}"]'
+        return (
+            f'{i}if not isinstance(data, dict) or "{key}" not in data or '
+            f"(isinstance({member}, str) and {member} == {value}):\n"
+            f"{i}    {match['then']}\n"
+        )
+
+    rewritten = _IF_CONST_THEN.sub(test, code)
+    # The blocks set variables (`data_keys`, the member's) that nothing may read after them:
+    # each run of them must end its function.
+    for function in rewritten.split("\ndef ")[1:]:
+        lines = function.splitlines()
+        first = next((n for n, line in enumerate(lines) if _DISPATCH.match(line)), None)
+        if first is not None:
+            rest = [line for line in lines[first:] if line.strip() not in ("", "return data")]
+            assert all(
+                _DISPATCH.match(a) and b.lstrip().startswith("validate___")
+                for a, b in zip(rest[::2], rest[1::2], strict=True)
+            ), function.split("(", 1)[0]
+    return rewritten
+
+
+_DISPATCH = re.compile(r'[ ]+if not isinstance\(data, dict\) or "\w+" not in data or ')
 
 
 def _closing_brace(code: str, opening: int) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import Endpoint, RequestValidator
+from llm_gateway.model.validators import chat_completions
 
 VALIDATOR = RequestValidator()
 REJECTING = RequestValidator("reject")
@@ -169,3 +173,61 @@ def test_any_body_is_either_accepted_or_a_named_400(body: dict[str, Any]) -> Non
                 or error.param.split(".")[0].split("[")[0] in body
                 or error.param in ("messages", "prompt", "model")
             )
+
+
+# The request schemas compiled as fastjsonschema writes them, without the generator's
+# rewrites (scripts/generate.py), which must not change any outcome.
+_SCHEMAS = json.loads(
+    (Path(chat_completions.__file__).parent.parent / "schemas" / "openai_requests.json").read_text()
+)
+_AS_COMPILED = fastjsonschema.compile(_SCHEMAS["chat_completions"], use_default=False)
+ROLES = st.sampled_from(["developer", "system", "user", "assistant", "tool", "function", "x"])
+PART = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "refusal", "image_url", 3])},
+    optional={"text": st.sampled_from(["a", 1]), "refusal": st.sampled_from(["no", None])},
+)
+MESSAGE = st.one_of(
+    st.fixed_dictionaries(
+        {"role": st.one_of(ROLES, st.integers(0, 2), st.none())},
+        optional={
+            "content": st.one_of(st.text(max_size=3), st.lists(PART, max_size=3), st.integers()),
+            "name": st.sampled_from(["n", 5]),
+            "tool_call_id": st.sampled_from(["c1", None]),
+            "refusal": st.sampled_from(["r", 2]),
+        },
+    ),
+    st.fixed_dictionaries({}, optional={"content": st.text(max_size=3)}),
+    st.text(max_size=2),
+)
+
+
+def _outcome(validate: Any, body: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        validate(body)
+    except fastjsonschema.JsonSchemaValueException as error:
+        return ("refused", error.message, str(error.name), str(error.rule))
+    return ("accepted",)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MESSAGE, min_size=1, max_size=4))
+def test_the_generated_validator_decides_as_the_schema_compiled_as_is(messages: Any) -> None:
+    body = {"model": "m", "messages": messages}
+    assert _outcome(chat_completions.validate, body) == _outcome(_AS_COMPILED, body)
+
+
+def test_a_message_costs_the_validator_no_exception_raised_and_caught() -> None:
+    raised: list[str] = []
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        raised.append(str(kwargs.get("name")))
+        original(*args, **kwargs)
+
+    original = fastjsonschema.JsonSchemaValueException.__init__
+    body = {"model": "m", "messages": [{"role": r, "content": "x"} for r in ("system", "user")]}
+    try:
+        fastjsonschema.JsonSchemaValueException.__init__ = counting  # type: ignore[method-assign]
+        chat_completions.validate(body)
+    finally:
+        fastjsonschema.JsonSchemaValueException.__init__ = original  # type: ignore[method-assign]
+    assert raised == []

@@ -1132,83 +1132,17 @@ def validate___definitions_chatcompletionrequestmessage(data, custom_formats={},
             data__role = data["role"]
             if not (isinstance(data__role, str) and data__role == 'developer' or isinstance(data__role, str) and data__role == 'system' or isinstance(data__role, str) and data__role == 'user' or isinstance(data__role, str) and data__role == 'assistant' or isinstance(data__role, str) and data__role == 'tool' or isinstance(data__role, str) and data__role == 'function'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be one of ['developer', 'system', 'user', 'assistant', 'tool', 'function']", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='enum')
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'developer'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: developer", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'developer'):
         validate___definitions_chatcompletionrequestdevelopermessage(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'system'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: system", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'system'):
         validate___definitions_chatcompletionrequestsystemmessage(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'user'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: user", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'user'):
         validate___definitions_chatcompletionrequestusermessage(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'assistant'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: assistant", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'assistant'):
         validate___definitions_chatcompletionrequestassistantmessage(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'tool'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: tool", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'tool'):
         validate___definitions_chatcompletionrequesttoolmessage(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "role" in data_keys:
-                data_keys.remove("role")
-                data__role = data["role"]
-                if not (isinstance(data__role, str) and data__role == 'function'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be same as const definition: function", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "role" not in data or (isinstance(data["role"], str) and data["role"] == 'function'):
         validate___definitions_chatcompletionrequestfunctionmessage(data, custom_formats, (name_prefix or "data") + "")
     return data
 
@@ -1556,31 +1490,9 @@ def validate___definitions_chatcompletionrequestassistantmessagecontentpart(data
             data__type = data["type"]
             if not (isinstance(data__type, str) and data__type == 'text' or isinstance(data__type, str) and data__type == 'refusal'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['text', 'refusal']", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='enum')
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "type" in data_keys:
-                data_keys.remove("type")
-                data__type = data["type"]
-                if not (isinstance(data__type, str) and data__type == 'text'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: text", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'text'):
         validate___definitions_chatcompletionrequestmessagecontentparttext(data, custom_formats, (name_prefix or "data") + "")
-    try:
-        data_is_dict = isinstance(data, dict)
-        if data_is_dict:
-            data_keys = set(data.keys())
-            if "type" in data_keys:
-                data_keys.remove("type")
-                data__type = data["type"]
-                if not (isinstance(data__type, str) and data__type == 'refusal'):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: refusal", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='const')
-    except (JsonSchemaValueException, JsonSchemaValuesException):
-        pass
-    else:
+    if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'refusal'):
         validate___definitions_chatcompletionrequestmessagecontentpartrefusal(data, custom_formats, (name_prefix or "data") + "")
     return data
 
