@@ -60,6 +60,7 @@ test: $(STAMP) toolchain $(AGENTS) bytecode
 bench: $(STAMP) bytecode
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q valgrind)
 ifdef AGAINST
 	$(BIN)/python -m bench.ab --against $(AGAINST)
 else

@@ -28,7 +28,11 @@ Rounds minutes apart see this shared machine at different speeds (the same code'
 has moved by a quarter between them), so the report also pairs the two sides in time: with
 both stacks up at once, c=10 over REST in short alternating windows (`--windows`, 20 of
 3 s each by default), and the median over the pairs of this tree's CPU per request minus the
-ref's (Envoy's and the gateway's apart) and of the two rates' ratio.
+ref's (Envoy's and the gateway's apart) and of the two rates' ratio. Even paired, those
+move by tens of microseconds on a busy hour, so last each side's instructions per request
+are counted with valgrind's callgrind (`bench/instructions.py`: the gateway's and Envoy's,
+user space only), which the machine's speed does not move: the guard for changes of a few
+percent. `--no-instructions` skips them.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import instructions, scenarios
 from bench.load import k6, wrk
 from bench.procs import Proc
 from bench.systems import (
@@ -209,6 +213,20 @@ def _paired(ref: str, measured: dict[str, list[Window]], seconds: float) -> str:
     )
 
 
+def _counted(ref: str, counted: dict[str, dict[str, float]]) -> str:
+    ours, theirs = counted[THIS_TREE], counted[ref]
+    parts = [
+        f"{label} {ours[key]:,.0f} against {theirs[key]:,.0f} ({ours[key] / theirs[key]:.3f}x)"
+        for key, label in (("gateway_instructions", "gateway"), ("envoy_instructions", "Envoy"))
+    ]
+    return (
+        "Instructions per request (callgrind, user space, 1,000 REST requests at c=10; the "
+        f"same build counts the same to about 0.3%), this tree against {ref}: "
+        + "; ".join(parts)
+        + ".\n"
+    )
+
+
 def _shown(values: list[float], median: float, unit: str) -> str:
     return f"{median:.3g} {unit} ({min(values):.3g}-{max(values):.3g})"
 
@@ -279,6 +297,12 @@ def main() -> None:
         help="pairs of alternating c=10 windows with both stacks up (0: none)",
     )
     parser.add_argument("--window-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--no-instructions",
+        dest="instructions",
+        action="store_false",
+        help="skip the instruction counts (valgrind's callgrind, about 2 minutes a side)",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llm-gateway-ab-") as folder:
@@ -301,6 +325,11 @@ def main() -> None:
                 measured = run_rounds(sides, args.rounds, measure)
                 if not args.streams_only and args.windows:
                     paired = _interleaved(sides, upstreams, work, args.windows, args.window_seconds)
+                counted = {
+                    side: instructions.measure(bin_dir, upstreams, work / f"counted-{n}", 1000)
+                    for n, (side, bin_dir) in enumerate(sides.items())
+                    if args.instructions
+                }
             finally:
                 upstreams.stop()
         finally:
@@ -311,6 +340,8 @@ def main() -> None:
     report = _report(args.against, measured, args)
     if not args.streams_only and args.windows:
         report += "\n" + _paired(args.against, paired, args.window_seconds)
+    if counted:
+        report += "\n" + _counted(args.against, counted)
     print(report)
     if args.out is not None:
         args.out.write_text(report)

@@ -259,6 +259,23 @@ def render(r: dict[str, Any]) -> str:
         lines += [f"- {flag}" for flag in r["flags"]]
     if "local_model" in r:
         lines += ["", *local_model.section(r["local_model"])]
+    if "instructions" in r:
+        counts = r["instructions"]
+        lines += [
+            "",
+            "## Instructions per request",
+            "",
+            "`bench/instructions.py`: valgrind's callgrind counts the user-space instructions of "
+            "one process over 1,000 non-streamed chat completions through Envoy at c=10 (after "
+            "a warm-up); the same build counts the same to about 0.3% however busy the machine "
+            "is, so `make bench AGAINST=<ref>` compares them too. The kernel's share of a "
+            "request is not in them.",
+            "",
+            "| process | instructions per request |",
+            "|---|---|",
+            f"| gateway (Python, all threads) | {counts['gateway_instructions']:,.0f} |",
+            f"| Envoy (one worker) | {counts['envoy_instructions']:,.0f} |",
+        ]
     if "profile" in r:
         lines += ["", "## Where the CPU goes, by stage", "", f"`bench/profile.py`: {METHOD}", ""]
         # Its tables' headings, one level down in this page.

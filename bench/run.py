@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import local_model, profile, report, scenarios
+from bench import instructions, local_model, profile, report, scenarios
 from bench.load import Target, k6, wrk
 from bench.machine import describe_machine, version
 from bench.procs import LOAD_CORE, SUT_CORE, Proc, focus
@@ -349,6 +349,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["cold_start"] = {k: cold[k] for k in ("b", "c", "d")}
         results["cross_core_ms"] = cross_core_cost(work, duration)
         results["ceiling_wrk"] = results["capacity"]["a"]["rate"]
+        print("instructions per request", flush=True)
+        results["instructions"] = instructions.measure(
+            BIN, upstreams, work / "instructions", 200 if quick else 1000
+        )
         print("profile by stage", flush=True)
         results["profile"], results["stage_costs"] = profile.measure(
             upstreams, work, args.docs, duration, max(hold_counts)
