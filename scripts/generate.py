@@ -133,6 +133,8 @@ _IF_CONST_THEN = re.compile(
 (?P=i)    (?P<then>validate___\w+\(data, custom_formats, \(name_prefix or "data"\) \+ ""\))
 """
 )
+# The first line of a rewritten block.
+_DISPATCH = re.compile(r'[ ]+if not isinstance\(data, dict\) or "\w+" not in data or ')
 
 
 def dispatch_on_consts(code: str) -> str:
@@ -140,7 +142,7 @@ def dispatch_on_consts(code: str) -> str:
     same outcome for every input: `then` applies unless `data` is an object whose member is
     present and is not that string), without raising and catching."""
 
-    def test(match: re.Match[str]) -> str:
+    def as_test(match: re.Match[str]) -> str:
         i, key, value = match["i"], match["key"], match["value"]
         member = f'data["{key}"]'
         return (
@@ -149,7 +151,7 @@ def dispatch_on_consts(code: str) -> str:
             f"{i}    {match['then']}\n"
         )
 
-    rewritten = _IF_CONST_THEN.sub(test, code)
+    rewritten = _IF_CONST_THEN.sub(as_test, code)
     # The blocks set variables (`data_keys`, the member's) that nothing may read after them:
     # each run of them must end its function.
     for function in rewritten.split("\ndef ")[1:]:
@@ -157,14 +159,14 @@ def dispatch_on_consts(code: str) -> str:
         first = next((n for n, line in enumerate(lines) if _DISPATCH.match(line)), None)
         if first is not None:
             rest = [line for line in lines[first:] if line.strip() not in ("", "return data")]
-            assert all(
-                _DISPATCH.match(a) and b.lstrip().startswith("validate___")
-                for a, b in zip(rest[::2], rest[1::2], strict=True)
-            ), function.split("(", 1)[0]
+            pairs = zip(rest[::2], rest[1::2], strict=False)
+            if len(rest) % 2 or not all(
+                _DISPATCH.match(test) and then.lstrip().startswith("validate___")
+                for test, then in pairs
+            ):
+                name = function.split("(", 1)[0]
+                raise RuntimeError(f"{name}: code after its if-const-then blocks; not rewritten")
     return rewritten
-
-
-_DISPATCH = re.compile(r'[ ]+if not isinstance\(data, dict\) or "\w+" not in data or ')
 
 
 def _closing_brace(code: str, opening: int) -> int:
