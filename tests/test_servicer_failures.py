@@ -15,7 +15,7 @@ from google.rpc import status_pb2
 from llm_gateway.api.grpc import LlmGatewayServicer
 from llm_gateway.api.grpc.status import DETAILS_KEY
 from llm_gateway.api.inbound import InboundCall
-from llm_gateway.api.rest import OpenAIRestServicer
+from llm_gateway.api.rest.servicer import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
 from llm_gateway.config.settings import KeySettings
 from llm_gateway.model import RequestValidator

@@ -66,3 +66,24 @@ def test_each_client_is_loaded_where_its_service_is_configured(
     tracing = {"enabled": True, "otlp_endpoint": f"127.0.0.1:{free_port()}"}
     config = stack_config(upstream.base_url, storage=storage, tracing=tracing)
     assert _loaded(config) == list(OPTIONAL)
+
+
+def test_the_command_line_loads_neither_the_server_nor_the_http_client_before_envoy_starts() -> (
+    None
+):
+    # `llm-gateway up` spawns Envoy, then loads the server's modules (a third of a second)
+    # while Envoy starts: the command line and the proxy's config must not load them first.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, llm_gateway.cli, llm_gateway.sidecar; "
+            "print(sorted({'llm_gateway.server', 'aiohttp', 'llm_gateway.dataplane'}"
+            " & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

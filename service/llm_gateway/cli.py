@@ -23,9 +23,7 @@ import yaml
 from llm_gateway import keys_cli
 from llm_gateway.config import ConfigError, GatewaySettings, load_config
 from llm_gateway.local import commands as local_model_cli
-from llm_gateway.local.supervisor import LocalServerError, prepare
 from llm_gateway.logs import configure_logging
-from llm_gateway.server import StartupError, serve, start_server, stop_event_on_signals
 from llm_gateway.sidecar import EnvoyProcess, render_envoy_config
 from llm_gateway.sidecar.envoy import EnvoyError
 
@@ -38,11 +36,15 @@ _LAST_BYTES_SECONDS = 1.0
 async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
     """Runs the gateway and its Envoy until a signal (exit status 0) or until Envoy dies
     (status 1: the stack cannot serve REST without it, and a supervisor should know)."""
-    stop = stop_event_on_signals()
     envoy.check_ports()
-    # Envoy is spawned before gRPC starts its threads: forking after that is unsafe.
+    # Envoy is spawned first: before gRPC starts its threads (forking after that is unsafe),
+    # and before the server's modules are loaded (about 0.25 s), so that its own start
+    # (about 60 ms) overlaps their import. They are imported here, not at the top, for that.
     await envoy.spawn()
     try:
+        from llm_gateway.server import start_server, stop_event_on_signals
+
+        stop = stop_event_on_signals()
         gateway = await start_server(settings)
     except BaseException:
         await envoy.stop()
@@ -77,9 +79,21 @@ def _prepare_local_models(settings: GatewaySettings) -> None:
     """Builds the local model servers the config needs and fetches their models, before the
     event loop starts: a first build takes minutes, and Ctrl-C must stop it (and its compiler)
     at once rather than after it."""
-    for provider in settings.providers.values():
-        if provider.server is not None:
-            prepare(provider.server)
+    servers = [p.server for p in settings.providers.values() if p.server is not None]
+    if servers:  # its module loads the HTTP client: only for configs that need it
+        from llm_gateway.local.supervisor import prepare
+
+        for server in servers:
+            prepare(server)
+
+
+def _reported_failures() -> tuple[type[Exception], ...]:
+    """The failures `main` reports in one line, exit status 2 (the server's and the local
+    model server's modules are loaded only by the commands that start them)."""
+    from llm_gateway.local.supervisor import LocalServerError
+    from llm_gateway.server import StartupError
+
+    return (ConfigError, EnvoyError, StartupError, LocalServerError)
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -140,12 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sidecar":
             return _run(envoy.serve(settings.shutdown_grace_seconds + _LAST_BYTES_SECONDS))
         elif args.command == "serve":
+            from llm_gateway.server import serve
+
             _prepare_local_models(settings)
             _run(serve(settings))
         else:
             _prepare_local_models(settings)
             return _run(_up(settings, envoy))
-    except (ConfigError, StartupError, EnvoyError, LocalServerError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _reported_failures()):
+            raise
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -14,11 +14,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from llm_gateway.api.admin import AdminServicer
-from llm_gateway.api.anthropic import AnthropicRestServicer
-from llm_gateway.api.gemini import GeminiModelServicer, GeminiRestServicer
+from llm_gateway.api.anthropic.servicer import AnthropicRestServicer
+from llm_gateway.api.gemini.models import GeminiModelServicer
+from llm_gateway.api.gemini.servicer import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
-from llm_gateway.api.rest import OpenAIRestServicer
 from llm_gateway.api.rest.health import HealthRestServicer
+from llm_gateway.api.rest.servicer import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
 from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.auth.key_admin import KeyAdmin

@@ -16,10 +16,6 @@ from llm_gateway.telemetry.watch import valid_traceparent
 
 _MAX_REQUEST_ID = 200
 _MAX_TRACESTATE = 512  # W3C's limit for what a vendor must propagate
-# The response header (REST) or trailing metadata (gRPC) naming the deployment that served.
-DEPLOYMENT_HEADER = "x-llm-gateway-deployment"
-# The caller's fields that a translation to another API family left out, comma-separated.
-DROPPED_HEADER = "x-llm-gateway-dropped"
 
 
 def request_id_of(metadata: dict[str, str]) -> str:

@@ -1,5 +1,1 @@
 """The Anthropic Messages API surface: requests in, answers, events and errors out."""
-
-from llm_gateway.api.anthropic.servicer import AnthropicRestServicer
-
-__all__ = ["AnthropicRestServicer"]

@@ -12,7 +12,8 @@ from google.protobuf.message import Message
 
 from llm_gateway.api.grpc import requests, responses
 from llm_gateway.api.grpc.status import abort
-from llm_gateway.api.inbound import DEPLOYMENT_HEADER, DROPPED_HEADER, InboundCall
+from llm_gateway.api.headers import DEPLOYMENT_HEADER, DROPPED_HEADER
+from llm_gateway.api.inbound import InboundCall
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error

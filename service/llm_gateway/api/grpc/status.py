@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from llm_gateway.api.inbound import DEPLOYMENT_HEADER
+from llm_gateway.api.headers import DEPLOYMENT_HEADER
 from llm_gateway.errors import GatewayError
 from llm_gateway.v1 import common_pb2
 

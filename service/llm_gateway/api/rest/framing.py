@@ -3,14 +3,16 @@ deployment) that the proxy turns into HTTP headers."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from google.api.httpbody_pb2 import HttpBody
 
-from llm_gateway.api.inbound import DEPLOYMENT_HEADER, DROPPED_HEADER
-from llm_gateway.dataplane import Decisions, TokenCount
+from llm_gateway.api.headers import DEPLOYMENT_HEADER, DROPPED_HEADER
 from llm_gateway.errors import GatewayError
+
+if TYPE_CHECKING:  # the proxy's config uses these bodies, without loading the data plane
+    from llm_gateway.dataplane import Decisions, TokenCount
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
