@@ -45,11 +45,27 @@ NOTES = [
     "Instructions of the gateway's Python process per REST request (callgrind, below): "
     "1,416,662 -> 1,278,177 (-9.8%); Python calls per request (cProfile) 806 -> 592. The "
     "same cost grew with every service added since 63aacae (16 registered methods there).",
+    "Helped, a little: Envoy spawned before the server's modules load (llm-gateway up), "
+    "which the command line and the Envoy config no longer load: cold start 0.76 -> 0.72 s "
+    "(5 starts each; 63aacae 0.61 s). Envoy is ready 50-60 ms after its spawn; the rest is "
+    "Python's imports, of which aiohttp's two default SSL contexts (75 ms of CA loading), "
+    "descriptor_pb2 (38 ms), pydantic and the settings (about 100 ms).",
     "Helped: the request validators' if-const-then blocks (\"a message whose role is V is a "
     'T") rewritten by scripts/generate.py as the tests they make: fastjsonschema compiles '
     "them to try/except, so every message raised and caught five exceptions. 1,278,177 -> "
     "1,212,949 instructions per request for the bench's one-message body (-5.1%); a "
     "conversation of n messages saves about n times that.",
+    "Against 63aacae, after the method table and the validators' rewrite (2026-12-02, AMD "
+    "EPYC, make bench AGAINST=63aacae, 5 rounds, the tree before the cold-start change): "
+    "both stacks up at once, 20 pairs of 3 s windows at c=10, +9 us per request (Envoy +44, "
+    "the gateway -31), requests/s 0.988x, where two earlier runs had said +65 and +98 us, "
+    "and one this morning +115 (Envoy +53, gateway +58) before these changes; instructions "
+    "per request, gateway 1,212,310 against 1,276,192 (0.950x), Envoy 338,551 against "
+    "258,915 (1.308x, its Lua filter's request function and held answers, below). The "
+    "rounds, minutes apart, moved more than that: c=10 815 against 962 req/s and 1,180 "
+    "against 1,020 us per request (spreads 1,070-1,250 and 880-1,350 us), c=64 p99 91 "
+    "against 105 ms, CPU per streamed token 178 against 178 us, idle RSS 142 against 136 MB, "
+    "cold start 0.89 against 0.65 s (then cut, above).",
     "Where Envoy's instructions go (callgrind, one worker, per REST request; each variant of "
     "envoy.yaml measured on the same gateway): without the Lua filter 247k; with 63aacae's "
     "filter (a response function that maps x-http-status) 267k; with this filter 338k. Of "
