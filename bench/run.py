@@ -55,6 +55,14 @@ NOTES = [
     "them to try/except, so every message raised and caught five exceptions. 1,278,177 -> "
     "1,212,949 instructions per request for the bench's one-message body (-5.1%); a "
     "conversation of n messages saves about n times that.",
+    "This page is the run of 05:53 UTC. A second full run of the same commit at 06:15 UTC met "
+    "a slower machine throughout, the harness's own rows included (the direct upstream: c=1 "
+    "p50 0.14 against 0.13 ms, wrk's maximum 19,442 against 25,650 req/s): CPU per request "
+    "at c=10 1.45 against 1.09 ms, REST c=1 added p50 3.34 against 1.90 ms, c=64 p99 101 "
+    "against 74 ms; its instruction counts were the same to 0.1% (gateway 1,208,979 "
+    "against 1,209,744, Envoy 338,706 against 338,446). The last page before (db847de, 01:24 "
+    "UTC, the direct upstream's c=1 p50 0.10 ms) had 0.81 ms per request: the CPU figures "
+    "of runs hours apart here compare the machine as much as the code.",
     "Against 63aacae, after the method table and the validators' rewrite (2026-12-02, AMD "
     "EPYC, make bench AGAINST=63aacae, 5 rounds, the tree before the cold-start change): "
     "both stacks up at once, 20 pairs of 3 s windows at c=10, +9 us per request (Envoy +44, "
