@@ -29,7 +29,7 @@ has moved by a quarter between them), so the report also pairs the two sides in 
 both stacks up at once, c=10 over REST in short alternating windows (`--windows`, 20 of
 3 s each by default), and the median over the pairs of this tree's CPU per request minus the
 ref's (Envoy's and the gateway's apart) and of the two rates' ratio. Even paired, those
-move by tens of microseconds on a busy hour, so last each side's instructions per request
+move by tens of microseconds on a busy hour, so finally each side's instructions per request
 are counted with valgrind's callgrind (`bench/instructions.py`: the gateway's and Envoy's,
 user space only), which the machine's speed does not move: the guard for changes of a few
 percent. `--no-instructions` skips them.

@@ -39,7 +39,9 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
     envoy.check_ports()
     # Envoy is spawned first: before gRPC starts its threads (forking after that is unsafe),
     # and before the server's modules are loaded (about 0.25 s), so that its own start
-    # (about 60 ms) overlaps their import. They are imported here, not at the top, for that.
+    # (about 60 ms) overlaps their import. They are imported here, not at the top, for that;
+    # a signal before the handlers are set ends the process as by default (nothing is served
+    # yet, and Envoy, told of its parent's death, follows).
     await envoy.spawn()
     try:
         from llm_gateway.server import start_server, stop_event_on_signals
