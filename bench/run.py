@@ -261,6 +261,8 @@ def most_streams(system: Any, proc: Proc | None, counts: list[int]) -> list[dict
                 "stalls": summary["stalls"],
                 "delay_p99": summary["delay_p99"],
                 "gap_max": summary["gap_max"],
+                # Why streams failed, when some did (the error types the client saw).
+                "errors": summary["errors"],
             }
         )
         time.sleep(1.0)
