@@ -89,7 +89,8 @@ class Client:
                 last = received
             run.done = True
         except (TimeoutError, aiohttp.ClientError, grpc.RpcError) as exc:
-            run.error = type(exc).__name__
+            code = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else ""
+            run.error = f"{type(exc).__name__} {code} {exc.details() if code else ''}".strip()
         return run
 
     async def _tokens(self, model: str):  # type: ignore[no-untyped-def]
