@@ -1,5 +1,6 @@
-"""The server finds every method through one table and registers none with grpc.aio: each
-registered method costs grpc.aio work on every call it accepts (see `method_table`)."""
+"""How the gRPC server takes calls in: every method through one table, none registered with
+grpc.aio (each registered method costs grpc.aio work on every call it accepts, see
+`method_table`), and bursts that arrive while its event loop is busy held, not cancelled."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ async def test_the_server_has_no_registered_methods_and_still_serves_everything(
 
 
 async def test_a_burst_of_calls_while_the_loop_is_busy_is_served_whole(
-    upstream: ScriptedUpstream, tmp_path: Path
+    upstream: ScriptedUpstream,
 ) -> None:
     # grpc's core holds calls the server has not taken yet; by default it cancels those past
     # 1,000. With the event loop blocked, 1,500 calls arrive and wait; all must be served.

@@ -71,7 +71,7 @@ def test_each_client_is_loaded_where_its_service_is_configured(
 def test_the_command_line_loads_neither_the_server_nor_the_http_client_before_envoy_starts() -> (
     None
 ):
-    # `llm-gateway up` spawns Envoy, then loads the server's modules (a third of a second)
+    # `llm-gateway up` spawns Envoy, then loads the server's modules (about 0.25 s)
     # while Envoy starts: the command line and the proxy's config must not load them first.
     loaded = subprocess.run(
         [
