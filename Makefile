@@ -55,7 +55,7 @@ test: $(STAMP) toolchain $(AGENTS) bytecode
 	$(BIN)/llm-gateway local-model build
 	$(BIN)/pytest -q
 
-## Runs the benchmark (about 15 minutes) and writes docs/benchmarks.md and its plots; with
+## Runs the benchmark (about 22 minutes) and writes docs/benchmarks.md and its plots; with
 ## AGAINST=<git ref>, the A/B of this tree against that ref instead (bench/ab.py).
 bench: $(STAMP) bytecode
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

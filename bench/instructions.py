@@ -24,7 +24,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,15 @@ import aiohttp
 
 from bench.load import KEY
 from bench.procs import SUT_CORE, Proc, start
-from bench.systems import BIN, CHAT_BODY, Upstreams, gateway_config, start_upstreams
+from bench.systems import (
+    BIN,
+    CHAT_BODY,
+    Upstreams,
+    first_success,
+    gateway_config,
+    gateway_systems,
+    start_upstreams,
+)
 
 WARM_UP = 200
 CALLERS = 10
@@ -53,22 +60,11 @@ async def _post(url: str, count: int) -> None:
         await asyncio.gather(*(caller(count // CALLERS) for _ in range(CALLERS)))
 
 
-def _ready(url: str, proc: Proc, limit: float = 300.0) -> None:
-    """Waits until requests through `url` succeed (under callgrind a start takes seconds)."""
-    started = time.monotonic()
-    while True:
-        try:
-            asyncio.run(_post(url, CALLERS))
-            return
-        except (OSError, RuntimeError, aiohttp.ClientError):
-            if proc.popen.poll() is not None or time.monotonic() - started > limit:
-                raise RuntimeError(f"{proc.name} did not serve; see {proc.log}") from None
-            time.sleep(0.5)
-
-
-def _count(proc: Proc, url: str, requests: int, dump: Path) -> float:
+def _count(proc: Proc, config: dict[str, Any], requests: int, dump: Path) -> float:
     """Instructions of the callgrind-run `proc` per request over `requests` requests."""
-    _ready(url, proc)
+    rest, _ = gateway_systems(proc, config)
+    first_success(rest, limit=300.0)  # under callgrind a start takes seconds
+    url = rest.target.address
     asyncio.run(_post(url, WARM_UP))
     control = ["callgrind_control"]
     subprocess.run([*control, "--instr=on", str(proc.popen.pid)], check=True, capture_output=True)
@@ -108,7 +104,7 @@ def gateway_instructions(bin_dir: Path, upstreams: Upstreams, work: Path, reques
     command = [*_callgrind(dump), str(bin_dir / "python"), "-m", "llm_gateway", "up"]
     proc = start("gateway-callgrind", [*command, "--config", str(path)], SUT_CORE, work / "logs")
     try:
-        return _count(proc, _rest_url(config), requests, dump)
+        return _count(proc, config, requests, dump)
     finally:
         proc.stop(60)
 
@@ -133,14 +129,10 @@ def envoy_instructions(bin_dir: Path, upstreams: Upstreams, work: Path, requests
     options = ["--concurrency", "1", "--log-level", "warn", "--base-id", str(gateway.popen.pid)]
     proc = start("envoy-callgrind", [*_callgrind(dump), *envoy, *options], SUT_CORE, work / "logs")
     try:
-        return _count(proc, _rest_url(config), requests, dump)
+        return _count(proc, config, requests, dump)
     finally:
         proc.stop(60)
         gateway.stop()
-
-
-def _rest_url(config: dict[str, Any]) -> str:
-    return f"http://{config['listen']['rest']}/v1/chat/completions"
 
 
 def measure(bin_dir: Path, upstreams: Upstreams, work: Path, requests: int) -> dict[str, float]:
