@@ -87,3 +87,16 @@ def test_the_command_line_loads_neither_the_server_nor_the_http_client_before_en
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_each_start_up_failure_is_reported_in_one_line_and_nothing_else_is() -> None:
+    # `main` names these lazily (their modules load only with the commands that need them).
+    from llm_gateway.cli import _reported
+    from llm_gateway.config import ConfigError
+    from llm_gateway.local.supervisor import LocalServerError
+    from llm_gateway.server import StartupError
+    from llm_gateway.sidecar.envoy import EnvoyError
+
+    for failure in (ConfigError("c"), EnvoyError("e"), StartupError("s"), LocalServerError("l")):
+        assert _reported(failure), failure
+    assert not _reported(ValueError("a bug, with its traceback"))

@@ -89,13 +89,16 @@ def _prepare_local_models(settings: GatewaySettings) -> None:
             prepare(server)
 
 
-def _reported_failures() -> tuple[type[Exception], ...]:
-    """The failures `main` reports in one line, exit status 2 (the server's and the local
-    model server's modules are loaded only by the commands that start them)."""
+def _reported(failure: Exception) -> bool:
+    """Whether `main` reports the failure in one line, exit status 2. The server's and the local
+    model server's errors are imported only when needed: their modules are loaded only by the
+    commands that start them, and a config error should not wait for them."""
+    if isinstance(failure, ConfigError | EnvoyError):
+        return True
     from llm_gateway.local.supervisor import LocalServerError
     from llm_gateway.server import StartupError
 
-    return (ConfigError, EnvoyError, StartupError, LocalServerError)
+    return isinstance(failure, StartupError | LocalServerError)
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             _prepare_local_models(settings)
             return _run(_up(settings, envoy))
     except Exception as exc:
-        if not isinstance(exc, _reported_failures()):
+        if not _reported(exc):
             raise
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
