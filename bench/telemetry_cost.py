@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import timeit
 
-from llm_gateway.telemetry import GatewayMetrics, RequestWatch, Telemetry
+from llm_gateway.telemetry import RequestWatch, Telemetry
+from llm_gateway.telemetry.metrics import GatewayMetrics
 
 REQUESTS = 20_000
 

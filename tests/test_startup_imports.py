@@ -1,6 +1,8 @@
-"""A gateway loads the clients of the services it is configured to use, and only those: Redis's,
-PostgreSQL's and OpenTelemetry's cost a gateway that does not use them start-up time and memory
-(about 12 MB and a few hundred milliseconds together, `make bench AGAINST=<ref>`)."""
+"""A gateway loads what it is configured to use, and only that: Redis's, PostgreSQL's and
+OpenTelemetry's clients, the Prometheus client, SQLite, the provider families beyond OpenAI's,
+the admin API and the local model supervisor cost a gateway that does not use them start-up
+time and memory (about 12 MB and a few hundred milliseconds together, `make bench
+AGAINST=<ref>`)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,21 @@ import yaml
 
 from tests.support.databases import fresh_postgres_database
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import free_port, stack_config
+from tests.support.stack import KEY, free_port, stack_config
 from tests.test_virtual_keys import SECRET
 
 OPTIONAL = ("asyncpg", "opentelemetry", "redis")
+# Loaded by what a configuration uses, beside the clients above.
+FEATURES = (
+    "llm_gateway.api.admin",  # a store to administer
+    "llm_gateway.local.supervisor",  # a `local` provider
+    "llm_gateway.providers.anthropic",
+    "llm_gateway.providers.gemini",
+    "prometheus_client",  # `listen.metrics`
+    "sqlite3",  # a store on SQLite
+)
 # Starts and stops a gateway on the config given on stdin, then names the optional clients
-# that were imported.
+# and features that were imported.
 _START_AND_STOP = f"""
 import asyncio, json, sys
 from llm_gateway.config.loader import parse_config
@@ -30,7 +41,8 @@ async def main():
     await server.stop(0)
 
 asyncio.run(main())
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({OPTIONAL!r}))))
+names = {{name.split(".")[0] for name in sys.modules}} & set({OPTIONAL!r})
+print(json.dumps(sorted(names | (set(sys.modules) & set({FEATURES!r})))))
 """
 
 
@@ -47,11 +59,24 @@ def _loaded(config: dict[str, Any]) -> list[str]:
     return loaded
 
 
+def test_a_gateway_with_only_openai_upstreams_and_nothing_else_loads_no_optional_module() -> None:
+    config = {
+        "listen": {"rest": f"127.0.0.1:{free_port()}", "grpc": f"127.0.0.1:{free_port()}"},
+        "providers": {"openai": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+        "models": {"gpt-echo": {"provider": "openai", "model": "echo"}},
+        "keys": [{"name": "tester", "key": KEY}],
+    }
+    assert _loaded(config) == []
+
+
 def test_a_gateway_on_sqlite_without_redis_or_tracing_loads_none_of_their_clients(
     upstream: ScriptedUpstream, tmp_path: Path
 ) -> None:
     storage = {"database": f"sqlite:///{tmp_path / 'gateway.db'}", "key_secret": SECRET}
-    assert _loaded(stack_config(upstream.base_url, storage=storage)) == []
+    # The stack's config has metrics on, and Anthropic and Gemini upstreams.
+    assert _loaded(stack_config(upstream.base_url, storage=storage)) == sorted(
+        set(FEATURES) - {"llm_gateway.local.supervisor"}
+    )
 
 
 def test_each_client_is_loaded_where_its_service_is_configured(
@@ -65,7 +90,9 @@ def test_each_client_is_loaded_where_its_service_is_configured(
     # Nothing listens at the collector's address: spans would only be dropped.
     tracing = {"enabled": True, "otlp_endpoint": f"127.0.0.1:{free_port()}"}
     config = stack_config(upstream.base_url, storage=storage, tracing=tracing)
-    assert _loaded(config) == list(OPTIONAL)
+    # PostgreSQL's store: SQLite's module is not loaded either.
+    features = set(FEATURES) - {"sqlite3", "llm_gateway.local.supervisor"}
+    assert _loaded(config) == sorted(set(OPTIONAL) | features)
 
 
 def test_the_command_line_loads_neither_the_server_nor_the_http_client_before_envoy_starts() -> (

@@ -2,6 +2,6 @@
 
 import sys
 
-from llm_gateway.cli import main
+from llm_gateway.launcher import main
 
 sys.exit(main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Coroutine
@@ -51,6 +52,7 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
     except BaseException:
         await envoy.stop()
         raise
+    resume_collector()
     status = 0
     try:
         await envoy.wait_ready(gateway.health_rest.instance)
@@ -75,6 +77,14 @@ async def _up(settings: GatewaySettings, envoy: EnvoyProcess) -> int:
         await envoy.wait_idle(_LAST_BYTES_SECONDS)
         await envoy.stop()
     return status
+
+
+def resume_collector() -> None:
+    """Resumes the garbage collector that `launcher` paused for start-up, with every object
+    start-up made (they live as long as the process) moved out of its reach, so that no later
+    collection walks them again."""
+    gc.freeze()
+    gc.enable()
 
 
 def _prepare_local_models(settings: GatewaySettings) -> None:
@@ -143,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command not in ("up", "serve"):  # those resume it once serving
+        gc.enable()
     configure_logging(getattr(args, "log_level", "INFO").upper())
     if args.command == "local-model":
         return local_model_cli.run(args)
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             from llm_gateway.server import serve
 
             _prepare_local_models(settings)
-            _run(serve(settings))
+            _run(serve(settings, serving=resume_collector))
         else:
             _prepare_local_models(settings)
             return _run(_up(settings, envoy))

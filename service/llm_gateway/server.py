@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,7 +14,6 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from llm_gateway.api.admin import AdminServicer
 from llm_gateway.api.anthropic.servicer import AnthropicRestServicer
 from llm_gateway.api.gemini.models import GeminiModelServicer
 from llm_gateway.api.gemini.servicer import GeminiRestServicer
@@ -22,7 +22,6 @@ from llm_gateway.api.rest.health import HealthRestServicer
 from llm_gateway.api.rest.servicer import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
 from llm_gateway.auth.directory import KeyDirectory
-from llm_gateway.auth.key_admin import KeyAdmin
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.credentials import missing_credentials
 from llm_gateway.config.offline import served_models
@@ -32,20 +31,23 @@ from llm_gateway.limits import Limiter, RateLimiter
 from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
-from llm_gateway.local.supervisor import LocalModelServer, LocalServerError
 from llm_gateway.method_table import MethodTable
 from llm_gateway.model import RequestValidator
 from llm_gateway.providers import Provider, build_provider
 from llm_gateway.reflection import enable_reflection
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
-from llm_gateway.telemetry import GatewayMetrics, Telemetry
+from llm_gateway.telemetry import Telemetry
 from llm_gateway.usage.journal import UsageJournal, journal_for
 from llm_gateway.usage.recorder import UsageRecorder
 
+# What a configuration does not use is not imported (start-up time and memory): Redis's client,
+# the tracing SDK, the Prometheus client, the admin API, the local model supervisor.
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from llm_gateway.local.supervisor import LocalModelServer
+    from llm_gateway.telemetry.metrics import GatewayMetrics
     from llm_gateway.telemetry.tracing import Tracing
 from llm_gateway.v1 import (
     admin_pb2,
@@ -208,6 +210,8 @@ async def start_local_servers(settings: GatewaySettings) -> dict[str, LocalModel
     for name, provider in settings.providers.items():
         if provider.server is None:
             continue
+        from llm_gateway.local.supervisor import LocalModelServer, LocalServerError
+
         local = LocalModelServer(name, provider.server)
         try:
             await local.start()
@@ -248,8 +252,11 @@ async def _start_with(
     served = served_models(settings)
     for line in served.lines:
         log.info("model %s", line)
-    metrics = GatewayMetrics() if settings.listen.metrics else None
-    if metrics is not None:
+    metrics = None
+    if settings.listen.metrics:
+        from llm_gateway.telemetry.metrics import GatewayMetrics
+
+        metrics = GatewayMetrics()
         metrics.watch_loop(asyncio.get_running_loop())
     store, directory, recorder = await _open_storage(settings.storage, metrics)
     redis, limiter, budgets = _limits(settings.storage, store)
@@ -320,6 +327,9 @@ async def _start_with(
     )
     services: tuple[str, ...] = SERVICE_NAMES
     if store is not None and directory is not None and settings.storage is not None:
+        from llm_gateway.api.admin import AdminServicer
+        from llm_gateway.auth.key_admin import KeyAdmin
+
         services += (ADMIN_SERVICE_NAME,)
         admin_key = settings.storage.admin_key
         admin_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
@@ -383,10 +393,13 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: GatewaySettings) -> None:
-    """Serves until SIGTERM or SIGINT, then drains for `shutdown_grace_seconds`."""
+async def serve(settings: GatewaySettings, serving: Callable[[], None] | None = None) -> None:
+    """Serves until SIGTERM or SIGINT, then drains for `shutdown_grace_seconds`; calls
+    `serving` once the server has started."""
     stop = stop_event_on_signals()
     running = await start_server(settings)
+    if serving is not None:
+        serving()
     await stop.wait()
     log.info("shutting down: draining for up to %ss", settings.shutdown_grace_seconds)
     await running.stop(settings.shutdown_grace_seconds)

@@ -1,7 +1,7 @@
-"""Metrics, traces and what the data plane reports to them. `telemetry.tracing` (the
-OpenTelemetry SDK) is imported only when tracing is on."""
+"""Metrics, traces and what the data plane reports to them. `telemetry.metrics` (the
+Prometheus client) and `telemetry.tracing` (the OpenTelemetry SDK) are imported only when
+metrics or tracing are on."""
 
-from llm_gateway.telemetry.metrics import GatewayMetrics
 from llm_gateway.telemetry.watch import RequestWatch, Telemetry
 
-__all__ = ["GatewayMetrics", "RequestWatch", "Telemetry"]
+__all__ = ["RequestWatch", "Telemetry"]

@@ -21,6 +21,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from llm_gateway.telemetry.finished import FinishedRequest
+
 _REQUEST_LABELS = (
     "gen_ai_operation_name",
     "gen_ai_provider_name",
@@ -39,30 +41,6 @@ _TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.7
 _PER_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
                   16777216, 67108864)  # fmt: skip
-# `gen_ai.operation.name` of each endpoint.
-OPERATIONS = {"chat/completions": "chat", "completions": "text_completion"}
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedRequest:
-    """What the metrics need of one finished generation request."""
-
-    operation: str
-    provider: str  # `gen_ai.provider.name`, empty when no upstream was chosen
-    model: str
-    deployment: str
-    transport: str
-    surface: str  # the API the caller used: openai, anthropic, gemini or grpc
-    status: int
-    error_type: str  # the error's code, empty on success
-    duration: float
-    time_to_first_token: float | None
-    input_tokens: int
-    output_tokens: int
-    cost: float | None
-    attempts: int
-    upstream_errors: tuple[tuple[str, str], ...]  # (deployment, error code) of failed attempts
-    dropped: int = 0  # the caller's fields a translation left out
 
 
 @dataclass(frozen=True, slots=True)
