@@ -80,9 +80,6 @@ HEALTH_REST_SERVICE_NAME = health_rest_service_pb2.DESCRIPTOR.services_by_name[
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 # Protobuf framing and the HttpBody wrapper add a little to the largest accepted body.
 _MESSAGE_OVERHEAD = 64 * 1024
-# Calls grpc's core may hold for the server before it takes them (as many as Envoy's circuit
-# breakers let through to the gateway).
-_MAX_PENDING_CALLS = 100_000
 # What Envoy adds to a request's headers on the way to the gateway (x-forwarded-*, x-envoy-*,
 # x-request-id, te, grpc's own), beyond what the caller sent.
 _METADATA_OVERHEAD = 16 * 1024
@@ -293,10 +290,10 @@ async def _start_with(
             ("grpc.so_reuseport", 0),  # a taken port must fail loudly
             # Calls that arrive while the event loop is busy wait in grpc's core until the
             # server takes them; past 1,000 of them (its default) grpc cancels the rest, which
-            # cut 10-40 of 2,000 streams opened over two seconds. Envoy's own limits (100,000
-            # requests to the gateway) and the gateway's apply instead.
-            ("grpc.server.max_pending_requests", _MAX_PENDING_CALLS),
-            ("grpc.server.max_pending_requests_hard_limit", _MAX_PENDING_CALLS),
+            # cut 10-40 of 2,000 streams opened over two seconds. As many as Envoy may hold
+            # open to the gateway instead.
+            ("grpc.server.max_pending_requests", limits.max_open_requests),
+            ("grpc.server.max_pending_requests_hard_limit", limits.max_open_requests),
             ("grpc.max_receive_message_length", limits.max_body_bytes + _MESSAGE_OVERHEAD),
             ("grpc.max_send_message_length", limits.largest_answer_message),
             ("grpc.max_metadata_size", metadata),

@@ -29,14 +29,16 @@ class _ErrorWriter(Protocol):
 @dataclass(frozen=True, slots=True)
 class _Reply:
     """One kind of local reply: the statuses it matches (`status` exactly, all from `status`
-    up with `at_least`, or any left when None), its message and its OpenAI code. A reply for
-    several statuses is written as the dialect writes `typical`, with the status it has."""
+    up with `at_least`, or any left when None), and with `flag` only replies that carry that
+    response flag of Envoy's; its message and its OpenAI code. A reply for several statuses is
+    written as the dialect writes `typical`, with the status it has."""
 
     status: int | None
     message: str
     code: str | None = None
     at_least: bool = False
     typical: int = 400
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,13 @@ _SURFACES = (
     _Surface(None, OpenAIDialect(), " See the README for the supported paths."),
 )
 _REPLIES = (
+    # UO: Envoy holds `limits.max_open_requests` to the gateway already (its circuit breaker).
+    _Reply(
+        503,
+        "The gateway is serving as many requests as it may at once; retry later.",
+        "gateway_overloaded",
+        flag="UO",
+    ),
     _Reply(500, "The gateway is unavailable: %LOCAL_REPLY_BODY%", "gateway_unavailable", True, 503),
     _Reply(404, "Unknown request URL: %REQ(:METHOD)% %PATH(NQ)%.{serves}", "unknown_url"),
     _Reply(405, "Method %REQ(:METHOD)% is not allowed on %PATH(NQ)%.", "method_not_allowed"),
@@ -102,6 +111,8 @@ def _filter(surface: _Surface, reply: _Reply, index: int) -> dict[str, Any] | No
             "value": {"default_value": reply.status, "runtime_key": f"local_reply_{index}"},
         }
         filters.append({"status_code_filter": {"comparison": comparison}})
+    if reply.flag is not None:
+        filters.append({"response_flag_filter": {"flags": [reply.flag]}})
     if not filters:
         return None
     return filters[0] if len(filters) == 1 else {"and_filter": {"filters": filters}}

@@ -361,6 +361,14 @@ class LimitSettings(_Section):
         description="callers' connections Envoy holds at once; by default what its open-files "
         "limit allows, less room for its other files",
     )
+    max_open_requests: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="requests and streams Envoy holds open to the gateway at once (more are a "
+        "503), and calls gRPC may hold waiting for the gateway to take them (more are "
+        "cancelled): one bound for REST and for direct gRPC callers",
+    )
 
     @property
     def largest_answer_message(self) -> int:

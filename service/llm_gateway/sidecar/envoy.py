@@ -171,7 +171,10 @@ def render_envoy_config(
             )
     if not manager.get("local_reply_config", {}).get("mappers"):  # a template may bring its own
         manager["local_reply_config"] = local_reply_config()
-    _endpoint_address(_named(clusters, "gateway")).update(_socket(_gateway_upstream(settings)))
+    gateway = _named(clusters, "gateway")
+    _endpoint_address(gateway).update(_socket(_gateway_upstream(settings)))
+    for threshold in gateway.get("circuit_breakers", {}).get("thresholds", ()):
+        threshold["max_requests"] = threshold["max_pending_requests"] = limits.max_open_requests
     if settings.listen.envoy_metrics is None:
         # Also from templates copied before the stats listener existed.
         listeners[:] = [item for item in listeners if item["name"] != "envoy_metrics"]
