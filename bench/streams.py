@@ -5,7 +5,8 @@ Tokens come from `paced_upstream.py`, whose text `<index>@<send ns>` carries the
 send time on the machine-wide monotonic clock, so each token's delay through a relay is measured
 exactly. REST streams use one connection each; gRPC streams share a few channels. The
 `anthropic` protocol streams through the gateway's Anthropic surface (`/v1/messages`) from the
-same OpenAI-format upstream: a translated stream, where `rest` is passed through.
+same OpenAI-format upstream: a translated stream, where `rest` is passed through; `responses`
+through the Responses API (`/v1/responses`), also translated.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Client:
     _next: int = 0
 
     async def __aenter__(self) -> Client:
-        if self.protocol in ("rest", "anthropic"):
+        if self.protocol in ("rest", "anthropic", "responses"):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=False),
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
@@ -101,6 +102,21 @@ class Client:
             async for item in self._sse_tokens("messages", body, headers, None, b"event: error"):
                 yield item
             return
+        if self.protocol == "responses":
+            headers = {"authorization": f"Bearer {self.key}"}
+            request = {"model": model, "stream": True, "input": "count", "store": False}
+            # Only the deltas carry one token; the done events repeat the whole text.
+            tokens = self._sse_tokens(
+                "responses",
+                request,
+                headers,
+                None,
+                b"event: error",
+                b'"response.output_text.delta"',
+            )
+            async for item in tokens:
+                yield item
+            return
         if self._session is not None:
             headers = {"authorization": f"Bearer {self.key}"}
             tokens = self._sse_tokens(
@@ -132,17 +148,20 @@ class Client:
         headers: dict[str, str],
         end: bytes | None,
         error: bytes,
+        token_lines: bytes | None = None,
     ):
         """The tokens of one REST stream: (index, send ns) per token, (-1, 0) for any other
         event; the stream ends at the line starting with `end` (or the body's end), and a line
-        starting with `error` is a failure."""
+        starting with `error` is a failure. With `token_lines`, only lines holding it carry
+        tokens."""
         assert self._session is not None
         async with self._session.post(
             f"{self.address}/{path}", json=body, headers=headers
         ) as response:
             response.raise_for_status()
             async for line in response.content:
-                match = TOKEN.search(line)
+                counted = token_lines is None or token_lines in line
+                match = TOKEN.search(line) if counted else None
                 if match:
                     yield int(match.group(1)), int(match.group(2))
                 elif end is not None and line.startswith(end):

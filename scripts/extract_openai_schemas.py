@@ -1,14 +1,16 @@
 """Extracts what the gateway and its tests need from OpenAI's official OpenAPI document.
 
-Writes two files, both derived data that is never edited by hand:
+Writes three files, all derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
   (draft 7) of the completions and chat completions request bodies, which the gateway compiles
   at start-up to validate every request before an upstream is called;
 - `tests/fixtures/openai_properties.json`: the property names of both operations'
   requests, and of their responses and stream chunks down to the choice level, which a test
-  compares with the fields of the proto messages.
+  compares with the fields of the proto messages;
+- `tests/fixtures/openai_response_schemas.json`: the JSON Schemas of the Responses API's
+  `response` object and stream events, which tests validate the gateway's answers against.
 
-A user's clone has no `../shared/`, so both are committed. Run with `make schemas`.
+A user's clone has no `../shared/`, so all are committed. Run with `make schemas`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_OUT = ROOT / "service" / "llm_gateway" / "model" / "schemas" / "openai_requests.json"
 FIXTURE_OUT = ROOT / "tests" / "fixtures" / "openai_properties.json"
+ANSWERS_OUT = ROOT / "tests" / "fixtures" / "openai_response_schemas.json"
+# Answers the tests validate whole against the spec: the Responses API's object and events.
+ANSWERS = {"response": "Response", "stream_event": "ResponseStreamEvent"}
 REQUESTS = {
     "completions": "CreateCompletionRequest",
     "chat_completions": "CreateChatCompletionRequest",
+    "responses": "CreateResponse",
 }
 # Documentation and code-generation hints carry no validation meaning. `default` is dropped
 # because a validator that fills defaults would change what is forwarded upstream, and
@@ -56,6 +62,9 @@ RESPONSE_OBJECTS = {
     "usage.completion_tokens_details": ("CompletionUsage", "completion_tokens_details"),
     "model": ("Model",),
 }
+# Members the spec lists as required that OpenAI's API does not require, and that clients
+# leave out: a function tool's `strict` (the SDKs' own examples, LangChain).
+NOT_REQUIRED = {"FunctionTool": ("strict",)}
 REF_PREFIX = "#/components/schemas/"
 COMPONENTS: dict[str, Any] = {}
 
@@ -83,7 +92,7 @@ def convert(node: Any, refs: set[str]) -> Any:
     out = merge_null_alternative(out)
     discriminator = node.get("discriminator", {}).get("propertyName")
     if discriminator and "anyOf" in out:
-        out = discriminated(out, discriminator, node["oneOf"])
+        out = discriminated(out, discriminator, node.get("oneOf") or node["anyOf"])
     if node.get("nullable") is True:
         if isinstance(out.get("type"), str) and "$ref" not in out:
             out["type"] = [out["type"], "null"]
@@ -116,23 +125,35 @@ def discriminated(out: dict[str, Any], field: str, members: list[Any]) -> dict[s
     """Dispatches a union on its discriminator instead of trying every member.
 
     The discriminator is checked first, then only the member it names applies (`if`/`then`),
-    so an error inside that member is reported at its own path (`messages[0].content`).
+    so an error inside that member is reported at its own path (`messages[0].content`). A
+    union with a member that does not list its discriminator values (some of the Responses
+    API's) stays an `anyOf`, its members tried in turn.
     """
+    values_of = [discriminator_values(member, field) for member in members]
+    if not all(values_of):
+        return out
     converted = out.pop("anyOf")
-    values = [value for member in members for value in discriminator_values(member, field)]
+    values = [value for member_values in values_of for value in member_values]
     check = {"type": "object", "required": [field], "properties": {field: {"enum": values}}}
     branches = [
         {"if": {"properties": {field: {"const": value}}}, "then": schema}
-        for member, schema in zip(members, converted, strict=True)
-        for value in discriminator_values(member, field)
+        for member_values, schema in zip(values_of, converted, strict=True)
+        for value in member_values
     ]
     return {**out, "allOf": [check, *branches]}
 
 
 def discriminator_values(member: dict[str, Any], field: str) -> list[Any]:
-    """Returns the enum values that a union member allows for its discriminator field."""
-    schema = COMPONENTS[member["$ref"].removeprefix(REF_PREFIX)] if "$ref" in member else member
-    return list(schema["properties"][field]["enum"])
+    """Returns the values that a union member allows for its discriminator field (through
+    `$ref` and `allOf`, as `enum` or `const`); empty when it does not say."""
+    values: list[Any] = []
+    for schema in _object_schemas(member):
+        allowed = schema.get("properties", {}).get(field, {})
+        if "enum" in allowed:
+            values.extend(allowed["enum"])
+        elif "const" in allowed:
+            values.append(allowed["const"])
+    return values
 
 
 def request_schema(components: dict[str, Any], name: str) -> dict[str, Any]:
@@ -145,6 +166,9 @@ def request_schema(components: dict[str, Any], name: str) -> dict[str, Any]:
         ref = pending.pop()
         found: set[str] = set()
         definitions[ref] = convert(components[ref], found)
+        if ref in NOT_REQUIRED:
+            required = definitions[ref]["required"]
+            definitions[ref]["required"] = [n for n in required if n not in NOT_REQUIRED[ref]]
         pending |= found - definitions.keys()
     root["definitions"] = dict(sorted(definitions.items()))
     root["$schema"] = "http://json-schema.org/draft-07/schema#"
@@ -194,6 +218,8 @@ def main() -> None:
     }
     FIXTURE_OUT.parent.mkdir(parents=True, exist_ok=True)
     FIXTURE_OUT.write_text(json.dumps(fixture, indent=1) + "\n")
+    answers = {key: request_schema(components, name) for key, name in ANSWERS.items()}
+    ANSWERS_OUT.write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

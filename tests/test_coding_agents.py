@@ -1,6 +1,8 @@
 """The coding-agent CLIs from npm, as their users run them, pointed at the gateway by their
-base-URL variables: each completes a task that needs a tool loop (read a file, then answer
-from it), on an upstream of its own API family (passed through) and on another (translated).
+base-URL variables (the Codex CLI by its provider config): each completes a task that needs a
+tool loop (read a file, then answer from it), on an upstream of its own API family (passed
+through) and on another (translated); the Codex CLI speaks the Responses API, which no
+upstream here speaks, so it is served over each family's chat API.
 
 `make agents` installs the pinned CLIs and the Node.js they need into tests/agents/.
 """
@@ -54,7 +56,13 @@ def _task(tmp_path: Path) -> tuple[Path, Path, str]:
 def _run(command: list[str], work: Path, environment: dict[str, str]) -> str:
     """Runs an agent CLI to the end; returns what it printed."""
     done = subprocess.run(
-        command, cwd=work, env=environment, capture_output=True, text=True, timeout=180
+        command,
+        cwd=work,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -114,3 +122,47 @@ def test_gemini_cli_completes_a_tool_loop(
     answer = json.loads(_run([*command, "--output-format", "json"], work, environment))
     assert SECRET in answer["response"], answer
     assert _tool_results(upstream), "the file's content never went back upstream"
+
+
+@pytest.mark.parametrize("model", ["gpt-agent", "claude-agent", "gemini-agent"])
+def test_codex_cli_runs_a_shell_command_through_its_tool_over_the_responses_api(
+    stack: Stack, upstream: ScriptedUpstream, tmp_path: Path, model: str
+) -> None:
+    work, home, _ = _task(tmp_path)
+    codex_home = home / ".codex"
+    codex_home.mkdir()
+    # Its web search is a tool no upstream here runs (a 400 naming it), so it is off.
+    (codex_home / "config.toml").write_text(
+        f"""
+model = "{model}"
+model_provider = "gateway"
+web_search = "disabled"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[model_providers.gateway]
+name = "llm-gateway"
+base_url = "{stack.rest_url}/v1"
+env_key = "GATEWAY_API_KEY"
+wire_api = "responses"
+"""
+    )
+    environment = _environment(home, CODEX_HOME=str(codex_home), GATEWAY_API_KEY=KEY)
+    upstream.clear()
+    note = work / "note.txt"
+    command = [
+        str(_cli("codex")),
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        f"Run the shell command `cat {note}` and tell me the secret word it prints.",
+    ]
+    answer = _run(command, work, environment)
+    assert SECRET in answer, answer
+    assert _tool_results(upstream), "the command's output never went back upstream"
+    # It sends what a chat upstream cannot use (reasoning summaries, its client metadata,
+    # `store: false`): accepted, and left out under the dropped-fields policy.
+    first = upstream.requests[0].body
+    assert "client_metadata" not in first and "store" not in first

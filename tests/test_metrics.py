@@ -211,6 +211,23 @@ def test_requests_are_labelled_by_surface_and_drops_are_counted(measured: Stack)
     assert delta("llm_gateway_dropped_fields_total", **dropped) == 1
 
 
+def test_responses_api_calls_are_labelled_with_their_surface(measured: Stack) -> None:
+    before = _scrape(measured.metrics_url)
+    client = openai.OpenAI(base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0)
+    client.responses.create(model="gpt-echo", input="one two", reasoning={"summary": "auto"})
+    with client.responses.create(model="claude-echo", input="three", stream=True) as stream:
+        assert [event.type for event in stream][-1] == "response.completed"
+    after = _scrape(measured.metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return _sum(after, name, **labels) - _sum(before, name, **labels)
+
+    for model in ("gpt-echo", "claude-echo"):
+        served = {"gen_ai_request_model": model, "http_response_status_code": "200"}
+        assert delta("llm_gateway_requests_total", **served, surface="responses") == 1
+    assert delta("llm_gateway_dropped_fields_total", surface="responses") == 1
+
+
 def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:
     response = requests.post(
         f"{measured.rest_url}/v1/chat/completions",

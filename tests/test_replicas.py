@@ -1,5 +1,6 @@
 """Two gateway processes on one PostgreSQL and one Redis (servers of the tests' own) enforce
-one limit together, share keys and their revocation, and record usage in one place."""
+one limit together, share keys and their revocation, record usage in one place, and share
+the Responses API's stored responses (continued, retrieved and cancelled on either)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.support.background import running_background
 from tests.support.databases import fresh_postgres_database
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Stack, stack_config, start_stack
+from tests.support.stack import KEY, OTHER_KEY, Stack, stack_config, start_stack
 from tests.test_virtual_keys import SECRET, keys_cli, sdk
 
 
@@ -134,3 +136,29 @@ def test_one_token_budget_across_two_gateways(replicas: tuple[Stack, Stack]) -> 
     for stream in held:
         if stream is not None:
             list(stream)
+
+
+def test_a_response_made_on_one_gateway_is_continued_retrieved_and_cancelled_on_the_other(
+    replicas: tuple[Stack, Stack], upstream: ScriptedUpstream
+) -> None:
+    one, two = (openai.OpenAI(base_url=f"{s.rest_url}/v1", api_key=KEY) for s in replicas)
+    first = one.responses.create(model="gpt-echo", input="made on one")
+    second = two.responses.create(
+        model="claude-echo", previous_response_id=first.id, input="continued on two"
+    )
+    assert "made on one" in str(upstream.last().body)
+    assert two.responses.retrieve(first.id).output_text == "made on one"
+    assert one.responses.retrieve(second.id).previous_response_id == first.id
+    stranger = openai.OpenAI(base_url=f"{replicas[1].rest_url}/v1", api_key=OTHER_KEY)
+    with pytest.raises(openai.NotFoundError):
+        stranger.responses.retrieve(first.id)
+    # A background response runs on the gateway that took it; a cancel sent to the other
+    # reaches it through the store, and its upstream call is closed.
+    request_id = "background-across-replicas"
+    response_id = running_background(one, upstream, request_id)
+    cancelled_at = time.monotonic()
+    assert two.responses.cancel(response_id).status == "cancelled"
+    recorded = upstream.wait_closed(request_id)
+    assert not recorded.completed
+    assert recorded.closed_at is not None and recorded.closed_at - cancelled_at < 1.5
+    assert one.responses.retrieve(response_id).status == "cancelled"

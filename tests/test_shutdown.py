@@ -241,3 +241,37 @@ def _wait_for_envoy(stack: Stack) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError("the sidecar did not start")
+
+
+def test_a_drain_finishes_short_background_responses_and_fails_long_ones_saying_so(
+    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = Path(tmp_path_factory.mktemp("drain-background"))
+    stack = start_stack(folder, _drain_config(upstream, folder))
+    try:
+        started = {}
+        for model in ("gpt-paced", "gpt-slow"):  # about 1 s, and 10 s: past the grace
+            answer = requests.post(
+                f"{stack.rest_url}/v1/responses",
+                headers={"authorization": f"Bearer {KEY}"},
+                json={"model": model, "input": "x", "background": True},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            started[model] = answer.json()["id"]
+        stack.process.send_signal(signal.SIGTERM)
+        stack.process.wait(GRACE + 2)
+        assert stack.process.returncode == 0
+    finally:
+        stack.stop()
+    database = str(stack.config["storage"]["database"])
+    stored = {
+        row["id"]: json.loads(row["response"])
+        for row in query(database, "SELECT id, response FROM stored_responses")
+    }
+    finished, ended = stored[started["gpt-paced"]], stored[started["gpt-slow"]]
+    assert finished["status"] == "completed" and finished["output"]
+    assert ended["status"] == "failed"
+    assert "shutting down" in ended["error"]["message"]
+    usage = query(database, "SELECT status FROM usage_records")
+    assert sorted(row["status"] for row in usage) == [200, 503]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +148,57 @@ def test_many_processes_opening_a_new_sqlite_file_at_once(tmp_path: Path) -> Non
                     await store.close()
 
     asyncio.run(main())
+
+
+def _stored(response_id: str, previous: str | None, expires_at: float, owner: str = "me") -> Any:
+    from llm_gateway.store.responses import StoredResponse
+
+    response = json.dumps({"id": response_id, "output": [{"id": f"out-{response_id}"}]})
+    return StoredResponse(response_id, owner, previous, 1.0, expires_at, response, "[]")
+
+
+def test_stored_responses_chain_by_owner_expire_and_purge(database: str) -> None:
+    async def scenario(store: Store) -> None:
+        now = time.time()
+        later = now + 3600
+        await store.put_response(_stored("r1", None, later))
+        await store.put_response(_stored("r2", "r1", later))
+        await store.put_response(_stored("r3", "r2", later))
+        await store.put_response(_stored("theirs", "r2", later, owner="them"))
+        await store.put_response(_stored("old", None, now - 1))
+        chain = await store.response_chain("r3", "me", now)
+        assert [row.id for row in chain] == ["r1", "r2", "r3"]  # oldest first
+        assert await store.response_chain("r3", "them", now) == []
+        # Another owner's row never joins a chain, even if it names one of mine.
+        assert [row.id for row in await store.response_chain("theirs", "them", now)] == ["theirs"]
+        assert await store.get_response("old", "me", now) is None  # expired: never read
+        replaced = _stored("r2", "r1", later)
+        await store.put_response(replaced)  # a background run's final write
+        assert (await store.get_response("r2", "me", now)) == replaced
+        assert await store.purge_responses(now) == 1
+        assert await store.delete_response("r3", "them") is False
+        assert await store.delete_response("r3", "me") is True
+        assert await store.get_response("r3", "me", now) is None
+
+    run(database, scenario)
+
+
+def test_conversation_items_keep_their_order_and_go_with_the_conversation(database: str) -> None:
+    from llm_gateway.store.conversations import StoredConversation
+
+    async def scenario(store: Store) -> None:
+        conversation = StoredConversation("c1", "me", 1.0, "{}")
+        await store.put_conversation(conversation)
+        await store.add_conversation_items("c1", [("a", '"a"'), ("b", '"b"')])
+        await store.add_conversation_items("c1", [("c", '"c"')])
+        assert await store.conversation_items("c1") == ['"a"', '"b"', '"c"']
+        assert await store.get_conversation("c1", "them") is None
+        await store.put_conversation(StoredConversation("c1", "me", 1.0, '{"k": "v"}'))
+        assert (await store.get_conversation("c1", "me")).metadata == '{"k": "v"}'  # type: ignore[union-attr]
+        assert await store.delete_conversation_item("c1", "b") is True
+        assert await store.conversation_items("c1") == ['"a"', '"c"']
+        assert await store.delete_conversation("c1", "them") is False
+        assert await store.delete_conversation("c1", "me") is True
+        assert await store.conversation_items("c1") == []
+
+    run(database, scenario)

@@ -18,6 +18,12 @@ from llm_gateway.api.anthropic.servicer import AnthropicRestServicer
 from llm_gateway.api.gemini.models import GeminiModelServicer
 from llm_gateway.api.gemini.servicer import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
+from llm_gateway.api.responses.background import BackgroundRuns
+from llm_gateway.api.responses.conversations import Conversations
+from llm_gateway.api.responses.grpc_servicer import ResponsesServicer
+from llm_gateway.api.responses.operations import ResponsesOperations
+from llm_gateway.api.responses.rest_conversations import ConversationsRestServicer
+from llm_gateway.api.responses.rest_servicer import ResponsesRestServicer
 from llm_gateway.api.rest.health import HealthRestServicer
 from llm_gateway.api.rest.servicer import OpenAIRestServicer
 from llm_gateway.auth import KeyRing
@@ -25,7 +31,7 @@ from llm_gateway.auth.directory import KeyDirectory
 from llm_gateway.config import GatewaySettings
 from llm_gateway.config.credentials import missing_credentials
 from llm_gateway.config.offline import served_models
-from llm_gateway.config.settings import StorageSettings
+from llm_gateway.config.settings import IN_MEMORY_DATABASE, StorageSettings
 from llm_gateway.dataplane import DataPlane, Drain
 from llm_gateway.limits import Limiter, RateLimiter
 from llm_gateway.limits.budget import BudgetLedger, Budgets
@@ -37,6 +43,8 @@ from llm_gateway.providers import Provider, build_provider
 from llm_gateway.reflection import enable_reflection
 from llm_gateway.routing import Dispatcher, Router
 from llm_gateway.store import Store, open_store
+from llm_gateway.store.base import ResponsesState
+from llm_gateway.store.on_first_use import ResponsesOnFirstUse
 from llm_gateway.telemetry import Telemetry
 from llm_gateway.usage.journal import UsageJournal, journal_for
 from llm_gateway.usage.recorder import UsageRecorder
@@ -62,6 +70,10 @@ from llm_gateway.v1 import (
     llm_gateway_service_pb2_grpc,
     openai_rest_service_pb2,
     openai_rest_service_pb2_grpc,
+    responses_rest_service_pb2,
+    responses_rest_service_pb2_grpc,
+    responses_service_pb2,
+    responses_service_pb2_grpc,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +82,9 @@ SERVICE_NAMES = (
     llm_gateway_service_pb2.DESCRIPTOR.services_by_name["LlmGatewayService"].full_name,
     openai_rest_service_pb2.DESCRIPTOR.services_by_name["OpenAIRestService"].full_name,
     anthropic_rest_service_pb2.DESCRIPTOR.services_by_name["AnthropicRestService"].full_name,
+    responses_rest_service_pb2.DESCRIPTOR.services_by_name["ResponsesRestService"].full_name,
+    responses_rest_service_pb2.DESCRIPTOR.services_by_name["ConversationsRestService"].full_name,
+    responses_service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiModelService"].full_name,
 )
@@ -105,6 +120,9 @@ class GatewayServer:
     metrics: GatewayMetrics | None = None
     tracing: Tracing | None = None
     local_servers: list[LocalModelServer] = field(default_factory=list)
+    # The Responses API's own database, if it has one (not the store's).
+    response_store: ResponsesOnFirstUse | None = None
+    background: BackgroundRuns = field(default_factory=BackgroundRuns)
 
     async def stop(self, grace: float) -> None:
         """Drains: reports NOT_SERVING and refuses new calls at once, lets running ones finish
@@ -114,11 +132,16 @@ class GatewayServer:
         await self.health.enter_graceful_shutdown()
         self.health_rest.serving = False
         stopping = asyncio.ensure_future(self.server.stop(grace))
-        finished, _ = await asyncio.wait({stopping}, timeout=grace - min(1.0, grace / 5))
-        if not finished:
+        # Background responses get the grace period too (the server takes no new ones).
+        running = asyncio.ensure_future(self.background.finished())
+        finished, _ = await asyncio.wait({stopping, running}, timeout=grace - min(1.0, grace / 5))
+        if len(finished) < 2:
             ended = self.drain.end_running()
             log.info("grace period over: ending the running requests (%d waiting)", ended)
         await stopping
+        running.cancel()
+        # Each ended run records its failure before the store closes.
+        await self.background.stop(min(1.0, grace / 5))
         for provider in self.providers:
             await provider.aclose()
         # Only now: the streams they serve have ended above.
@@ -128,6 +151,8 @@ class GatewayServer:
             await self.recorder.close()
         if self.store is not None:
             await self.store.close()
+        if self.response_store is not None:
+            await self.response_store.close()
         if self.redis is not None:
             await self.redis.aclose()
         if self.tracing is not None:
@@ -172,6 +197,19 @@ async def _open_storage(
     )
     recorder.start()
     return store, directory, recorder
+
+
+def _responses_store(
+    settings: GatewaySettings, store: Store | None
+) -> tuple[ResponsesState, ResponsesOnFirstUse | None]:
+    """Where stored responses live: the configured store, unless `responses.database` names
+    another; the database of their own, if they have one (opened on first use)."""
+    database = settings.responses.database
+    shared = settings.storage.database if settings.storage is not None else None
+    if store is not None and database in (None, shared):
+        return store, None
+    own = ResponsesOnFirstUse(database or IN_MEMORY_DATABASE)
+    return own, own
 
 
 def _journal(settings: StorageSettings) -> UsageJournal | None:
@@ -282,6 +320,16 @@ async def _start_with(
     )
     validator = RequestValidator(settings.unknown_fields)
     keys = KeyRing(settings.keys, directory)
+    response_store, own_responses = _responses_store(settings, store)
+    background = BackgroundRuns()
+    conversations = Conversations(response_store)
+    responses = ResponsesOperations(
+        dataplane,
+        validator,
+        response_store,
+        settings.responses.retention_days * 86_400,
+        background,
+    )
     limits = settings.limits
     # Headers: whatever Envoy admits is served (it adds a few of its own on the way).
     metadata = limits.max_header_kb * 1024 + _METADATA_OVERHEAD
@@ -312,6 +360,18 @@ async def _start_with(
     )
     anthropic_rest_service_pb2_grpc.add_AnthropicRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
         AnthropicRestServicer(dataplane, keys),
+        table,
+    )
+    responses_rest_service_pb2_grpc.add_ResponsesRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        ResponsesRestServicer(responses, keys),
+        table,
+    )
+    responses_rest_service_pb2_grpc.add_ConversationsRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        ConversationsRestServicer(conversations, keys),
+        table,
+    )
+    responses_service_pb2_grpc.add_ResponsesServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        ResponsesServicer(responses, conversations, keys),
         table,
     )
     gemini_rest_service_pb2_grpc.add_GeminiRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
@@ -378,6 +438,8 @@ async def _start_with(
         metrics,
         tracing,
         list(local_servers.values()),
+        own_responses,
+        background,
     )
 
 

@@ -126,7 +126,7 @@ def _plan(body: dict[str, Any]) -> tuple[list[str], str, str | None, dict[str, A
         path = agent_task.path_asked_for(users)
         name = agent_task.reader([tool.get("name") for tool in tools])
         if path is not None and name is not None:
-            tool = {"id": "toolu_01", "name": name, "input": {"file_path": path}}
+            tool = {"id": "toolu_01", "name": name, "input": agent_task.arguments(name, path)}
             return [], "tool_use", None, tool
     elif tools and choice["type"] != "none" and not answered:
         name = choice.get("name") or tools[0]["name"]

@@ -141,7 +141,7 @@ def _agent_call(
     path, name = agent_task.path_asked_for(body["contents"]), agent_task.reader(names)
     if name is None or path is None or any("functionResponse" in p for p in last):
         return None
-    return {"name": name, "args": {"file_path": path}, "id": "fc_1"}
+    return {"name": name, "args": agent_task.arguments(name, path), "id": "fc_1"}
 
 
 def _plan(body: dict[str, Any], model: str) -> tuple[list[str], str, dict[str, Any] | None]:

@@ -7,15 +7,16 @@ behaviour, so one instance serves every scenario:
 
 - `echo`: answers with the last user message (chat) or the prompt (completions), one word per
   stream chunk; honours `n`, `max_tokens` (finish `length`), `stop`, `logprobs`,
-  `top_logprobs`, `echo`, `tools` (a streamed tool call), `stream_options.include_usage`.
+  `top_logprobs`, `echo`, `tools` (a streamed tool call, unless the last turn is its
+  result), `stream_options.include_usage`.
 - `fail-midstream`: two chunks, then the connection is cut without `[DONE]`.
 - `error-in-stream`: one chunk, then an in-stream `{"error": ...}` event.
 - `rate-limited`, `server-error`, `unavailable`, `bad-request`, `unauthorized`: the upstream's
   error answers.
 - `hang`: answers after 3 s, longer than a short `read_timeout`.
 - `garbage`: a 200 whose body (or first event) is not JSON.
-- `slow`: a chunk every 20 ms for 10 s, for cancellation tests.
-- `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step.
+- `slow`: a chunk every 20 ms for 10 s, for cancellation tests (whole: the answer after 10 s).
+- `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step (whole: 1 s).
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -173,6 +174,8 @@ class ScriptedUpstream:
         if model == "garbage" and not body.get("stream"):
             return web.Response(text="<html>proxy error</html>", content_type="text/html")
         if not body.get("stream"):
+            if model in PACED:  # as slow whole as streamed, watching for the caller leaving
+                return await _paced_whole(request, recorded, chat)
             return web.json_response(whole_answer(body, chat))
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
@@ -275,6 +278,20 @@ ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
         {},
     ),
 }
+
+
+async def _paced_whole(request: web.Request, recorded: Recorded, chat: bool) -> web.StreamResponse:
+    count, interval = PACED[recorded.body["model"]]
+    deadline = time.monotonic() + count * interval
+    try:
+        while time.monotonic() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                return web.Response()  # nobody to answer
+            await asyncio.sleep(interval)
+        recorded.completed = True
+        return web.json_response(whole_answer(recorded.body, chat))
+    finally:
+        recorded.closed_at = time.monotonic()
 
 
 async def _large(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
@@ -385,7 +402,7 @@ def _agent_call(body: dict[str, Any]) -> dict[str, Any] | None:
     path = agent_task.path_asked_for(body["messages"])
     if tool is None or path is None or any(m["role"] == "tool" for m in body["messages"]):
         return None
-    arguments = json.dumps({"file_path": path})
+    arguments = json.dumps(agent_task.arguments(tool, path))
     return {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": arguments}}
 
 
@@ -393,6 +410,8 @@ def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     if body["model"] == "agent":
         return _agent_call(body)
     if not body.get("tools") or body.get("tool_choice") == "none":
+        return None
+    if body["messages"][-1]["role"] == "tool":  # the call was answered: the model answers too
         return None
     choice = body.get("tool_choice")
     named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None

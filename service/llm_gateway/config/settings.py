@@ -440,6 +440,35 @@ class StorageSettings(_Section):
         return value
 
 
+class ResponsesSettings(_Section):
+    """Where the Responses API keeps stored responses, and for how long."""
+
+    database: str | None = Field(
+        None,
+        description="`sqlite:///path` or `postgresql://...`; by default `storage.database`, "
+        "and without `storage` an SQLite database in memory (lost at exit, one process only)",
+    )
+    retention_days: float = Field(
+        30.0, gt=0, le=36_500, description="how long a stored response can be retrieved"
+    )
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("database")
+    @classmethod
+    def _supported(cls, value: str | None) -> str | None:
+        if value is None or value == IN_MEMORY_DATABASE:
+            return value
+        return StorageSettings._supported(value)
+
+
+# The responses' database when none is configured.
+IN_MEMORY_DATABASE = "sqlite:///:memory:"
+
+
 class TracingSettings(_Section):
     """OpenTelemetry tracing of requests, exported over OTLP/gRPC (off by default)."""
 
@@ -485,6 +514,7 @@ class GatewaySettings(_Section):
     storage: StorageSettings | None = Field(
         None, description="virtual keys and usage records; without it only config keys work"
     )
+    responses: ResponsesSettings = ResponsesSettings()
     prices: dict[str, Price] = Field(
         default_factory=dict, description="prices by upstream model name, for usage costs"
     )

@@ -28,6 +28,7 @@ _NOT_FORWARDED = frozenset((*_CHAT_INCOMPATIBLE, "prompt"))
 # Token counts OpenAI's schemas leave unbounded (chat's) or bound only below; their minimums.
 _TOKEN_COUNTS = {"max_tokens": 1, "max_completion_tokens": 1}
 _COMPLETION_TOKEN_COUNTS = {"max_tokens": 0}
+_RESPONSE_TOKEN_COUNTS = {"max_output_tokens": 16, "max_tool_calls": 0}
 
 
 # The members of each request, as OpenAI's API names them (generated from its specification
@@ -63,6 +64,7 @@ class RequestValidator:
     def __init__(self, unknown_fields: Literal["pass", "reject"] = "pass") -> None:
         self._chat: Callable[[Any], Any] = chat_completions.validate
         self._completions: Callable[[Any], Any] = completions.validate
+        self._responses: tuple[Callable[[Any], Any], frozenset[str]] | None = None
         self._reject_unknown = unknown_fields == "reject"
 
     def chat(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
@@ -77,6 +79,16 @@ class RequestValidator:
             return self._completion_from_messages(body, wire)
         body = self._check(body, self._completions, COMPLETION_FIELDS, _COMPLETION_TOKEN_COUNTS)
         return GenerationRequest(Endpoint.COMPLETIONS, cast(CompletionRequest, body), wire=wire)
+
+    def response(self, body: Any) -> dict[str, Any]:
+        """Validates a `/v1/responses` body by the Responses API's own schema."""
+        if self._responses is None:
+            # Its validator is large (the API's every item and tool): loaded on first use.
+            from llm_gateway.model.validators import responses
+
+            self._responses = (responses.validate, responses.FIELDS)
+        validate, fields = self._responses
+        return self._check(body, validate, fields, _RESPONSE_TOKEN_COUNTS)
 
     def _completion_from_messages(
         self, body: dict[str, Any], wire: WireRequest | None

@@ -23,6 +23,9 @@ class ApiFamily(StrEnum):
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
+    # OpenAI's Responses API: served over any family's generation API (no provider speaks
+    # it as its own yet), so its requests are always translated.
+    RESPONSES = "responses"
 
 
 # The request headers of a caller that belong to its API and travel upstream with a
@@ -31,6 +34,7 @@ FORWARDED_HEADERS: dict[ApiFamily, tuple[str, ...]] = {
     ApiFamily.OPENAI: ("openai-beta",),
     ApiFamily.ANTHROPIC: ("anthropic-beta", "anthropic-version"),
     ApiFamily.GEMINI: (),
+    ApiFamily.RESPONSES: (),
 }
 
 

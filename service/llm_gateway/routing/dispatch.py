@@ -193,7 +193,7 @@ class Job:
         """The canonical body for an attempt on `deployment`, and what it leaves out."""
         translation = self.request.translation()
         dropped = translation.dropped
-        if self.request.family is ApiFamily.OPENAI:
+        if self.request.family in (ApiFamily.OPENAI, ApiFamily.RESPONSES):
             # An OpenAI caller's platform hints (`prompt_cache_key`, ...) that another API
             # has no place for.
             left_out = getattr(deployment.provider, "left_out", None)

@@ -1,4 +1,5 @@
-"""What the gateway needs from its database: virtual keys and usage records."""
+"""What the gateway needs from its database: virtual keys, usage records, and the Responses
+API's stored responses and conversations."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from llm_gateway.auth.virtual_keys import VirtualKey
+from llm_gateway.store.conversations import ConversationStore
+from llm_gateway.store.responses import ResponseStore
 from llm_gateway.usage.records import UsageRecord, UsageRow
 
 
@@ -13,8 +16,12 @@ class KeyNotFound(LookupError):
     """No virtual key has the id given."""
 
 
-class Store(Protocol):
-    """A database of virtual keys and usage records."""
+class ResponsesState(ResponseStore, ConversationStore, Protocol):
+    """Where the Responses API keeps its state: stored responses and conversations."""
+
+
+class Store(ResponsesState, Protocol):
+    """A database of virtual keys, usage records, stored responses and conversations."""
 
     async def migrate(self) -> None:
         """Brings the schema up to date (idempotent)."""

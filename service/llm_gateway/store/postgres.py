@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from llm_gateway.auth.virtual_keys import VirtualKey
+from llm_gateway.store import conversations, responses
 from llm_gateway.store.base import KeyNotFound
 from llm_gateway.store.columns import (
     KEY_SELECT,
@@ -74,8 +75,14 @@ MIGRATIONS = (
     CREATE INDEX usage_records_by_time ON usage_records (created_at, key_name);
     CREATE INDEX usage_records_by_key ON usage_records (key_id, created_at);
     """,
+    responses.MIGRATION,
+    conversations.MIGRATION.format(serial="BIGSERIAL"),
 )
 _INSERT_USAGE = insert_usage(lambda n: f"${n}")
+_UPSERT_RESPONSE = responses.upsert(lambda n: f"${n}")
+_RESPONSE_CHAIN = responses.chain(lambda n: f"${n}")
+_GET_RESPONSE = responses.select_one(lambda n: f"${n}")
+_UPSERT_CONVERSATION = conversations.upsert(lambda n: f"${n}")
 # A new key, announced to every replica's listener in the same statement.
 _INSERT_KEY = (
     f"WITH added AS ({insert_key(lambda n: f'${n}')} RETURNING id) "
@@ -182,6 +189,88 @@ class PostgresStore:
             since,
         )
         return int(row[0]), float(row[1])
+
+    async def put_response(self, stored: responses.StoredResponse) -> None:
+        pool = await self._connection_pool()
+        await pool.execute(_UPSERT_RESPONSE, *responses.values(stored))
+
+    async def get_response(
+        self, response_id: str, owner: str, now: float
+    ) -> responses.StoredResponse | None:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(_GET_RESPONSE, response_id, owner, now)
+        return responses.StoredResponse(*row) if row is not None else None
+
+    async def response_chain(
+        self, response_id: str, owner: str, now: float
+    ) -> list[responses.StoredResponse]:
+        pool = await self._connection_pool()
+        rows = await pool.fetch(_RESPONSE_CHAIN, response_id, owner, now)
+        return [responses.StoredResponse(*row) for row in rows]
+
+    async def delete_response(self, response_id: str, owner: str) -> bool:
+        pool = await self._connection_pool()
+        deleted = await pool.execute(
+            "DELETE FROM stored_responses WHERE id = $1 AND owner = $2", response_id, owner
+        )
+        return bool(deleted != "DELETE 0")
+
+    async def purge_responses(self, now: float) -> int:
+        pool = await self._connection_pool()
+        deleted = await pool.execute("DELETE FROM stored_responses WHERE expires_at <= $1", now)
+        return int(deleted.split()[-1])
+
+    async def put_conversation(self, conversation: conversations.StoredConversation) -> None:
+        pool = await self._connection_pool()
+        await pool.execute(_UPSERT_CONVERSATION, *conversations.values(conversation))
+
+    async def get_conversation(
+        self, conversation_id: str, owner: str
+    ) -> conversations.StoredConversation | None:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(
+            "SELECT id, owner, created_at, metadata FROM conversations "
+            "WHERE id = $1 AND owner = $2",
+            conversation_id,
+            owner,
+        )
+        return conversations.StoredConversation(*row) if row is not None else None
+
+    async def delete_conversation(self, conversation_id: str, owner: str) -> bool:
+        pool = await self._connection_pool()
+        # Its items go with it (ON DELETE CASCADE).
+        deleted = await pool.execute(
+            "DELETE FROM conversations WHERE id = $1 AND owner = $2", conversation_id, owner
+        )
+        return bool(deleted != "DELETE 0")
+
+    async def add_conversation_items(
+        self, conversation_id: str, items: Sequence[tuple[str, str]]
+    ) -> None:
+        pool = await self._connection_pool()
+        async with pool.acquire() as db, db.transaction():
+            await db.executemany(
+                "INSERT INTO conversation_items (conversation_id, item_id, item) "
+                "VALUES ($1, $2, $3)",
+                [(conversation_id, item_id, item) for item_id, item in items],
+            )
+
+    async def conversation_items(self, conversation_id: str) -> list[str]:
+        pool = await self._connection_pool()
+        rows = await pool.fetch(
+            "SELECT item FROM conversation_items WHERE conversation_id = $1 ORDER BY seq",
+            conversation_id,
+        )
+        return [row[0] for row in rows]
+
+    async def delete_conversation_item(self, conversation_id: str, item_id: str) -> bool:
+        pool = await self._connection_pool()
+        deleted = await pool.execute(
+            "DELETE FROM conversation_items WHERE conversation_id = $1 AND item_id = $2",
+            conversation_id,
+            item_id,
+        )
+        return bool(deleted != "DELETE 0")
 
     async def watch_keys(self, changed: Callable[[], None]) -> None:
         """Listens on a connection of its own for the notifications every key change sends;

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from llm_gateway.auth.virtual_keys import VirtualKey
+from llm_gateway.store import conversations, responses
 from llm_gateway.store.base import KeyNotFound
 from llm_gateway.store.columns import (
     KEY_SELECT,
@@ -72,9 +73,16 @@ MIGRATIONS = (
     );
     CREATE INDEX usage_records_by_time ON usage_records (created_at, key_name);
     """,
+    responses.MIGRATION,
+    conversations.MIGRATION.format(serial="INTEGER"),
 )
 _INSERT_KEY = insert_key(lambda n: "?")
 _INSERT_USAGE = insert_usage(lambda n: "?")
+_UPSERT_RESPONSE = responses.upsert(lambda n: "?")
+# SQLite numbers its parameters `?N`: the chain's owner and time are used twice.
+_RESPONSE_CHAIN = responses.chain(lambda n: f"?{n}")
+_GET_RESPONSE = responses.select_one(lambda n: "?")
+_UPSERT_CONVERSATION = conversations.upsert(lambda n: "?")
 
 
 def database_path(url: str) -> Path:
@@ -222,6 +230,115 @@ class SqliteStore:
                 (key_id, since),
             ).fetchone()
             return int(row[0]), float(row[1])
+
+        return await self._run(work)
+
+    async def put_response(self, stored: responses.StoredResponse) -> None:
+        row = responses.values(stored)
+        await self._run(lambda db: db.execute(_UPSERT_RESPONSE, row))
+
+    async def get_response(
+        self, response_id: str, owner: str, now: float
+    ) -> responses.StoredResponse | None:
+        def work(db: sqlite3.Connection) -> responses.StoredResponse | None:
+            row = db.execute(_GET_RESPONSE, (response_id, owner, now)).fetchone()
+            return responses.StoredResponse(*row) if row is not None else None
+
+        return await self._run(work)
+
+    async def response_chain(
+        self, response_id: str, owner: str, now: float
+    ) -> list[responses.StoredResponse]:
+        def work(db: sqlite3.Connection) -> list[responses.StoredResponse]:
+            rows = db.execute(_RESPONSE_CHAIN, (response_id, owner, now)).fetchall()
+            return [responses.StoredResponse(*row) for row in rows]
+
+        return await self._run(work)
+
+    async def delete_response(self, response_id: str, owner: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "DELETE FROM stored_responses WHERE id = ? AND owner = ?", (response_id, owner)
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def purge_responses(self, now: float) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            cursor = db.execute("DELETE FROM stored_responses WHERE expires_at <= ?", (now,))
+            return cursor.rowcount
+
+        return await self._run(work)
+
+    async def put_conversation(self, conversation: conversations.StoredConversation) -> None:
+        row = conversations.values(conversation)
+        await self._run(lambda db: db.execute(_UPSERT_CONVERSATION, row))
+
+    async def get_conversation(
+        self, conversation_id: str, owner: str
+    ) -> conversations.StoredConversation | None:
+        def work(db: sqlite3.Connection) -> conversations.StoredConversation | None:
+            row = db.execute(
+                "SELECT id, owner, created_at, metadata FROM conversations "
+                "WHERE id = ? AND owner = ?",
+                (conversation_id, owner),
+            ).fetchone()
+            return conversations.StoredConversation(*row) if row is not None else None
+
+        return await self._run(work)
+
+    async def delete_conversation(self, conversation_id: str, owner: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN")
+            try:
+                cursor = db.execute(
+                    "DELETE FROM conversations WHERE id = ? AND owner = ?",
+                    (conversation_id, owner),
+                )
+                if cursor.rowcount:
+                    db.execute(
+                        "DELETE FROM conversation_items WHERE conversation_id = ?",
+                        (conversation_id,),
+                    )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def add_conversation_items(
+        self, conversation_id: str, items: Sequence[tuple[str, str]]
+    ) -> None:
+        rows = [(conversation_id, item_id, item) for item_id, item in items]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO conversation_items (conversation_id, item_id, item) VALUES (?, ?, ?)",
+                rows,
+            )
+
+        await self._run(work)
+
+    async def conversation_items(self, conversation_id: str) -> list[str]:
+        def work(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT item FROM conversation_items WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            )
+            return [row[0] for row in rows]
+
+        return await self._run(work)
+
+    async def delete_conversation_item(self, conversation_id: str, item_id: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "DELETE FROM conversation_items WHERE conversation_id = ? AND item_id = ?",
+                (conversation_id, item_id),
+            )
+            return cursor.rowcount > 0
 
         return await self._run(work)
 

@@ -196,13 +196,17 @@ async def generate(
     dialect: Dialect,
     parse: Callable[[Mapping[str, str]], GenerationRequest],
     inbound: InboundCall | None = None,
+    load: Callable[[CallInfo], Awaitable[None]] | None = None,
 ) -> AsyncIterator[HttpBody]:
-    """Serves one generation call (`parse` reads its request, given the call's headers);
-    yields the response bodies."""
+    """Serves one generation call (`parse` reads its request, given the call's headers,
+    after `load`, if given, has read what parsing needs once the caller is known: the
+    Responses API's stored turns); yields the response bodies."""
     inbound = inbound or InboundCall(context, "rest")
     decisions: Decisions | None = None
     try:
         call = await inbound.authenticate(keys)
+        if load is not None:
+            await load(call)
         request = parse(inbound.metadata)
         served = dataplane.serve(request, call)
         decisions = served.decisions

@@ -1,0 +1,1 @@
+"""OpenAI's Responses API, over any provider, with the state the gateway keeps."""

@@ -1,0 +1,258 @@
+"""The Responses API's operations, on JSON objects as the API defines them: what both the REST
+surface and the typed gRPC service do, each converting its own messages.
+
+A create call is validated by the API's own schema; with `previous_response_id` (or
+`conversation`) the earlier turns are read from the store (only the caller's own), and the
+whole conversation goes to the model's provider as a canonical chat request. Unless `store`
+is false, the response is stored as it ended, before its last byte reaches the caller, so
+that a retrieve or a next turn made as soon as the answer arrives finds it. A background
+response is stored `queued`, then run in a task of its own (see `background`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from llm_gateway.api.responses import items
+from llm_gateway.api.responses import request as translate
+from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
+from llm_gateway.api.responses.conversations import not_found as conversation_not_found
+from llm_gateway.api.responses.owners import owner_of
+from llm_gateway.api.responses.response import ResponseDraft, shown_response
+from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
+from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
+from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
+from llm_gateway.model.canonical import as_chat
+from llm_gateway.model.request import Translation
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireRequest
+from llm_gateway.store.base import ResponsesState
+from llm_gateway.store.responses import StoredResponse
+
+log = logging.getLogger(__name__)
+_PURGE_EVERY = 3600.0  # seconds between deletions of expired responses (reads skip them anyway)
+
+
+def not_found(response_id: str) -> GatewayError:
+    """The 404 of a response the caller has not stored (or that expired)."""
+    return GatewayError(404, f"Response with id '{response_id}' not found.", code="not_found")
+
+
+@dataclasses.dataclass(slots=True)
+class Turn:
+    """A create call, validated, with what it continues: its body, whose it is, the
+    conversation it adds to, its input as whole items, and its canonical request."""
+
+    wire: dict[str, Any]
+    owner: str
+    conversation: str | None
+    inputs: list[dict[str, Any]]
+    translation: Translation
+
+    def draft(self) -> ResponseDraft:
+        """A new response for this call."""
+        return ResponseDraft(self.wire, translate.namespaced(self.wire.get("tools") or ()))
+
+    def generation(self, raw: bytes) -> GenerationRequest:
+        """The data plane's request (`raw`: the body's bytes, as the caller sent them)."""
+        translation = self.translation
+        wire = WireRequest(
+            ApiFamily.RESPONSES,
+            "responses",
+            self.wire,
+            raw,
+            bool(self.wire.get("stream")),
+            relayable=False,
+        )
+        return GenerationRequest(
+            Endpoint.CHAT,
+            wire=wire,
+            translate=lambda: translation,
+            sizing=translate.sizing(translation.body),
+        )
+
+
+class ResponsesOperations:
+    """Creates, stores, reads, cancels and deletes responses."""
+
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        validator: RequestValidator,
+        store: ResponsesState,
+        retention_seconds: float,
+        runs: BackgroundRuns,
+    ) -> None:
+        self.dataplane = dataplane
+        self._validator = validator
+        self._store = store
+        self._retention = retention_seconds
+        self._runs = runs
+        self._next_purge = 0.0
+
+    async def turn(self, body: Any, call: CallInfo) -> Turn:
+        """Validates a create (or count) call's body and reads the turns it continues."""
+        wire = self._validator.response(body)
+        owner = owner_of(call.caller)
+        earlier: list[dict[str, Any]] = []
+        previous = wire.get("previous_response_id")
+        given = wire.get("conversation")
+        conversation = None
+        if previous and given is not None:
+            raise invalid_request(
+                "Give either 'previous_response_id' or 'conversation', not both.",
+                "conversation",
+            )
+        if previous:
+            chain = await self._store.response_chain(previous, owner, time.time())
+            if not chain:
+                raise invalid_request(
+                    f"Previous response with id '{previous}' not found.",
+                    "previous_response_id",
+                    "previous_response_not_found",
+                )
+            earlier = items.conversation(chain)
+        if given is not None:
+            conversation = given if isinstance(given, str) else given.get("id", "")
+            if await self._store.get_conversation(conversation, owner) is None:
+                raise conversation_not_found(conversation, "conversation")
+            kept = await self._store.conversation_items(conversation)
+            earlier = [orjson.loads(item) for item in kept]
+        inputs = items.input_items(wire.get("input"), earlier)
+        translation = translate.translation(wire, inputs, earlier)
+        return Turn(wire, owner, conversation, inputs, translation)
+
+    async def count(self, turn: Turn, raw: bytes, call: CallInfo) -> TokenCount:
+        """The input tokens of a create call (estimated: no upstream speaks this API)."""
+        return await self.dataplane.count_tokens(turn.generation(raw), call)
+
+    async def keep(self, turn: Turn, final: dict[str, Any]) -> None:
+        """Adds a response's input and output to its conversation, and stores it as it
+        ended, unless the caller asked for none to be."""
+        try:
+            if turn.conversation is not None:
+                added = [*turn.inputs, *final["output"]]
+                rows = [(str(item.get("id", "")), orjson.dumps(item).decode()) for item in added]
+                await self._store.add_conversation_items(turn.conversation, rows)
+            if turn.wire.get("store") is not False:
+                await self._put(turn, final)
+        except Exception as exc:  # the answer is made: the caller still gets it
+            log.error("response %s could not be stored: %s", final["id"], type(exc).__name__)
+
+    async def _put(self, turn: Turn, response: dict[str, Any]) -> None:
+        now = time.time()
+        stored = StoredResponse(
+            response["id"],
+            turn.owner,
+            turn.wire.get("previous_response_id"),
+            float(response["created_at"]),
+            now + self._retention,
+            orjson.dumps(response).decode(),
+            orjson.dumps(turn.inputs).decode(),
+        )
+        await self._store.put_response(stored)
+        if now >= self._next_purge:
+            self._next_purge = now + _PURGE_EVERY
+            await self._store.purge_responses(now)
+
+    async def start_background(self, turn: Turn, raw: bytes, call: CallInfo) -> dict[str, Any]:
+        """Stores a background response `queued` and starts its run; returns it as shown."""
+        if turn.wire.get("store") is False:
+            raise invalid_request(
+                "Background responses are stored: 'store' cannot be false with them.", "store"
+            )
+        if turn.wire.get("stream"):
+            raise invalid_request(
+                "Background responses are not streamed by this gateway; poll "
+                "GET /v1/responses/{id} instead.",
+                "stream",
+                "unsupported_parameter",
+            )
+        draft = turn.draft()
+        queued = draft.object("queued", [])
+        await self._put(turn, queued)
+        self._runs.start(draft.id, self._run(turn, draft, turn.generation(raw), call))
+        return shown_response(queued, draft.include)
+
+    async def _run(
+        self, turn: Turn, draft: ResponseDraft, generation: GenerationRequest, call: CallInfo
+    ) -> None:
+        """Generates a background response and stores it as it ended: completed, failed
+        (with the error, a shutdown's included) or cancelled."""
+        await self._put(turn, draft.object("in_progress", []))
+        watching = asyncio.create_task(self._watch_for_cancel(draft.id, turn.owner))
+        try:
+            answer = await self.dataplane.serve(generation, call).answer()
+            assert not isinstance(answer, WireAnswer), "a Responses API call is never relayed"
+            final = draft.answered(as_chat(answer))
+        except asyncio.CancelledError:
+            if self._runs.was_cancelled(draft.id):
+                final = draft.object("cancelled", [])
+            else:
+                final = draft.object("failed", [], None, shutting_down())
+        except GatewayError as error:
+            final = draft.object("failed", [], None, error)
+        except Exception:
+            log.exception("unexpected failure of background response %s", draft.id)
+            final = draft.object("failed", [], None, internal_error())
+        finally:
+            watching.cancel()
+        await self.keep(turn, final)
+
+    async def _watch_for_cancel(self, response_id: str, owner: str) -> None:
+        """Cancels a run here when a cancel reached another replica (it wrote the status)."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            with contextlib.suppress(Exception):  # a store that hiccups: asked again soon
+                stored = await self._store.get_response(response_id, owner, time.time())
+                if stored is not None and orjson.loads(stored.response)["status"] == "cancelled":
+                    self._runs.cancel(response_id)
+                    return
+
+    async def cancel(self, response_id: str, call: CallInfo) -> dict[str, Any]:
+        """Cancels a background response that is queued or in progress (here, or through
+        the store on the replica that runs it); returns it as it is then."""
+        stored = await self._stored(response_id, call)
+        response = orjson.loads(stored.response)
+        if not response.get("background"):
+            raise invalid_request(
+                "Only background responses can be cancelled.", None, "not_cancellable"
+            )
+        if response["status"] in ("queued", "in_progress"):
+            response["status"] = "cancelled"
+            changed = orjson.dumps(response).decode()
+            await self._store.put_response(dataclasses.replace(stored, response=changed))
+            self._runs.cancel(response_id)
+        return shown_response(response, ())
+
+    async def get(self, response_id: str, call: CallInfo, include: Iterable[str]) -> dict[str, Any]:
+        """A stored response of the caller's, as shown with `include`."""
+        stored = await self._stored(response_id, call)
+        return shown_response(orjson.loads(stored.response), include)
+
+    async def delete(self, response_id: str, call: CallInfo) -> dict[str, Any]:
+        """Deletes a stored response of the caller's."""
+        if not await self._store.delete_response(response_id, owner_of(call.caller)):
+            raise not_found(response_id)
+        return {"id": response_id, "object": "response", "deleted": True}
+
+    async def input_items(
+        self, response_id: str, call: CallInfo, after: str, limit: int | None, order: str
+    ) -> dict[str, Any]:
+        """A `list` page of a stored response's input items."""
+        size, direction = items.page_request(limit, order)
+        stored = await self._stored(response_id, call)
+        return items.page(orjson.loads(stored.input_items), after, size, direction)
+
+    async def _stored(self, response_id: str, call: CallInfo) -> StoredResponse:
+        stored = await self._store.get_response(response_id, owner_of(call.caller), time.time())
+        if stored is None:
+            raise not_found(response_id)
+        return stored

@@ -1,0 +1,136 @@
+"""The Responses API over REST: `POST /v1/responses` on any provider, its token count
+(`POST /v1/responses/input_tokens`), and the stored responses (`GET` and
+`DELETE /v1/responses/{id}`, `/input_items`, `/cancel`), as `google.api.HttpBody` RPCs that
+carry the API's exact JSON and event stream (see `operations` for what each does)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import grpc
+import orjson
+from google.api.httpbody_pb2 import HttpBody
+
+from llm_gateway.api.responses.dialect import ResponsesDialect
+from llm_gateway.api.responses.operations import ResponsesOperations, Turn
+from llm_gateway.api.rest import exchange, framing
+from llm_gateway.api.rest.openai_dialect import OpenAIDialect
+from llm_gateway.auth.keys import KeyRing
+from llm_gateway.dataplane import CallInfo
+from llm_gateway.model import GenerationRequest
+from llm_gateway.v1 import responses_rest_service_pb2, responses_rest_service_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, HttpBody]
+_ERRORS = OpenAIDialect()
+_INVALID_JSON = (
+    "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload."
+)
+
+
+def _asks_for_background(data: bytes) -> bool:
+    """Whether a create call's body asks for a background response (read before the call
+    is authenticated only to choose how it is answered; it is validated after)."""
+    if b'"background"' not in data:
+        return False
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and body.get("background") is True
+
+
+class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestServiceServicer):
+    """Serves `/v1/responses` with whatever upstream serves the model."""
+
+    def __init__(self, operations: ResponsesOperations, keys: KeyRing) -> None:
+        self._operations = operations
+        self._keys = keys
+
+    async def _turn(self, request: HttpBody, call: CallInfo) -> Turn:
+        return await self._operations.turn(exchange.load_json(request, _INVALID_JSON), call)
+
+    async def CreateResponse(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+        if _asks_for_background(request.data):
+            yield await self._background(request, context)
+            return
+        dialect = ResponsesDialect()
+        turn: Turn | None = None
+
+        async def load(call: CallInfo) -> None:
+            nonlocal turn
+            turn = await self._turn(request, call)
+            dialect.draft = turn.draft()
+
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            assert turn is not None
+            return turn.generation(request.data)
+
+        kept = False
+        bodies = exchange.generate(
+            context, self._keys, self._operations.dataplane, dialect, parse, load=load
+        )
+        async for body in bodies:
+            final = dialect.final
+            if final is not None and not kept and turn is not None:
+                kept = True
+                await self._operations.keep(turn, final)
+            yield body
+
+    async def CreateResponseWhole(self, request: HttpBody, context: Context) -> HttpBody:
+        return await exchange.whole(self.CreateResponse(request, context))
+
+    async def _background(self, request: HttpBody, context: Context) -> HttpBody:
+        async def start(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            turn = await self._turn(request, call)
+            queued = await self._operations.start_background(turn, request.data, call)
+            return orjson.dumps(queued), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, start)
+
+    async def CountInputTokens(self, request: HttpBody, context: Context) -> HttpBody:
+        async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            counted = await self._operations.count(
+                await self._turn(request, call), request.data, call
+            )
+            answer = {"object": "response.input_tokens", "input_tokens": counted.tokens}
+            return orjson.dumps(answer), framing.count_headers(counted)
+
+        return await exchange.respond(context, self._keys, _ERRORS, count)
+
+    async def CancelResponse(
+        self, request: responses_rest_service_pb2.CancelResponseRequest, context: Context
+    ) -> HttpBody:
+        async def cancel(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            return orjson.dumps(await self._operations.cancel(request.response_id, call)), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, cancel)
+
+    async def GetResponse(
+        self, request: responses_rest_service_pb2.GetResponseRequest, context: Context
+    ) -> HttpBody:
+        async def found(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            response = await self._operations.get(request.response_id, call, request.include)
+            return orjson.dumps(response), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, found)
+
+    async def DeleteResponse(
+        self, request: responses_rest_service_pb2.DeleteResponseRequest, context: Context
+    ) -> HttpBody:
+        async def deleted(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            return orjson.dumps(await self._operations.delete(request.response_id, call)), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, deleted)
+
+    async def ListInputItems(
+        self, request: responses_rest_service_pb2.ListInputItemsRequest, context: Context
+    ) -> HttpBody:
+        async def listed(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            limit = request.limit if request.HasField("limit") else None
+            page = await self._operations.input_items(
+                request.response_id, call, request.after, limit, request.order
+            )
+            return orjson.dumps(page), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, listed)
