@@ -133,12 +133,23 @@ def discriminated(out: dict[str, Any], field: str, members: list[Any]) -> dict[s
     if not all(values_of):
         return out
     converted = out.pop("anyOf")
-    values = [value for member_values in values_of for value in member_values]
-    check = {"type": "object", "required": [field], "properties": {field: {"enum": values}}}
+    # A value several members share (the Responses API's input and output `message`) leads
+    # to any of them.
+    members_of: dict[Any, list[Any]] = {}
+    for member_values, schema in zip(values_of, converted, strict=True):
+        for value in member_values:
+            members_of.setdefault(value, []).append(schema)
+    check = {
+        "type": "object",
+        "required": [field],
+        "properties": {field: {"enum": list(members_of)}},
+    }
     branches = [
-        {"if": {"properties": {field: {"const": value}}}, "then": schema}
-        for member_values, schema in zip(values_of, converted, strict=True)
-        for value in member_values
+        {
+            "if": {"properties": {field: {"const": value}}},
+            "then": schemas[0] if len(schemas) == 1 else {"anyOf": schemas},
+        }
+        for value, schemas in members_of.items()
     ]
     return {**out, "allOf": [check, *branches]}
 

@@ -49,6 +49,10 @@ def test_missing_variable_is_named() -> None:
         ),
         (("models:", "modles: {}\nmodels:"), r"modles: Extra inputs are not permitted"),
         (('key: "${GW_KEY}"', "key: short"), r"keys\.0\.key: a key must have at least 8"),
+        (
+            ("type: openai,", "type: anthropic, responses_api: native,"),
+            r"providers\.up: .*`native` is for an `openai` provider only",
+        ),
     ],
 )
 def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> None:
@@ -64,6 +68,8 @@ def test_invalid_entries_are_named(change: tuple[str, str], message: str) -> Non
         ("tracing: {enabled: true, otlp_endpoint: 'http://collector'}", r"tracing\.otlp_endpoint"),
         ("tracing: {sample_ratio: 1.5}", r"tracing\.sample_ratio"),
         ("tracing: {enabeld: true}", r"tracing\.enabeld: Extra inputs"),
+        ("responses: {database: 'mysql://x'}", r"responses\.database: .*sqlite:///PATH"),
+        ("responses: {retention_days: 0}", r"responses\.retention_days"),
     ],
 )
 def test_invalid_telemetry_entries_are_named(extra: str, message: str) -> None:

@@ -20,7 +20,8 @@ from tests.support.background import running_background
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, OTHER_KEY, Stack
 
-FAMILIES = ("gpt-echo", "claude-echo", "gemini-echo")
+# Translated for three families' chat APIs, and passed to an upstream's own Responses API.
+FAMILIES = ("gpt-echo", "claude-echo", "gemini-echo", "gpt-native")
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -400,3 +401,38 @@ def test_a_caller_leaving_a_streamed_response_closes_the_upstream_call(
     recorded = upstream.wait_closed(request_id)
     assert not recorded.completed
     assert recorded.closed_at is not None and recorded.closed_at - left_at < 1.0
+
+
+def test_a_native_upstream_gets_the_whole_conversation_and_keeps_nothing(
+    client: openai.OpenAI, upstream: ScriptedUpstream, schemas: dict[str, Callable[[Any], Any]]
+) -> None:
+    first = client.responses.create(model="gpt-native", input="first turn", metadata={"k": "v"})
+    sent = upstream.last().body
+    assert upstream.last().path == "/v1/responses" and sent["store"] is False
+    assert sent["model"] == "echo" and "reasoning.encrypted_content" in sent["include"]
+    # What the caller asked for, not what the upstream was sent; no reasoning state shown.
+    assert first.store is True and first.model == "gpt-native"
+    assert [item.type for item in first.output] == ["reasoning", "message"]
+    assert first.output[0].encrypted_content is None  # type: ignore[union-attr]
+    second = client.responses.create(
+        model="gpt-native", previous_response_id=first.id, input="second turn"
+    )
+    sent = upstream.last().body
+    assert "previous_response_id" not in sent and sent["store"] is False
+    kinds = [(item.get("type"), item.get("role")) for item in sent["input"]]
+    assert kinds == [
+        ("message", "user"),
+        ("reasoning", None),  # the upstream's own sealed reasoning, carried back
+        ("message", "assistant"),
+        ("message", "user"),
+    ]
+    assert second.previous_response_id == first.id and second.output_text == "second turn"
+    stored = client.responses.retrieve(second.id, include=["reasoning.encrypted_content"])
+    reasoning = [item for item in stored.output if item.type == "reasoning"]
+    assert reasoning and reasoning[0].encrypted_content.startswith("openai-sealed:")
+    _valid(schemas["response"], stored.model_dump(mode="json", exclude_unset=True))
+    # And on to a translated family: the sealed reasoning stays behind.
+    third = client.responses.create(
+        model="claude-echo", previous_response_id=second.id, input="third turn"
+    )
+    assert third.output_text.endswith("third turn")

@@ -160,3 +160,24 @@ def test_the_typed_service_is_listed_by_reflection(stack: Stack) -> None:
         asked = reflection_pb2.ServerReflectionRequest(list_services="")
         (answer,) = list(reflection.ServerReflectionInfo(iter([asked])))
     assert SERVICE in [s.name for s in answer.list_services_response.service]
+
+
+def test_typed_calls_reach_a_native_upstream_unary_and_streamed(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    channel, responses = _stub(stack.grpc_target)
+    with channel:
+        request = pb.CreateResponseRequest(model="gpt-native", input=[_user("native typed")])
+        answer = responses.CreateResponse(request, metadata=METADATA, timeout=20)
+        assert upstream.last().path == "/v1/responses" and upstream.last().body["store"] is False
+        assert answer.output_text == "native typed" and answer.model == "gpt-native"
+        assert answer.usage.output_tokens == 2
+        follow = pb.CreateResponseRequest(
+            model="gpt-native", previous_response_id=answer.id, input=[_user("and streamed")]
+        )
+        events = list(responses.StreamResponse(follow, metadata=METADATA, timeout=20))
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.previous_response_id == answer.id
+    deltas = "".join(e.delta.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == "and streamed"
+    assert len(upstream.last().body["input"]) == 4  # the first turn's three items, and this one

@@ -1,5 +1,6 @@
-"""A scripted upstream: a test double of OpenAI's wire format (and, under `/anthropic` and
-`/gemini`, of Anthropic's and Gemini's: see `scripted_anthropic` and `scripted_gemini`).
+"""A scripted upstream: a test double of OpenAI's wire format (its Responses API too: see
+`scripted_responses`), and, under `/anthropic` and `/gemini`, of Anthropic's and Gemini's
+(see `scripted_anthropic` and `scripted_gemini`).
 
 It runs an aiohttp server on loopback in a thread of its own, so that synchronous clients (the
 `openai` SDK, `requests`) and asyncio tests can share it. The upstream model name picks the
@@ -33,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support import agent_task, scripted_anthropic, scripted_gemini
+from tests.support import agent_task, scripted_anthropic, scripted_gemini, scripted_responses
 
 CREATED = 1_700_000_000
 
@@ -115,6 +116,7 @@ class ScriptedUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/anthropic/v1/messages", self._anthropic)
         app.router.add_post("/anthropic/v1/messages/count_tokens", self._anthropic_count)
         app.router.add_post("/gemini/v1beta/models/{call}", self._gemini)
@@ -154,6 +156,21 @@ class ScriptedUpstream:
             return await scripted_gemini.count(await self._record(request))
         stream = method == "streamGenerateContent" and request.query.get("alt") == "sse"
         return await scripted_gemini.handle(request, await self._record(request), model, stream)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        refused = scripted_responses.refusal(recorded.body)
+        if refused is not None:
+            return refused
+        answer = scripted_responses.answer(recorded.body)
+        if not recorded.body.get("stream"):
+            return web.json_response(answer)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in scripted_responses.events(answer):
+            await response.write(scripted_responses.sse(event))
+        recorded.completed = True
+        return response
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

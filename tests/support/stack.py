@@ -99,6 +99,7 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
     }
     models["gpt-down"] = {"provider": "down", "model": "echo"}
     models["gpt-hang"] = {"provider": "impatient", "model": "hang"}
+    models["gpt-native"] = {"provider": "native", "model": "echo"}
     config: dict[str, Any] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
@@ -118,6 +119,8 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
                 "connect_timeout": 2,
             },
             "impatient": {"type": "openai", "base_url": upstream_url, "read_timeout": 0.5},
+            # The same upstream's own Responses API (`scripted_responses`).
+            "native": {"type": "openai", "base_url": upstream_url, "responses_api": "native"},
             "claude": {
                 "type": "anthropic",
                 "base_url": upstream_url.replace("/v1", "/anthropic/v1"),

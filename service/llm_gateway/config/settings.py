@@ -141,6 +141,12 @@ class ProviderSettings(_Section):
     anthropic_version: str = Field(
         "2023-06-01", description="the `anthropic-version` header (anthropic only)"
     )
+    responses_api: Literal["translate", "native"] = Field(
+        "translate",
+        description="how Responses API calls reach this upstream (openai only): `translate` "
+        "serves them over its chat completions; `native` passes them to its own "
+        "`/responses` (OpenAI's platform), the gateway keeping the state (sent `store: false`)",
+    )
     default_max_tokens: int = Field(
         4096,
         gt=0,
@@ -206,6 +212,8 @@ class ProviderSettings(_Section):
                 raise ValueError("base_url: required for this provider type")
             if self.server is not None:
                 raise ValueError("server: only a `local` provider has one")
+        if self.responses_api == "native" and self.type != "openai":
+            raise ValueError("responses_api: `native` is for an `openai` provider only")
         return self
 
     def with_base_url(self, base_url: str) -> ProviderSettings:

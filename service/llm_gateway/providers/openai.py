@@ -18,9 +18,18 @@ from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
-from llm_gateway.usage.accounting import pieces_of, usage_of
+from llm_gateway.usage.accounting import pieces_of, responses_usage_of, usage_of
 
 _DONE = b"[DONE]"
+# The events that end a Responses API stream, and those that carry one piece of output.
+_TERMINAL = frozenset(("response.completed", "response.incomplete", "response.failed"))
+_PIECES = frozenset(
+    (
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+    )
+)
 
 
 def _is_done(event: bytes) -> bool:
@@ -47,6 +56,12 @@ class OpenAICompatibleProvider:
         if settings.api_key is not None and settings.api_key.get_secret_value():
             headers["authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
         self._http = HttpUpstream(settings, headers, max_response_bytes)
+        # The callers' APIs whose requests this upstream takes as they are (see `relay`).
+        self.relays = frozenset(
+            (ApiFamily.OPENAI, ApiFamily.RESPONSES)
+            if settings.responses_api == "native"
+            else (ApiFamily.OPENAI,)
+        )
 
     def _url(self, endpoint: Endpoint) -> str:
         return f"{self._settings.base_url}/{endpoint.value}"
@@ -85,7 +100,10 @@ class OpenAICompatibleProvider:
             call,
             wire.headers,
         )
-        return WireAnswer(data, usage_of(json_object(data)))
+        answer = json_object(data)
+        if wire.family is ApiFamily.RESPONSES:
+            return WireAnswer(data, responses_usage_of(answer))
+        return WireAnswer(data, usage_of(answer))
 
     async def relay_stream(
         self, wire: WireRequest, model: str, call: UpstreamCall
@@ -94,6 +112,10 @@ class OpenAICompatibleProvider:
 
         When the gateway asks for the usage chunk the caller did not ask for, that chunk is
         read but not relayed (the `usage: null` the others then carry is the API's own)."""
+        if wire.family is ApiFamily.RESPONSES:
+            async for relayed in self._relay_responses_stream(wire, model, call):
+                yield relayed
+            return
         body = {**wire.body, "model": model}
         options = body.get("stream_options")
         asked = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -109,6 +131,35 @@ class OpenAICompatibleProvider:
                 usage = usage_of(chunk) if chunk.get("usage") else None
                 hidden = usage is not None and not asked and not chunk.get("choices")
                 yield WireEvent(event, usage=usage, pieces=pieces_of(chunk), hidden=hidden)
+            raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    async def _relay_responses_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """A Responses API stream, each event as it came, named by its type; it ends at its
+        terminal event (the API sends no end marker), and an `error` event is the caller's
+        error."""
+        url = f"{self._settings.base_url}/{wire.operation}"
+        body = {**wire.body, "model": model}
+        events = await self._http.post_for_events(url, body, call, None, wire.headers)
+        try:
+            async for event in events:
+                parsed = self._http.event_object(event)
+                kind = str(parsed.get("type", ""))
+                if kind == "error":
+                    raise upstream_errors.error_in_stream(
+                        {"error": parsed},
+                        self._settings.upstream_messages == "hidden",
+                        self._http.read_error,
+                    )
+                usage = None
+                if kind in _TERMINAL and isinstance(parsed.get("response"), dict):
+                    usage = responses_usage_of(parsed["response"])
+                yield WireEvent(event, kind, usage, 1 if kind in _PIECES else 0)
+                if kind in _TERMINAL:
+                    return
             raise upstream_errors.stream_broken()
         finally:
             await events.aclose()

@@ -182,12 +182,11 @@ class Job:
         """Whether `deployment` speaks the caller's API and so gets its request as sent."""
         provider = deployment.provider
         wire = self.request.wire
-        return (
-            wire is not None
-            and wire.relayable
-            and getattr(provider, "passthrough", False)
-            and getattr(provider, "family", None) is wire.family
-        )
+        if wire is None or not wire.relayable or not getattr(provider, "passthrough", False):
+            return False
+        # A provider takes its own family's requests, and may take others' (`relays`).
+        relays = getattr(provider, "relays", None) or (getattr(provider, "family", None),)
+        return wire.family in relays
 
     def canonical(self, deployment: Deployment) -> tuple[CanonicalRequest, tuple[str, ...]]:
         """The canonical body for an attempt on `deployment`, and what it leaves out."""

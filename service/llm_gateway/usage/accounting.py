@@ -31,18 +31,25 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def usage_of(answer: Mapping[str, Any]) -> Usage:
-    """Returns the usage an upstream reported in a whole answer or a usage chunk."""
-    usage = answer.get("usage")
+def _reported(usage: Any, prompt: str, completion: str, details: str) -> Usage:
+    """The usage an upstream reported, under its API's names for the three counts."""
     if not isinstance(usage, dict):
         return Usage(estimated=True)
-    details = usage.get("prompt_tokens_details")
-    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(
-        _count(usage.get("prompt_tokens")),
-        _count(usage.get("completion_tokens")),
-        cached_tokens=cached,
+    cached_in = usage.get(details)
+    cached = _count(cached_in.get("cached_tokens")) if isinstance(cached_in, dict) else 0
+    return Usage(_count(usage.get(prompt)), _count(usage.get(completion)), cached_tokens=cached)
+
+
+def usage_of(answer: Mapping[str, Any]) -> Usage:
+    """Returns the usage an upstream reported in a whole answer or a usage chunk."""
+    return _reported(
+        answer.get("usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details"
     )
+
+
+def responses_usage_of(response: Mapping[str, Any]) -> Usage:
+    """Returns the usage of a Responses API `response` object."""
+    return _reported(response.get("usage"), "input_tokens", "output_tokens", "input_tokens_details")
 
 
 def pieces_of(chunk: Mapping[str, Any]) -> int:

@@ -9,7 +9,7 @@ from llm_gateway.api.anthropic.stream import AnthropicStreamEncoder, event
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
 from llm_gateway.model.canonical import CanonicalAnswer, as_chat
-from llm_gateway.model.wire import WireEvent
+from llm_gateway.model.wire import WireAnswer, WireEvent
 
 
 class AnthropicStreamFramer:
@@ -37,6 +37,9 @@ class AnthropicDialect:
     def answer(self, answer: CanonicalAnswer) -> bytes:
         # This surface asks only for chat completions.
         return orjson.dumps(message(as_chat(answer)))
+
+    def relayed(self, answer: WireAnswer) -> bytes:
+        return answer.data  # the upstream's own bytes
 
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error_body(error))

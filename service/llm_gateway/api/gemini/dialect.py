@@ -12,7 +12,7 @@ from llm_gateway.api.gemini.response import (
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
 from llm_gateway.model.canonical import CanonicalAnswer, as_chat
-from llm_gateway.model.wire import WireEvent
+from llm_gateway.model.wire import WireAnswer, WireEvent
 
 
 class GeminiStreamFramer:
@@ -53,6 +53,9 @@ class GeminiDialect:
         return orjson.dumps(
             generate_content_response(as_chat(answer))
         )  # this surface asks only for chats
+
+    def relayed(self, answer: WireAnswer) -> bytes:
+        return answer.data  # the upstream's own bytes
 
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error_body(error))

@@ -21,6 +21,7 @@ from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.responses import typed
 from llm_gateway.api.responses.conversations import Conversations
 from llm_gateway.api.responses.operations import ResponsesOperations, Turn
+from llm_gateway.api.responses.relayed import RelayedResponse
 from llm_gateway.api.responses.response import shown_response
 from llm_gateway.api.responses.stream import ResponsesStreamEncoder
 from llm_gateway.auth.keys import KeyRing
@@ -60,22 +61,24 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
         finally:
             inbound.finish()
 
-    async def _turn(
-        self, request: pb.CreateResponseRequest, call: CallInfo, stream: bool
-    ) -> tuple[Turn, bytes]:
-        body = typed.request_body(request, stream)
-        return await self._operations.turn(body, call), orjson.dumps(body)
+    async def _turn(self, request: pb.CreateResponseRequest, call: CallInfo, stream: bool) -> Turn:
+        return await self._operations.turn(typed.request_body(request, stream), call)
 
     async def CreateResponse(
         self, request: pb.CreateResponseRequest, context: Context
     ) -> pb.Response:
         async with self._call(context) as call:
-            turn, raw = await self._turn(request, call, stream=False)
+            turn = await self._turn(request, call, stream=False)
             if turn.wire.get("background"):
-                return typed.response(await self._operations.start_background(turn, raw, call))
+                return typed.response(await self._operations.start_background(turn, call))
             draft = turn.draft()
-            answer = await self._operations.dataplane.serve(turn.generation(raw), call).answer()
-            assert not isinstance(answer, WireAnswer), "a Responses API call is never relayed"
+            answer = await self._operations.dataplane.serve(turn.generation(), call).answer()
+            if isinstance(answer, WireAnswer):  # from a native upstream
+                relay = RelayedResponse(draft)
+                shown = relay.answer(answer.data)
+                assert relay.final is not None
+                await self._operations.keep(turn, relay.final)
+                return typed.response(shown)
             final = draft.answered(as_chat(answer))
             await self._operations.keep(turn, final)
             return typed.response(shown_response(final, draft.include))
@@ -85,25 +88,36 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
         self, request: pb.CreateResponseRequest, context: Context
     ) -> AsyncIterator[pb.ResponseStreamEvent]:
         async with self._call(context) as call:
-            turn, raw = await self._turn(request, call, stream=True)
+            turn = await self._turn(request, call, stream=True)
             if turn.wire.get("background"):
-                await self._operations.start_background(turn, raw, call)  # refuses a stream
-            encoder = ResponsesStreamEncoder(turn.draft())
-            chunks = self._operations.dataplane.serve(turn.generation(raw), call).stream()
+                await self._operations.start_background(turn, call)  # refuses a stream
+            draft = turn.draft()
+            encoder, relay = ResponsesStreamEncoder(draft), RelayedResponse(draft)
+            chunks = self._operations.dataplane.serve(turn.generation(), call).stream()
+            relaying = False
             try:
                 async for chunk in chunks:
-                    assert not isinstance(chunk, WireEvent), "a Responses API call is never relayed"
+                    if isinstance(chunk, WireEvent):  # from a native upstream
+                        relaying = True
+                        relayed = relay.event(chunk.data, chunk.name or "")
+                        if relay.final is not None:
+                            await self._operations.keep(turn, relay.final)
+                        yield typed.event(orjson.loads(relayed))
+                        continue
                     for event in encoder.events(chunk):
                         yield typed.event(event)
             except GatewayError as error:
-                failure = encoder.failure(error)
-                if encoder.final is not None:
-                    await self._operations.keep(turn, encoder.final)
+                failure = relay.failure(error) if relaying else encoder.failure(error)
+                final = relay.final if relaying else encoder.final
+                if final is not None:
+                    await self._operations.keep(turn, final)
                 for event in failure:
                     yield typed.event(event)
                 raise
             finally:
                 await chunks.aclose()
+            if relay.final is not None:
+                return  # the upstream's terminal event ended it
             ending = encoder.ending()
             if encoder.final is not None:
                 await self._operations.keep(turn, encoder.final)

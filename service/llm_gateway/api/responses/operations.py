@@ -26,6 +26,7 @@ from llm_gateway.api.responses import request as translate
 from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
 from llm_gateway.api.responses.conversations import not_found as conversation_not_found
 from llm_gateway.api.responses.owners import owner_of
+from llm_gateway.api.responses.relayed import upstream_body
 from llm_gateway.api.responses.response import ResponseDraft, shown_response
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
@@ -55,21 +56,19 @@ class Turn:
     conversation: str | None
     inputs: list[dict[str, Any]]
     translation: Translation
+    earlier: list[dict[str, Any]]
 
     def draft(self) -> ResponseDraft:
         """A new response for this call."""
         return ResponseDraft(self.wire, translate.namespaced(self.wire.get("tools") or ()))
 
-    def generation(self, raw: bytes) -> GenerationRequest:
-        """The data plane's request (`raw`: the body's bytes, as the caller sent them)."""
+    def generation(self) -> GenerationRequest:
+        """The data plane's request: translated for most upstreams; as a native upstream
+        takes it (the whole conversation, nothing stored there) for the others."""
         translation = self.translation
+        body = upstream_body(self.wire, self.inputs, self.earlier)
         wire = WireRequest(
-            ApiFamily.RESPONSES,
-            "responses",
-            self.wire,
-            raw,
-            bool(self.wire.get("stream")),
-            relayable=False,
+            ApiFamily.RESPONSES, "responses", body, b"", bool(self.wire.get("stream"))
         )
         return GenerationRequest(
             Endpoint.CHAT,
@@ -127,11 +126,11 @@ class ResponsesOperations:
             earlier = [orjson.loads(item) for item in kept]
         inputs = items.input_items(wire.get("input"), earlier)
         translation = translate.translation(wire, inputs, earlier)
-        return Turn(wire, owner, conversation, inputs, translation)
+        return Turn(wire, owner, conversation, inputs, translation, earlier)
 
-    async def count(self, turn: Turn, raw: bytes, call: CallInfo) -> TokenCount:
+    async def count(self, turn: Turn, call: CallInfo) -> TokenCount:
         """The input tokens of a create call (estimated: no upstream speaks this API)."""
-        return await self.dataplane.count_tokens(turn.generation(raw), call)
+        return await self.dataplane.count_tokens(turn.generation(), call)
 
     async def keep(self, turn: Turn, final: dict[str, Any]) -> None:
         """Adds a response's input and output to its conversation, and stores it as it
@@ -162,7 +161,7 @@ class ResponsesOperations:
             self._next_purge = now + _PURGE_EVERY
             await self._store.purge_responses(now)
 
-    async def start_background(self, turn: Turn, raw: bytes, call: CallInfo) -> dict[str, Any]:
+    async def start_background(self, turn: Turn, call: CallInfo) -> dict[str, Any]:
         """Stores a background response `queued` and starts its run; returns it as shown."""
         if turn.wire.get("store") is False:
             raise invalid_request(
@@ -178,7 +177,7 @@ class ResponsesOperations:
         draft = turn.draft()
         queued = draft.object("queued", [])
         await self._put(turn, queued)
-        self._runs.start(draft.id, self._run(turn, draft, turn.generation(raw), call))
+        self._runs.start(draft.id, self._run(turn, draft, turn.generation(), call))
         return shown_response(queued, draft.include)
 
     async def _run(

@@ -64,7 +64,7 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
 
         def parse(metadata: Mapping[str, str]) -> GenerationRequest:
             assert turn is not None
-            return turn.generation(request.data)
+            return turn.generation()
 
         kept = False
         bodies = exchange.generate(
@@ -83,16 +83,14 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
     async def _background(self, request: HttpBody, context: Context) -> HttpBody:
         async def start(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             turn = await self._turn(request, call)
-            queued = await self._operations.start_background(turn, request.data, call)
+            queued = await self._operations.start_background(turn, call)
             return orjson.dumps(queued), ()
 
         return await exchange.respond(context, self._keys, _ERRORS, start)
 
     async def CountInputTokens(self, request: HttpBody, context: Context) -> HttpBody:
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
-            counted = await self._operations.count(
-                await self._turn(request, call), request.data, call
-            )
+            counted = await self._operations.count(await self._turn(request, call), call)
             answer = {"object": "response.input_tokens", "input_tokens": counted.tokens}
             return orjson.dumps(answer), framing.count_headers(counted)
 

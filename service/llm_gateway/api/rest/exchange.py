@@ -72,6 +72,11 @@ class Dialect(Protocol):
         """A whole canonical answer as this family's JSON."""
         ...
 
+    def relayed(self, answer: WireAnswer) -> bytes:
+        """A whole answer relayed from a same-family upstream, as the caller gets it (its
+        bytes, except where the family's state is the gateway's: the Responses API's)."""
+        ...
+
     def error(self, error: GatewayError) -> bytes:
         """An error answer's JSON body."""
         ...
@@ -221,7 +226,7 @@ async def generate(
         # With the status, not ahead of the answer: one gRPC send fewer (the proxy makes
         # the trailing metadata of a whole answer its headers).
         context.set_trailing_metadata(framing.success_headers(decisions))
-        data = answer.data if isinstance(answer, WireAnswer) else dialect.answer(answer)
+        data = dialect.relayed(answer) if isinstance(answer, WireAnswer) else dialect.answer(answer)
         yield HttpBody(content_type=framing.JSON, data=data)
     except GatewayError as error:
         yield await error_answer(context, dialect, error, inbound.request_id, decisions)

@@ -12,7 +12,7 @@ from llm_gateway.api.rest import framing
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
 from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk
-from llm_gateway.model.wire import WireEvent
+from llm_gateway.model.wire import WireAnswer, WireEvent
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -60,6 +60,9 @@ class OpenAIDialect:
 
     def answer(self, answer: CanonicalAnswer) -> bytes:
         return orjson.dumps(answer)
+
+    def relayed(self, answer: WireAnswer) -> bytes:
+        return answer.data  # the upstream's own bytes
 
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error.body())

@@ -543,17 +543,38 @@ def validate___definitions_item(data, custom_formats={}, name_prefix=None):
     if data_is_dict:
         data__missing_keys = set(['type']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'properties': {'type': {'enum': ['message', 'message', 'file_search_call', 'computer_call', 'computer_call_output', 'web_search_call', 'function_call', 'function_call_output', 'tool_search_call', 'tool_search_output', 'additional_tools', 'reasoning', 'compaction', 'image_generation_call', 'code_interpreter_call', 'local_shell_call', 'local_shell_call_output', 'shell_call', 'shell_call_output', 'apply_patch_call', 'apply_patch_call_output', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'custom_tool_call_output', 'custom_tool_call']}}, 'required': ['type'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'properties': {'type': {'enum': ['message', 'file_search_call', 'computer_call', 'computer_call_output', 'web_search_call', 'function_call', 'function_call_output', 'tool_search_call', 'tool_search_output', 'additional_tools', 'reasoning', 'compaction', 'image_generation_call', 'code_interpreter_call', 'local_shell_call', 'local_shell_call_output', 'shell_call', 'shell_call_output', 'apply_patch_call', 'apply_patch_call_output', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'custom_tool_call_output', 'custom_tool_call']}}, 'required': ['type'], 'type': 'object'}, rule='required')
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
-            if not (isinstance(data__type, str) and data__type == 'message' or isinstance(data__type, str) and data__type == 'message' or isinstance(data__type, str) and data__type == 'file_search_call' or isinstance(data__type, str) and data__type == 'computer_call' or isinstance(data__type, str) and data__type == 'computer_call_output' or isinstance(data__type, str) and data__type == 'web_search_call' or isinstance(data__type, str) and data__type == 'function_call' or isinstance(data__type, str) and data__type == 'function_call_output' or isinstance(data__type, str) and data__type == 'tool_search_call' or isinstance(data__type, str) and data__type == 'tool_search_output' or isinstance(data__type, str) and data__type == 'additional_tools' or isinstance(data__type, str) and data__type == 'reasoning' or isinstance(data__type, str) and data__type == 'compaction' or isinstance(data__type, str) and data__type == 'image_generation_call' or isinstance(data__type, str) and data__type == 'code_interpreter_call' or isinstance(data__type, str) and data__type == 'local_shell_call' or isinstance(data__type, str) and data__type == 'local_shell_call_output' or isinstance(data__type, str) and data__type == 'shell_call' or isinstance(data__type, str) and data__type == 'shell_call_output' or isinstance(data__type, str) and data__type == 'apply_patch_call' or isinstance(data__type, str) and data__type == 'apply_patch_call_output' or isinstance(data__type, str) and data__type == 'mcp_list_tools' or isinstance(data__type, str) and data__type == 'mcp_approval_request' or isinstance(data__type, str) and data__type == 'mcp_approval_response' or isinstance(data__type, str) and data__type == 'mcp_call' or isinstance(data__type, str) and data__type == 'custom_tool_call_output' or isinstance(data__type, str) and data__type == 'custom_tool_call'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['message', 'message', 'file_search_call', 'computer_call', 'computer_call_output', 'web_search_call', 'function_call', 'function_call_output', 'tool_search_call', 'tool_search_output', 'additional_tools', 'reasoning', 'compaction', 'image_generation_call', 'code_interpreter_call', 'local_shell_call', 'local_shell_call_output', 'shell_call', 'shell_call_output', 'apply_patch_call', 'apply_patch_call_output', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'custom_tool_call_output', 'custom_tool_call']", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='enum')
-    if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'message'):
-        validate___definitions_inputmessage(data, custom_formats, (name_prefix or "data") + "")
-    if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'message'):
-        validate___definitions_outputmessage(data, custom_formats, (name_prefix or "data") + "")
+            if not (isinstance(data__type, str) and data__type == 'message' or isinstance(data__type, str) and data__type == 'file_search_call' or isinstance(data__type, str) and data__type == 'computer_call' or isinstance(data__type, str) and data__type == 'computer_call_output' or isinstance(data__type, str) and data__type == 'web_search_call' or isinstance(data__type, str) and data__type == 'function_call' or isinstance(data__type, str) and data__type == 'function_call_output' or isinstance(data__type, str) and data__type == 'tool_search_call' or isinstance(data__type, str) and data__type == 'tool_search_output' or isinstance(data__type, str) and data__type == 'additional_tools' or isinstance(data__type, str) and data__type == 'reasoning' or isinstance(data__type, str) and data__type == 'compaction' or isinstance(data__type, str) and data__type == 'image_generation_call' or isinstance(data__type, str) and data__type == 'code_interpreter_call' or isinstance(data__type, str) and data__type == 'local_shell_call' or isinstance(data__type, str) and data__type == 'local_shell_call_output' or isinstance(data__type, str) and data__type == 'shell_call' or isinstance(data__type, str) and data__type == 'shell_call_output' or isinstance(data__type, str) and data__type == 'apply_patch_call' or isinstance(data__type, str) and data__type == 'apply_patch_call_output' or isinstance(data__type, str) and data__type == 'mcp_list_tools' or isinstance(data__type, str) and data__type == 'mcp_approval_request' or isinstance(data__type, str) and data__type == 'mcp_approval_response' or isinstance(data__type, str) and data__type == 'mcp_call' or isinstance(data__type, str) and data__type == 'custom_tool_call_output' or isinstance(data__type, str) and data__type == 'custom_tool_call'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['message', 'file_search_call', 'computer_call', 'computer_call_output', 'web_search_call', 'function_call', 'function_call_output', 'tool_search_call', 'tool_search_output', 'additional_tools', 'reasoning', 'compaction', 'image_generation_call', 'code_interpreter_call', 'local_shell_call', 'local_shell_call_output', 'shell_call', 'shell_call_output', 'apply_patch_call', 'apply_patch_call_output', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'custom_tool_call_output', 'custom_tool_call']", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='enum')
+    try:
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
+            data_keys = set(data.keys())
+            if "type" in data_keys:
+                data_keys.remove("type")
+                data__type = data["type"]
+                if not (isinstance(data__type, str) and data__type == 'message'):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: message", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='const')
+    except (JsonSchemaValueException, JsonSchemaValuesException):
+        pass
+    else:
+        data_any_of_count10 = 0
+        if not data_any_of_count10:
+            try:
+                validate___definitions_inputmessage(data, custom_formats, (name_prefix or "data") + "")
+                data_any_of_count10 += 1
+            except (JsonSchemaValueException, JsonSchemaValuesException): pass
+        if not data_any_of_count10:
+            try:
+                validate___definitions_outputmessage(data, custom_formats, (name_prefix or "data") + "")
+                data_any_of_count10 += 1
+            except (JsonSchemaValueException, JsonSchemaValuesException): pass
+        if not data_any_of_count10:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'file_search_call'):
         validate___definitions_filesearchtoolcall(data, custom_formats, (name_prefix or "data") + "")
     if not isinstance(data, dict) or "type" not in data or (isinstance(data["type"], str) and data["type"] == 'computer_call'):
@@ -623,19 +644,19 @@ def validate___definitions_customtoolcall(data, custom_formats={}, name_prefix=N
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count10 = 0
-            if not data__caller_any_of_count10:
+            data__caller_any_of_count11 = 0
+            if not data__caller_any_of_count11:
                 try:
                     validate___definitions_toolcallcaller(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count10 += 1
+                    data__caller_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count10:
+            if not data__caller_any_of_count11:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count10 += 1
+                    data__caller_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count10:
+            if not data__caller_any_of_count11:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -744,19 +765,19 @@ def validate___definitions_customtoolcalloutput(data, custom_formats={}, name_pr
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count11 = 0
-            if not data__caller_any_of_count11:
+            data__caller_any_of_count12 = 0
+            if not data__caller_any_of_count12:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count11 += 1
+                    data__caller_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count11:
+            if not data__caller_any_of_count12:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count11 += 1
+                    data__caller_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count11:
+            if not data__caller_any_of_count12:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -766,14 +787,14 @@ def validate___definitions_customtoolcalloutput(data, custom_formats={}, name_pr
         if "output" in data_keys:
             data_keys.remove("output")
             data__output = data["output"]
-            data__output_any_of_count12 = 0
-            if not data__output_any_of_count12:
+            data__output_any_of_count13 = 0
+            if not data__output_any_of_count13:
                 try:
                     if not isinstance(data__output, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".output must be string", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='type')
-                    data__output_any_of_count12 += 1
+                    data__output_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__output_any_of_count12:
+            if not data__output_any_of_count13:
                 try:
                     if not isinstance(data__output, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".output must be array", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='type')
@@ -782,9 +803,9 @@ def validate___definitions_customtoolcalloutput(data, custom_formats={}, name_pr
                         data__output_len = len(data__output)
                         for data__output_x, data__output_item in enumerate(data__output):
                             validate___definitions_functionandcustomtoolcalloutput(data__output_item, custom_formats, (name_prefix or "data") + ".output[{data__output_x}]".format(**locals()))
-                    data__output_any_of_count12 += 1
+                    data__output_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__output_any_of_count12:
+            if not data__output_any_of_count13:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".output cannot be validated by any definition", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -1047,19 +1068,19 @@ def validate___definitions_mcptoolcall(data, custom_formats={}, name_prefix=None
         if "error" in data_keys:
             data_keys.remove("error")
             data__error = data["error"]
-            data__error_any_of_count13 = 0
-            if not data__error_any_of_count13:
+            data__error_any_of_count14 = 0
+            if not data__error_any_of_count14:
                 try:
                     validate___definitions_mcptoolcallerror(data__error, custom_formats, (name_prefix or "data") + ".error")
-                    data__error_any_of_count13 += 1
+                    data__error_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__error_any_of_count13:
+            if not data__error_any_of_count14:
                 try:
                     if not isinstance(data__error, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".error must be null", value=data__error, name="" + (name_prefix or "data") + ".error", definition=None, rule='type')
-                    data__error_any_of_count13 += 1
+                    data__error_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__error_any_of_count13:
+            if not data__error_any_of_count14:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".error cannot be validated by any definition", value=data__error, name="" + (name_prefix or "data") + ".error", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -1373,19 +1394,19 @@ def validate___definitions_applypatchtoolcalloutputitemparam(data, custom_format
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count14 = 0
-            if not data__caller_any_of_count14:
+            data__caller_any_of_count15 = 0
+            if not data__caller_any_of_count15:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count14 += 1
+                    data__caller_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count14:
+            if not data__caller_any_of_count15:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count14 += 1
+                    data__caller_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count14:
+            if not data__caller_any_of_count15:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -1444,19 +1465,19 @@ def validate___definitions_applypatchtoolcallitemparam(data, custom_formats={}, 
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count15 = 0
-            if not data__caller_any_of_count15:
+            data__caller_any_of_count16 = 0
+            if not data__caller_any_of_count16:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count15 += 1
+                    data__caller_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count15:
+            if not data__caller_any_of_count16:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count15 += 1
+                    data__caller_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count15:
+            if not data__caller_any_of_count16:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -1631,19 +1652,19 @@ def validate___definitions_functionshellcalloutputitemparam(data, custom_formats
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count16 = 0
-            if not data__caller_any_of_count16:
+            data__caller_any_of_count17 = 0
+            if not data__caller_any_of_count17:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count16 += 1
+                    data__caller_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count16:
+            if not data__caller_any_of_count17:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count16 += 1
+                    data__caller_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count16:
+            if not data__caller_any_of_count17:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -1668,19 +1689,19 @@ def validate___definitions_functionshellcalloutputitemparam(data, custom_formats
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count17 = 0
-            if not data__status_any_of_count17:
+            data__status_any_of_count18 = 0
+            if not data__status_any_of_count18:
                 try:
                     validate___definitions_functionshellcallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count17 += 1
+                    data__status_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count17:
+            if not data__status_any_of_count18:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count17 += 1
+                    data__status_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count17:
+            if not data__status_any_of_count18:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -1819,25 +1840,25 @@ def validate___definitions_functionshellcallitemparam(data, custom_formats={}, n
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count18 = 0
-            if not data__caller_any_of_count18:
+            data__caller_any_of_count19 = 0
+            if not data__caller_any_of_count19:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count18 += 1
+                    data__caller_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count18:
+            if not data__caller_any_of_count19:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count18 += 1
+                    data__caller_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count18:
+            if not data__caller_any_of_count19:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "environment" in data_keys:
             data_keys.remove("environment")
             data__environment = data["environment"]
-            data__environment_any_of_count19 = 0
-            if not data__environment_any_of_count19:
+            data__environment_any_of_count20 = 0
+            if not data__environment_any_of_count20:
                 try:
                     if not isinstance(data__environment, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment must be object", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='type')
@@ -1878,15 +1899,15 @@ def validate___definitions_functionshellcallitemparam(data, custom_formats={}, n
                         pass
                     else:
                         validate___definitions_containerreferenceparam(data__environment, custom_formats, (name_prefix or "data") + ".environment")
-                    data__environment_any_of_count19 += 1
+                    data__environment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__environment_any_of_count19:
+            if not data__environment_any_of_count20:
                 try:
                     if not isinstance(data__environment, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment must be null", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='type')
-                    data__environment_any_of_count19 += 1
+                    data__environment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__environment_any_of_count19:
+            if not data__environment_any_of_count20:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment cannot be validated by any definition", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -1896,19 +1917,19 @@ def validate___definitions_functionshellcallitemparam(data, custom_formats={}, n
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count20 = 0
-            if not data__status_any_of_count20:
+            data__status_any_of_count21 = 0
+            if not data__status_any_of_count21:
                 try:
                     validate___definitions_functionshellcallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count20 += 1
+                    data__status_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count20:
+            if not data__status_any_of_count21:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count20 += 1
+                    data__status_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count20:
+            if not data__status_any_of_count21:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -2625,19 +2646,19 @@ def validate___definitions_websearchpreviewtool(data, custom_formats={}, name_pr
         if "user_location" in data_keys:
             data_keys.remove("user_location")
             data__userlocation = data["user_location"]
-            data__userlocation_any_of_count21 = 0
-            if not data__userlocation_any_of_count21:
+            data__userlocation_any_of_count22 = 0
+            if not data__userlocation_any_of_count22:
                 try:
                     validate___definitions_approximatelocation(data__userlocation, custom_formats, (name_prefix or "data") + ".user_location")
-                    data__userlocation_any_of_count21 += 1
+                    data__userlocation_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userlocation_any_of_count21:
+            if not data__userlocation_any_of_count22:
                 try:
                     if not isinstance(data__userlocation, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".user_location must be null", value=data__userlocation, name="" + (name_prefix or "data") + ".user_location", definition=None, rule='type')
-                    data__userlocation_any_of_count21 += 1
+                    data__userlocation_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__userlocation_any_of_count21:
+            if not data__userlocation_any_of_count22:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".user_location cannot be validated by any definition", value=data__userlocation, name="" + (name_prefix or "data") + ".user_location", definition=None, rule='anyOf')
     return data
 
@@ -2714,19 +2735,19 @@ def validate___definitions_toolsearchtoolparam(data, custom_formats={}, name_pre
         if "parameters" in data_keys:
             data_keys.remove("parameters")
             data__parameters = data["parameters"]
-            data__parameters_any_of_count22 = 0
-            if not data__parameters_any_of_count22:
+            data__parameters_any_of_count23 = 0
+            if not data__parameters_any_of_count23:
                 try:
                     validate___definitions_emptymodelparam(data__parameters, custom_formats, (name_prefix or "data") + ".parameters")
-                    data__parameters_any_of_count22 += 1
+                    data__parameters_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__parameters_any_of_count22:
+            if not data__parameters_any_of_count23:
                 try:
                     if not isinstance(data__parameters, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".parameters must be null", value=data__parameters, name="" + (name_prefix or "data") + ".parameters", definition=None, rule='type')
-                    data__parameters_any_of_count22 += 1
+                    data__parameters_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__parameters_any_of_count22:
+            if not data__parameters_any_of_count23:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".parameters cannot be validated by any definition", value=data__parameters, name="" + (name_prefix or "data") + ".parameters", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -2892,19 +2913,19 @@ def validate___definitions_functiontoolparam(data, custom_formats={}, name_prefi
         if "parameters" in data_keys:
             data_keys.remove("parameters")
             data__parameters = data["parameters"]
-            data__parameters_any_of_count23 = 0
-            if not data__parameters_any_of_count23:
+            data__parameters_any_of_count24 = 0
+            if not data__parameters_any_of_count24:
                 try:
                     validate___definitions_emptymodelparam(data__parameters, custom_formats, (name_prefix or "data") + ".parameters")
-                    data__parameters_any_of_count23 += 1
+                    data__parameters_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__parameters_any_of_count23:
+            if not data__parameters_any_of_count24:
                 try:
                     if not isinstance(data__parameters, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".parameters must be null", value=data__parameters, name="" + (name_prefix or "data") + ".parameters", definition=None, rule='type')
-                    data__parameters_any_of_count23 += 1
+                    data__parameters_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__parameters_any_of_count23:
+            if not data__parameters_any_of_count24:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".parameters cannot be validated by any definition", value=data__parameters, name="" + (name_prefix or "data") + ".parameters", definition=None, rule='anyOf')
         if "strict" in data_keys:
             data_keys.remove("strict")
@@ -3083,8 +3104,8 @@ def validate___definitions_functionshelltoolparam(data, custom_formats={}, name_
         if "environment" in data_keys:
             data_keys.remove("environment")
             data__environment = data["environment"]
-            data__environment_any_of_count24 = 0
-            if not data__environment_any_of_count24:
+            data__environment_any_of_count25 = 0
+            if not data__environment_any_of_count25:
                 try:
                     if not isinstance(data__environment, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment must be object", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='type')
@@ -3138,15 +3159,15 @@ def validate___definitions_functionshelltoolparam(data, custom_formats={}, name_
                         pass
                     else:
                         validate___definitions_containerreferenceparam(data__environment, custom_formats, (name_prefix or "data") + ".environment")
-                    data__environment_any_of_count24 += 1
+                    data__environment_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__environment_any_of_count24:
+            if not data__environment_any_of_count25:
                 try:
                     if not isinstance(data__environment, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment must be null", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='type')
-                    data__environment_any_of_count24 += 1
+                    data__environment_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__environment_any_of_count24:
+            if not data__environment_any_of_count25:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".environment cannot be validated by any definition", value=data__environment, name="" + (name_prefix or "data") + ".environment", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -3182,19 +3203,19 @@ def validate___definitions_containerautoparam(data, custom_formats={}, name_pref
         if "memory_limit" in data_keys:
             data_keys.remove("memory_limit")
             data__memorylimit = data["memory_limit"]
-            data__memorylimit_any_of_count25 = 0
-            if not data__memorylimit_any_of_count25:
+            data__memorylimit_any_of_count26 = 0
+            if not data__memorylimit_any_of_count26:
                 try:
                     validate___definitions_containermemorylimit(data__memorylimit, custom_formats, (name_prefix or "data") + ".memory_limit")
-                    data__memorylimit_any_of_count25 += 1
+                    data__memorylimit_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__memorylimit_any_of_count25:
+            if not data__memorylimit_any_of_count26:
                 try:
                     if not isinstance(data__memorylimit, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".memory_limit must be null", value=data__memorylimit, name="" + (name_prefix or "data") + ".memory_limit", definition=None, rule='type')
-                    data__memorylimit_any_of_count25 += 1
+                    data__memorylimit_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__memorylimit_any_of_count25:
+            if not data__memorylimit_any_of_count26:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".memory_limit cannot be validated by any definition", value=data__memorylimit, name="" + (name_prefix or "data") + ".memory_limit", definition=None, rule='anyOf')
         if "network_policy" in data_keys:
             data_keys.remove("network_policy")
@@ -3548,19 +3569,19 @@ def validate___definitions_imagegentool(data, custom_formats={}, name_prefix=Non
         if "input_fidelity" in data_keys:
             data_keys.remove("input_fidelity")
             data__inputfidelity = data["input_fidelity"]
-            data__inputfidelity_any_of_count26 = 0
-            if not data__inputfidelity_any_of_count26:
+            data__inputfidelity_any_of_count27 = 0
+            if not data__inputfidelity_any_of_count27:
                 try:
                     validate___definitions_inputfidelity(data__inputfidelity, custom_formats, (name_prefix or "data") + ".input_fidelity")
-                    data__inputfidelity_any_of_count26 += 1
+                    data__inputfidelity_any_of_count27 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputfidelity_any_of_count26:
+            if not data__inputfidelity_any_of_count27:
                 try:
                     if not isinstance(data__inputfidelity, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input_fidelity must be null", value=data__inputfidelity, name="" + (name_prefix or "data") + ".input_fidelity", definition=None, rule='type')
-                    data__inputfidelity_any_of_count26 += 1
+                    data__inputfidelity_any_of_count27 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputfidelity_any_of_count26:
+            if not data__inputfidelity_any_of_count27:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".input_fidelity cannot be validated by any definition", value=data__inputfidelity, name="" + (name_prefix or "data") + ".input_fidelity", definition=None, rule='anyOf')
         if "input_image_mask" in data_keys:
             data_keys.remove("input_image_mask")
@@ -3588,22 +3609,22 @@ def validate___definitions_imagegentool(data, custom_formats={}, name_prefix=Non
         if "model" in data_keys:
             data_keys.remove("model")
             data__model = data["model"]
-            data__model_any_of_count27 = 0
-            if not data__model_any_of_count27:
+            data__model_any_of_count28 = 0
+            if not data__model_any_of_count28:
                 try:
                     if not isinstance(data__model, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be string", value=data__model, name="" + (name_prefix or "data") + ".model", definition=None, rule='type')
-                    data__model_any_of_count27 += 1
+                    data__model_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count27:
+            if not data__model_any_of_count28:
                 try:
                     if not isinstance(data__model, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be string", value=data__model, name="" + (name_prefix or "data") + ".model", definition=None, rule='type')
                     if not (isinstance(data__model, str) and data__model == 'gpt-image-1' or isinstance(data__model, str) and data__model == 'gpt-image-1-mini' or isinstance(data__model, str) and data__model == 'gpt-image-1.5' or isinstance(data__model, str) and data__model == 'gpt-image-2' or isinstance(data__model, str) and data__model == 'gpt-image-2-2026-04-21'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be one of ['gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5', 'gpt-image-2', 'gpt-image-2-2026-04-21']", value=data__model, name="" + (name_prefix or "data") + ".model", definition=None, rule='enum')
-                    data__model_any_of_count27 += 1
+                    data__model_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count27:
+            if not data__model_any_of_count28:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".model cannot be validated by any definition", value=data__model, name="" + (name_prefix or "data") + ".model", definition=None, rule='anyOf')
         if "moderation" in data_keys:
             data_keys.remove("moderation")
@@ -3649,22 +3670,22 @@ def validate___definitions_imagegentool(data, custom_formats={}, name_prefix=Non
         if "size" in data_keys:
             data_keys.remove("size")
             data__size = data["size"]
-            data__size_any_of_count28 = 0
-            if not data__size_any_of_count28:
+            data__size_any_of_count29 = 0
+            if not data__size_any_of_count29:
                 try:
                     if not isinstance(data__size, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".size must be string", value=data__size, name="" + (name_prefix or "data") + ".size", definition=None, rule='type')
-                    data__size_any_of_count28 += 1
+                    data__size_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__size_any_of_count28:
+            if not data__size_any_of_count29:
                 try:
                     if not isinstance(data__size, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".size must be string", value=data__size, name="" + (name_prefix or "data") + ".size", definition=None, rule='type')
                     if not (isinstance(data__size, str) and data__size == '1024x1024' or isinstance(data__size, str) and data__size == '1024x1536' or isinstance(data__size, str) and data__size == '1536x1024' or isinstance(data__size, str) and data__size == 'auto'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".size must be one of ['1024x1024', '1024x1536', '1536x1024', 'auto']", value=data__size, name="" + (name_prefix or "data") + ".size", definition=None, rule='enum')
-                    data__size_any_of_count28 += 1
+                    data__size_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__size_any_of_count28:
+            if not data__size_any_of_count29:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".size cannot be validated by any definition", value=data__size, name="" + (name_prefix or "data") + ".size", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -3731,19 +3752,19 @@ def validate___definitions_codeinterpretertool(data, custom_formats={}, name_pre
         if "container" in data_keys:
             data_keys.remove("container")
             data__container = data["container"]
-            data__container_any_of_count29 = 0
-            if not data__container_any_of_count29:
+            data__container_any_of_count30 = 0
+            if not data__container_any_of_count30:
                 try:
                     if not isinstance(data__container, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".container must be string", value=data__container, name="" + (name_prefix or "data") + ".container", definition=None, rule='type')
-                    data__container_any_of_count29 += 1
+                    data__container_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__container_any_of_count29:
+            if not data__container_any_of_count30:
                 try:
                     validate___definitions_autocodeinterpretertoolparam(data__container, custom_formats, (name_prefix or "data") + ".container")
-                    data__container_any_of_count29 += 1
+                    data__container_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__container_any_of_count29:
+            if not data__container_any_of_count30:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".container cannot be validated by any definition", value=data__container, name="" + (name_prefix or "data") + ".container", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -3779,19 +3800,19 @@ def validate___definitions_autocodeinterpretertoolparam(data, custom_formats={},
         if "memory_limit" in data_keys:
             data_keys.remove("memory_limit")
             data__memorylimit = data["memory_limit"]
-            data__memorylimit_any_of_count30 = 0
-            if not data__memorylimit_any_of_count30:
+            data__memorylimit_any_of_count31 = 0
+            if not data__memorylimit_any_of_count31:
                 try:
                     validate___definitions_containermemorylimit(data__memorylimit, custom_formats, (name_prefix or "data") + ".memory_limit")
-                    data__memorylimit_any_of_count30 += 1
+                    data__memorylimit_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__memorylimit_any_of_count30:
+            if not data__memorylimit_any_of_count31:
                 try:
                     if not isinstance(data__memorylimit, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".memory_limit must be null", value=data__memorylimit, name="" + (name_prefix or "data") + ".memory_limit", definition=None, rule='type')
-                    data__memorylimit_any_of_count30 += 1
+                    data__memorylimit_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__memorylimit_any_of_count30:
+            if not data__memorylimit_any_of_count31:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".memory_limit cannot be validated by any definition", value=data__memorylimit, name="" + (name_prefix or "data") + ".memory_limit", definition=None, rule='anyOf')
         if "network_policy" in data_keys:
             data_keys.remove("network_policy")
@@ -3868,11 +3889,11 @@ def validate___definitions_mcptool(data, custom_formats={}, name_prefix=None):
         if "allowed_tools" in data_keys:
             data_keys.remove("allowed_tools")
             data__allowedtools = data["allowed_tools"]
-            data__allowedtools_any_of_count31 = 0
-            if not data__allowedtools_any_of_count31:
+            data__allowedtools_any_of_count32 = 0
+            if not data__allowedtools_any_of_count32:
                 try:
-                    data__allowedtools_any_of_count32 = 0
-                    if not data__allowedtools_any_of_count32:
+                    data__allowedtools_any_of_count33 = 0
+                    if not data__allowedtools_any_of_count33:
                         try:
                             if not isinstance(data__allowedtools, (list, tuple)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowed_tools must be array", value=data__allowedtools, name="" + (name_prefix or "data") + ".allowed_tools", definition=None, rule='type')
@@ -3882,24 +3903,24 @@ def validate___definitions_mcptool(data, custom_formats={}, name_prefix=None):
                                 for data__allowedtools_x, data__allowedtools_item in enumerate(data__allowedtools):
                                     if not isinstance(data__allowedtools_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowed_tools[{data__allowedtools_x}]".format(**locals()) + " must be string", value=data__allowedtools_item, name="" + (name_prefix or "data") + ".allowed_tools[{data__allowedtools_x}]".format(**locals()) + "", definition=None, rule='type')
-                            data__allowedtools_any_of_count32 += 1
+                            data__allowedtools_any_of_count33 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__allowedtools_any_of_count32:
+                    if not data__allowedtools_any_of_count33:
                         try:
                             validate___definitions_mcptoolfilter(data__allowedtools, custom_formats, (name_prefix or "data") + ".allowed_tools")
-                            data__allowedtools_any_of_count32 += 1
+                            data__allowedtools_any_of_count33 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__allowedtools_any_of_count32:
+                    if not data__allowedtools_any_of_count33:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowed_tools cannot be validated by any definition", value=data__allowedtools, name="" + (name_prefix or "data") + ".allowed_tools", definition=None, rule='anyOf')
-                    data__allowedtools_any_of_count31 += 1
+                    data__allowedtools_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__allowedtools_any_of_count31:
+            if not data__allowedtools_any_of_count32:
                 try:
                     if not isinstance(data__allowedtools, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowed_tools must be null", value=data__allowedtools, name="" + (name_prefix or "data") + ".allowed_tools", definition=None, rule='type')
-                    data__allowedtools_any_of_count31 += 1
+                    data__allowedtools_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__allowedtools_any_of_count31:
+            if not data__allowedtools_any_of_count32:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowed_tools cannot be validated by any definition", value=data__allowedtools, name="" + (name_prefix or "data") + ".allowed_tools", definition=None, rule='anyOf')
         if "authorization" in data_keys:
             data_keys.remove("authorization")
@@ -3934,11 +3955,11 @@ def validate___definitions_mcptool(data, custom_formats={}, name_prefix=None):
         if "require_approval" in data_keys:
             data_keys.remove("require_approval")
             data__requireapproval = data["require_approval"]
-            data__requireapproval_any_of_count33 = 0
-            if not data__requireapproval_any_of_count33:
+            data__requireapproval_any_of_count34 = 0
+            if not data__requireapproval_any_of_count34:
                 try:
-                    data__requireapproval_any_of_count34 = 0
-                    if not data__requireapproval_any_of_count34:
+                    data__requireapproval_any_of_count35 = 0
+                    if not data__requireapproval_any_of_count35:
                         try:
                             if not isinstance(data__requireapproval, (dict)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval must be object", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='type')
@@ -3955,27 +3976,27 @@ def validate___definitions_mcptool(data, custom_formats={}, name_prefix=None):
                                     validate___definitions_mcptoolfilter(data__requireapproval__never, custom_formats, (name_prefix or "data") + ".require_approval.never")
                                 if data__requireapproval_keys:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval must not contain "+str(data__requireapproval_keys)+" properties", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='additionalProperties')
-                            data__requireapproval_any_of_count34 += 1
+                            data__requireapproval_any_of_count35 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__requireapproval_any_of_count34:
+                    if not data__requireapproval_any_of_count35:
                         try:
                             if not isinstance(data__requireapproval, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval must be string", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='type')
                             if not (isinstance(data__requireapproval, str) and data__requireapproval == 'always' or isinstance(data__requireapproval, str) and data__requireapproval == 'never'):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval must be one of ['always', 'never']", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='enum')
-                            data__requireapproval_any_of_count34 += 1
+                            data__requireapproval_any_of_count35 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__requireapproval_any_of_count34:
+                    if not data__requireapproval_any_of_count35:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval cannot be validated by any definition", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='anyOf')
-                    data__requireapproval_any_of_count33 += 1
+                    data__requireapproval_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__requireapproval_any_of_count33:
+            if not data__requireapproval_any_of_count34:
                 try:
                     if not isinstance(data__requireapproval, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval must be null", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='type')
-                    data__requireapproval_any_of_count33 += 1
+                    data__requireapproval_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__requireapproval_any_of_count33:
+            if not data__requireapproval_any_of_count34:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".require_approval cannot be validated by any definition", value=data__requireapproval, name="" + (name_prefix or "data") + ".require_approval", definition=None, rule='anyOf')
         if "server_description" in data_keys:
             data_keys.remove("server_description")
@@ -4195,19 +4216,19 @@ def validate___definitions_filesearchtool(data, custom_formats={}, name_prefix=N
         if "filters" in data_keys:
             data_keys.remove("filters")
             data__filters = data["filters"]
-            data__filters_any_of_count35 = 0
-            if not data__filters_any_of_count35:
+            data__filters_any_of_count36 = 0
+            if not data__filters_any_of_count36:
                 try:
                     validate___definitions_filters(data__filters, custom_formats, (name_prefix or "data") + ".filters")
-                    data__filters_any_of_count35 += 1
+                    data__filters_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__filters_any_of_count35:
+            if not data__filters_any_of_count36:
                 try:
                     if not isinstance(data__filters, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".filters must be null", value=data__filters, name="" + (name_prefix or "data") + ".filters", definition=None, rule='type')
-                    data__filters_any_of_count35 += 1
+                    data__filters_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__filters_any_of_count35:
+            if not data__filters_any_of_count36:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".filters cannot be validated by any definition", value=data__filters, name="" + (name_prefix or "data") + ".filters", definition=None, rule='anyOf')
         if "max_num_results" in data_keys:
             data_keys.remove("max_num_results")
@@ -4291,18 +4312,18 @@ def validate___definitions_hybridsearchoptions(data, custom_formats={}, name_pre
     return data
 
 def validate___definitions_filters(data, custom_formats={}, name_prefix=None):
-    data_any_of_count36 = 0
-    if not data_any_of_count36:
+    data_any_of_count37 = 0
+    if not data_any_of_count37:
         try:
             validate___definitions_comparisonfilter(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count36 += 1
+            data_any_of_count37 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count36:
+    if not data_any_of_count37:
         try:
             validate___definitions_compoundfilter(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count36 += 1
+            data_any_of_count37 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count36:
+    if not data_any_of_count37:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
@@ -4324,17 +4345,17 @@ def validate___definitions_compoundfilter(data, custom_formats={}, name_prefix=N
             if data__filters_is_list:
                 data__filters_len = len(data__filters)
                 for data__filters_x, data__filters_item in enumerate(data__filters):
-                    data__filters_item_any_of_count37 = 0
-                    if not data__filters_item_any_of_count37:
+                    data__filters_item_any_of_count38 = 0
+                    if not data__filters_item_any_of_count38:
                         try:
                             validate___definitions_comparisonfilter(data__filters_item, custom_formats, (name_prefix or "data") + ".filters[{data__filters_x}]".format(**locals()))
-                            data__filters_item_any_of_count37 += 1
+                            data__filters_item_any_of_count38 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__filters_item_any_of_count37:
+                    if not data__filters_item_any_of_count38:
                         try:
-                            data__filters_item_any_of_count37 += 1
+                            data__filters_item_any_of_count38 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__filters_item_any_of_count37:
+                    if not data__filters_item_any_of_count38:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".filters[{data__filters_x}]".format(**locals()) + " cannot be validated by any definition", value=data__filters_item, name="" + (name_prefix or "data") + ".filters[{data__filters_x}]".format(**locals()) + "", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -4371,26 +4392,26 @@ def validate___definitions_comparisonfilter(data, custom_formats={}, name_prefix
         if "value" in data_keys:
             data_keys.remove("value")
             data__value = data["value"]
-            data__value_any_of_count38 = 0
-            if not data__value_any_of_count38:
+            data__value_any_of_count39 = 0
+            if not data__value_any_of_count39:
                 try:
                     if not isinstance(data__value, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value must be string", value=data__value, name="" + (name_prefix or "data") + ".value", definition=None, rule='type')
-                    data__value_any_of_count38 += 1
+                    data__value_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__value_any_of_count38:
+            if not data__value_any_of_count39:
                 try:
                     if not isinstance(data__value, (int, float, Decimal)) or isinstance(data__value, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value must be number", value=data__value, name="" + (name_prefix or "data") + ".value", definition=None, rule='type')
-                    data__value_any_of_count38 += 1
+                    data__value_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__value_any_of_count38:
+            if not data__value_any_of_count39:
                 try:
                     if not isinstance(data__value, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value must be boolean", value=data__value, name="" + (name_prefix or "data") + ".value", definition=None, rule='type')
-                    data__value_any_of_count38 += 1
+                    data__value_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__value_any_of_count38:
+            if not data__value_any_of_count39:
                 try:
                     if not isinstance(data__value, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value must be array", value=data__value, name="" + (name_prefix or "data") + ".value", definition=None, rule='type')
@@ -4398,24 +4419,24 @@ def validate___definitions_comparisonfilter(data, custom_formats={}, name_prefix
                     if data__value_is_list:
                         data__value_len = len(data__value)
                         for data__value_x, data__value_item in enumerate(data__value):
-                            data__value_item_any_of_count39 = 0
-                            if not data__value_item_any_of_count39:
+                            data__value_item_any_of_count40 = 0
+                            if not data__value_item_any_of_count40:
                                 try:
                                     if not isinstance(data__value_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + " must be string", value=data__value_item, name="" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + "", definition=None, rule='type')
-                                    data__value_item_any_of_count39 += 1
+                                    data__value_item_any_of_count40 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__value_item_any_of_count39:
+                            if not data__value_item_any_of_count40:
                                 try:
                                     if not isinstance(data__value_item, (int, float, Decimal)) or isinstance(data__value_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + " must be number", value=data__value_item, name="" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + "", definition=None, rule='type')
-                                    data__value_item_any_of_count39 += 1
+                                    data__value_item_any_of_count40 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__value_item_any_of_count39:
+                            if not data__value_item_any_of_count40:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + " cannot be validated by any definition", value=data__value_item, name="" + (name_prefix or "data") + ".value[{data__value_x}]".format(**locals()) + "", definition=None, rule='anyOf')
-                    data__value_any_of_count38 += 1
+                    data__value_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__value_any_of_count38:
+            if not data__value_any_of_count39:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".value cannot be validated by any definition", value=data__value, name="" + (name_prefix or "data") + ".value", definition=None, rule='anyOf')
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='additionalProperties')
@@ -4517,19 +4538,19 @@ def validate___definitions_toolsearchoutputitemparam(data, custom_formats={}, na
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count40 = 0
-            if not data__status_any_of_count40:
+            data__status_any_of_count41 = 0
+            if not data__status_any_of_count41:
                 try:
                     validate___definitions_functioncallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count40 += 1
+                    data__status_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count40:
+            if not data__status_any_of_count41:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count40 += 1
+                    data__status_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count40:
+            if not data__status_any_of_count41:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "tools" in data_keys:
             data_keys.remove("tools")
@@ -4593,19 +4614,19 @@ def validate___definitions_toolsearchcallitemparam(data, custom_formats={}, name
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count41 = 0
-            if not data__status_any_of_count41:
+            data__status_any_of_count42 = 0
+            if not data__status_any_of_count42:
                 try:
                     validate___definitions_functioncallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count41 += 1
+                    data__status_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count41:
+            if not data__status_any_of_count42:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count41 += 1
+                    data__status_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count41:
+            if not data__status_any_of_count42:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -4639,19 +4660,19 @@ def validate___definitions_functioncalloutputitemparam(data, custom_formats={}, 
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count42 = 0
-            if not data__caller_any_of_count42:
+            data__caller_any_of_count43 = 0
+            if not data__caller_any_of_count43:
                 try:
                     validate___definitions_toolcallcallerparam(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count42 += 1
+                    data__caller_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count42:
+            if not data__caller_any_of_count43:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count42 += 1
+                    data__caller_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count42:
+            if not data__caller_any_of_count43:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -4685,8 +4706,8 @@ def validate___definitions_functioncalloutputitemparam(data, custom_formats={}, 
         if "output" in data_keys:
             data_keys.remove("output")
             data__output = data["output"]
-            data__output_any_of_count43 = 0
-            if not data__output_any_of_count43:
+            data__output_any_of_count44 = 0
+            if not data__output_any_of_count44:
                 try:
                     if not isinstance(data__output, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".output must be string", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='type')
@@ -4694,9 +4715,9 @@ def validate___definitions_functioncalloutputitemparam(data, custom_formats={}, 
                         data__output_len = len(data__output)
                         if data__output_len > 10485760:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".output must be shorter than or equal to 10485760 characters", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='maxLength')
-                    data__output_any_of_count43 += 1
+                    data__output_any_of_count44 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__output_any_of_count43:
+            if not data__output_any_of_count44:
                 try:
                     if not isinstance(data__output, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".output must be array", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='type')
@@ -4756,26 +4777,26 @@ def validate___definitions_functioncalloutputitemparam(data, custom_formats={}, 
                                 pass
                             else:
                                 validate___definitions_inputfilecontentparam(data__output_item, custom_formats, (name_prefix or "data") + ".output[{data__output_x}]".format(**locals()))
-                    data__output_any_of_count43 += 1
+                    data__output_any_of_count44 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__output_any_of_count43:
+            if not data__output_any_of_count44:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".output cannot be validated by any definition", value=data__output, name="" + (name_prefix or "data") + ".output", definition=None, rule='anyOf')
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count44 = 0
-            if not data__status_any_of_count44:
+            data__status_any_of_count45 = 0
+            if not data__status_any_of_count45:
                 try:
                     validate___definitions_functioncallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count44 += 1
+                    data__status_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count44:
+            if not data__status_any_of_count45:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count44 += 1
+                    data__status_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count44:
+            if not data__status_any_of_count45:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -4826,19 +4847,19 @@ def validate___definitions_inputfilecontentparam(data, custom_formats={}, name_p
         if "prompt_cache_breakpoint" in data_keys:
             data_keys.remove("prompt_cache_breakpoint")
             data__promptcachebreakpoint = data["prompt_cache_breakpoint"]
-            data__promptcachebreakpoint_any_of_count45 = 0
-            if not data__promptcachebreakpoint_any_of_count45:
+            data__promptcachebreakpoint_any_of_count46 = 0
+            if not data__promptcachebreakpoint_any_of_count46:
                 try:
                     validate___definitions_promptcachebreakpointparam(data__promptcachebreakpoint, custom_formats, (name_prefix or "data") + ".prompt_cache_breakpoint")
-                    data__promptcachebreakpoint_any_of_count45 += 1
+                    data__promptcachebreakpoint_any_of_count46 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count45:
+            if not data__promptcachebreakpoint_any_of_count46:
                 try:
                     if not isinstance(data__promptcachebreakpoint, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint must be null", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='type')
-                    data__promptcachebreakpoint_any_of_count45 += 1
+                    data__promptcachebreakpoint_any_of_count46 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count45:
+            if not data__promptcachebreakpoint_any_of_count46:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint cannot be validated by any definition", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -4886,19 +4907,19 @@ def validate___definitions_inputimagecontentparamautoparam(data, custom_formats=
         if "detail" in data_keys:
             data_keys.remove("detail")
             data__detail = data["detail"]
-            data__detail_any_of_count46 = 0
-            if not data__detail_any_of_count46:
+            data__detail_any_of_count47 = 0
+            if not data__detail_any_of_count47:
                 try:
                     validate___definitions_detailenum(data__detail, custom_formats, (name_prefix or "data") + ".detail")
-                    data__detail_any_of_count46 += 1
+                    data__detail_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__detail_any_of_count46:
+            if not data__detail_any_of_count47:
                 try:
                     if not isinstance(data__detail, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".detail must be null", value=data__detail, name="" + (name_prefix or "data") + ".detail", definition=None, rule='type')
-                    data__detail_any_of_count46 += 1
+                    data__detail_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__detail_any_of_count46:
+            if not data__detail_any_of_count47:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".detail cannot be validated by any definition", value=data__detail, name="" + (name_prefix or "data") + ".detail", definition=None, rule='anyOf')
         if "file_id" in data_keys:
             data_keys.remove("file_id")
@@ -4917,19 +4938,19 @@ def validate___definitions_inputimagecontentparamautoparam(data, custom_formats=
         if "prompt_cache_breakpoint" in data_keys:
             data_keys.remove("prompt_cache_breakpoint")
             data__promptcachebreakpoint = data["prompt_cache_breakpoint"]
-            data__promptcachebreakpoint_any_of_count47 = 0
-            if not data__promptcachebreakpoint_any_of_count47:
+            data__promptcachebreakpoint_any_of_count48 = 0
+            if not data__promptcachebreakpoint_any_of_count48:
                 try:
                     validate___definitions_promptcachebreakpointparam(data__promptcachebreakpoint, custom_formats, (name_prefix or "data") + ".prompt_cache_breakpoint")
-                    data__promptcachebreakpoint_any_of_count47 += 1
+                    data__promptcachebreakpoint_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count47:
+            if not data__promptcachebreakpoint_any_of_count48:
                 try:
                     if not isinstance(data__promptcachebreakpoint, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint must be null", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='type')
-                    data__promptcachebreakpoint_any_of_count47 += 1
+                    data__promptcachebreakpoint_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count47:
+            if not data__promptcachebreakpoint_any_of_count48:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint cannot be validated by any definition", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -4959,19 +4980,19 @@ def validate___definitions_inputtextcontentparam(data, custom_formats={}, name_p
         if "prompt_cache_breakpoint" in data_keys:
             data_keys.remove("prompt_cache_breakpoint")
             data__promptcachebreakpoint = data["prompt_cache_breakpoint"]
-            data__promptcachebreakpoint_any_of_count48 = 0
-            if not data__promptcachebreakpoint_any_of_count48:
+            data__promptcachebreakpoint_any_of_count49 = 0
+            if not data__promptcachebreakpoint_any_of_count49:
                 try:
                     validate___definitions_promptcachebreakpointparam(data__promptcachebreakpoint, custom_formats, (name_prefix or "data") + ".prompt_cache_breakpoint")
-                    data__promptcachebreakpoint_any_of_count48 += 1
+                    data__promptcachebreakpoint_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count48:
+            if not data__promptcachebreakpoint_any_of_count49:
                 try:
                     if not isinstance(data__promptcachebreakpoint, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint must be null", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='type')
-                    data__promptcachebreakpoint_any_of_count48 += 1
+                    data__promptcachebreakpoint_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__promptcachebreakpoint_any_of_count48:
+            if not data__promptcachebreakpoint_any_of_count49:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".prompt_cache_breakpoint cannot be validated by any definition", value=data__promptcachebreakpoint, name="" + (name_prefix or "data") + ".prompt_cache_breakpoint", definition=None, rule='anyOf')
         if "text" in data_keys:
             data_keys.remove("text")
@@ -5013,19 +5034,19 @@ def validate___definitions_functiontoolcall(data, custom_formats={}, name_prefix
         if "caller" in data_keys:
             data_keys.remove("caller")
             data__caller = data["caller"]
-            data__caller_any_of_count49 = 0
-            if not data__caller_any_of_count49:
+            data__caller_any_of_count50 = 0
+            if not data__caller_any_of_count50:
                 try:
                     validate___definitions_toolcallcaller(data__caller, custom_formats, (name_prefix or "data") + ".caller")
-                    data__caller_any_of_count49 += 1
+                    data__caller_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count49:
+            if not data__caller_any_of_count50:
                 try:
                     if not isinstance(data__caller, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller must be null", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='type')
-                    data__caller_any_of_count49 += 1
+                    data__caller_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__caller_any_of_count49:
+            if not data__caller_any_of_count50:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".caller cannot be validated by any definition", value=data__caller, name="" + (name_prefix or "data") + ".caller", definition=None, rule='anyOf')
         if "id" in data_keys:
             data_keys.remove("id")
@@ -5300,19 +5321,19 @@ def validate___definitions_computercalloutputitemparam(data, custom_formats={}, 
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
-            data__status_any_of_count50 = 0
-            if not data__status_any_of_count50:
+            data__status_any_of_count51 = 0
+            if not data__status_any_of_count51:
                 try:
                     validate___definitions_functioncallitemstatus(data__status, custom_formats, (name_prefix or "data") + ".status")
-                    data__status_any_of_count50 += 1
+                    data__status_any_of_count51 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count50:
+            if not data__status_any_of_count51:
                 try:
                     if not isinstance(data__status, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be null", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
-                    data__status_any_of_count50 += 1
+                    data__status_any_of_count51 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__status_any_of_count50:
+            if not data__status_any_of_count51:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status cannot be validated by any definition", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='anyOf')
         if "type" in data_keys:
             data_keys.remove("type")
@@ -5890,8 +5911,8 @@ def validate___definitions_vectorstorefileattributes(data, custom_formats={}, na
         for data_key in data_keys:
             if data_key not in []:
                 data_value = data.get(data_key)
-                data_value_any_of_count51 = 0
-                if not data_value_any_of_count51:
+                data_value_any_of_count52 = 0
+                if not data_value_any_of_count52:
                     try:
                         if not isinstance(data_value, (str)):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be string", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='type')
@@ -5899,21 +5920,21 @@ def validate___definitions_vectorstorefileattributes(data, custom_formats={}, na
                             data_value_len = len(data_value)
                             if data_value_len > 512:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be shorter than or equal to 512 characters", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='maxLength')
-                        data_value_any_of_count51 += 1
+                        data_value_any_of_count52 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count51:
+                if not data_value_any_of_count52:
                     try:
                         if not isinstance(data_value, (int, float, Decimal)) or isinstance(data_value, bool):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be number", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='type')
-                        data_value_any_of_count51 += 1
+                        data_value_any_of_count52 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count51:
+                if not data_value_any_of_count52:
                     try:
                         if not isinstance(data_value, (bool)):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be boolean", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='type')
-                        data_value_any_of_count51 += 1
+                        data_value_any_of_count52 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count51:
+                if not data_value_any_of_count52:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " cannot be validated by any definition", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='anyOf')
         if data_len != 0:
             data_property_names = True
@@ -5958,19 +5979,19 @@ def validate___definitions_outputmessage(data, custom_formats={}, name_prefix=No
         if "phase" in data_keys:
             data_keys.remove("phase")
             data__phase = data["phase"]
-            data__phase_any_of_count52 = 0
-            if not data__phase_any_of_count52:
+            data__phase_any_of_count53 = 0
+            if not data__phase_any_of_count53:
                 try:
                     validate___definitions_messagephase(data__phase, custom_formats, (name_prefix or "data") + ".phase")
-                    data__phase_any_of_count52 += 1
+                    data__phase_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phase_any_of_count52:
+            if not data__phase_any_of_count53:
                 try:
                     if not isinstance(data__phase, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase must be null", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition=None, rule='type')
-                    data__phase_any_of_count52 += 1
+                    data__phase_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phase_any_of_count52:
+            if not data__phase_any_of_count53:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase cannot be validated by any definition", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition=None, rule='anyOf')
         if "role" in data_keys:
             data_keys.remove("role")
@@ -6408,36 +6429,36 @@ def validate___definitions_easyinputmessage(data, custom_formats={}, name_prefix
         if "content" in data_keys:
             data_keys.remove("content")
             data__content = data["content"]
-            data__content_any_of_count53 = 0
-            if not data__content_any_of_count53:
+            data__content_any_of_count54 = 0
+            if not data__content_any_of_count54:
                 try:
                     if not isinstance(data__content, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".content must be string", value=data__content, name="" + (name_prefix or "data") + ".content", definition=None, rule='type')
-                    data__content_any_of_count53 += 1
+                    data__content_any_of_count54 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__content_any_of_count53:
+            if not data__content_any_of_count54:
                 try:
                     validate___definitions_inputmessagecontentlist(data__content, custom_formats, (name_prefix or "data") + ".content")
-                    data__content_any_of_count53 += 1
+                    data__content_any_of_count54 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__content_any_of_count53:
+            if not data__content_any_of_count54:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".content cannot be validated by any definition", value=data__content, name="" + (name_prefix or "data") + ".content", definition=None, rule='anyOf')
         if "phase" in data_keys:
             data_keys.remove("phase")
             data__phase = data["phase"]
-            data__phase_any_of_count54 = 0
-            if not data__phase_any_of_count54:
+            data__phase_any_of_count55 = 0
+            if not data__phase_any_of_count55:
                 try:
                     validate___definitions_messagephase(data__phase, custom_formats, (name_prefix or "data") + ".phase")
-                    data__phase_any_of_count54 += 1
+                    data__phase_any_of_count55 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phase_any_of_count54:
+            if not data__phase_any_of_count55:
                 try:
                     if not isinstance(data__phase, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase must be null", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition=None, rule='type')
-                    data__phase_any_of_count54 += 1
+                    data__phase_any_of_count55 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__phase_any_of_count54:
+            if not data__phase_any_of_count55:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase cannot be validated by any definition", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition=None, rule='anyOf')
         if "role" in data_keys:
             data_keys.remove("role")
@@ -6463,19 +6484,19 @@ def validate___definitions_includeenum(data, custom_formats={}, name_prefix=None
     return data
 
 def validate___definitions_conversationparam(data, custom_formats={}, name_prefix=None):
-    data_any_of_count55 = 0
-    if not data_any_of_count55:
+    data_any_of_count56 = 0
+    if not data_any_of_count56:
         try:
             if not isinstance(data, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
-            data_any_of_count55 += 1
+            data_any_of_count56 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count55:
+    if not data_any_of_count56:
         try:
             validate___definitions_conversationparam_2(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count55 += 1
+            data_any_of_count56 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count55:
+    if not data_any_of_count56:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
@@ -6573,53 +6594,53 @@ def validate___definitions_toolsarray(data, custom_formats={}, name_prefix=None)
     return data
 
 def validate___definitions_toolchoiceparam(data, custom_formats={}, name_prefix=None):
-    data_any_of_count56 = 0
-    if not data_any_of_count56:
+    data_any_of_count57 = 0
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoiceoptions(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoiceallowed(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoicetypes(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoicefunction(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoicemcp(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_toolchoicecustom(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_specificprogrammatictoolcallingparam(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_specificapplypatchparam(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         try:
             validate___definitions_specificfunctionshellparam(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count56 += 1
+            data_any_of_count57 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count56:
+    if not data_any_of_count57:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
@@ -6839,23 +6860,23 @@ def validate___definitions_verbosity(data, custom_formats={}, name_prefix=None):
     return data
 
 def validate___definitions_textresponseformatconfiguration(data, custom_formats={}, name_prefix=None):
-    data_any_of_count57 = 0
-    if not data_any_of_count57:
+    data_any_of_count58 = 0
+    if not data_any_of_count58:
         try:
             validate___definitions_responseformattext(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count57 += 1
+            data_any_of_count58 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count57:
+    if not data_any_of_count58:
         try:
             validate___definitions_textresponseformatjsonschema(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count57 += 1
+            data_any_of_count58 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count57:
+    if not data_any_of_count58:
         try:
             validate___definitions_responseformatjsonobject(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count57 += 1
+            data_any_of_count58 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count57:
+    if not data_any_of_count58:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
@@ -6974,68 +6995,68 @@ def validate___definitions_responsepromptvariables(data, custom_formats={}, name
         for data_key in data_keys:
             if data_key not in []:
                 data_value = data.get(data_key)
-                data_value_any_of_count58 = 0
-                if not data_value_any_of_count58:
+                data_value_any_of_count59 = 0
+                if not data_value_any_of_count59:
                     try:
                         if not isinstance(data_value, (str)):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be string", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='type')
-                        data_value_any_of_count58 += 1
+                        data_value_any_of_count59 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count58:
+                if not data_value_any_of_count59:
                     try:
                         validate___definitions_inputtextcontent(data_value, custom_formats, (name_prefix or "data") + ".{data_key}".format(**locals()))
-                        data_value_any_of_count58 += 1
+                        data_value_any_of_count59 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count58:
+                if not data_value_any_of_count59:
                     try:
                         validate___definitions_inputimagecontent(data_value, custom_formats, (name_prefix or "data") + ".{data_key}".format(**locals()))
-                        data_value_any_of_count58 += 1
+                        data_value_any_of_count59 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count58:
+                if not data_value_any_of_count59:
                     try:
                         validate___definitions_inputfilecontent(data_value, custom_formats, (name_prefix or "data") + ".{data_key}".format(**locals()))
-                        data_value_any_of_count58 += 1
+                        data_value_any_of_count59 += 1
                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                if not data_value_any_of_count58:
+                if not data_value_any_of_count59:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " cannot be validated by any definition", value=data_value, name="" + (name_prefix or "data") + ".{data_key}".format(**locals()) + "", definition=None, rule='anyOf')
     return data
 
 def validate___definitions_modelidsresponses(data, custom_formats={}, name_prefix=None):
-    data_any_of_count59 = 0
-    if not data_any_of_count59:
+    data_any_of_count60 = 0
+    if not data_any_of_count60:
         try:
             validate___definitions_modelidsshared(data, custom_formats, (name_prefix or "data") + "")
-            data_any_of_count59 += 1
+            data_any_of_count60 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count59:
+    if not data_any_of_count60:
         try:
             if not isinstance(data, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
             if not (isinstance(data, str) and data == 'o1-pro' or isinstance(data, str) and data == 'o1-pro-2025-03-19' or isinstance(data, str) and data == 'o3-pro' or isinstance(data, str) and data == 'o3-pro-2025-06-10' or isinstance(data, str) and data == 'o3-deep-research' or isinstance(data, str) and data == 'o3-deep-research-2025-06-26' or isinstance(data, str) and data == 'o4-mini-deep-research' or isinstance(data, str) and data == 'o4-mini-deep-research-2025-06-26' or isinstance(data, str) and data == 'computer-use-preview' or isinstance(data, str) and data == 'computer-use-preview-2025-03-11' or isinstance(data, str) and data == 'gpt-5.5-pro' or isinstance(data, str) and data == 'gpt-5.5-pro-2026-04-23' or isinstance(data, str) and data == 'gpt-5-codex' or isinstance(data, str) and data == 'gpt-5-pro' or isinstance(data, str) and data == 'gpt-5-pro-2025-10-06' or isinstance(data, str) and data == 'gpt-5.1-codex-max' or isinstance(data, str) and data == 'gpt-daybreak-blue-latest' or isinstance(data, str) and data == 'gpt-daybreak-red-latest' or isinstance(data, str) and data == 'gpt-5.6-cyber'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be one of ['o1-pro', 'o1-pro-2025-03-19', 'o3-pro', 'o3-pro-2025-06-10', 'o3-deep-research', 'o3-deep-research-2025-06-26', 'o4-mini-deep-research', 'o4-mini-deep-research-2025-06-26', 'computer-use-preview', 'computer-use-preview-2025-03-11', 'gpt-5.5-pro', 'gpt-5.5-pro-2026-04-23', 'gpt-5-codex', 'gpt-5-pro', 'gpt-5-pro-2025-10-06', 'gpt-5.1-codex-max', 'gpt-daybreak-blue-latest', 'gpt-daybreak-red-latest', 'gpt-5.6-cyber']", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='enum')
-            data_any_of_count59 += 1
+            data_any_of_count60 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count59:
+    if not data_any_of_count60:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
 def validate___definitions_modelidsshared(data, custom_formats={}, name_prefix=None):
-    data_any_of_count60 = 0
-    if not data_any_of_count60:
+    data_any_of_count61 = 0
+    if not data_any_of_count61:
         try:
             if not isinstance(data, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
-            data_any_of_count60 += 1
+            data_any_of_count61 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count60:
+    if not data_any_of_count61:
         try:
             if not isinstance(data, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
             if not (isinstance(data, str) and data == 'gpt-5.6-sol' or isinstance(data, str) and data == 'gpt-5.6-terra' or isinstance(data, str) and data == 'gpt-5.6-luna' or isinstance(data, str) and data == 'gpt-5.5' or isinstance(data, str) and data == 'gpt-5.5-2026-04-23' or isinstance(data, str) and data == 'gpt-5.4' or isinstance(data, str) and data == 'gpt-5.4-mini' or isinstance(data, str) and data == 'gpt-5.4-nano' or isinstance(data, str) and data == 'gpt-5.4-mini-2026-03-17' or isinstance(data, str) and data == 'gpt-5.4-nano-2026-03-17' or isinstance(data, str) and data == 'gpt-5.3-chat-latest' or isinstance(data, str) and data == 'gpt-5.2' or isinstance(data, str) and data == 'gpt-5.2-2025-12-11' or isinstance(data, str) and data == 'gpt-5.2-chat-latest' or isinstance(data, str) and data == 'gpt-5.2-pro' or isinstance(data, str) and data == 'gpt-5.2-pro-2025-12-11' or isinstance(data, str) and data == 'gpt-5.1' or isinstance(data, str) and data == 'gpt-5.1-2025-11-13' or isinstance(data, str) and data == 'gpt-5.1-codex' or isinstance(data, str) and data == 'gpt-5.1-mini' or isinstance(data, str) and data == 'gpt-5.1-chat-latest' or isinstance(data, str) and data == 'gpt-5' or isinstance(data, str) and data == 'gpt-5-mini' or isinstance(data, str) and data == 'gpt-5-nano' or isinstance(data, str) and data == 'gpt-5-2025-08-07' or isinstance(data, str) and data == 'gpt-5-mini-2025-08-07' or isinstance(data, str) and data == 'gpt-5-nano-2025-08-07' or isinstance(data, str) and data == 'gpt-5-chat-latest' or isinstance(data, str) and data == 'gpt-4.1' or isinstance(data, str) and data == 'gpt-4.1-mini' or isinstance(data, str) and data == 'gpt-4.1-nano' or isinstance(data, str) and data == 'gpt-4.1-2025-04-14' or isinstance(data, str) and data == 'gpt-4.1-mini-2025-04-14' or isinstance(data, str) and data == 'gpt-4.1-nano-2025-04-14' or isinstance(data, str) and data == 'o4-mini' or isinstance(data, str) and data == 'o4-mini-2025-04-16' or isinstance(data, str) and data == 'o3' or isinstance(data, str) and data == 'o3-2025-04-16' or isinstance(data, str) and data == 'o3-mini' or isinstance(data, str) and data == 'o3-mini-2025-01-31' or isinstance(data, str) and data == 'o1' or isinstance(data, str) and data == 'o1-2024-12-17' or isinstance(data, str) and data == 'o1-preview' or isinstance(data, str) and data == 'o1-preview-2024-09-12' or isinstance(data, str) and data == 'o1-mini' or isinstance(data, str) and data == 'o1-mini-2024-09-12' or isinstance(data, str) and data == 'gpt-4o' or isinstance(data, str) and data == 'gpt-4o-2024-11-20' or isinstance(data, str) and data == 'gpt-4o-2024-08-06' or isinstance(data, str) and data == 'gpt-4o-2024-05-13' or isinstance(data, str) and data == 'gpt-4o-audio-preview' or isinstance(data, str) and data == 'gpt-4o-audio-preview-2024-10-01' or isinstance(data, str) and data == 'gpt-4o-audio-preview-2024-12-17' or isinstance(data, str) and data == 'gpt-4o-audio-preview-2025-06-03' or isinstance(data, str) and data == 'gpt-4o-mini-audio-preview' or isinstance(data, str) and data == 'gpt-4o-mini-audio-preview-2024-12-17' or isinstance(data, str) and data == 'gpt-4o-search-preview' or isinstance(data, str) and data == 'gpt-4o-mini-search-preview' or isinstance(data, str) and data == 'gpt-4o-search-preview-2025-03-11' or isinstance(data, str) and data == 'gpt-4o-mini-search-preview-2025-03-11' or isinstance(data, str) and data == 'chatgpt-4o-latest' or isinstance(data, str) and data == 'codex-mini-latest' or isinstance(data, str) and data == 'gpt-4o-mini' or isinstance(data, str) and data == 'gpt-4o-mini-2024-07-18' or isinstance(data, str) and data == 'gpt-4-turbo' or isinstance(data, str) and data == 'gpt-4-turbo-2024-04-09' or isinstance(data, str) and data == 'gpt-4-0125-preview' or isinstance(data, str) and data == 'gpt-4-turbo-preview' or isinstance(data, str) and data == 'gpt-4-1106-preview' or isinstance(data, str) and data == 'gpt-4-vision-preview' or isinstance(data, str) and data == 'gpt-4' or isinstance(data, str) and data == 'gpt-4-0314' or isinstance(data, str) and data == 'gpt-4-0613' or isinstance(data, str) and data == 'gpt-4-32k' or isinstance(data, str) and data == 'gpt-4-32k-0314' or isinstance(data, str) and data == 'gpt-4-32k-0613' or isinstance(data, str) and data == 'gpt-3.5-turbo' or isinstance(data, str) and data == 'gpt-3.5-turbo-16k' or isinstance(data, str) and data == 'gpt-3.5-turbo-0301' or isinstance(data, str) and data == 'gpt-3.5-turbo-0613' or isinstance(data, str) and data == 'gpt-3.5-turbo-1106' or isinstance(data, str) and data == 'gpt-3.5-turbo-0125' or isinstance(data, str) and data == 'gpt-3.5-turbo-16k-0613'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be one of ['gpt-5.6-sol', 'gpt-5.6-terra', 'gpt-5.6-luna', 'gpt-5.5', 'gpt-5.5-2026-04-23', 'gpt-5.4', 'gpt-5.4-mini', 'gpt-5.4-nano', 'gpt-5.4-mini-2026-03-17', 'gpt-5.4-nano-2026-03-17', 'gpt-5.3-chat-latest', 'gpt-5.2', 'gpt-5.2-2025-12-11', 'gpt-5.2-chat-latest', 'gpt-5.2-pro', 'gpt-5.2-pro-2025-12-11', 'gpt-5.1', 'gpt-5.1-2025-11-13', 'gpt-5.1-codex', 'gpt-5.1-mini', 'gpt-5.1-chat-latest', 'gpt-5', 'gpt-5-mini', 'gpt-5-nano', 'gpt-5-2025-08-07', 'gpt-5-mini-2025-08-07', 'gpt-5-nano-2025-08-07', 'gpt-5-chat-latest', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1-2025-04-14', 'gpt-4.1-mini-2025-04-14', 'gpt-4.1-nano-2025-04-14', 'o4-mini', 'o4-mini-2025-04-16', 'o3', 'o3-2025-04-16', 'o3-mini', 'o3-mini-2025-01-31', 'o1', 'o1-2024-12-17', 'o1-preview', 'o1-preview-2024-09-12', 'o1-mini', 'o1-mini-2024-09-12', 'gpt-4o', 'gpt-4o-2024-11-20', 'gpt-4o-2024-08-06', 'gpt-4o-2024-05-13', 'gpt-4o-audio-preview', 'gpt-4o-audio-preview-2024-10-01', 'gpt-4o-audio-preview-2024-12-17', 'gpt-4o-audio-preview-2025-06-03', 'gpt-4o-mini-audio-preview', 'gpt-4o-mini-audio-preview-2024-12-17', 'gpt-4o-search-preview', 'gpt-4o-mini-search-preview', 'gpt-4o-search-preview-2025-03-11', 'gpt-4o-mini-search-preview-2025-03-11', 'chatgpt-4o-latest', 'codex-mini-latest', 'gpt-4o-mini', 'gpt-4o-mini-2024-07-18', 'gpt-4-turbo', 'gpt-4-turbo-2024-04-09', 'gpt-4-0125-preview', 'gpt-4-turbo-preview', 'gpt-4-1106-preview', 'gpt-4-vision-preview', 'gpt-4', 'gpt-4-0314', 'gpt-4-0613', 'gpt-4-32k', 'gpt-4-32k-0314', 'gpt-4-32k-0613', 'gpt-3.5-turbo', 'gpt-3.5-turbo-16k', 'gpt-3.5-turbo-0301', 'gpt-3.5-turbo-0613', 'gpt-3.5-turbo-1106', 'gpt-3.5-turbo-0125', 'gpt-3.5-turbo-16k-0613']", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='enum')
-            data_any_of_count60 += 1
+            data_any_of_count61 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if not data_any_of_count60:
+    if not data_any_of_count61:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='anyOf')
     return data
 
