@@ -436,3 +436,17 @@ def test_a_native_upstream_gets_the_whole_conversation_and_keeps_nothing(
         model="claude-echo", previous_response_id=second.id, input="third turn"
     )
     assert third.output_text.endswith("third turn")
+
+
+def test_a_background_response_on_a_native_upstream_is_polled_under_its_own_id(
+    client: openai.OpenAI,
+) -> None:
+    queued = client.responses.create(model="gpt-native", input="in the background", background=True)
+    deadline = time.monotonic() + 10
+    response = queued
+    while response.status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline, response.status
+        time.sleep(0.1)
+        response = client.responses.retrieve(queued.id)
+    assert response.id == queued.id and response.background is True
+    assert response.status == "completed" and response.output_text == "in the background"

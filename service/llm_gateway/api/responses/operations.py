@@ -26,7 +26,7 @@ from llm_gateway.api.responses import request as translate
 from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
 from llm_gateway.api.responses.conversations import not_found as conversation_not_found
 from llm_gateway.api.responses.owners import owner_of
-from llm_gateway.api.responses.relayed import upstream_body
+from llm_gateway.api.responses.relayed import RelayedResponse, upstream_body
 from llm_gateway.api.responses.response import ResponseDraft, shown_response
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
@@ -189,8 +189,14 @@ class ResponsesOperations:
         watching = asyncio.create_task(self._watch_for_cancel(draft.id, turn.owner))
         try:
             answer = await self.dataplane.serve(generation, call).answer()
-            assert not isinstance(answer, WireAnswer), "a Responses API call is never relayed"
-            final = draft.answered(as_chat(answer))
+            if isinstance(answer, WireAnswer):  # from a native upstream
+                relay = RelayedResponse(draft)
+                relay.answer(answer.data)
+                assert relay.final is not None
+                # Polled under the id it was queued with.
+                final = {**relay.final, "id": draft.id, "background": True}
+            else:
+                final = draft.answered(as_chat(answer))
         except asyncio.CancelledError:
             if self._runs.was_cancelled(draft.id):
                 final = draft.object("cancelled", [])
