@@ -148,3 +148,33 @@ def test_a_short_admin_key_is_refused_at_start() -> None:
             "t.yaml",
             {},
         )
+
+
+def test_a_stored_response_of_any_key_is_visible_to_the_admin_api(administered: Stack) -> None:
+    made = sdk(administered, KEY).responses.create(model="gpt-echo", input="for the admin")
+    channel, admin = admin_stub(administered)
+    with channel:
+        found = admin.GetStoredResponse(
+            admin_pb2.GetStoredResponseRequest(response_id=made.id), metadata=ADMIN, timeout=10
+        )
+        assert found.owner == "config:tester" and found.expires_at > time.time()
+        assert found.response["id"] == made.id
+        with pytest.raises(grpc.RpcError) as caller:
+            admin.GetStoredResponse(
+                admin_pb2.GetStoredResponseRequest(response_id=made.id),
+                metadata=(("authorization", f"Bearer {KEY}"),),
+            )
+        assert caller.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    answer = requests.get(
+        f"{administered.rest_url}/admin/v1/responses/{made.id}",
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"]["output"][0]["content"][0]["text"] == "for the admin"
+    missing = requests.get(
+        f"{administered.rest_url}/admin/v1/responses/resp_none",
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
+    assert missing.status_code == 404

@@ -450,3 +450,21 @@ def test_a_background_response_on_a_native_upstream_is_polled_under_its_own_id(
         response = client.responses.retrieve(queued.id)
     assert response.id == queued.id and response.background is True
     assert response.status == "completed" and response.output_text == "in the background"
+
+
+def test_a_native_upstream_counts_input_tokens_with_the_whole_conversation(
+    client: openai.OpenAI, stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    first = client.responses.create(model="gpt-native", input="one two three")
+    answer = httpx.post(
+        f"{stack.rest_url}/v1/responses/input_tokens",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gpt-native", "input": "four", "previous_response_id": first.id},
+        timeout=20,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-llm-gateway-token-count"] == "upstream"
+    assert upstream.last().path == "/v1/responses/input_tokens"
+    sent = upstream.last().body
+    assert "previous_response_id" not in sent and len(sent["input"]) == 4
+    assert answer.json()["input_tokens"] == len(json.dumps(sent["input"]).split())

@@ -172,6 +172,8 @@ def test_stored_responses_chain_by_owner_expire_and_purge(database: str) -> None
         # Another owner's row never joins a chain, even if it names one of mine.
         assert [row.id for row in await store.response_chain("theirs", "them", now)] == ["theirs"]
         assert await store.get_response("old", "me", now) is None  # expired: never read
+        assert await store.find_response("old", now) is None
+        assert (await store.find_response("theirs", now)).owner == "them"  # type: ignore[union-attr]
         replaced = _stored("r2", "r1", later)
         await store.put_response(replaced)  # a background run's final write
         assert (await store.get_response("r2", "me", now)) == replaced

@@ -394,6 +394,7 @@ async def _start_with(
                 KeyAdmin(store, settings.storage.key_secret.get_secret_value().encode()),
                 directory,
                 admin_key,
+                response_store,
             ),
             table,
         )

@@ -4,7 +4,8 @@
 It checks a request as OpenAI would: the body against the API's schema; and, since it keeps
 no state (every request the gateway sends it has `store: false`), `previous_response_id`,
 `conversation` and `item_reference` are refused as OpenAI refuses ids it does not hold, and
-so is a reasoning item whose `encrypted_content` it did not seal. The `echo` model answers
+so is a reasoning item whose `encrypted_content` it did not seal. `/responses/input_tokens`
+counts the input's words, refusing members it does not take. The `echo` model answers
 with the last user message; given tools, and a last item that is not a function call's
 output, it calls the first function with `{"city": "Paris"}`. With `include:
 ["reasoning.encrypted_content"]` a reasoning item comes first. Streams are the API's
@@ -169,3 +170,34 @@ def events(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 def sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+# What OpenAI's `/responses/input_tokens` takes.
+COUNTED = frozenset(
+    (
+        "model",
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "text",
+        "reasoning",
+        "truncation",
+        "previous_response_id",
+        "conversation",
+    )
+)
+
+
+def count(body: dict[str, Any]) -> web.Response:
+    """`/responses/input_tokens`: a word count of the input, refusing unknown parameters."""
+    unknown = sorted(set(body) - COUNTED)
+    if unknown:
+        message = f"Unknown parameter: '{unknown[0]}'."
+        return _error(400, message, unknown[0], "unknown_parameter")
+    refused = refusal({**body, "model": body.get("model", "")})
+    if refused is not None:
+        return refused
+    words = len(json.dumps(body.get("input")).split())
+    return web.json_response({"object": "response.input_tokens", "input_tokens": words})

@@ -2,7 +2,8 @@
 `count_tokens`, Gemini's `countTokens`).
 
 The count is the upstream's own where the model has a deployment of the caller's API family
-(the request is passed to its counting endpoint as the caller sent it); otherwise, or when
+(the request is passed to its counting endpoint as the caller sent it; for the Responses API,
+an OpenAI upstream of `responses_api: native`); otherwise, or when
 that upstream cannot be reached, it is estimated from the request's size, and the answer says
 so. Counting is free on every provider, so it is neither limited nor billed.
 """
@@ -17,7 +18,7 @@ from llm_gateway.dataplane.call import CallInfo
 from llm_gateway.errors import GatewayError, model_not_allowed
 from llm_gateway.limits import estimate_prompt
 from llm_gateway.model.request import GenerationRequest
-from llm_gateway.providers.base import TokenCounting, UpstreamCall
+from llm_gateway.providers.base import TokenCounting, UpstreamCall, takes_as_sent
 from llm_gateway.routing import Router
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def count_tokens(router: Router, request: GenerationRequest, call: CallInf
     for model in router.chain(route):
         for deployment in model.deployments:
             provider = deployment.provider
-            if wire is None or getattr(provider, "family", None) is not wire.family:
+            if wire is None or not takes_as_sent(provider, wire.family):
                 continue
             if not isinstance(provider, TokenCounting) or not deployment.available(now):
                 continue

@@ -68,9 +68,17 @@ class Provider(Protocol):
         ...
 
 
+def takes_as_sent(provider: object, family: ApiFamily) -> bool:
+    """Whether `provider` takes requests of the callers' API `family` as they are: its own
+    family's, and those it `relays` besides (an OpenAI upstream's own Responses API)."""
+    relays = getattr(provider, "relays", None) or (getattr(provider, "family", None),)
+    return family in relays
+
+
 @runtime_checkable
 class TokenCounting(Protocol):
-    """A provider whose API counts a request's tokens (Anthropic's, Gemini's)."""
+    """A provider whose API counts a request's tokens (Anthropic's, Gemini's, and the
+    Responses API's of a native OpenAI upstream)."""
 
     async def count_tokens(
         self, wire: WireRequest, model: str, call: UpstreamCall

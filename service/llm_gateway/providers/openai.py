@@ -21,6 +21,19 @@ from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream,
 from llm_gateway.usage.accounting import pieces_of, responses_usage_of, usage_of
 
 _DONE = b"[DONE]"
+# The members of a Responses API request that its token count takes.
+_COUNTED = frozenset(
+    (
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "text",
+        "reasoning",
+        "truncation",
+    )
+)
 # The events that end a Responses API stream, and those that carry one piece of output.
 _TERMINAL = frozenset(("response.completed", "response.incomplete", "response.failed"))
 _PIECES = frozenset(
@@ -134,6 +147,17 @@ class OpenAICompatibleProvider:
             raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
+
+    async def count_tokens(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> tuple[int, bytes]:
+        """Counts a Responses API request (the conversation as `relay` would send it) at the
+        upstream's `/responses/input_tokens`: only a native upstream is asked (`relays`)."""
+        body = {name: value for name, value in wire.body.items() if name in _COUNTED}
+        url = f"{self._settings.base_url}/responses/input_tokens"
+        return await self._http.post_for_count(
+            url, {**body, "model": model}, call, wire.headers, "input_tokens"
+        )
 
     async def _relay_responses_stream(
         self, wire: WireRequest, model: str, call: UpstreamCall

@@ -27,7 +27,7 @@ from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, Canonic
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent
 from llm_gateway.providers import upstream_errors
-from llm_gateway.providers.base import UpstreamCall
+from llm_gateway.providers.base import UpstreamCall, takes_as_sent
 from llm_gateway.routing.backoff import delay, is_retryable, retry_after_seconds
 from llm_gateway.routing.balancer import choose
 from llm_gateway.routing.deployment import Deployment
@@ -184,9 +184,7 @@ class Job:
         wire = self.request.wire
         if wire is None or not wire.relayable or not getattr(provider, "passthrough", False):
             return False
-        # A provider takes its own family's requests, and may take others' (`relays`).
-        relays = getattr(provider, "relays", None) or (getattr(provider, "family", None),)
-        return wire.family in relays
+        return takes_as_sent(provider, wire.family)
 
     def canonical(self, deployment: Deployment) -> tuple[CanonicalRequest, tuple[str, ...]]:
         """The canonical body for an attempt on `deployment`, and what it leaves out."""

@@ -44,6 +44,9 @@ class ResponsesOnFirstUse:
     async def get_response(self, response_id: str, owner: str, now: float) -> StoredResponse | None:
         return await (await self._opened()).get_response(response_id, owner, now)
 
+    async def find_response(self, response_id: str, now: float) -> StoredResponse | None:
+        return await (await self._opened()).find_response(response_id, now)
+
     async def response_chain(
         self, response_id: str, owner: str, now: float
     ) -> list[StoredResponse]:

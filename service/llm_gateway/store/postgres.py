@@ -82,6 +82,7 @@ _INSERT_USAGE = insert_usage(lambda n: f"${n}")
 _UPSERT_RESPONSE = responses.upsert(lambda n: f"${n}")
 _RESPONSE_CHAIN = responses.chain(lambda n: f"${n}")
 _GET_RESPONSE = responses.select_one(lambda n: f"${n}")
+_FIND_RESPONSE = responses.select_any(lambda n: f"${n}")
 _UPSERT_CONVERSATION = conversations.upsert(lambda n: f"${n}")
 # A new key, announced to every replica's listener in the same statement.
 _INSERT_KEY = (
@@ -199,6 +200,11 @@ class PostgresStore:
     ) -> responses.StoredResponse | None:
         pool = await self._connection_pool()
         row = await pool.fetchrow(_GET_RESPONSE, response_id, owner, now)
+        return responses.StoredResponse(*row) if row is not None else None
+
+    async def find_response(self, response_id: str, now: float) -> responses.StoredResponse | None:
+        pool = await self._connection_pool()
+        row = await pool.fetchrow(_FIND_RESPONSE, response_id, now)
         return responses.StoredResponse(*row) if row is not None else None
 
     async def response_chain(

@@ -56,6 +56,10 @@ class ResponseStore(Protocol):
         """A response of `owner`, unless there is none or it expired."""
         ...
 
+    async def find_response(self, response_id: str, now: float) -> StoredResponse | None:
+        """A response whoever made it (for the admin API), unless none or it expired."""
+        ...
+
     async def response_chain(
         self, response_id: str, owner: str, now: float
     ) -> list[StoredResponse]:
@@ -104,6 +108,14 @@ def select_one(placeholder: Callable[[int], str]) -> str:
     return (
         f"SELECT {', '.join(COLUMNS)} FROM stored_responses "
         f"WHERE id = {one} AND owner = {owner} AND expires_at > {now}"
+    )
+
+
+def select_any(placeholder: Callable[[int], str]) -> str:
+    """The response `$1`, whoever made it, unexpired at `$2`."""
+    one, now = placeholder(1), placeholder(2)
+    return (
+        f"SELECT {', '.join(COLUMNS)} FROM stored_responses WHERE id = {one} AND expires_at > {now}"
     )
 
 

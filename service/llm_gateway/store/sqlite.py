@@ -82,6 +82,7 @@ _UPSERT_RESPONSE = responses.upsert(lambda n: "?")
 # SQLite numbers its parameters `?N`: the chain's owner and time are used twice.
 _RESPONSE_CHAIN = responses.chain(lambda n: f"?{n}")
 _GET_RESPONSE = responses.select_one(lambda n: "?")
+_FIND_RESPONSE = responses.select_any(lambda n: "?")
 _UPSERT_CONVERSATION = conversations.upsert(lambda n: "?")
 
 
@@ -242,6 +243,13 @@ class SqliteStore:
     ) -> responses.StoredResponse | None:
         def work(db: sqlite3.Connection) -> responses.StoredResponse | None:
             row = db.execute(_GET_RESPONSE, (response_id, owner, now)).fetchone()
+            return responses.StoredResponse(*row) if row is not None else None
+
+        return await self._run(work)
+
+    async def find_response(self, response_id: str, now: float) -> responses.StoredResponse | None:
+        def work(db: sqlite3.Connection) -> responses.StoredResponse | None:
+            row = db.execute(_FIND_RESPONSE, (response_id, now)).fetchone()
             return responses.StoredResponse(*row) if row is not None else None
 
         return await self._run(work)

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1allm_gateway/v1/admin.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\"\xe1\x03\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\x12\n\x05owner\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x10\n\x03rpm\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x10\n\x03tpm\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\t \x01(\x01H\x04\x88\x01\x01\x12\x15\n\rbudget_period\x18\n \x01(\t\x12\x17\n\nexpires_at\x18\x0b \x01(\x01H\x05\x88\x01\x01\x12\x0f\n\x07\x65nabled\x18\x0c \x01(\x08\x12\x36\n\x08metadata\x18\r \x03(\x0b\x32$.llm_gateway.v1.ApiKey.MetadataEntry\x12\x12\n\ncreated_at\x18\x0e \x01(\x01\x12\x17\n\nrevoked_at\x18\x0f \x01(\x01H\x06\x88\x01\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\r\n\x0b_expires_atB\r\n\x0b_revoked_at\"\xa3\x03\n\x10\x43reateKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05owner\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x03rpm\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x10\n\x03tpm\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x06 \x01(\x03H\x03\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x1a\n\rbudget_period\x18\x08 \x01(\tH\x05\x88\x01\x01\x12\x17\n\nexpires_at\x18\t \x01(\x01H\x06\x88\x01\x01\x12@\n\x08metadata\x18\n \x03(\x0b\x32..llm_gateway.v1.CreateKeyRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\x10\n\x0e_budget_periodB\r\n\x0b_expires_at\"I\n\x11\x43reateKeyResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x16.llm_gateway.v1.ApiKey\"\x11\n\x0fListKeysRequest\"8\n\x10ListKeysResponse\x12$\n\x04keys\x18\x01 \x03(\x0b\x32\x16.llm_gateway.v1.ApiKey\"\x1b\n\rGetKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xec\x02\n\x10UpdateKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05owner\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x06models\x18\x04 \x03(\t\x12\x10\n\x03rpm\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x10\n\x03tpm\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x07 \x01(\x03H\x04\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\x08 \x01(\x01H\x05\x88\x01\x01\x12\x1a\n\rbudget_period\x18\t \x01(\tH\x06\x88\x01\x01\x12\x17\n\nexpires_at\x18\n \x01(\x01H\x07\x88\x01\x01\x12\x14\n\x07\x65nabled\x18\x0b \x01(\x08H\x08\x88\x01\x01\x42\x07\n\x05_nameB\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\x10\n\x0e_budget_periodB\r\n\x0b_expires_atB\n\n\x08_enabled\"\x1e\n\x10RevokeKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x0fGetUsageRequest\x12\x15\n\x08key_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x42\x0b\n\t_key_name\"\xc0\x01\n\x08UsageRow\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x15\n\rprompt_tokens\x18\x05 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01\x12\x0e\n\x06\x66\x61iled\x18\x08 \x01(\x03\x12\x11\n\tcancelled\x18\t \x01(\x03\x12\x11\n\testimated\x18\n \x01(\x03\":\n\x10GetUsageResponse\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.llm_gateway.v1.UsageRow2\xfa\x04\n\x0c\x41\x64minService\x12k\n\tCreateKey\x12 .llm_gateway.v1.CreateKeyRequest\x1a!.llm_gateway.v1.CreateKeyResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/v1/keys:\x01*\x12\x65\n\x08ListKeys\x12\x1f.llm_gateway.v1.ListKeysRequest\x1a .llm_gateway.v1.ListKeysResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/admin/v1/keys\x12\\\n\x06GetKey\x12\x1d.llm_gateway.v1.GetKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/admin/v1/keys/{id}\x12\x65\n\tUpdateKey\x12 .llm_gateway.v1.UpdateKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x13/admin/v1/keys/{id}:\x01*\x12i\n\tRevokeKey\x12 .llm_gateway.v1.RevokeKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\"\x82\xd3\xe4\x93\x02\x1c\"\x1a/admin/v1/keys/{id}:revoke\x12\x66\n\x08GetUsage\x12\x1f.llm_gateway.v1.GetUsageRequest\x1a .llm_gateway.v1.GetUsageResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/admin/v1/usageB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1allm_gateway/v1/admin.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"/\n\x18GetStoredResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\"\xba\x01\n\x0eStoredResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12!\n\x14previous_response_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x12\n\nexpires_at\x18\x05 \x01(\x01\x12)\n\x08response\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x17\n\x15_previous_response_id\"\xe1\x03\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\x12\n\x05owner\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x10\n\x03rpm\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x10\n\x03tpm\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\t \x01(\x01H\x04\x88\x01\x01\x12\x15\n\rbudget_period\x18\n \x01(\t\x12\x17\n\nexpires_at\x18\x0b \x01(\x01H\x05\x88\x01\x01\x12\x0f\n\x07\x65nabled\x18\x0c \x01(\x08\x12\x36\n\x08metadata\x18\r \x03(\x0b\x32$.llm_gateway.v1.ApiKey.MetadataEntry\x12\x12\n\ncreated_at\x18\x0e \x01(\x01\x12\x17\n\nrevoked_at\x18\x0f \x01(\x01H\x06\x88\x01\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\r\n\x0b_expires_atB\r\n\x0b_revoked_at\"\xa3\x03\n\x10\x43reateKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05owner\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x03rpm\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x10\n\x03tpm\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x06 \x01(\x03H\x03\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x1a\n\rbudget_period\x18\x08 \x01(\tH\x05\x88\x01\x01\x12\x17\n\nexpires_at\x18\t \x01(\x01H\x06\x88\x01\x01\x12@\n\x08metadata\x18\n \x03(\x0b\x32..llm_gateway.v1.CreateKeyRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\x10\n\x0e_budget_periodB\r\n\x0b_expires_at\"I\n\x11\x43reateKeyResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x16.llm_gateway.v1.ApiKey\"\x11\n\x0fListKeysRequest\"8\n\x10ListKeysResponse\x12$\n\x04keys\x18\x01 \x03(\x0b\x32\x16.llm_gateway.v1.ApiKey\"\x1b\n\rGetKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xec\x02\n\x10UpdateKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05owner\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x06models\x18\x04 \x03(\t\x12\x10\n\x03rpm\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x10\n\x03tpm\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x1a\n\rbudget_tokens\x18\x07 \x01(\x03H\x04\x88\x01\x01\x12\x18\n\x0b\x62udget_cost\x18\x08 \x01(\x01H\x05\x88\x01\x01\x12\x1a\n\rbudget_period\x18\t \x01(\tH\x06\x88\x01\x01\x12\x17\n\nexpires_at\x18\n \x01(\x01H\x07\x88\x01\x01\x12\x14\n\x07\x65nabled\x18\x0b \x01(\x08H\x08\x88\x01\x01\x42\x07\n\x05_nameB\x08\n\x06_ownerB\x06\n\x04_rpmB\x06\n\x04_tpmB\x10\n\x0e_budget_tokensB\x0e\n\x0c_budget_costB\x10\n\x0e_budget_periodB\r\n\x0b_expires_atB\n\n\x08_enabled\"\x1e\n\x10RevokeKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x0fGetUsageRequest\x12\x15\n\x08key_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x42\x0b\n\t_key_name\"\xc0\x01\n\x08UsageRow\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x15\n\rprompt_tokens\x18\x05 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01\x12\x0e\n\x06\x66\x61iled\x18\x08 \x01(\x03\x12\x11\n\tcancelled\x18\t \x01(\x03\x12\x11\n\testimated\x18\n \x01(\x03\":\n\x10GetUsageResponse\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.llm_gateway.v1.UsageRow2\x85\x06\n\x0c\x41\x64minService\x12k\n\tCreateKey\x12 .llm_gateway.v1.CreateKeyRequest\x1a!.llm_gateway.v1.CreateKeyResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/v1/keys:\x01*\x12\x65\n\x08ListKeys\x12\x1f.llm_gateway.v1.ListKeysRequest\x1a .llm_gateway.v1.ListKeysResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/admin/v1/keys\x12\\\n\x06GetKey\x12\x1d.llm_gateway.v1.GetKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/admin/v1/keys/{id}\x12\x65\n\tUpdateKey\x12 .llm_gateway.v1.UpdateKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x13/admin/v1/keys/{id}:\x01*\x12i\n\tRevokeKey\x12 .llm_gateway.v1.RevokeKeyRequest\x1a\x16.llm_gateway.v1.ApiKey\"\"\x82\xd3\xe4\x93\x02\x1c\"\x1a/admin/v1/keys/{id}:revoke\x12\x66\n\x08GetUsage\x12\x1f.llm_gateway.v1.GetUsageRequest\x1a .llm_gateway.v1.GetUsageResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/admin/v1/usage\x12\x88\x01\n\x11GetStoredResponse\x12(.llm_gateway.v1.GetStoredResponseRequest\x1a\x1e.llm_gateway.v1.StoredResponse\")\x82\xd3\xe4\x93\x02#\x12!/admin/v1/responses/{response_id}B\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,32 +50,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE'].methods_by_name['RevokeKey']._serialized_options = b'\202\323\344\223\002\034\"\032/admin/v1/keys/{id}:revoke'
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._serialized_options = b'\202\323\344\223\002\021\022\017/admin/v1/usage'
-  _globals['_APIKEY']._serialized_start=77
-  _globals['_APIKEY']._serialized_end=558
-  _globals['_APIKEY_METADATAENTRY']._serialized_start=421
-  _globals['_APIKEY_METADATAENTRY']._serialized_end=468
-  _globals['_CREATEKEYREQUEST']._serialized_start=561
-  _globals['_CREATEKEYREQUEST']._serialized_end=980
-  _globals['_CREATEKEYREQUEST_METADATAENTRY']._serialized_start=421
-  _globals['_CREATEKEYREQUEST_METADATAENTRY']._serialized_end=468
-  _globals['_CREATEKEYRESPONSE']._serialized_start=982
-  _globals['_CREATEKEYRESPONSE']._serialized_end=1055
-  _globals['_LISTKEYSREQUEST']._serialized_start=1057
-  _globals['_LISTKEYSREQUEST']._serialized_end=1074
-  _globals['_LISTKEYSRESPONSE']._serialized_start=1076
-  _globals['_LISTKEYSRESPONSE']._serialized_end=1132
-  _globals['_GETKEYREQUEST']._serialized_start=1134
-  _globals['_GETKEYREQUEST']._serialized_end=1161
-  _globals['_UPDATEKEYREQUEST']._serialized_start=1164
-  _globals['_UPDATEKEYREQUEST']._serialized_end=1528
-  _globals['_REVOKEKEYREQUEST']._serialized_start=1530
-  _globals['_REVOKEKEYREQUEST']._serialized_end=1560
-  _globals['_GETUSAGEREQUEST']._serialized_start=1562
-  _globals['_GETUSAGEREQUEST']._serialized_end=1629
-  _globals['_USAGEROW']._serialized_start=1632
-  _globals['_USAGEROW']._serialized_end=1824
-  _globals['_GETUSAGERESPONSE']._serialized_start=1826
-  _globals['_GETUSAGERESPONSE']._serialized_end=1884
-  _globals['_ADMINSERVICE']._serialized_start=1887
-  _globals['_ADMINSERVICE']._serialized_end=2521
+  _globals['_ADMINSERVICE'].methods_by_name['GetStoredResponse']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetStoredResponse']._serialized_options = b'\202\323\344\223\002#\022!/admin/v1/responses/{response_id}'
+  _globals['_GETSTOREDRESPONSEREQUEST']._serialized_start=106
+  _globals['_GETSTOREDRESPONSEREQUEST']._serialized_end=153
+  _globals['_STOREDRESPONSE']._serialized_start=156
+  _globals['_STOREDRESPONSE']._serialized_end=342
+  _globals['_APIKEY']._serialized_start=345
+  _globals['_APIKEY']._serialized_end=826
+  _globals['_APIKEY_METADATAENTRY']._serialized_start=689
+  _globals['_APIKEY_METADATAENTRY']._serialized_end=736
+  _globals['_CREATEKEYREQUEST']._serialized_start=829
+  _globals['_CREATEKEYREQUEST']._serialized_end=1248
+  _globals['_CREATEKEYREQUEST_METADATAENTRY']._serialized_start=689
+  _globals['_CREATEKEYREQUEST_METADATAENTRY']._serialized_end=736
+  _globals['_CREATEKEYRESPONSE']._serialized_start=1250
+  _globals['_CREATEKEYRESPONSE']._serialized_end=1323
+  _globals['_LISTKEYSREQUEST']._serialized_start=1325
+  _globals['_LISTKEYSREQUEST']._serialized_end=1342
+  _globals['_LISTKEYSRESPONSE']._serialized_start=1344
+  _globals['_LISTKEYSRESPONSE']._serialized_end=1400
+  _globals['_GETKEYREQUEST']._serialized_start=1402
+  _globals['_GETKEYREQUEST']._serialized_end=1429
+  _globals['_UPDATEKEYREQUEST']._serialized_start=1432
+  _globals['_UPDATEKEYREQUEST']._serialized_end=1796
+  _globals['_REVOKEKEYREQUEST']._serialized_start=1798
+  _globals['_REVOKEKEYREQUEST']._serialized_end=1828
+  _globals['_GETUSAGEREQUEST']._serialized_start=1830
+  _globals['_GETUSAGEREQUEST']._serialized_end=1897
+  _globals['_USAGEROW']._serialized_start=1900
+  _globals['_USAGEROW']._serialized_end=2092
+  _globals['_GETUSAGERESPONSE']._serialized_start=2094
+  _globals['_GETUSAGERESPONSE']._serialized_end=2152
+  _globals['_ADMINSERVICE']._serialized_start=2155
+  _globals['_ADMINSERVICE']._serialized_end=2928
 # @@protoc_insertion_point(module_scope)

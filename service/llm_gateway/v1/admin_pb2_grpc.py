@@ -65,6 +65,11 @@ class AdminServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.GetStoredResponse = channel.unary_unary(
+                '/llm_gateway.v1.AdminService/GetStoredResponse',
+                request_serializer=llm__gateway_dot_v1_dot_admin__pb2.GetStoredResponseRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_admin__pb2.StoredResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -114,6 +119,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStoredResponse(self, request, context):
+        """A stored response of the Responses API, whichever key made it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +158,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=llm__gateway_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_admin__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'GetStoredResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoredResponse,
+                    request_deserializer=llm__gateway_dot_v1_dot_admin__pb2.GetStoredResponseRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_admin__pb2.StoredResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +328,33 @@ class AdminService:
             '/llm_gateway.v1.AdminService/GetUsage',
             llm__gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
             llm__gateway_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoredResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.AdminService/GetStoredResponse',
+            llm__gateway_dot_v1_dot_admin__pb2.GetStoredResponseRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_admin__pb2.StoredResponse.FromString,
             options,
             channel_credentials,
             insecure,

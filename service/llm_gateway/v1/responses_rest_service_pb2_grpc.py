@@ -96,8 +96,9 @@ class ResponsesRestServiceServicer:
 
     def CountInputTokens(self, request, context):
         """`POST /v1/responses/input_tokens`: `{"object": "response.input_tokens",
-        "input_tokens": n}` for a create request, estimated by the gateway (the
-        `x-llm-gateway-token-count` header says so).
+        "input_tokens": n}` for a create request, counted by a native upstream of
+        the model, otherwise estimated (the `x-llm-gateway-token-count` header says
+        which).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,10 +1,14 @@
-"""Admin API messages to and from the key settings the store keeps."""
+"""Admin API messages to and from what the store keeps: key settings, usage, stored
+responses."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from llm_gateway.auth.virtual_keys import SCALAR_SETTINGS, VirtualKey
+from llm_gateway.store.responses import StoredResponse
 from llm_gateway.usage.records import UsageRow
 from llm_gateway.v1 import admin_pb2
 
@@ -75,3 +79,17 @@ def usage_response(rows: list[UsageRow]) -> admin_pb2.GetUsageResponse:
             for r in rows
         ]
     )
+
+
+def stored_response(stored: StoredResponse) -> admin_pb2.StoredResponse:
+    """A stored response, and whose it is."""
+    message = admin_pb2.StoredResponse(
+        id=stored.id,
+        owner=stored.owner,
+        created_at=stored.created_at,
+        expires_at=stored.expires_at,
+    )
+    if stored.previous_id is not None:
+        message.previous_response_id = stored.previous_id
+    message.response.update(orjson.loads(stored.response))
+    return message

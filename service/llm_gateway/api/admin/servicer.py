@@ -1,8 +1,10 @@
-"""The admin API: virtual keys and usage, for holders of the admin key only."""
+"""The admin API: virtual keys, usage and stored responses, for holders of the admin key
+only."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -20,6 +22,7 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.config.settings import KeySettings
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.store import KeyNotFound
+from llm_gateway.store.responses import ResponseStore
 from llm_gateway.v1 import admin_pb2, admin_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -42,10 +45,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     """Serves `llm_gateway.v1.AdminService` (and `/admin/v1/...` through the proxy)."""
 
     def __init__(
-        self, admin: KeyAdmin, directory: KeyDirectory, admin_key: SecretStr | None
+        self,
+        admin: KeyAdmin,
+        directory: KeyDirectory,
+        admin_key: SecretStr | None,
+        responses: ResponseStore,
     ) -> None:
         self._admin = admin
         self._directory = directory
+        self._responses = responses
         # The admin key is checked like configured API keys (constant time), on a ring of its own.
         self._admins = KeyRing([KeySettings(name="admin", key=admin_key)]) if admin_key else None
 
@@ -127,3 +135,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             return messages.usage_response(rows)
 
         return await self._answer(context, usage)
+
+    async def GetStoredResponse(
+        self, request: admin_pb2.GetStoredResponseRequest, context: Context
+    ) -> admin_pb2.StoredResponse:
+        async def found() -> admin_pb2.StoredResponse:
+            stored = await self._responses.find_response(request.response_id, time.time())
+            if stored is None:
+                raise GatewayError(
+                    404,
+                    f"No stored response has the id '{request.response_id}'.",
+                    param="response_id",
+                    code="not_found",
+                )
+            return messages.stored_response(stored)
+
+        return await self._answer(context, found)

@@ -129,7 +129,8 @@ class ResponsesOperations:
         return Turn(wire, owner, conversation, inputs, translation, earlier)
 
     async def count(self, turn: Turn, call: CallInfo) -> TokenCount:
-        """The input tokens of a create call (estimated: no upstream speaks this API)."""
+        """The input tokens of a create call: counted by a native upstream of the model
+        (`responses_api: native`), otherwise estimated."""
         return await self.dataplane.count_tokens(turn.generation(), call)
 
     async def keep(self, turn: Turn, final: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The Responses API over REST: `POST /v1/responses` on any provider, its token count
-(`POST /v1/responses/input_tokens`), and the stored responses (`GET` and
-`DELETE /v1/responses/{id}`, `/input_items`, `/cancel`), as `google.api.HttpBody` RPCs that
-carry the API's exact JSON and event stream (see `operations` for what each does)."""
+(`POST /v1/responses/input_tokens`: a native upstream's, otherwise estimated), and the
+stored responses (`GET` and `DELETE /v1/responses/{id}`, `/input_items`, `/cancel`), as
+`google.api.HttpBody` RPCs that carry the API's exact JSON and event stream (see
+`operations` for what each does)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             counted = await self._operations.count(await self._turn(request, call), call)
             answer = {"object": "response.input_tokens", "input_tokens": counted.tokens}
-            return orjson.dumps(answer), framing.count_headers(counted)
+            return counted.data or orjson.dumps(answer), framing.count_headers(counted)
 
         return await exchange.respond(context, self._keys, _ERRORS, count)
 
