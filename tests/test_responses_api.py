@@ -468,3 +468,25 @@ def test_a_native_upstream_counts_input_tokens_with_the_whole_conversation(
     sent = upstream.last().body
     assert "previous_response_id" not in sent and len(sent["input"]) == 4
     assert answer.json()["input_tokens"] == len(json.dumps(sent["input"]).split())
+
+
+def test_a_built_in_tool_reaches_a_native_upstream_and_is_refused_for_a_translated_one(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    headers = {"authorization": f"Bearer {KEY}"}
+    body = {"input": "search the web", "tools": [{"type": "web_search"}]}
+    native = httpx.post(
+        f"{stack.rest_url}/v1/responses",
+        headers=headers,
+        json={"model": "gpt-native", **body},
+        timeout=20,
+    )
+    assert native.status_code == 200, native.text
+    assert upstream.last().body["tools"] == [{"type": "web_search"}]
+    translated = httpx.post(
+        f"{stack.rest_url}/v1/responses",
+        headers=headers,
+        json={"model": "claude-echo", **body},
+        timeout=20,
+    )
+    assert translated.status_code == 400 and translated.json()["error"]["param"] == "tools[0].type"

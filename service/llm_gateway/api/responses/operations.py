@@ -32,7 +32,6 @@ from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.canonical import as_chat
-from llm_gateway.model.request import Translation
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireRequest
 from llm_gateway.store.base import ResponsesState
 from llm_gateway.store.responses import StoredResponse
@@ -49,13 +48,12 @@ def not_found(response_id: str) -> GatewayError:
 @dataclasses.dataclass(slots=True)
 class Turn:
     """A create call, validated, with what it continues: its body, whose it is, the
-    conversation it adds to, its input as whole items, and its canonical request."""
+    conversation it adds to, its input as whole items, and the earlier items."""
 
     wire: dict[str, Any]
     owner: str
     conversation: str | None
     inputs: list[dict[str, Any]]
-    translation: Translation
     earlier: list[dict[str, Any]]
 
     def draft(self) -> ResponseDraft:
@@ -64,17 +62,19 @@ class Turn:
 
     def generation(self) -> GenerationRequest:
         """The data plane's request: translated for most upstreams; as a native upstream
-        takes it (the whole conversation, nothing stored there) for the others."""
-        translation = self.translation
-        body = upstream_body(self.wire, self.inputs, self.earlier)
+        takes it (the whole conversation, nothing stored there) for the others. It is
+        translated only for an upstream that needs it: what only a native upstream can do
+        (its built-in tools) is refused there, with the 400 naming it, not before."""
+        wire_body, inputs, earlier = self.wire, self.inputs, self.earlier
+        body = upstream_body(wire_body, inputs, earlier)
         wire = WireRequest(
             ApiFamily.RESPONSES, "responses", body, b"", bool(self.wire.get("stream"))
         )
         return GenerationRequest(
             Endpoint.CHAT,
             wire=wire,
-            translate=lambda: translation,
-            sizing=translate.sizing(translation.body),
+            translate=lambda: translate.translation(wire_body, inputs, earlier),
+            sizing=translate.sizing(wire_body, inputs, earlier),
         )
 
 
@@ -125,8 +125,7 @@ class ResponsesOperations:
             kept = await self._store.conversation_items(conversation)
             earlier = [orjson.loads(item) for item in kept]
         inputs = items.input_items(wire.get("input"), earlier)
-        translation = translate.translation(wire, inputs, earlier)
-        return Turn(wire, owner, conversation, inputs, translation, earlier)
+        return Turn(wire, owner, conversation, inputs, earlier)
 
     async def count(self, turn: Turn, call: CallInfo) -> TokenCount:
         """The input tokens of a create call: counted by a native upstream of the model

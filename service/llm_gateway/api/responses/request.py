@@ -375,9 +375,12 @@ def translation(
     return Translation(body, tuple(dropped.names))
 
 
-def sizing(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What admission estimates tokens from, in OpenAI's names."""
+def sizing(
+    wire: Mapping[str, Any], inputs: Sequence[Any], earlier: Sequence[Any]
+) -> dict[str, Any]:
+    """What admission estimates tokens from, in OpenAI's names: the conversation's items,
+    the instructions and tools, and `max_output_tokens`."""
     return {
-        "messages": [body["messages"], body.get("tools")],
-        "max_tokens": body.get("max_completion_tokens"),
+        "messages": [wire.get("instructions"), earlier, inputs, wire.get("tools")],
+        "max_tokens": wire.get("max_output_tokens"),
     }
