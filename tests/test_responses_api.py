@@ -325,13 +325,47 @@ def test_cancelling_a_background_response_closes_its_upstream_call(
         client.responses.cancel(finished.id)
 
 
-def test_background_responses_need_store_and_are_not_streamed(client: openai.OpenAI) -> None:
+def test_background_responses_need_store(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as unstored:
         client.responses.create(model="gpt-echo", input="x", background=True, store=False)
     assert unstored.value.param == "store"
-    with pytest.raises(openai.BadRequestError) as streamed:
-        client.responses.create(model="gpt-echo", input="x", background=True, stream=True)
-    assert streamed.value.param == "stream"
+
+
+@pytest.mark.parametrize("model", ["gpt-paced", "gpt-native"])
+def test_a_streamed_background_response_survives_its_caller_and_is_followed_again(
+    client: openai.OpenAI, schemas: dict[str, Callable[[Any], Any]], model: str
+) -> None:
+    seen = []
+    with client.responses.create(
+        model=model, input="go on without me", background=True, stream=True
+    ) as stream:
+        for event in stream:
+            seen.append(event.model_dump(mode="json", exclude_unset=True))
+            if event.type == "response.output_text.delta":
+                break  # the caller leaves; the run goes on
+    response_id = seen[0]["response"]["id"]
+    assert seen[0]["response"]["background"] is True
+    after = seen[-1]["sequence_number"]
+    with client.responses.retrieve(response_id, stream=True, starting_after=after) as rest:
+        events = [event.model_dump(mode="json", exclude_unset=True) for event in rest]
+    assert [e["sequence_number"] for e in events] == list(range(after + 1, after + 1 + len(events)))
+    for event in events:
+        _valid(schemas["stream_event"], event)
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["id"] == response_id
+    whole = [*seen, *events]
+    text = "".join(e["delta"] for e in whole if e["type"] == "response.output_text.delta")
+    stored = client.responses.retrieve(response_id)
+    assert stored.status == "completed" and stored.output_text == text
+
+
+def test_the_events_of_a_response_that_kept_none_are_a_400(client: openai.OpenAI) -> None:
+    made = client.responses.create(model="gpt-echo", input="x")
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.retrieve(made.id, stream=True)
+    assert refused.value.param == "stream"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_missing", stream=True)
 
 
 def test_input_tokens_are_counted_for_a_create_request(stack: Stack) -> None:

@@ -181,3 +181,17 @@ def test_typed_calls_reach_a_native_upstream_unary_and_streamed(
     deltas = "".join(e.delta.delta for e in events if e.type == "response.output_text.delta")
     assert deltas == "and streamed"
     assert len(upstream.last().body["input"]) == 4  # the first turn's three items, and this one
+
+
+def test_a_typed_streamed_background_response_is_stored_under_its_queued_id(
+    stack: Stack,
+) -> None:
+    channel, responses = _stub(stack.grpc_target)
+    with channel:
+        request = pb.CreateResponseRequest(model="gpt-paced", input=[_user("x")], background=True)
+        events = list(responses.StreamResponse(request, metadata=METADATA, timeout=20))
+        assert events[-1].type == "response.completed" and events[-1].response.background
+        stored = responses.GetResponse(
+            pb.ResponseRequest(response_id=events[0].response.id), metadata=METADATA
+        )
+    assert stored.status == "completed" and stored.output_text == events[-1].response.output_text

@@ -10,12 +10,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GetResponseRequest(_message.Message):
-    __slots__ = ("response_id", "include")
+    __slots__ = ("response_id", "include", "stream", "starting_after")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    STARTING_AFTER_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     include: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, response_id: _Optional[str] = ..., include: _Optional[_Iterable[str]] = ...) -> None: ...
+    stream: bool
+    starting_after: int
+    def __init__(self, response_id: _Optional[str] = ..., include: _Optional[_Iterable[str]] = ..., stream: _Optional[bool] = ..., starting_after: _Optional[int] = ...) -> None: ...
 
 class DeleteResponseRequest(_message.Message):
     __slots__ = ("response_id",)

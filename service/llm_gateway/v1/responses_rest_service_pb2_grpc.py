@@ -51,7 +51,7 @@ class ResponsesRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
-        self.GetResponse = channel.unary_unary(
+        self.GetResponse = channel.unary_stream(
                 '/llm_gateway.v1.ResponsesRestService/GetResponse',
                 request_serializer=llm__gateway_dot_v1_dot_responses__rest__service__pb2.GetResponseRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -105,7 +105,9 @@ class ResponsesRestServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetResponse(self, request, context):
-        """`GET /v1/responses/{response_id}`: a stored response of the caller's key.
+        """`GET /v1/responses/{response_id}`: a stored response of the caller's key;
+        with `stream=true`, a streamed background response's events (after
+        `starting_after`), as they come.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -153,7 +155,7 @@ def add_ResponsesRestServiceServicer_to_server(servicer, server):
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
-            'GetResponse': grpc.unary_unary_rpc_method_handler(
+            'GetResponse': grpc.unary_stream_rpc_method_handler(
                     servicer.GetResponse,
                     request_deserializer=llm__gateway_dot_v1_dot_responses__rest__service__pb2.GetResponseRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -277,7 +279,7 @@ class ResponsesRestService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/llm_gateway.v1.ResponsesRestService/GetResponse',

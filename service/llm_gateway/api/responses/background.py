@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
+from llm_gateway.api.responses.event_log import KEPT_SECONDS, EventLog
+
 CANCEL_POLL_SECONDS = 0.5
 
 
@@ -23,6 +25,16 @@ class BackgroundRuns:
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
+        self._logs: dict[str, EventLog] = {}  # of streamed runs
+
+    def log_of(self, response_id: str) -> EventLog | None:
+        """The events of a streamed run of this process (until a while after it ended)."""
+        return self._logs.get(response_id)
+
+    def keep_events(self, response_id: str) -> EventLog:
+        """A new log for a streamed run's events; forgotten `KEPT_SECONDS` after it ends."""
+        log = self._logs[response_id] = EventLog()
+        return log
 
     def start(self, response_id: str, work: Coroutine[Any, Any, None]) -> None:
         """Runs `work` (which writes the response's status as it ends) in a task."""
@@ -32,6 +44,11 @@ class BackgroundRuns:
         def done(_: asyncio.Task[None]) -> None:
             self._tasks.pop(response_id, None)
             self._cancelled.discard(response_id)
+            log = self._logs.get(response_id)
+            if log is not None:
+                log.finish()
+                loop = asyncio.get_running_loop()
+                loop.call_later(KEPT_SECONDS, self._logs.pop, response_id, None)
 
         task.add_done_callback(done)
 

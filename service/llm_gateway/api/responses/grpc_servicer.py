@@ -70,7 +70,8 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
         async with self._call(context) as call:
             turn = await self._turn(request, call, stream=False)
             if turn.wire.get("background"):
-                return typed.response(await self._operations.start_background(turn, call))
+                queued, _ = await self._operations.start_background(turn, call)
+                return typed.response(queued)
             draft = turn.draft()
             answer = await self._operations.dataplane.serve(turn.generation(), call).answer()
             if isinstance(answer, WireAnswer):  # from a native upstream
@@ -90,7 +91,11 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
         async with self._call(context) as call:
             turn = await self._turn(request, call, stream=True)
             if turn.wire.get("background"):
-                await self._operations.start_background(turn, call)  # refuses a stream
+                _, events = await self._operations.start_background(turn, call)
+                assert events is not None, "a streamed background response keeps its events"
+                async for event in events.follow():
+                    yield typed.event(event)
+                return
             draft = turn.draft()
             encoder, relay = ResponsesStreamEncoder(draft), RelayedResponse(draft)
             chunks = self._operations.dataplane.serve(turn.generation(), call).stream()

@@ -25,14 +25,16 @@ from llm_gateway.api.responses import items
 from llm_gateway.api.responses import request as translate
 from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
 from llm_gateway.api.responses.conversations import not_found as conversation_not_found
+from llm_gateway.api.responses.event_log import EventLog
 from llm_gateway.api.responses.owners import owner_of
 from llm_gateway.api.responses.relayed import RelayedResponse, upstream_body
 from llm_gateway.api.responses.response import ResponseDraft, shown_response
+from llm_gateway.api.responses.stream import ResponsesStreamEncoder
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.canonical import as_chat
-from llm_gateway.model.wire import ApiFamily, WireAnswer, WireRequest
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.store.base import ResponsesState
 from llm_gateway.store.responses import StoredResponse
 
@@ -161,24 +163,39 @@ class ResponsesOperations:
             self._next_purge = now + _PURGE_EVERY
             await self._store.purge_responses(now)
 
-    async def start_background(self, turn: Turn, call: CallInfo) -> dict[str, Any]:
-        """Stores a background response `queued` and starts its run; returns it as shown."""
+    async def start_background(
+        self, turn: Turn, call: CallInfo
+    ) -> tuple[dict[str, Any], EventLog | None]:
+        """Stores a background response `queued` and starts its run; returns it as shown,
+        and for a streamed one the log of its events."""
         if turn.wire.get("store") is False:
             raise invalid_request(
                 "Background responses are stored: 'store' cannot be false with them.", "store"
             )
-        if turn.wire.get("stream"):
-            raise invalid_request(
-                "Background responses are not streamed by this gateway; poll "
-                "GET /v1/responses/{id} instead.",
-                "stream",
-                "unsupported_parameter",
-            )
         draft = turn.draft()
         queued = draft.object("queued", [])
         await self._put(turn, queued)
-        self._runs.start(draft.id, self._run(turn, draft, turn.generation(), call))
-        return shown_response(queued, draft.include)
+        generation = turn.generation()
+        log = None
+        if turn.wire.get("stream"):
+            log = self._runs.keep_events(draft.id)
+            self._runs.start(draft.id, self._run_streamed(turn, draft, generation, call, log))
+        else:
+            self._runs.start(draft.id, self._run(turn, draft, generation, call))
+        return shown_response(queued, draft.include), log
+
+    def events_of(self, response_id: str) -> EventLog | None:
+        """The events of a streamed background response run here, while they are kept."""
+        return self._runs.log_of(response_id)
+
+    def _ended(self, draft: ResponseDraft, failure: BaseException) -> GatewayError | None:
+        """Why a run ended early: None for a cancel, otherwise the error to record."""
+        if isinstance(failure, asyncio.CancelledError):
+            return None if self._runs.was_cancelled(draft.id) else shutting_down()
+        if isinstance(failure, GatewayError):
+            return failure
+        log.error("unexpected failure of background response %s", draft.id, exc_info=failure)
+        return internal_error()
 
     async def _run(
         self, turn: Turn, draft: ResponseDraft, generation: GenerationRequest, call: CallInfo
@@ -190,26 +207,72 @@ class ResponsesOperations:
         try:
             answer = await self.dataplane.serve(generation, call).answer()
             if isinstance(answer, WireAnswer):  # from a native upstream
-                relay = RelayedResponse(draft)
+                relay = RelayedResponse(draft, background=True)
                 relay.answer(answer.data)
                 assert relay.final is not None
-                # Polled under the id it was queued with.
-                final = {**relay.final, "id": draft.id, "background": True}
+                final = relay.final
             else:
                 final = draft.answered(as_chat(answer))
-        except asyncio.CancelledError:
-            if self._runs.was_cancelled(draft.id):
-                final = draft.object("cancelled", [])
-            else:
-                final = draft.object("failed", [], None, shutting_down())
-        except GatewayError as error:
-            final = draft.object("failed", [], None, error)
-        except Exception:
-            log.exception("unexpected failure of background response %s", draft.id)
-            final = draft.object("failed", [], None, internal_error())
+        except (asyncio.CancelledError, Exception) as failure:
+            error = self._ended(draft, failure)
+            final = draft.object("cancelled" if error is None else "failed", [], None, error)
         finally:
             watching.cancel()
         await self.keep(turn, final)
+
+    async def _run_streamed(
+        self,
+        turn: Turn,
+        draft: ResponseDraft,
+        generation: GenerationRequest,
+        call: CallInfo,
+        events: EventLog,
+    ) -> None:
+        """A background response generated as a stream: its events go to `events` as they
+        come, whoever follows them (or none); it is stored as it ended, before its last
+        event is added."""
+        await self._put(turn, draft.object("in_progress", []))
+        watching = asyncio.create_task(self._watch_for_cancel(draft.id, turn.owner))
+        encoder, relay = ResponsesStreamEncoder(draft), RelayedResponse(draft, background=True)
+        relaying = False
+        last: list[dict[str, Any]] = []
+        try:
+            chunks = self.dataplane.serve(generation, call).stream()
+            try:
+                async for chunk in chunks:
+                    if isinstance(chunk, WireEvent):  # from a native upstream
+                        relaying = True
+                        event = orjson.loads(relay.event(chunk.data, chunk.name or ""))
+                        if relay.final is not None:
+                            last = [event]  # the terminal event: after the store's write
+                        else:
+                            events.add([event])
+                    else:
+                        events.add(encoder.events(chunk))
+            finally:
+                await chunks.aclose()
+            if not relaying:
+                last = encoder.ending()
+            final = relay.final if relaying else encoder.final
+        except (asyncio.CancelledError, Exception) as failure:
+            error = self._ended(draft, failure)
+            if error is None:
+                final = draft.object("cancelled", [])
+                # The API has no terminal event for a cancel: its followers are told so.
+                after = events.events[-1]["sequence_number"] + 1 if events.events else 0
+                message = "The response was cancelled."
+                last = [
+                    {"type": "error", "code": "response_cancelled", "message": message}
+                    | {"param": None, "sequence_number": after}
+                ]
+            else:
+                last = relay.failure(error) if relaying else encoder.failure(error)
+                final = relay.final if relaying else encoder.final
+        finally:
+            watching.cancel()
+        if final is not None:
+            await self.keep(turn, final)
+        events.add(last)
 
     async def _watch_for_cancel(self, response_id: str, owner: str) -> None:
         """Cancels a run here when a cancel reached another replica (it wrote the status)."""

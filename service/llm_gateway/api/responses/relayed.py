@@ -61,8 +61,10 @@ def _minted(item: Mapping[str, Any]) -> bool:
 class RelayedResponse:
     """One relayed response: its object and events as the caller gets them."""
 
-    def __init__(self, draft: ResponseDraft) -> None:
+    def __init__(self, draft: ResponseDraft, background: bool = False) -> None:
         self._draft = draft
+        # A background response keeps the id it was queued (and is polled) with.
+        self._background = background
         self._sequence = 0
         self.final: dict[str, Any] | None = None  # the response as it ended, items whole
 
@@ -74,8 +76,10 @@ class RelayedResponse:
             "model": wire.get("model"),
             "store": wire.get("store", True) is not False,
             "previous_response_id": wire.get("previous_response_id"),
-            "background": False,
+            "background": self._background,
         }
+        if self._background:
+            restored["id"] = self._draft.id
         if wire.get("conversation") is not None:
             given = wire["conversation"]
             restored["conversation"] = {"id": given if isinstance(given, str) else given["id"]}
@@ -100,7 +104,7 @@ class RelayedResponse:
             event["item"] = self._shown_items([event["item"]])[0]
             return orjson.dumps(event)
         response = self._restored(event["response"])
-        self._draft.id = response["id"]  # a failure reported later names the upstream's id
+        self._draft.id = response["id"]  # a failure reported later names the same id
         if kind in _TERMINAL:
             self.final = response
         event["response"] = {**response, "output": self._shown_items(response.get("output") or ())}

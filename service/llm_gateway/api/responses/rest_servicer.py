@@ -6,6 +6,7 @@ stored responses (`GET` and `DELETE /v1/responses/{id}`, `/input_items`, `/cance
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -13,15 +14,20 @@ import grpc
 import orjson
 from google.api.httpbody_pb2 import HttpBody
 
+from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.responses.dialect import ResponsesDialect
+from llm_gateway.api.responses.event_log import EventLog
 from llm_gateway.api.responses.operations import ResponsesOperations, Turn
+from llm_gateway.api.responses.stream import framed
 from llm_gateway.api.rest import exchange, framing
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo
+from llm_gateway.errors import GatewayError, internal_error, invalid_request
 from llm_gateway.model import GenerationRequest
 from llm_gateway.v1 import responses_rest_service_pb2, responses_rest_service_pb2_grpc
 
+log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, HttpBody]
 _ERRORS = OpenAIDialect()
 _INVALID_JSON = (
@@ -41,6 +47,24 @@ def _asks_for_background(data: bytes) -> bool:
     return isinstance(body, dict) and body.get("background") is True
 
 
+async def _error_answer(context: Context, failure: Exception, request_id: str) -> HttpBody:
+    """The error answer of a call that failed before it answered (an unexpected failure is
+    logged, and reported without its details)."""
+    if not isinstance(failure, GatewayError):
+        log.error("unexpected failure of request %s", request_id, exc_info=failure)
+        failure = internal_error()
+    return await exchange.error_answer(context, _ERRORS, failure, request_id)
+
+
+async def _followed(context: Context, events: EventLog, after: int) -> AsyncIterator[HttpBody]:
+    """A background response's events after the sequence number `after`, as they come."""
+    await context.send_initial_metadata(((framing.STREAM_HEADER, "1"),))
+    content_type = framing.EVENT_STREAM
+    async for event in events.follow(after):
+        yield HttpBody(content_type=content_type, data=framed([event]))
+        content_type = ""
+
+
 class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestServiceServicer):
     """Serves `/v1/responses` with whatever upstream serves the model."""
 
@@ -53,7 +77,8 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
 
     async def CreateResponse(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
         if _asks_for_background(request.data):
-            yield await self._background(request, context)
+            async for body in self._background(request, context):
+                yield body
             return
         dialect = ResponsesDialect()
         turn: Turn | None = None
@@ -81,13 +106,27 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
     async def CreateResponseWhole(self, request: HttpBody, context: Context) -> HttpBody:
         return await exchange.whole(self.CreateResponse(request, context))
 
-    async def _background(self, request: HttpBody, context: Context) -> HttpBody:
-        async def start(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+    async def _background(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+        """A background create call: answered with the `queued` response, or, asked for a
+        stream, with its events as they come (the run goes on if the caller leaves)."""
+        inbound = InboundCall(context, "rest")
+        try:
+            call = await inbound.authenticate(self._keys)
             turn = await self._turn(request, call)
-            queued = await self._operations.start_background(turn, call)
-            return orjson.dumps(queued), ()
-
-        return await exchange.respond(context, self._keys, _ERRORS, start)
+            queued, events = await self._operations.start_background(turn, call)
+        except Exception as failure:
+            inbound.finish()
+            yield await _error_answer(context, failure, inbound.request_id)
+            return
+        if events is None:
+            inbound.finish()
+            yield HttpBody(content_type=framing.JSON, data=orjson.dumps(queued))
+            return
+        try:  # a caller that leaves stops following (the run goes on)
+            async for body in _followed(context, events, -1):
+                yield body
+        finally:
+            inbound.finish()
 
     async def CountInputTokens(self, request: HttpBody, context: Context) -> HttpBody:
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
@@ -107,12 +146,37 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
 
     async def GetResponse(
         self, request: responses_rest_service_pb2.GetResponseRequest, context: Context
-    ) -> HttpBody:
-        async def found(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
-            response = await self._operations.get(request.response_id, call, request.include)
-            return orjson.dumps(response), ()
+    ) -> AsyncIterator[HttpBody]:
+        if not request.stream:
 
-        return await exchange.respond(context, self._keys, _ERRORS, found)
+            async def found(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+                response = await self._operations.get(request.response_id, call, request.include)
+                return orjson.dumps(response), ()
+
+            yield await exchange.respond(context, self._keys, _ERRORS, found)
+            return
+        inbound = InboundCall(context, "rest")
+        try:
+            call = await inbound.authenticate(self._keys)
+            await self._operations.get(request.response_id, call, ())  # the caller's own?
+            events = self._operations.events_of(request.response_id)
+            if events is None:
+                raise invalid_request(
+                    "The events of this response are not kept here: only a streamed "
+                    "background response's are, on the gateway that runs it, until a while "
+                    "after it ends. Retrieve it without 'stream'.",
+                    "stream",
+                )
+        except Exception as failure:
+            inbound.finish()
+            yield await _error_answer(context, failure, inbound.request_id)
+            return
+        after = request.starting_after if request.HasField("starting_after") else -1
+        try:
+            async for body in _followed(context, events, after):
+                yield body
+        finally:
+            inbound.finish()
 
     async def DeleteResponse(
         self, request: responses_rest_service_pb2.DeleteResponseRequest, context: Context
