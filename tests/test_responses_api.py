@@ -524,3 +524,66 @@ def test_a_built_in_tool_reaches_a_native_upstream_and_is_refused_for_a_translat
         timeout=20,
     )
     assert translated.status_code == 400 and translated.json()["error"]["param"] == "tools[0].type"
+
+
+@pytest.mark.parametrize("model", ["gpt-echo", "claude-echo"])
+def test_a_compaction_stands_for_the_conversation_in_the_next_call(
+    stack: Stack, upstream: ScriptedUpstream, model: str
+) -> None:
+    headers = {"authorization": f"Bearer {KEY}"}
+    history = [
+        {"role": "user", "content": "my name is Ada"},
+        {"role": "assistant", "content": "hello Ada"},
+    ]
+    answer = httpx.post(
+        f"{stack.rest_url}/v1/responses/compact",
+        headers=headers,
+        json={"model": model, "input": history},
+        timeout=20,
+    )
+    assert answer.status_code == 200, answer.text
+    compacted = answer.json()
+    assert compacted["object"] == "response.compaction" and compacted["usage"]["total_tokens"]
+    (item,) = compacted["output"]
+    assert item["type"] == "compaction" and item["id"].startswith("cmp_")
+    assert "my name is Ada" in json.dumps(upstream.last().body)  # the model summarised it
+    follow = httpx.post(
+        f"{stack.rest_url}/v1/responses",
+        headers=headers,
+        json={"model": "gpt-echo", "input": [item, {"role": "user", "content": "who am I?"}]},
+        timeout=20,
+    )
+    assert follow.status_code == 200, follow.text
+    messages = upstream.last().body["messages"]
+    assert messages[0]["role"] == "user"
+    assert messages[0]["content"].startswith("A summary of the conversation so far")
+
+
+def test_a_native_upstream_compacts_and_gets_the_gateway_s_compactions_as_text(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    headers = {"authorization": f"Bearer {KEY}"}
+    native = httpx.post(
+        f"{stack.rest_url}/v1/responses/compact",
+        headers=headers,
+        json={"model": "gpt-native", "input": "compact me"},
+        timeout=20,
+    )
+    assert native.status_code == 200, native.text
+    assert upstream.last().path == "/v1/responses/compact"
+    assert native.json()["output"][0]["encrypted_content"].startswith("openai-sealed:")
+    ours = httpx.post(
+        f"{stack.rest_url}/v1/responses/compact",
+        headers=headers,
+        json={"model": "gpt-echo", "input": "compact me too"},
+        timeout=20,
+    ).json()["output"][0]
+    given = httpx.post(
+        f"{stack.rest_url}/v1/responses",
+        headers=headers,
+        json={"model": "gpt-native", "input": [ours, {"role": "user", "content": "next"}]},
+        timeout=20,
+    )
+    assert given.status_code == 200, given.text
+    first = upstream.last().body["input"][0]
+    assert first["type"] == "message" and "A summary" in first["content"][0]["text"]

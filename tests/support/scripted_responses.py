@@ -5,7 +5,8 @@ It checks a request as OpenAI would: the body against the API's schema; and, sin
 no state (every request the gateway sends it has `store: false`), `previous_response_id`,
 `conversation` and `item_reference` are refused as OpenAI refuses ids it does not hold, and
 so is a reasoning item whose `encrypted_content` it did not seal. `/responses/input_tokens`
-counts the input's words, refusing members it does not take. The `echo` model answers
+counts the input's words, refusing members it does not take; `/responses/compact` answers one
+sealed compaction item (and refuses a compaction it did not seal). The `echo` model answers
 with the last user message; given tools, and a last item that is not a function call's
 output, it calls the first function with `{"city": "Paris"}`. With `include:
 ["reasoning.encrypted_content"]` a reasoning item comes first. Streams are the API's
@@ -50,7 +51,7 @@ def refusal(body: dict[str, Any]) -> web.Response | None:
             message = f"Item with id '{item.get('id')}' not found."
             return _error(404, message, f"input[{index}]", None)
         sealed = str(item.get("encrypted_content") or "")
-        if item.get("type") == "reasoning" and not sealed.startswith(SEALED):
+        if item.get("type") in ("reasoning", "compaction") and not sealed.startswith(SEALED):
             return _error(400, "The encrypted content could not be verified.", None, None)
     return None
 
@@ -201,3 +202,33 @@ def count(body: dict[str, Any]) -> web.Response:
         return refused
     words = len(json.dumps(body.get("input")).split())
     return web.json_response({"object": "response.input_tokens", "input_tokens": words})
+
+
+def compact(body: dict[str, Any]) -> web.Response:
+    """`/responses/compact`: one sealed compaction item for the whole input."""
+    refused = refusal(body)
+    if refused is not None:
+        return refused
+    number = next(_ids)
+    item = {
+        "id": f"cmp_{number:048x}",
+        "type": "compaction",
+        "encrypted_content": f"{SEALED}{number}",
+    }
+    words = len(json.dumps(body.get("input")).split())
+    usage = {
+        "input_tokens": words,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": 1,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": words + 1,
+    }
+    return web.json_response(
+        {
+            "id": f"resp_{number:048x}",
+            "object": "response.compaction",
+            "created_at": 1_700_000_000,
+            "output": [item],
+            "usage": usage,
+        }
+    )

@@ -118,6 +118,7 @@ class ScriptedUpstream:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/responses/input_tokens", self._responses_count)
+        app.router.add_post("/v1/responses/compact", self._responses_compact)
         app.router.add_post("/anthropic/v1/messages", self._anthropic)
         app.router.add_post("/anthropic/v1/messages/count_tokens", self._anthropic_count)
         app.router.add_post("/gemini/v1beta/models/{call}", self._gemini)
@@ -172,6 +173,9 @@ class ScriptedUpstream:
             await response.write(scripted_responses.sse(event))
         recorded.completed = True
         return response
+
+    async def _responses_compact(self, request: web.Request) -> web.StreamResponse:
+        return scripted_responses.compact((await self._record(request)).body)
 
     async def _responses_count(self, request: web.Request) -> web.StreamResponse:
         return scripted_responses.count((await self._record(request)).body)

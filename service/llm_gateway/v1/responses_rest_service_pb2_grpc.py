@@ -51,6 +51,11 @@ class ResponsesRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CompactResponse = channel.unary_unary(
+                '/llm_gateway.v1.ResponsesRestService/CompactResponse',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.GetResponse = channel.unary_stream(
                 '/llm_gateway.v1.ResponsesRestService/GetResponse',
                 request_serializer=llm__gateway_dot_v1_dot_responses__rest__service__pb2.GetResponseRequest.SerializeToString,
@@ -104,6 +109,15 @@ class ResponsesRestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompactResponse(self, request, context):
+        """`POST /v1/responses/compact`: a `response.compaction` whose output stands
+        for the conversation in later calls: a native upstream's own, or a summary
+        the model wrote, in a `compaction` item of the gateway's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetResponse(self, request, context):
         """`GET /v1/responses/{response_id}`: a stored response of the caller's key;
         with `stream=true`, a streamed background response's events (after
@@ -152,6 +166,11 @@ def add_ResponsesRestServiceServicer_to_server(servicer, server):
             ),
             'CountInputTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.CountInputTokens,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CompactResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompactResponse,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
@@ -256,6 +275,33 @@ class ResponsesRestService:
             request,
             target,
             '/llm_gateway.v1.ResponsesRestService/CountInputTokens',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompactResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.ResponsesRestService/CompactResponse',
             google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,

@@ -17,11 +17,11 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from llm_gateway.api.responses import items
+from llm_gateway.api.responses import compaction, items
 from llm_gateway.api.responses import request as translate
 from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
 from llm_gateway.api.responses.conversations import not_found as conversation_not_found
@@ -33,13 +33,21 @@ from llm_gateway.api.responses.stream import ResponsesStreamEncoder
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
-from llm_gateway.model.canonical import as_chat
+from llm_gateway.model.canonical import ChatRequest, as_chat
+from llm_gateway.model.request import Translation
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.store.base import ResponsesState
 from llm_gateway.store.responses import StoredResponse
 
 log = logging.getLogger(__name__)
+# What a native upstream's `/responses/compact` is sent.
+_COMPACTED = ("model", "input", "instructions")
 _PURGE_EVERY = 3600.0  # seconds between deletions of expired responses (reads skip them anyway)
+
+
+def as_chat_request(body: Any) -> ChatRequest:
+    """A Responses API translation's body: always a chat request."""
+    return cast(ChatRequest, body)
 
 
 def not_found(response_id: str) -> GatewayError:
@@ -128,6 +136,29 @@ class ResponsesOperations:
             earlier = [orjson.loads(item) for item in kept]
         inputs = items.input_items(wire.get("input"), earlier)
         return Turn(wire, owner, conversation, inputs, earlier)
+
+    async def compact(self, turn: Turn, call: CallInfo) -> bytes:
+        """A `response.compaction` of the turn's conversation: a native upstream's own, or
+        the gateway's, summarised by the model (see `compaction`); nothing is stored."""
+        wire_body, inputs, earlier = turn.wire, turn.inputs, turn.earlier
+        native = upstream_body(wire_body, inputs, earlier)
+        sent = {name: native[name] for name in _COMPACTED if name in native}
+        wire = WireRequest(ApiFamily.RESPONSES, "responses/compact", sent, b"", False)
+
+        def summarised() -> Translation:
+            chat = translate.translation({**wire_body, "stream": False}, inputs, earlier)
+            return Translation(compaction.summary_request(as_chat_request(chat.body)), chat.dropped)
+
+        generation = GenerationRequest(
+            Endpoint.CHAT,
+            wire=wire,
+            translate=summarised,
+            sizing=translate.sizing(wire_body, inputs, earlier),
+        )
+        answer = await self.dataplane.serve(generation, call).answer()
+        if isinstance(answer, WireAnswer):
+            return answer.data
+        return orjson.dumps(compaction.compacted(as_chat(answer), int(time.time())))
 
     async def count(self, turn: Turn, call: CallInfo) -> TokenCount:
         """The input tokens of a create call: counted by a native upstream of the model

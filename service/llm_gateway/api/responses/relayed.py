@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from llm_gateway.api.responses import compaction
 from llm_gateway.api.responses.response import ENCRYPTED_REASONING, ResponseDraft, shown
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import reasoning
@@ -45,13 +46,23 @@ def upstream_body(
     state, such as Codex, send them)."""
     body = {name: value for name, value in wire.items() if name not in _STATE}
     body["input"] = [
-        item
+        _readable(item)
         for item in (*earlier, *inputs)
         if not (item.get("type") == "reasoning" and _minted(item))
     ]
     body["store"] = False
     body["include"] = sorted({*(wire.get("include") or ()), ENCRYPTED_REASONING})
     return body
+
+
+def _readable(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as a native upstream can read it: a compaction the gateway made is the user
+    turn it stands for."""
+    summary = compaction.summary_of(item.get("encrypted_content"))
+    if item.get("type") != "compaction" or summary is None:
+        return item
+    text = compaction.SUMMARY_INTRODUCTION + summary
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
 def _minted(item: Mapping[str, Any]) -> bool:

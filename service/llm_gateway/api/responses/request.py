@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
+from llm_gateway.api.responses import compaction
 from llm_gateway.errors import invalid_request
 from llm_gateway.model import reasoning
 from llm_gateway.model.canonical import (
@@ -177,10 +178,19 @@ class _Conversation:
             )
         elif kind == "reasoning":
             self._reasoning(item, where)
+        elif kind == "compaction":
+            summary = compaction.summary_of(item.get("encrypted_content"))
+            if summary is None:
+                # Another platform's compaction: only that platform can read it.
+                self._dropped.add("input.compaction")
+                return
+            self.close()
+            introduced = compaction.SUMMARY_INTRODUCTION + summary
+            self.messages.append({"role": "user", "content": introduced})
         else:
             _refuse(
                 f"'{where}.type': items of type {kind!r} are not served by this gateway (only "
-                "messages, function calls, their outputs and reasoning are).",
+                "messages, function calls, their outputs, reasoning and compactions are).",
                 f"{where}.type",
             )
 

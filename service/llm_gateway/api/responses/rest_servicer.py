@@ -128,6 +128,12 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
         finally:
             inbound.finish()
 
+    async def CompactResponse(self, request: HttpBody, context: Context) -> HttpBody:
+        async def compact(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
+            return await self._operations.compact(await self._turn(request, call), call), ()
+
+        return await exchange.respond(context, self._keys, _ERRORS, compact)
+
     async def CountInputTokens(self, request: HttpBody, context: Context) -> HttpBody:
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             counted = await self._operations.count(await self._turn(request, call), call)
