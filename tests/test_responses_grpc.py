@@ -133,6 +133,18 @@ def test_typed_conversations_and_failures_have_meaningful_statuses(stack: Stack)
             metadata=METADATA,
         )
         assert dict(changed.metadata) == {"k": "w"}
+        first = page.data[0].message.id
+        ref = pb.ConversationItemRef(conversation_id=conversation.id, item_id=first)
+        item = responses.GetConversationItem(ref, metadata=METADATA)
+        assert item.message.content[0].input_text == "remember heron"
+        responses.DeleteConversationItem(ref, metadata=METADATA)
+        left = responses.ListConversationItems(
+            pb.ListItemsRequest(id=conversation.id, order="asc"), metadata=METADATA
+        )
+        assert [e.message.id for e in left.data] == [e.message.id for e in page.data[1:]]
+        with pytest.raises(grpc.RpcError) as gone:
+            responses.GetConversationItem(ref, metadata=METADATA)
+        assert gone.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
         with pytest.raises(grpc.RpcError) as bad:
             responses.CreateResponse(
                 pb.CreateResponseRequest(model="gpt-echo", input=[_user("x")], temperature=5),

@@ -469,3 +469,13 @@ class AddConversationItemsRequest(_message.Message):
     conversation_id: str
     items: _containers.RepeatedCompositeFieldContainer[Item]
     def __init__(self, conversation_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class ConversationItemRef(_message.Message):
+    __slots__ = ("conversation_id", "item_id", "include")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    item_id: str
+    include: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., item_id: _Optional[str] = ..., include: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -95,6 +95,16 @@ class ResponsesServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_responses__pb2.AddConversationItemsRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_responses__pb2.ItemPage.FromString,
                 _registered_method=True)
+        self.GetConversationItem = channel.unary_unary(
+                '/llm_gateway.v1.ResponsesService/GetConversationItem',
+                request_serializer=llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_responses__pb2.Item.FromString,
+                _registered_method=True)
+        self.DeleteConversationItem = channel.unary_unary(
+                '/llm_gateway.v1.ResponsesService/DeleteConversationItem',
+                request_serializer=llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_responses__pb2.Conversation.FromString,
+                _registered_method=True)
 
 
 class ResponsesServiceServicer:
@@ -187,6 +197,20 @@ class ResponsesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetConversationItem(self, request, context):
+        """One item of a conversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConversationItem(self, request, context):
+        """Deletes one item of a conversation; answers the conversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResponsesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +273,16 @@ def add_ResponsesServiceServicer_to_server(servicer, server):
                     servicer.AddConversationItems,
                     request_deserializer=llm__gateway_dot_v1_dot_responses__pb2.AddConversationItemsRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_responses__pb2.ItemPage.SerializeToString,
+            ),
+            'GetConversationItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConversationItem,
+                    request_deserializer=llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_responses__pb2.Item.SerializeToString,
+            ),
+            'DeleteConversationItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConversationItem,
+                    request_deserializer=llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_responses__pb2.Conversation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -576,6 +610,60 @@ class ResponsesService:
             '/llm_gateway.v1.ResponsesService/AddConversationItems',
             llm__gateway_dot_v1_dot_responses__pb2.AddConversationItemsRequest.SerializeToString,
             llm__gateway_dot_v1_dot_responses__pb2.ItemPage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConversationItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.ResponsesService/GetConversationItem',
+            llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.SerializeToString,
+            llm__gateway_dot_v1_dot_responses__pb2.Item.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConversationItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.ResponsesService/DeleteConversationItem',
+            llm__gateway_dot_v1_dot_responses__pb2.ConversationItemRef.SerializeToString,
+            llm__gateway_dot_v1_dot_responses__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,

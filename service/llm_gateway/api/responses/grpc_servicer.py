@@ -212,3 +212,23 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
             added = await self._conversations.add_items(request.conversation_id, given, call)
             return typed.page(added)
         raise AssertionError("unreachable: _call re-raises every failure")
+
+    async def GetConversationItem(
+        self, request: pb.ConversationItemRef, context: Context
+    ) -> pb.Item:
+        async with self._call(context) as call:
+            found = await self._conversations.get_item(
+                request.conversation_id, request.item_id, call, request.include
+            )
+            return typed.item(found)
+        raise AssertionError("unreachable: _call re-raises every failure")
+
+    async def DeleteConversationItem(
+        self, request: pb.ConversationItemRef, context: Context
+    ) -> pb.Conversation:
+        async with self._call(context) as call:
+            left = await self._conversations.delete_item(
+                request.conversation_id, request.item_id, call
+            )
+            return typed.conversation(left)
+        raise AssertionError("unreachable: _call re-raises every failure")
