@@ -14,21 +14,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
-import orjson
 
 from llm_gateway.api.grpc.status import abort
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.responses import typed
 from llm_gateway.api.responses.conversations import Conversations
+from llm_gateway.api.responses.events import ResponseEvents, final_of
 from llm_gateway.api.responses.operations import ResponsesOperations, Turn
-from llm_gateway.api.responses.relayed import RelayedResponse
 from llm_gateway.api.responses.response import shown_response
-from llm_gateway.api.responses.stream import ResponsesStreamEncoder
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo
 from llm_gateway.errors import GatewayError, internal_error
-from llm_gateway.model.canonical import as_chat
-from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.v1 import responses_pb2 as pb
 from llm_gateway.v1 import responses_service_pb2_grpc
 
@@ -74,13 +70,7 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
                 return typed.response(queued)
             draft = turn.draft()
             answer = await self._operations.dataplane.serve(turn.generation(), call).answer()
-            if isinstance(answer, WireAnswer):  # from a native upstream
-                relay = RelayedResponse(draft)
-                shown = relay.answer(answer.data)
-                assert relay.final is not None
-                await self._operations.keep(turn, relay.final)
-                return typed.response(shown)
-            final = draft.answered(as_chat(answer))
+            final = final_of(draft, answer)
             await self._operations.keep(turn, final)
             return typed.response(shown_response(final, draft.include))
         raise AssertionError("unreachable: _call re-raises every failure")
@@ -96,36 +86,27 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
                 async for event in events.follow():
                     yield typed.event(event)
                 return
-            draft = turn.draft()
-            encoder, relay = ResponsesStreamEncoder(draft), RelayedResponse(draft)
+            made = ResponseEvents(turn.draft())
             chunks = self._operations.dataplane.serve(turn.generation(), call).stream()
-            relaying = False
             try:
                 async for chunk in chunks:
-                    if isinstance(chunk, WireEvent):  # from a native upstream
-                        relaying = True
-                        relayed = relay.event(chunk.data, chunk.name or "")
-                        if relay.final is not None:
-                            await self._operations.keep(turn, relay.final)
-                        yield typed.event(orjson.loads(relayed))
-                        continue
-                    for event in encoder.events(chunk):
+                    produced = made.of(chunk)
+                    if made.final is not None:  # stored before its last event is sent
+                        await self._operations.keep(turn, made.final)
+                    for event in produced:
                         yield typed.event(event)
             except GatewayError as error:
-                failure = relay.failure(error) if relaying else encoder.failure(error)
-                final = relay.final if relaying else encoder.final
-                if final is not None:
-                    await self._operations.keep(turn, final)
+                failure = made.failure(error)
+                if made.final is not None:
+                    await self._operations.keep(turn, made.final)
                 for event in failure:
                     yield typed.event(event)
                 raise
             finally:
                 await chunks.aclose()
-            if relay.final is not None:
-                return  # the upstream's terminal event ended it
-            ending = encoder.ending()
-            if encoder.final is not None:
-                await self._operations.keep(turn, encoder.final)
+            ending = made.ending()
+            if ending and made.final is not None:
+                await self._operations.keep(turn, made.final)
             for event in ending:
                 yield typed.event(event)
 

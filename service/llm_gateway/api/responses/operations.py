@@ -26,16 +26,16 @@ from llm_gateway.api.responses import request as translate
 from llm_gateway.api.responses.background import CANCEL_POLL_SECONDS, BackgroundRuns
 from llm_gateway.api.responses.conversations import not_found as conversation_not_found
 from llm_gateway.api.responses.event_log import EventLog
+from llm_gateway.api.responses.events import ResponseEvents, final_of
 from llm_gateway.api.responses.owners import owner_of
-from llm_gateway.api.responses.relayed import RelayedResponse, upstream_body
+from llm_gateway.api.responses.relayed import upstream_body
 from llm_gateway.api.responses.response import ResponseDraft, shown_response
-from llm_gateway.api.responses.stream import ResponsesStreamEncoder
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.canonical import ChatRequest, as_chat
 from llm_gateway.model.request import Translation
-from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireRequest
 from llm_gateway.store.base import ResponsesState
 from llm_gateway.store.responses import StoredResponse
 
@@ -237,13 +237,7 @@ class ResponsesOperations:
         watching = asyncio.create_task(self._watch_for_cancel(draft.id, turn.owner))
         try:
             answer = await self.dataplane.serve(generation, call).answer()
-            if isinstance(answer, WireAnswer):  # from a native upstream
-                relay = RelayedResponse(draft, background=True)
-                relay.answer(answer.data)
-                assert relay.final is not None
-                final = relay.final
-            else:
-                final = draft.answered(as_chat(answer))
+            final = final_of(draft, answer, background=True)
         except (asyncio.CancelledError, Exception) as failure:
             error = self._ended(draft, failure)
             final = draft.object("cancelled" if error is None else "failed", [], None, error)
@@ -264,27 +258,21 @@ class ResponsesOperations:
         event is added."""
         await self._put(turn, draft.object("in_progress", []))
         watching = asyncio.create_task(self._watch_for_cancel(draft.id, turn.owner))
-        encoder, relay = ResponsesStreamEncoder(draft), RelayedResponse(draft, background=True)
-        relaying = False
+        made = ResponseEvents(draft, background=True)
         last: list[dict[str, Any]] = []
         try:
             chunks = self.dataplane.serve(generation, call).stream()
             try:
                 async for chunk in chunks:
-                    if isinstance(chunk, WireEvent):  # from a native upstream
-                        relaying = True
-                        event = orjson.loads(relay.event(chunk.data, chunk.name or ""))
-                        if relay.final is not None:
-                            last = [event]  # the terminal event: after the store's write
-                        else:
-                            events.add([event])
+                    produced = made.of(chunk)
+                    if made.final is not None:
+                        last = produced  # the terminal event: after the store's write
                     else:
-                        events.add(encoder.events(chunk))
+                        events.add(produced)
             finally:
                 await chunks.aclose()
-            if not relaying:
-                last = encoder.ending()
-            final = relay.final if relaying else encoder.final
+            last += made.ending()
+            final = made.final
         except (asyncio.CancelledError, Exception) as failure:
             error = self._ended(draft, failure)
             if error is None:
@@ -297,8 +285,8 @@ class ResponsesOperations:
                     | {"param": None, "sequence_number": after}
                 ]
             else:
-                last = relay.failure(error) if relaying else encoder.failure(error)
-                final = relay.final if relaying else encoder.final
+                last = made.failure(error)
+                final = made.final
         finally:
             watching.cancel()
         if final is not None:
