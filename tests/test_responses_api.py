@@ -345,6 +345,9 @@ def test_a_streamed_background_response_survives_its_caller_and_is_followed_agai
                 break  # the caller leaves; the run goes on
     response_id = seen[0]["response"]["id"]
     assert seen[0]["response"]["background"] is True
+    stranger = openai.OpenAI(base_url=str(client.base_url), api_key=OTHER_KEY, max_retries=0)
+    with pytest.raises(openai.NotFoundError):  # another key's events are not its to follow
+        stranger.responses.retrieve(response_id, stream=True)
     after = seen[-1]["sequence_number"]
     with client.responses.retrieve(response_id, stream=True, starting_after=after) as rest:
         events = [event.model_dump(mode="json", exclude_unset=True) for event in rest]

@@ -31,9 +31,9 @@ class BackgroundRuns:
         """The events of a streamed run of this process (until a while after it ended)."""
         return self._logs.get(response_id)
 
-    def keep_events(self, response_id: str) -> EventLog:
+    def keep_events(self, response_id: str, owner: str) -> EventLog:
         """A new log for a streamed run's events; forgotten `KEPT_SECONDS` after it ends."""
-        log = self._logs[response_id] = EventLog()
+        log = self._logs[response_id] = EventLog(owner)
         return log
 
     def start(self, response_id: str, work: Coroutine[Any, Any, None]) -> None:

@@ -15,7 +15,8 @@ KEPT_SECONDS = 600.0
 class EventLog:
     """One run's events, in order; followers wait for the next one."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str) -> None:
+        self.owner = owner  # whose response it is (see `owners`)
         self.events: list[dict[str, Any]] = []
         self.done = False
         self._changed = asyncio.Event()

@@ -209,15 +209,25 @@ class ResponsesOperations:
         generation = turn.generation()
         log = None
         if turn.wire.get("stream"):
-            log = self._runs.keep_events(draft.id)
+            log = self._runs.keep_events(draft.id, turn.owner)
             self._runs.start(draft.id, self._run_streamed(turn, draft, generation, call, log))
         else:
             self._runs.start(draft.id, self._run(turn, draft, generation, call))
         return shown_response(queued, draft.include), log
 
-    def events_of(self, response_id: str) -> EventLog | None:
-        """The events of a streamed background response run here, while they are kept."""
-        return self._runs.log_of(response_id)
+    async def events_of(self, response_id: str, call: CallInfo) -> EventLog:
+        """The events of a caller's streamed background response run here, while they are
+        kept; a 404 for a response it has not, a 400 naming `stream` for one without them."""
+        events = self._runs.log_of(response_id)
+        if events is None or events.owner != owner_of(call.caller):
+            await self._stored(response_id, call)  # the caller's, or a 404
+            raise invalid_request(
+                "The events of this response are not kept here: only a streamed background "
+                "response's are, on the gateway that runs it, until a while after it ends. "
+                "Retrieve it without 'stream'.",
+                "stream",
+            )
+        return events
 
     def _ended(self, draft: ResponseDraft, failure: BaseException) -> GatewayError | None:
         """Why a run ended early: None for a cancel, otherwise the error to record."""

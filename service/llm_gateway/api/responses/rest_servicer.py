@@ -7,7 +7,7 @@ stored responses (`GET` and `DELETE /v1/responses/{id}`, `/input_items`, `/cance
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -23,7 +23,7 @@ from llm_gateway.api.rest import exchange, framing
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo
-from llm_gateway.errors import GatewayError, internal_error, invalid_request
+from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest
 from llm_gateway.v1 import responses_rest_service_pb2, responses_rest_service_pb2_grpc
 
@@ -45,24 +45,6 @@ def _asks_for_background(data: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(body, dict) and body.get("background") is True
-
-
-async def _error_answer(context: Context, failure: Exception, request_id: str) -> HttpBody:
-    """The error answer of a call that failed before it answered (an unexpected failure is
-    logged, and reported without its details)."""
-    if not isinstance(failure, GatewayError):
-        log.error("unexpected failure of request %s", request_id, exc_info=failure)
-        failure = internal_error()
-    return await exchange.error_answer(context, _ERRORS, failure, request_id)
-
-
-async def _followed(context: Context, events: EventLog, after: int) -> AsyncIterator[HttpBody]:
-    """A background response's events after the sequence number `after`, as they come."""
-    await context.send_initial_metadata(((framing.STREAM_HEADER, "1"),))
-    content_type = framing.EVENT_STREAM
-    async for event in events.follow(after):
-        yield HttpBody(content_type=content_type, data=framed([event]))
-        content_type = ""
 
 
 class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestServiceServicer):
@@ -109,22 +91,46 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
     async def _background(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
         """A background create call: answered with the `queued` response, or, asked for a
         stream, with its events as they come (the run goes on if the caller leaves)."""
+
+        async def start(call: CallInfo) -> tuple[dict[str, Any], EventLog | None, int]:
+            queued, events = await self._operations.start_background(
+                await self._turn(request, call), call
+            )
+            return queued, events, -1
+
+        async for body in self._answer_or_follow(context, start):
+            yield body
+
+    async def _answer_or_follow(
+        self,
+        context: Context,
+        start: Callable[[CallInfo], Awaitable[tuple[dict[str, Any], EventLog | None, int]]],
+    ) -> AsyncIterator[HttpBody]:
+        """Serves a call that `start` answers with a JSON object, or with the events of a
+        background response to follow (after the sequence number it gives); a failure is
+        the caller's error, in OpenAI's shape."""
         inbound = InboundCall(context, "rest")
         try:
-            call = await inbound.authenticate(self._keys)
-            turn = await self._turn(request, call)
-            queued, events = await self._operations.start_background(turn, call)
-        except Exception as failure:
-            inbound.finish()
-            yield await _error_answer(context, failure, inbound.request_id)
-            return
-        if events is None:
-            inbound.finish()
-            yield HttpBody(content_type=framing.JSON, data=orjson.dumps(queued))
-            return
-        try:  # a caller that leaves stops following (the run goes on)
-            async for body in _followed(context, events, -1):
-                yield body
+            try:
+                answer, events, after = await start(await inbound.authenticate(self._keys))
+            except GatewayError as error:
+                yield await exchange.error_answer(context, _ERRORS, error, inbound.request_id)
+                return
+            except Exception:
+                log.exception("unexpected failure of request %s", inbound.request_id)
+                yield await exchange.error_answer(
+                    context, _ERRORS, internal_error(), inbound.request_id
+                )
+                return
+            if events is None:
+                yield HttpBody(content_type=framing.JSON, data=orjson.dumps(answer))
+                return
+            # A caller that leaves stops following (the run goes on).
+            await context.send_initial_metadata(((framing.STREAM_HEADER, "1"),))
+            content_type = framing.EVENT_STREAM
+            async for event in events.follow(after):
+                yield HttpBody(content_type=content_type, data=framed([event]))
+                content_type = ""
         finally:
             inbound.finish()
 
@@ -161,28 +167,13 @@ class ResponsesRestServicer(responses_rest_service_pb2_grpc.ResponsesRestService
 
             yield await exchange.respond(context, self._keys, _ERRORS, found)
             return
-        inbound = InboundCall(context, "rest")
-        try:
-            call = await inbound.authenticate(self._keys)
-            await self._operations.get(request.response_id, call, ())  # the caller's own?
-            events = self._operations.events_of(request.response_id)
-            if events is None:
-                raise invalid_request(
-                    "The events of this response are not kept here: only a streamed "
-                    "background response's are, on the gateway that runs it, until a while "
-                    "after it ends. Retrieve it without 'stream'.",
-                    "stream",
-                )
-        except Exception as failure:
-            inbound.finish()
-            yield await _error_answer(context, failure, inbound.request_id)
-            return
         after = request.starting_after if request.HasField("starting_after") else -1
-        try:
-            async for body in _followed(context, events, after):
-                yield body
-        finally:
-            inbound.finish()
+
+        async def follow(call: CallInfo) -> tuple[dict[str, Any], EventLog | None, int]:
+            return {}, await self._operations.events_of(request.response_id, call), after
+
+        async for body in self._answer_or_follow(context, follow):
+            yield body
 
     async def DeleteResponse(
         self, request: responses_rest_service_pb2.DeleteResponseRequest, context: Context
