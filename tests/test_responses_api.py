@@ -105,6 +105,7 @@ def test_a_streamed_response_from_every_family_follows_the_spec_s_events(
     check_order(events)
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == "one two three four"
+    assert "encrypted_content" not in json.dumps(events)  # not asked to be included
     final = events[-1]["response"]
     assert final["status"] == "completed" and final["usage"]["output_tokens"] > 0
     _valid(schemas["response"], final)

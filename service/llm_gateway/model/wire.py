@@ -23,8 +23,8 @@ class ApiFamily(StrEnum):
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
-    # OpenAI's Responses API: served over any family's generation API (no provider speaks
-    # it as its own yet), so its requests are always translated.
+    # OpenAI's Responses API: translated for any family's generation API, and relayed to an
+    # OpenAI upstream that speaks it itself (`responses_api: native`).
     RESPONSES = "responses"
 
 

@@ -153,6 +153,7 @@ class OpenAICompatibleProvider:
     ) -> tuple[int, bytes]:
         """Counts a Responses API request (the conversation as `relay` would send it) at the
         upstream's `/responses/input_tokens`: only a native upstream is asked (`relays`)."""
+        assert wire.family is ApiFamily.RESPONSES, "only the Responses API is counted here"
         body = {name: value for name, value in wire.body.items() if name in _COUNTED}
         url = f"{self._settings.base_url}/responses/input_tokens"
         return await self._http.post_for_count(

@@ -29,7 +29,12 @@ from llm_gateway.api.responses.event_log import EventLog
 from llm_gateway.api.responses.events import ResponseEvents, final_of
 from llm_gateway.api.responses.owners import owner_of
 from llm_gateway.api.responses.relayed import upstream_body
-from llm_gateway.api.responses.response import ResponseDraft, shown_response
+from llm_gateway.api.responses.response import (
+    ResponseDraft,
+    conversation_id,
+    error_fields,
+    shown_response,
+)
 from llm_gateway.dataplane import CallInfo, DataPlane, TokenCount
 from llm_gateway.errors import GatewayError, internal_error, invalid_request, shutting_down
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
@@ -129,7 +134,7 @@ class ResponsesOperations:
                 )
             earlier = items.conversation(chain)
         if given is not None:
-            conversation = given if isinstance(given, str) else given.get("id", "")
+            conversation = conversation_id(given) or ""
             if await self._store.get_conversation(conversation, owner) is None:
                 raise conversation_not_found(conversation, "conversation")
             kept = await self._store.conversation_items(conversation)
@@ -290,10 +295,8 @@ class ResponsesOperations:
                 # The API has no terminal event for a cancel: its followers are told so.
                 after = events.events[-1]["sequence_number"] + 1 if events.events else 0
                 message = "The response was cancelled."
-                last = [
-                    {"type": "error", "code": "response_cancelled", "message": message}
-                    | {"param": None, "sequence_number": after}
-                ]
+                cancelled = GatewayError(409, message, code="response_cancelled")
+                last = [{"type": "error", **error_fields(cancelled), "sequence_number": after}]
             else:
                 last = made.failure(error)
                 final = made.final

@@ -10,13 +10,20 @@ nor an item are relayed as their bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from llm_gateway.api.responses import compaction
-from llm_gateway.api.responses.response import ENCRYPTED_REASONING, ResponseDraft, shown
+from llm_gateway.api.responses.response import (
+    ENCRYPTED_REASONING,
+    ResponseDraft,
+    conversation_id,
+    error_fields,
+    shown,
+    shown_response,
+)
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import reasoning
 
@@ -91,41 +98,41 @@ class RelayedResponse:
         }
         if self._background:
             restored["id"] = self._draft.id
-        if wire.get("conversation") is not None:
-            given = wire["conversation"]
-            restored["conversation"] = {"id": given if isinstance(given, str) else given["id"]}
+        conversation = conversation_id(wire.get("conversation"))
+        if conversation is not None:
+            restored["conversation"] = {"id": conversation}
         return restored
-
-    def _shown_items(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        return shown(items, self._draft.include)
 
     def answer(self, data: bytes) -> dict[str, Any]:
         """A whole answer as shown to the caller (`final` keeps it whole)."""
         self.final = self._restored(orjson.loads(data))
-        return {**self.final, "output": self._shown_items(self.final.get("output") or ())}
+        return shown_response(self.final, self._draft.include)
 
     def event(self, data: bytes, kind: str) -> bytes:
         """One event's data as the caller gets it."""
-        if kind not in _RESPONSE_EVENTS and kind not in _ITEM_EVENTS:
+        # Only events with a response, or with an item whose reasoning state the caller may
+        # not be shown, are read.
+        hidden = kind in _ITEM_EVENTS and b'"encrypted_content"' in data
+        if kind not in _RESPONSE_EVENTS and not hidden:
             self._sequence += 1
             return data
         event = orjson.loads(data)
         self._sequence = int(event.get("sequence_number", self._sequence)) + 1
         if kind in _ITEM_EVENTS:
-            event["item"] = self._shown_items([event["item"]])[0]
+            event["item"] = shown([event["item"]], self._draft.include)[0]
             return orjson.dumps(event)
         response = self._restored(event["response"])
         self._draft.id = response["id"]  # a failure reported later names the same id
         if kind in _TERMINAL:
             self.final = response
-        event["response"] = {**response, "output": self._shown_items(response.get("output") or ())}
+        event["response"] = shown_response(response, self._draft.include)
         return orjson.dumps(event)
 
     def failure(self, error: GatewayError) -> list[dict[str, Any]]:
         """The events that end a relayed stream that broke: `error`, then `response.failed`."""
         self.final = self._draft.object("failed", [], None, error)
         events: list[dict[str, Any]] = [
-            {"type": "error", "code": error.code, "message": error.message, "param": error.param},
+            {"type": "error", **error_fields(error)},
             {"type": "response.failed", "response": self.final},
         ]
         for event in events:

@@ -28,11 +28,20 @@ _UNFINISHED = ("queued", "in_progress", "cancelled")
 _OMITTED_WHEN_UNSET = ("usage", "user", "prompt_cache_key", "safety_identifier", "conversation")
 
 
-def _conversation(given: Any) -> dict[str, str] | None:
-    """The `conversation` a response echoes: `{"id": ...}` however the request named it."""
+def conversation_id(given: Any) -> str | None:
+    """The id of the conversation a request names (`"conv_..."` or `{"id": "conv_..."}`)."""
     if given is None:
         return None
-    return {"id": given if isinstance(given, str) else given.get("id", "")}
+    return given if isinstance(given, str) else str(given.get("id", ""))
+
+
+def _conversation(given: str | None) -> dict[str, str] | None:
+    return {"id": given} if given is not None else None
+
+
+def error_fields(error: GatewayError) -> dict[str, Any]:
+    """The members of an `error` event for a failure."""
+    return {"code": error.code, "message": error.message, "param": error.param}
 
 
 def new_id(prefix: str) -> str:
@@ -210,7 +219,7 @@ class ResponseDraft:
             "output": output,
             "parallel_tool_calls": wire.get("parallel_tool_calls", True) is not False,
             "previous_response_id": wire.get("previous_response_id"),
-            "conversation": _conversation(wire.get("conversation")),
+            "conversation": _conversation(conversation_id(wire.get("conversation"))),
             "prompt_cache_key": wire.get("prompt_cache_key"),
             "reasoning": {
                 "effort": settings.get("effort"),

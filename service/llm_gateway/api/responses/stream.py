@@ -20,6 +20,7 @@ import orjson
 from llm_gateway.api.responses.response import (
     ResponseDraft,
     call_item,
+    error_fields,
     message_item,
     new_id,
     reasoning_item,
@@ -131,11 +132,7 @@ class ResponsesStreamEncoder:
         """The events that end a stream that failed: `error`, then `response.failed`."""
         out = [] if self._started else self._start()
         out += self._close()
-        out.append(
-            self._event(
-                "error", {"code": error.code, "message": error.message, "param": error.param}
-            )
-        )
+        out.append(self._event("error", error_fields(error)))
         self.final = self._draft.object("failed", self._output, self._usage, error)
         out.append(self._event("response.failed", {"response": self._shown(self.final)}))
         return out
