@@ -163,6 +163,10 @@ wire_api = "responses"
     assert SECRET in answer, answer
     assert _tool_results(upstream), "the command's output never went back upstream"
     # It sends what a chat upstream cannot use (reasoning summaries, its client metadata,
-    # `store: false`): accepted, and left out under the dropped-fields policy.
-    first = upstream.requests[0].body
-    assert "client_metadata" not in first and "store" not in first
+    # `store: false`): accepted, left out, and named as dropped in the access log.
+    lines = [json.loads(line) for line in stack.log_path.read_text().splitlines()]
+    served = [e for e in lines if e.get("surface") == "responses" and e.get("model") == model]
+    assert served and all(
+        {"client_metadata", "reasoning.summary"} <= set(e["dropped"]) for e in served
+    )
+    assert not any("client_metadata" in json.dumps(r.body) for r in upstream.requests)

@@ -1,4 +1,5 @@
-"""A background response of the Responses API caught while its upstream call is open."""
+"""A background response of the Responses API caught while its upstream call is open, and
+the check that an upstream call was cut short soon after."""
 
 from __future__ import annotations
 
@@ -21,3 +22,13 @@ def running_background(client: openai.OpenAI, upstream: ScriptedUpstream, reques
         assert time.monotonic() < deadline, "the background run never called its upstream"
         time.sleep(0.05)
     return queued.id
+
+
+def closed_within(
+    upstream: ScriptedUpstream, request_id: str, since: float, seconds: float
+) -> None:
+    """The upstream call `request_id` was closed unfinished within `seconds` of `since`
+    (a `time.monotonic()` reading)."""
+    recorded = upstream.wait_closed(request_id)
+    assert not recorded.completed
+    assert recorded.closed_at is not None and recorded.closed_at - since < seconds
