@@ -73,16 +73,6 @@ _CHOICES: dict[str, Literal["auto", "required", "none"]] = {
 }
 
 
-class _Dropped:
-    """The caller's fields a translation leaves out, each named once, in order."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, None] = {}
-
-    def add(self, name: str) -> None:
-        self.names[name] = None
-
-
 def _refuse(message: str, param: str) -> NoReturn:
     raise invalid_request(message, param, "unsupported_parameter")
 
@@ -139,7 +129,7 @@ class _Conversation:
     """The canonical messages of a list of items, built in order: consecutive assistant
     output (text, function calls, reasoning) is one assistant turn, as chat APIs take it."""
 
-    def __init__(self, dropped: _Dropped) -> None:
+    def __init__(self, dropped: dict[str, None]) -> None:
         self.messages: list[ChatMessage] = []
         self._dropped = dropped
         self._assistant: ChatMessage | None = None  # the assistant turn still open
@@ -182,7 +172,7 @@ class _Conversation:
             summary = compaction.summary_of(item.get("encrypted_content"))
             if summary is None:
                 # Another platform's compaction: only that platform can read it.
-                self._dropped.add("input.compaction")
+                self._dropped["input.compaction"] = None
                 return
             self.close()
             introduced = compaction.SUMMARY_INTRODUCTION + summary
@@ -227,7 +217,7 @@ class _Conversation:
                 turn["reasoning_signature"] = signature
         elif encrypted:
             # Another platform's encrypted reasoning: only that platform can read it.
-            self._dropped.add("input.encrypted_content")
+            self._dropped["input.encrypted_content"] = None
 
 
 NAMESPACE_SEPARATOR = "__"
@@ -283,7 +273,7 @@ def _tools(tools: Sequence[Any]) -> list[Tool]:
     return functions
 
 
-def _tool_choice(choice: Any, body: ChatRequest, dropped: _Dropped) -> None:
+def _tool_choice(choice: Any, body: ChatRequest, dropped: dict[str, None]) -> None:
     if isinstance(choice, str):
         body["tool_choice"] = _CHOICES[choice]
         return
@@ -293,7 +283,7 @@ def _tool_choice(choice: Any, body: ChatRequest, dropped: _Dropped) -> None:
         body["tool_choice"] = {"type": "function", "function": {"name": name}}
     elif kind == "allowed_tools":
         body["tool_choice"] = _CHOICES[choice.get("mode", "auto")]
-        dropped.add("tool_choice.tools")
+        dropped["tool_choice.tools"] = None
     else:
         _refuse(
             f"'tool_choice.type': the tool {kind!r} is not served for this model.",
@@ -327,7 +317,7 @@ def translation(
     for name, why in _REFUSED.items():
         if wire.get(name) not in (None, False):
             _refuse(f"'{name}': {why}", name)
-    dropped = _Dropped()
+    dropped: dict[str, None] = {}  # the caller's fields left out, in order
     conversation = _Conversation(dropped)
     for item in earlier:
         conversation.add(item, "previous_response_id")
@@ -362,7 +352,7 @@ def translation(
     for name in ("summary", "generate_summary"):
         if settings.get(name) is not None:
             # Chat APIs give the reasoning itself (as reasoning_text), never a summary of it.
-            dropped.add(f"reasoning.{name}")
+            dropped[f"reasoning.{name}"] = None
     include = wire.get("include") or ()
     if "message.output_text.logprobs" in include or wire.get("top_logprobs"):
         body["logprobs"] = True
@@ -370,19 +360,19 @@ def translation(
             body["top_logprobs"] = wire["top_logprobs"]
     for name in include:
         if name not in _INCLUDED:
-            dropped.add(f"include.{name}")
+            dropped[f"include.{name}"] = None
     if wire.get("truncation") == "auto":
-        dropped.add("truncation")
+        dropped["truncation"] = None
     if (wire.get("stream_options") or {}).get("include_obfuscation"):
         # The gateway's deltas carry no padding against length side channels.
-        dropped.add("stream_options.include_obfuscation")
+        dropped["stream_options.include_obfuscation"] = None
     if wire.get("stream"):
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     for name in wire:
         if name not in _OWN and name not in _SAME and name not in _SAME_HINTS:
-            dropped.add(name)
-    return Translation(body, tuple(dropped.names))
+            dropped[name] = None
+    return Translation(body, tuple(dropped))
 
 
 def sizing(
