@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 import orjson
 from google.api.httpbody_pb2 import HttpBody
-from google.protobuf import json_format
 
+from llm_gateway.api.grpc.struct_values import from_struct, from_value
 from llm_gateway.api.responses.conversations import Conversations
 from llm_gateway.api.rest import exchange
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
@@ -59,7 +59,7 @@ class ConversationsRestServicer(responses_rest_service_pb2_grpc.ConversationsRes
     async def UpdateConversation(
         self, request: messages.UpdateConversationRequest, context: Context
     ) -> HttpBody:
-        metadata = json_format.MessageToDict(request.metadata)
+        metadata = from_struct(request.metadata)
         return await self._json(
             context,
             lambda call: self._conversations.update(request.conversation_id, metadata, call),
@@ -86,7 +86,7 @@ class ConversationsRestServicer(responses_rest_service_pb2_grpc.ConversationsRes
     async def CreateConversationItems(
         self, request: messages.CreateConversationItemsRequest, context: Context
     ) -> HttpBody:
-        given = json_format.MessageToDict(request.items) if request.HasField("items") else []
+        given = [from_value(value) for value in request.items.values]
         return await self._json(
             context,
             lambda call: self._conversations.add_items(request.conversation_id, given, call),
