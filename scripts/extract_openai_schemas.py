@@ -2,13 +2,15 @@
 
 Writes three files, all derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
-  (draft 7) of the completions and chat completions request bodies, which the gateway compiles
+  (draft 7) of the completions, chat completions, Responses and embeddings request bodies,
+  which the gateway compiles
   at start-up to validate every request before an upstream is called;
 - `tests/fixtures/openai_properties.json`: the property names of both operations'
   requests, and of their responses and stream chunks down to the choice level, which a test
   compares with the fields of the proto messages;
 - `tests/fixtures/openai_response_schemas.json`: the JSON Schemas of the Responses API's
-  `response` object and stream events, which tests validate the gateway's answers against.
+  `response` object and stream events and of the embeddings answer, which tests validate
+  the gateway's answers against.
 
 A user's clone has no `../shared/`, so all are committed. Run with `make schemas`.
 """
@@ -27,11 +29,16 @@ SCHEMA_OUT = ROOT / "service" / "llm_gateway" / "model" / "schemas" / "openai_re
 FIXTURE_OUT = ROOT / "tests" / "fixtures" / "openai_properties.json"
 ANSWERS_OUT = ROOT / "tests" / "fixtures" / "openai_response_schemas.json"
 # Answers the tests validate whole against the spec: the Responses API's object and events.
-ANSWERS = {"response": "Response", "stream_event": "ResponseStreamEvent"}
+ANSWERS = {
+    "response": "Response",
+    "stream_event": "ResponseStreamEvent",
+    "embedding_list": "CreateEmbeddingResponse",
+}
 REQUESTS = {
     "completions": "CreateCompletionRequest",
     "chat_completions": "CreateChatCompletionRequest",
     "responses": "CreateResponse",
+    "embeddings": "CreateEmbeddingRequest",
 }
 # Documentation and code-generation hints carry no validation meaning. `default` is dropped
 # because a validator that fills defaults would change what is forwarded upstream, and
@@ -171,6 +178,9 @@ def request_schema(components: dict[str, Any], name: str) -> dict[str, Any]:
     """Returns the named schema with every schema it refers to under `definitions`."""
     refs: set[str] = set()
     root = convert(components[name], refs)
+    # The gateway's `unknown_fields` policy, not the schema, decides about members the API
+    # does not name (the embeddings request closes itself; the others do not).
+    root.pop("additionalProperties", None)
     definitions: dict[str, Any] = {}
     pending = set(refs)
     while pending:

@@ -87,10 +87,14 @@ def test_every_response_object_is_covered() -> None:
     assert set(FIXTURE["responses"]) == set(RESPONSE_MESSAGES)
 
 
+# The gateway's own members of OpenAI's objects, documented where they are defined.
+GATEWAY_MEMBERS = {"model": {"llm_gateway"}}
+
+
 @pytest.mark.parametrize("name", sorted(RESPONSE_MESSAGES))
 def test_response_fields_match_the_official_api(name: str) -> None:
     fields = {f.name for f in RESPONSE_MESSAGES[name].DESCRIPTOR.fields}
-    assert fields == set(FIXTURE["responses"][name])
+    assert fields - GATEWAY_MEMBERS.get(name, set()) == set(FIXTURE["responses"][name])
 
 
 def test_union_fields_are_oneofs() -> None:

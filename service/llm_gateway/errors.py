@@ -121,6 +121,17 @@ def model_not_allowed(model: str) -> GatewayError:
     )
 
 
+def operation_not_served(model: str, operation: str, served: list[str]) -> GatewayError:
+    """A 400 for a model asked for an operation it is not configured to serve: refused before
+    any upstream is called, whose own error would say less."""
+    return GatewayError(
+        400,
+        f"The model '{model}' does not serve {operation}; it serves: {', '.join(served)}.",
+        param="model",
+        code="operation_not_supported",
+    )
+
+
 def limits_unavailable() -> GatewayError:
     """A 503 when the store of rate limits or budgets cannot be reached."""
     return GatewayError(

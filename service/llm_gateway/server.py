@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from llm_gateway.api.anthropic.servicer import AnthropicRestServicer
+from llm_gateway.api.gemini.embedding_servicer import GeminiEmbeddingServicer
 from llm_gateway.api.gemini.models import GeminiModelServicer
 from llm_gateway.api.gemini.servicer import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
@@ -87,6 +88,7 @@ SERVICE_NAMES = (
     responses_service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiModelService"].full_name,
+    gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiEmbeddingService"].full_name,
 )
 HEALTH_REST_SERVICE_NAME = health_rest_service_pb2.DESCRIPTOR.services_by_name[
     "HealthRestService"
@@ -380,6 +382,10 @@ async def _start_with(
     )
     gemini_rest_service_pb2_grpc.add_GeminiModelServiceServicer_to_server(  # type: ignore[no-untyped-call]
         GeminiModelServicer(dataplane, keys),
+        table,
+    )
+    gemini_rest_service_pb2_grpc.add_GeminiEmbeddingServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        GeminiEmbeddingServicer(dataplane, keys),
         table,
     )
     services: tuple[str, ...] = SERVICE_NAMES

@@ -22,6 +22,9 @@ import requests
 from tests.support.stack import KEY, Stack, free_port, start_stack
 
 MODEL = "smollm2"
+EMBEDDING_MODEL = "minilm"
+# Inputs per call to the embedding server: small, so a test's batch takes several calls.
+EMBEDDING_BATCH = 4
 # Minutes a first build may take on a slow machine (about 4-7 on 2 cores).
 _BUILD_WAIT_SECONDS = 1800
 
@@ -33,6 +36,7 @@ class LocalStack:
     stack: Stack
     server_url: str
     database: str
+    embedding_url: str = ""
 
     def server_metrics(self) -> dict[str, float]:
         """The server's own counters (`llamacpp:...`)."""
@@ -76,8 +80,10 @@ def long_stream(stack: Stack, tokens: int) -> requests.Response:
     )
 
 
-def local_config(folder: Path, port: int, **server: Any) -> dict[str, Any]:
-    return {
+def local_config(
+    folder: Path, port: int, embedding_port: int | None = None, **server: Any
+) -> dict[str, Any]:
+    config = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
             "grpc": f"127.0.0.1:{free_port()}",
@@ -105,15 +111,38 @@ def local_config(folder: Path, port: int, **server: Any) -> dict[str, Any]:
         },
         "shutdown_grace_seconds": 10,
     }
+    if embedding_port is not None:
+        config["providers"]["local_embedding"] = {
+            "type": "local",
+            "embedding_batch_size": EMBEDDING_BATCH,
+            "server": {
+                "model": "all-minilm-l6-v2",
+                "port": embedding_port,
+                "slots": 2,
+                "context_size": 2048,
+                "threads": 2,
+            },
+        }
+        config["models"][EMBEDDING_MODEL] = {
+            "provider": "local_embedding",
+            "model": "all-minilm-l6-v2",
+            "operations": ["embeddings"],
+        }
+    return config
 
 
 @pytest.fixture(scope="package")  # its server's memory is given back after this package
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("real-upstream")
-    port = free_port()
-    config = local_config(folder, port)
+    port, embedding_port = free_port(), free_port()
+    config = local_config(folder, port, embedding_port)
     stack = start_stack(folder, config, wait_seconds=_BUILD_WAIT_SECONDS)
-    yield LocalStack(stack, f"http://127.0.0.1:{port}", config["storage"]["database"])
+    yield LocalStack(
+        stack,
+        f"http://127.0.0.1:{port}",
+        config["storage"]["database"],
+        f"http://127.0.0.1:{embedding_port}",
+    )
     stack.stop()
 
 

@@ -19,6 +19,9 @@ behaviour, so one instance serves every scenario:
 - `slow`: a chunk every 20 ms for 10 s, for cancellation tests (whole: the answer after 10 s).
 - `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step (whole: 1 s).
 
+Embeddings (`/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`): see
+`scripted_embeddings`.
+
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
 """
@@ -34,7 +37,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support import agent_task, scripted_anthropic, scripted_gemini, scripted_responses
+from tests.support import (
+    agent_task,
+    scripted_anthropic,
+    scripted_embeddings,
+    scripted_gemini,
+    scripted_responses,
+)
 
 CREATED = 1_700_000_000
 
@@ -116,6 +125,7 @@ class ScriptedUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/responses/input_tokens", self._responses_count)
         app.router.add_post("/v1/responses/compact", self._responses_compact)
@@ -156,6 +166,11 @@ class ScriptedUpstream:
         model, _, method = request.match_info["call"].partition(":")
         if method == "countTokens":
             return await scripted_gemini.count(await self._record(request))
+        if method in ("embedContent", "batchEmbedContents"):
+            recorded = await self._record(request)
+            return scripted_embeddings.gemini(
+                recorded.body, model, batch=method == "batchEmbedContents"
+            )
         stream = method == "streamGenerateContent" and request.query.get("alt") == "sse"
         return await scripted_gemini.handle(request, await self._record(request), model, stream)
 
@@ -179,6 +194,9 @@ class ScriptedUpstream:
 
     async def _responses_count(self, request: web.Request) -> web.StreamResponse:
         return scripted_responses.count((await self._record(request)).body)
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        return scripted_embeddings.openai((await self._record(request)).body)
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

@@ -100,6 +100,22 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
     models["gpt-down"] = {"provider": "down", "model": "echo"}
     models["gpt-hang"] = {"provider": "impatient", "model": "hang"}
     models["gpt-native"] = {"provider": "native", "model": "echo"}
+    # Embedding models: OpenAI's wire format (in batches of 3 inputs, `batched`) and Gemini's.
+    models["text-embed"] = {
+        "provider": "scripted",
+        "model": "embed-8",
+        "operations": ["embeddings"],
+    }
+    models["text-embed-batched"] = {
+        "provider": "batched",
+        "model": "embed-8",
+        "operations": ["embeddings"],
+    }
+    models["gemini-embed"] = {
+        "provider": "gemini",
+        "model": "embed-8",
+        "operations": ["embeddings"],
+    }
     config: dict[str, Any] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",
@@ -119,6 +135,7 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
                 "connect_timeout": 2,
             },
             "impatient": {"type": "openai", "base_url": upstream_url, "read_timeout": 0.5},
+            "batched": {"type": "openai", "base_url": upstream_url, "embedding_batch_size": 3},
             # The same upstream's own Responses API (`scripted_responses`).
             "native": {"type": "openai", "base_url": upstream_url, "responses_api": "native"},
             "claude": {

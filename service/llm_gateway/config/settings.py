@@ -133,6 +133,14 @@ class ProviderSettings(_Section):
     connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
     read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence allowed")
     max_connections: int = Field(1000, gt=0, description="connection pool size")
+    embedding_batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=2048,
+        description="the most inputs one embeddings call upstream carries; a larger request "
+        "is sent as several calls, their vectors joined in order (by default: 2048 for "
+        "`openai`, 100 for `gemini`, 32 for `local`)",
+    )
     stream_usage: bool = Field(
         True,
         description="ask for `stream_options.include_usage` upstream so every stream is "
@@ -179,6 +187,13 @@ class ProviderSettings(_Section):
             return True
         host = urlsplit(self.base_url).hostname or ""
         return host in ("localhost", "::1") or host.startswith("127.")
+
+    @property
+    def embedding_batch(self) -> int:
+        """The most inputs one embeddings call to this upstream carries."""
+        if self.embedding_batch_size is not None:
+            return self.embedding_batch_size
+        return {"gemini": 100, "local": 32}.get(self.type, 2048)
 
     upstream_messages: Literal["scrubbed", "hidden"] = Field(
         "scrubbed",
@@ -252,6 +267,12 @@ class DeploymentSettings(_Section):
         return self.name or f"{self.provider}/{self.model}"
 
 
+# What a model can be configured to serve (`llm_gateway.model.request.Operation`), and what
+# it serves unless told otherwise: a chat model's operations.
+OperationName = Literal["chat", "completions", "responses", "embeddings"]
+_GENERATION: tuple[OperationName, ...] = ("chat", "completions", "responses")
+
+
 class ModelSettings(_Section):
     """A public model name, the deployments that serve it and the models it falls back to.
 
@@ -269,6 +290,13 @@ class ModelSettings(_Section):
     created: int = Field(0, ge=0, description="shown by /v1/models as `created`")
     rpm: int | None = Field(None, gt=0, description="requests per minute, all callers together")
     tpm: int | None = Field(None, gt=0, description="tokens per minute, all callers together")
+    operations: list[OperationName] = Field(
+        default_factory=lambda: list(_GENERATION),
+        min_length=1,
+        description="what the model serves (listed by /v1/models); a request for another "
+        "operation is a 400 naming the model, never sent upstream. An embedding model: "
+        "`[embeddings]`",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -554,7 +582,13 @@ class GatewaySettings(_Section):
         "then still answers (the start-up log says which models it serves)",
     )
 
-    @field_validator("offline_default", mode="before")
+    offline_embedding_default: str | None = Field(
+        None,
+        description="`offline_default` for embedding models (those whose `operations` the "
+        "offline default does not serve): a configured model that serves embeddings",
+    )
+
+    @field_validator("offline_default", "offline_embedding_default", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -574,8 +608,10 @@ class GatewaySettings(_Section):
                     raise ValueError(
                         f"models.{name}.fallbacks: {fallback!r} is not another configured model"
                     )
-        if self.offline_default is not None and self.offline_default not in self.models:
-            raise ValueError(f"offline_default: {self.offline_default!r} is not a configured model")
+        for setting in ("offline_default", "offline_embedding_default"):
+            default = getattr(self, setting)
+            if default is not None and default not in self.models:
+                raise ValueError(f"{setting}: {default!r} is not a configured model")
         if not self.keys and self.storage is None:
             raise ValueError("keys: at least one key is needed when there is no `storage`")
         names = [key.name for key in self.keys]

@@ -27,6 +27,7 @@ from llm_gateway.errors import (
     GatewayError,
     limits_unavailable,
     model_not_allowed,
+    operation_not_served,
     shutting_down,
 )
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
@@ -210,7 +211,7 @@ class DataPlane:
         session: _Session | None = None
         task = self.drain.enter()
         try:
-            route = self._route(request.model, call)
+            route = self._route(request, call)
             watch.routed()
             ticket = await self._admit(request, route, call)
             decisions.rate_limits = ticket.headers if ticket is not None else ()
@@ -258,11 +259,11 @@ class DataPlane:
 
     def models(self, call: CallInfo) -> list[ServedModel]:
         """The models the caller may use."""
-        return served_models(self._router, call)
+        return served_models(self._router, call, self._accountant.prices)
 
     def model(self, name: str, call: CallInfo) -> ServedModel:
         """One model the caller may use, or raises a 404 or 403 `GatewayError`."""
-        return served_model(self._router, name, call)
+        return served_model(self._router, name, call, self._accountant.prices)
 
     async def count_tokens(self, request: GenerationRequest, call: CallInfo) -> TokenCount:
         """Counts a request's input tokens (see `token_count`)."""
@@ -350,10 +351,13 @@ class DataPlane:
     def _upstream_call(call: CallInfo) -> UpstreamCall:
         return UpstreamCall(call.request_id, traceparent=call.trace_headers.get("traceparent"))
 
-    def _route(self, model: str, call: CallInfo) -> ModelRoute:
+    def _route(self, request: GenerationRequest, call: CallInfo) -> ModelRoute:
+        model = request.model
         route = self._router.resolve(model)
         if not call.caller.may_use(model):
             raise model_not_allowed(model)
+        if request.served_as not in route.operations:
+            raise operation_not_served(model, request.served_as.value, list(route.operations))
         return route
 
     async def _settle(

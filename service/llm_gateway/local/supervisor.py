@@ -56,6 +56,7 @@ class LaunchPlan:
     model_file: Path
     chat_template: Path | None
     model_name: str
+    embedding: bool = False  # an embedding model, served with `--embeddings`
 
 
 def prepare(settings: LocalServerSettings) -> LaunchPlan:
@@ -63,6 +64,7 @@ def prepare(settings: LocalServerSettings) -> LaunchPlan:
     machine that has neither)."""
     # What the config names is checked before a build of minutes.
     model = None
+    embedding = False
     if settings.model_file is not None:
         model_file = Path(settings.model_file)
         if not model_file.is_file():
@@ -78,9 +80,11 @@ def prepare(settings: LocalServerSettings) -> LaunchPlan:
             chatml, name = False, model_file.stem
         else:
             model_file, chatml, name = fetch_model(model), model.chatml, model.name
+            embedding = model.embedding
     except PreparationError as exc:
         raise LocalServerError(f"cannot prepare the local model server: {exc}") from None
-    return LaunchPlan(build.binary, model_file, _template(settings, build, chatml), name)
+    template = None if embedding else _template(settings, build, chatml)
+    return LaunchPlan(build.binary, model_file, template, name, embedding)
 
 
 def _template(settings: LocalServerSettings, build: ServerBuild, chatml: bool) -> Path | None:
@@ -180,6 +184,10 @@ class LocalModelServer:
         ]
         if plan.chat_template is not None:
             command += ["--jinja", "--chat-template-file", str(plan.chat_template)]
+        if plan.embedding:
+            # Sentence embeddings are the mean of the token vectors (as sentence-transformers
+            # pools all-MiniLM-L6-v2), normalised by the server.
+            command += ["--embeddings", "--pooling", "mean"]
         return command + settings.extra_args
 
     async def start(self) -> None:

@@ -16,6 +16,21 @@ class Endpoint(StrEnum):
 
     CHAT = "chat/completions"
     COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+
+class Operation(StrEnum):
+    """What a caller asks a model to do, whatever its API: what a model is configured to
+    serve (`models.<name>.operations`) and lists in `/v1/models`."""
+
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    RESPONSES = "responses"
+    EMBEDDINGS = "embeddings"
+
+
+# What a model serves unless its configuration says otherwise: a chat model's operations.
+GENERATION_OPERATIONS = (Operation.CHAT, Operation.COMPLETIONS, Operation.RESPONSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,17 @@ class GenerationRequest:
         return self.wire.family.value if self.wire is not None else "grpc"
 
     @property
+    def served_as(self) -> Operation:
+        """The operation the model must serve for this request."""
+        if self.family is ApiFamily.RESPONSES:
+            return Operation.RESPONSES
+        if self.endpoint is Endpoint.EMBEDDINGS:
+            return Operation.EMBEDDINGS
+        if self.endpoint is Endpoint.COMPLETIONS or self.as_text_completion:
+            return Operation.COMPLETIONS
+        return Operation.CHAT
+
+    @property
     def operation(self) -> str:
         """The caller's own name for the call (`messages`, `generateContent`, ...)."""
         return self.wire.operation if self.wire is not None else self.endpoint.value
@@ -121,5 +147,6 @@ class GenerationRequest:
     @property
     def include_usage(self) -> bool:
         """Whether a canonical stream's final usage chunk is passed on to the caller."""
-        options = self.body.get("stream_options")
+        fields: Mapping[str, Any] = self.body
+        options = fields.get("stream_options")
         return bool(options and options.get("include_usage"))

@@ -15,10 +15,11 @@ from typing import Any, Literal, cast
 import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
-from llm_gateway.model.canonical import ChatRequest, CompletionRequest
+from llm_gateway.model.canonical import ChatRequest, CompletionRequest, EmbeddingRequest
+from llm_gateway.model.embeddings import inputs_of
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
-from llm_gateway.model.validators import chat_completions, completions
+from llm_gateway.model.validators import chat_completions, completions, embeddings
 from llm_gateway.model.wire import WireRequest
 
 # Fields of a legacy completion that a chat completion cannot honour.
@@ -35,6 +36,7 @@ _RESPONSE_TOKEN_COUNTS = {"max_output_tokens": 16, "max_tool_calls": 0}
 # with the validators).
 CHAT_FIELDS = chat_completions.FIELDS
 COMPLETION_FIELDS = completions.FIELDS
+EMBEDDING_FIELDS = embeddings.FIELDS
 
 
 def _param(name: str) -> str:
@@ -79,6 +81,24 @@ class RequestValidator:
             return self._completion_from_messages(body, wire)
         body = self._check(body, self._completions, COMPLETION_FIELDS, _COMPLETION_TOKEN_COUNTS)
         return GenerationRequest(Endpoint.COMPLETIONS, cast(CompletionRequest, body), wire=wire)
+
+    def embedding(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
+        """Validates a `/v1/embeddings` body."""
+        body = self._check(body, embeddings.validate, EMBEDDING_FIELDS, {})
+        for index, text in enumerate(inputs_of(body)):
+            if text in ("", []):
+                param = "input" if isinstance(body["input"], str) else f"input[{index}]"
+                raise invalid_request(
+                    f"'{param}' cannot be empty: give the text (or tokens) to embed.",
+                    param,
+                    "invalid_value",
+                )
+        return GenerationRequest(
+            Endpoint.EMBEDDINGS,
+            cast(EmbeddingRequest, body),
+            wire=wire,
+            sizing={"prompt": body["input"], "max_tokens": 0},
+        )
 
     def response(self, body: Any) -> dict[str, Any]:
         """Validates a `/v1/responses` body by the Responses API's own schema."""

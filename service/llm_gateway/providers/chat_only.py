@@ -19,6 +19,8 @@ from llm_gateway.model.canonical import (
     ChatCompletion,
     ChatRequest,
     CompletionRequest,
+    EmbeddingList,
+    EmbeddingRequest,
 )
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
@@ -83,10 +85,20 @@ class ChatOnlyProvider:
         """Yields the upstream's answer to a chat request, as `chat.completion.chunk`s."""
         raise NotImplementedError
 
+    async def embed(self, body: EmbeddingRequest, call: UpstreamCall) -> EmbeddingList:
+        """Returns the upstream's vectors for an embeddings request."""
+        raise invalid_request(
+            f"This model's provider ({self.name}) has no embeddings API.",
+            "model",
+            "operation_not_supported",
+        )
+
     async def create(
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
     ) -> CanonicalAnswer:
-        """Serves a chat or legacy completion request that does not stream."""
+        """Serves a chat, legacy completion or embeddings request that does not stream."""
+        if endpoint is Endpoint.EMBEDDINGS:
+            return await self.embed(cast(EmbeddingRequest, body), call)
         if endpoint is Endpoint.CHAT:
             return await self.create_chat(cast(ChatRequest, body), call)
         chat = chat_body_from_completion(cast(CompletionRequest, body))

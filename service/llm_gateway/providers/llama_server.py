@@ -8,7 +8,8 @@ differences, each normalised here or refused, so callers get what OpenAI would s
 - `/v1/completions` logprobs come in the chat shape (`content: [{token, logprob, ...}]`): they
   are given OpenAI's completions shape (`tokens`, `token_logprobs`, `top_logprobs`,
   `text_offset`, offsets into the choice's text).
-- `echo` is ignored by the server: it is refused (400 naming `echo`) rather than dropped.
+- `echo` is ignored by the server: it is refused (400 naming `echo`) rather than dropped, and
+  so is an embeddings request's `dimensions` (the server always gives the model's own).
 - A message with tool calls has `content: ""`: it becomes `null`, as OpenAI sends it.
 
 Passed on as they are: tool call ids (32 random characters, without OpenAI's `call_`; they are
@@ -40,12 +41,12 @@ def _choices(body: Mapping[str, Any]) -> int:
 
 def _one_of(body: CanonicalRequest, index: int) -> CanonicalRequest:
     """The request for choice `index` alone."""
-    single = body.copy()
+    single: dict[str, Any] = dict(body)
     single["n"] = 1
-    seed = body.get("seed")
+    seed = single.get("seed")
     if index and isinstance(seed, int):
         single["seed"] = seed + index
-    return single
+    return cast(CanonicalRequest, single)
 
 
 def _joined_usage(usages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,6 +108,13 @@ def _refuse_echo(body: Mapping[str, Any]) -> None:
         raise unsupported("echo", "llama-server", "It would be ignored: leave it out.")
 
 
+def _refuse_dimensions(body: Mapping[str, Any]) -> None:
+    if body.get("dimensions") is not None:
+        raise unsupported(
+            "dimensions", "llama-server", "It gives the model's own size: leave it out."
+        )
+
+
 class LlamaServerProvider(OpenAICompatibleProvider):
     """The OpenAI-compatible provider, with llama-server's differences made good.
 
@@ -120,6 +128,9 @@ class LlamaServerProvider(OpenAICompatibleProvider):
     ) -> CanonicalAnswer:
         """Posts the request (as one request per choice when `n > 1`) and returns the answer
         in OpenAI's shape."""
+        if endpoint is Endpoint.EMBEDDINGS:
+            _refuse_dimensions(body)
+            return await super().create(endpoint, body, call)
         _refuse_echo(body)
         n = _choices(body)
         if n == 1:

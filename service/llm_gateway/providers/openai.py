@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
+import orjson
+
 from llm_gateway.config.settings import ProviderSettings
-from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
+from llm_gateway.model import embeddings
+from llm_gateway.model.canonical import (
+    CanonicalAnswer,
+    CanonicalChunk,
+    CanonicalRequest,
+    EmbeddingList,
+    EmbeddingRequest,
+)
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
-from llm_gateway.providers import upstream_errors
+from llm_gateway.providers import batched, upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
 from llm_gateway.usage.accounting import pieces_of, responses_usage_of, usage_of
@@ -83,9 +92,25 @@ class OpenAICompatibleProvider:
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
     ) -> CanonicalAnswer:
         """Posts the request and returns the upstream's JSON answer (which, the upstream
-        speaking OpenAI's API, is in the canonical shape)."""
+        speaking OpenAI's API, is in the canonical shape); an embeddings request with more
+        inputs than one call carries is sent as several."""
+        if endpoint is Endpoint.EMBEDDINGS:
+            return await self.embed(cast(EmbeddingRequest, body), call)
         answer = await self._http.post_for_json(self._url(endpoint), body, call)
         return cast(CanonicalAnswer, answer)
+
+    async def embed(self, body: EmbeddingRequest, call: UpstreamCall) -> EmbeddingList:
+        """Embeds the inputs in calls of at most `embedding_batch` inputs each; returns one
+        answer with every vector in the inputs' order."""
+        url = self._url(Endpoint.EMBEDDINGS)
+        parts = embeddings.batches(body, self._settings.embedding_batch)
+        if len(parts) == 1:
+            return cast(EmbeddingList, await self._http.post_for_json(url, body, call))
+
+        async def one(part: EmbeddingRequest) -> dict[str, Any]:
+            return await self._http.post_for_json(url, part, call)
+
+        return embeddings.joined(await batched.each(parts, one))
 
     async def stream(
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
@@ -93,7 +118,7 @@ class OpenAICompatibleProvider:
         """Posts the request and yields each chunk of the upstream's event stream."""
         sent: Mapping[str, Any] = body
         if self._settings.stream_usage:
-            options = body.get("stream_options") or {}
+            options = sent.get("stream_options") or {}
             sent = {**body, "stream_options": {**options, "include_usage": True}}
         events = await self._http.post_for_events(self._url(endpoint), sent, call, _is_done)
         try:
@@ -106,7 +131,16 @@ class OpenAICompatibleProvider:
             await events.aclose()
 
     async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
-        """Sends an OpenAI caller's request as it came; returns the answer's bytes."""
+        """Sends an OpenAI caller's request as it came; returns the answer's bytes. An
+        embeddings request too large for one call is sent as several: its answer is the
+        joined one's JSON."""
+        if (
+            wire.operation == Endpoint.EMBEDDINGS.value
+            and len(embeddings.inputs_of(wire.body)) > self._settings.embedding_batch
+        ):
+            body = cast(EmbeddingRequest, {**wire.body, "model": model})
+            joined = await self.embed(body, call)
+            return WireAnswer(orjson.dumps(joined), usage_of(joined))
         data = await self._http.post_for_bytes(
             f"{self._settings.base_url}/{wire.operation}",
             {**wire.body, "model": model},

@@ -280,7 +280,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        chain: Callable[[ModelRoute], list[ModelRoute]],
+        chain: Callable[[ModelRoute, str], list[ModelRoute]],
         policy: RoutingSettings,
         rng: random.Random | None = None,
         clock: Clock = time.monotonic,
@@ -294,7 +294,12 @@ class Dispatcher:
 
     def _plan(self, job: Job, attempts: Attempts) -> _Plan:
         return _Plan(
-            self._chain(job.route), self._policy, self._rng, self._clock, self._sleep, attempts
+            self._chain(job.route, job.request.served_as),
+            self._policy,
+            self._rng,
+            self._clock,
+            self._sleep,
+            attempts,
         )
 
     async def create(self, job: Job, attempts: Attempts) -> Answer:

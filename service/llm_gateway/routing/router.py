@@ -22,6 +22,8 @@ class ModelRoute:
     created: int
     rpm: int | None = None
     tpm: int | None = None
+    # What the model serves (`models.<name>.operations`), in the configuration's order.
+    operations: tuple[str, ...] = ("chat", "completions", "responses")
 
 
 class Router:
@@ -46,6 +48,7 @@ class Router:
                 m.created,
                 m.rpm,
                 m.tpm,
+                tuple(m.operations),
             )
             for name, m in models.items()
         }
@@ -57,9 +60,11 @@ class Router:
             raise model_not_found(model)
         return route
 
-    def chain(self, route: ModelRoute) -> list[ModelRoute]:
-        """The model and then its fallbacks, in the order they are tried."""
-        return [route, *(self._routes[name] for name in route.fallbacks)]
+    def chain(self, route: ModelRoute, operation: str | None = None) -> list[ModelRoute]:
+        """The model and then its fallbacks, in the order they are tried: with `operation`,
+        only the fallbacks that serve it."""
+        fallbacks = (self._routes[name] for name in route.fallbacks)
+        return [route, *(f for f in fallbacks if operation is None or operation in f.operations)]
 
     def provider_recovered(self, provider: str) -> None:
         """Puts every deployment on `provider` back in rotation: a managed server that was

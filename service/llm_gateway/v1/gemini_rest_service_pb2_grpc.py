@@ -150,6 +150,128 @@ class GeminiRestService:
             _registered_method=True)
 
 
+class GeminiEmbeddingServiceStub:
+    """The Gemini API's embedding methods.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.EmbedContent = channel.unary_unary(
+                '/llm_gateway.v1.GeminiEmbeddingService/EmbedContent',
+                request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.BatchEmbedContents = channel.unary_unary(
+                '/llm_gateway.v1.GeminiEmbeddingService/BatchEmbedContents',
+                request_serializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+
+
+class GeminiEmbeddingServiceServicer:
+    """The Gemini API's embedding methods.
+    """
+
+    def EmbedContent(self, request, context):
+        """`POST /v1beta/models/{model}:embedContent`: `{"embedding": {"values":
+        [...]}}`, served by any upstream whose model serves embeddings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchEmbedContents(self, request, context):
+        """`POST /v1beta/models/{model}:batchEmbedContents`: `{"embeddings":
+        [{"values": [...]}, ...]}`, one per request, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GeminiEmbeddingServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'EmbedContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.EmbedContent,
+                    request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'BatchEmbedContents': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchEmbedContents,
+                    request_deserializer=llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'llm_gateway.v1.GeminiEmbeddingService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('llm_gateway.v1.GeminiEmbeddingService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class GeminiEmbeddingService:
+    """The Gemini API's embedding methods.
+    """
+
+    @staticmethod
+    def EmbedContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.GeminiEmbeddingService/EmbedContent',
+            llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchEmbedContents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.GeminiEmbeddingService/BatchEmbedContents',
+            llm__gateway_dot_v1_dot_gemini__rest__service__pb2.GeminiHttpRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class GeminiModelServiceStub:
     """The Gemini API's model methods and token counting.
     """

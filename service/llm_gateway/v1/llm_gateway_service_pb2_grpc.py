@@ -5,6 +5,7 @@ import warnings
 
 from llm_gateway.v1 import chat_pb2 as llm__gateway_dot_v1_dot_chat__pb2
 from llm_gateway.v1 import completions_pb2 as llm__gateway_dot_v1_dot_completions__pb2
+from llm_gateway.v1 import embeddings_pb2 as llm__gateway_dot_v1_dot_embeddings__pb2
 from llm_gateway.v1 import models_pb2 as llm__gateway_dot_v1_dot_models__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -28,8 +29,8 @@ if _version_not_supported:
 
 
 class LlmGatewayServiceStub:
-    """Serves completions and chat completions from the configured upstream
-    providers to gRPC clients.
+    """Serves completions, chat completions and embeddings from the configured
+    upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -65,6 +66,11 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionChunk.FromString,
                 _registered_method=True)
+        self.CreateEmbedding = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateEmbedding',
+                request_serializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -78,8 +84,8 @@ class LlmGatewayServiceStub:
 
 
 class LlmGatewayServiceServicer:
-    """Serves completions and chat completions from the configured upstream
-    providers to gRPC clients.
+    """Serves completions, chat completions and embeddings from the configured
+    upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -116,6 +122,14 @@ class LlmGatewayServiceServicer:
         """Creates a chat completion and streams it chunk by chunk. The last message
         holds the usage when `stream_options.include_usage` is set. A failure
         after the first chunk ends the stream with an error status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateEmbedding(self, request, context):
+        """Creates an embedding vector for each input, as packed floats. A large
+        batch is split into the upstream's calls and joined in order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,6 +172,11 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionChunk.SerializeToString,
             ),
+            'CreateEmbedding': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEmbedding,
+                    request_deserializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.SerializeToString,
+            ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
@@ -177,8 +196,8 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LlmGatewayService:
-    """Serves completions and chat completions from the configured upstream
-    providers to gRPC clients.
+    """Serves completions, chat completions and embeddings from the configured
+    upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -286,6 +305,33 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/StreamChatCompletion',
             llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionRequest.SerializeToString,
             llm__gateway_dot_v1_dot_chat__pb2.ChatCompletionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEmbedding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateEmbedding',
+            llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,18 +7,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Model(_message.Message):
-    __slots__ = ("id", "object", "created", "owned_by", "shutdown_date")
+    __slots__ = ("id", "object", "created", "owned_by", "shutdown_date", "llm_gateway")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     OWNED_BY_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_DATE_FIELD_NUMBER: _ClassVar[int]
+    LLM_GATEWAY_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     created: int
     owned_by: str
     shutdown_date: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., shutdown_date: _Optional[str] = ...) -> None: ...
+    llm_gateway: ModelFacts
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., shutdown_date: _Optional[str] = ..., llm_gateway: _Optional[_Union[ModelFacts, _Mapping]] = ...) -> None: ...
+
+class ModelFacts(_message.Message):
+    __slots__ = ("operations", "price")
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedScalarFieldContainer[str]
+    price: ModelPrice
+    def __init__(self, operations: _Optional[_Iterable[str]] = ..., price: _Optional[_Union[ModelPrice, _Mapping]] = ...) -> None: ...
+
+class ModelPrice(_message.Message):
+    __slots__ = ("input_per_million", "cached_input_per_million", "output_per_million")
+    INPUT_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    CACHED_INPUT_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    input_per_million: float
+    cached_input_per_million: float
+    output_per_million: float
+    def __init__(self, input_per_million: _Optional[float] = ..., cached_input_per_million: _Optional[float] = ..., output_per_million: _Optional[float] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

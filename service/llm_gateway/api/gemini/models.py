@@ -24,7 +24,11 @@ from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
 _KEY_HEADER = "x-goog-api-key"
-_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+# The Gemini methods that serve each of the gateway's operations.
+_METHODS = {
+    "chat": ("generateContent", "streamGenerateContent", "countTokens"),
+    "embeddings": ("embedContent", "batchEmbedContents"),
+}
 
 
 def model_resource(model: ServedModel) -> dict[str, Any]:
@@ -35,7 +39,9 @@ def model_resource(model: ServedModel) -> dict[str, Any]:
         "version": "001",
         "displayName": model.id,
         "description": f"{model.id}, served by llm-gateway ({model.owned_by}).",
-        "supportedGenerationMethods": _METHODS,
+        "supportedGenerationMethods": [
+            method for operation in model.operations for method in _METHODS.get(operation, ())
+        ],
     }
 
 

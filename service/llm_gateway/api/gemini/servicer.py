@@ -20,10 +20,11 @@ from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
-_KEY_HEADER = "x-goog-api-key"
+KEY_HEADER = "x-goog-api-key"
 
 
-def _model(resource: str) -> str:
+def model_of(resource: str) -> str:
+    """The public model name of a `models/{model}` resource name."""
     # Envoy has decoded the path variable (`%2F` included): decoding again would turn a
     # `%252F` the caller sent into a slash.
     return resource.removeprefix("models/")
@@ -74,10 +75,10 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context, stream: bool
     ) -> AsyncIterator[HttpBody]:
         inbound = InboundCall(context, "rest")
-        if request.key and _KEY_HEADER not in inbound.metadata:
-            inbound.metadata[_KEY_HEADER] = request.key  # `?key=`, as Google's REST API allows
+        if request.key and KEY_HEADER not in inbound.metadata:
+            inbound.metadata[KEY_HEADER] = request.key  # `?key=`, as Google's REST API allows
         wire = dialect.SSE if request.alt == "sse" or not stream else dialect.JSON_ARRAY
-        model = _model(request.model)
+        model = model_of(request.model)
 
         def parse(metadata: Mapping[str, str]) -> GenerationRequest:
             return generate_content_request(model, request.body, stream, metadata)

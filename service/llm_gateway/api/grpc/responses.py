@@ -15,9 +15,11 @@ from llm_gateway.model.canonical import (
     ChatChunk,
     ChatCompletion,
     Delta,
+    EmbeddingList,
     TextCompletion,
 )
-from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, models_pb2
+from llm_gateway.model.embeddings import vector_of
+from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2, models_pb2
 
 _NO_MESSAGE: AnswerMessage = {"role": "assistant", "content": None}
 _NO_DELTA: Delta = {}
@@ -186,13 +188,36 @@ def chat_chunk(chunk: ChatChunk) -> chat_pb2.ChatCompletionChunk:
     return out
 
 
+def embedding_response(answer: EmbeddingList) -> embeddings_pb2.EmbeddingResponse:
+    """Returns an OpenAI embedding list as an `EmbeddingResponse` of packed floats."""
+    usage = answer.get("usage") or {}
+    return embeddings_pb2.EmbeddingResponse(
+        data=[
+            embeddings_pb2.Embedding(index=_int(item.get("index")), values=vector_of(item))
+            for item in answer.get("data") or ()
+        ],
+        model=_str(answer.get("model")),
+        usage=embeddings_pb2.EmbeddingUsage(
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            total_tokens=_int(usage.get("total_tokens")),
+        ),
+    )
+
+
 def model(data: dict[str, Any]) -> models_pb2.Model:
-    """Returns an OpenAI `model` object as a `Model`."""
+    """Returns an OpenAI `model` object (with the gateway's `llm_gateway` member) as a
+    `Model`."""
+    extension = data.get("llm_gateway") or {}
+    price = extension.get("price")
     return models_pb2.Model(
         id=_str(data.get("id")),
         object=_str(data.get("object")),
         created=_int(data.get("created")),
         owned_by=_str(data.get("owned_by")),
+        llm_gateway=models_pb2.ModelFacts(
+            operations=extension.get("operations") or (),
+            price=models_pb2.ModelPrice(**price) if price else None,
+        ),
     )
 
 

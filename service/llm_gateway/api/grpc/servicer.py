@@ -18,11 +18,12 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
-from llm_gateway.model.canonical import ChatChunk, ChatCompletion, TextCompletion
+from llm_gateway.model.canonical import ChatChunk, ChatCompletion, EmbeddingList, TextCompletion
 from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.v1 import (
     chat_pb2,
     completions_pb2,
+    embeddings_pb2,
     llm_gateway_service_pb2_grpc,
     models_pb2,
 )
@@ -30,7 +31,7 @@ from llm_gateway.v1 import (
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Out = TypeVar("Out", bound=Message)
-AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion)
+AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion, EmbeddingList)
 ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 
@@ -75,6 +76,15 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         parse = lambda: self._validator.chat(requests.chat_body(request, stream=True))  # noqa: E731
         async for message in self._stream(context, parse, responses.chat_chunk):
             yield message
+
+    async def CreateEmbedding(
+        self, request: embeddings_pb2.EmbeddingRequest, context: Context
+    ) -> embeddings_pb2.EmbeddingResponse:
+        return await self._unary(
+            context,
+            lambda: self._validator.embedding(requests.embedding_body(request)),
+            responses.embedding_response,
+        )
 
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context

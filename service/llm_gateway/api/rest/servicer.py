@@ -36,17 +36,20 @@ _INVALID_JSON = (
 )
 
 
-def _wire(operation: str, body: HttpBody, metadata: Mapping[str, str]) -> tuple[Any, WireRequest]:
-    """The parsed body, and the request as the caller sent it."""
+def _wire(
+    operation: str, body: HttpBody, metadata: Mapping[str, str], streams: bool = True
+) -> tuple[Any, WireRequest]:
+    """The parsed body, and the request as the caller sent it (asking for a stream only where
+    the operation `streams`: embeddings never do)."""
     parsed = exchange.load_json(body, _INVALID_JSON)
-    stream = isinstance(parsed, dict) and bool(parsed.get("stream"))
+    stream = streams and isinstance(parsed, dict) and bool(parsed.get("stream"))
     fields = parsed if isinstance(parsed, dict) else {}
     wire = WireRequest.received(ApiFamily.OPENAI, operation, fields, body.data, stream, metadata)
     return parsed, wire
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
-    """Serves `/v1/completions`, `/v1/chat/completions` and `/v1/models`."""
+    """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings` and `/v1/models`."""
 
     def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
         self._dataplane = dataplane
@@ -76,6 +79,14 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
 
     async def CreateChatCompletionWhole(self, request: HttpBody, context: Context) -> HttpBody:
         return await exchange.whole(self.CreateChatCompletion(request, context))
+
+    async def CreateEmbedding(self, request: HttpBody, context: Context) -> HttpBody:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            return self._validator.embedding(*_wire("embeddings", request, metadata, streams=False))
+
+        return await exchange.whole(
+            exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse)
+        )
 
     async def ListModels(self, request: models_pb2.ListModelsRequest, context: Context) -> HttpBody:
         def listed(call: CallInfo, anthropic: bool) -> dict[str, Any]:

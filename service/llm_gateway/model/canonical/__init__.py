@@ -21,12 +21,20 @@ from llm_gateway.model.canonical.chat_request import (
     Tool,
     ToolChoice,
 )
+from llm_gateway.model.canonical.embeddings import (
+    Embedding,
+    EmbeddingInput,
+    EmbeddingList,
+    EmbeddingRequest,
+    EmbeddingUsage,
+)
 from llm_gateway.model.canonical.generation import (
     CanonicalAnswer,
     CanonicalChunk,
     CanonicalRequest,
     as_chat,
     as_chat_chunk,
+    as_embeddings,
 )
 from llm_gateway.model.canonical.messages import (
     ChatMessage,
@@ -61,6 +69,11 @@ __all__ = [
     "Content",
     "ContentPart",
     "Delta",
+    "Embedding",
+    "EmbeddingInput",
+    "EmbeddingList",
+    "EmbeddingRequest",
+    "EmbeddingUsage",
     "FunctionCall",
     "FunctionDefinition",
     "ImageUrl",
@@ -76,4 +89,5 @@ __all__ = [
     "ToolChoice",
     "as_chat",
     "as_chat_chunk",
+    "as_embeddings",
 ]

@@ -1,7 +1,8 @@
-"""What a provider is sent and gives back, for either of the two generation endpoints.
+"""What a provider is sent and gives back, for each endpoint.
 
 The endpoint (`model.request.Endpoint`) travels beside the body and says which member of each
-union it is: chat completions for `CHAT`, legacy completions for `COMPLETIONS`.
+union it is: chat completions for `CHAT`, legacy completions for `COMPLETIONS`, an embedding
+list for `EMBEDDINGS` (which never streams).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import cast
 from llm_gateway.model.canonical.chat_chunk import ChatChunk
 from llm_gateway.model.canonical.chat_completion import ChatCompletion
 from llm_gateway.model.canonical.chat_request import ChatRequest
+from llm_gateway.model.canonical.embeddings import EmbeddingList, EmbeddingRequest
 from llm_gateway.model.canonical.text_completion import CompletionRequest, TextCompletion
 
-CanonicalRequest = ChatRequest | CompletionRequest
-CanonicalAnswer = ChatCompletion | TextCompletion
+CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingRequest
+CanonicalAnswer = ChatCompletion | TextCompletion | EmbeddingList
 # A legacy completion's stream chunks have its answer's shape.
 CanonicalChunk = ChatChunk | TextCompletion
 
@@ -28,3 +30,8 @@ def as_chat(answer: CanonicalAnswer) -> ChatCompletion:
 def as_chat_chunk(chunk: CanonicalChunk) -> ChatChunk:
     """A chunk of a streamed chat request's answer (see `as_chat`)."""
     return cast(ChatChunk, chunk)
+
+
+def as_embeddings(answer: CanonicalAnswer) -> EmbeddingList:
+    """The answer to an embeddings request (see `as_chat`)."""
+    return cast(EmbeddingList, answer)

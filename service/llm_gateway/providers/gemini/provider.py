@@ -13,11 +13,19 @@ from typing import Any
 from urllib.parse import quote
 
 from llm_gateway.config.settings import ProviderSettings
-from llm_gateway.model.canonical import ChatChunk, ChatCompletion, ChatRequest
+from llm_gateway.model import embeddings
+from llm_gateway.model.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    EmbeddingList,
+    EmbeddingRequest,
+)
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
-from llm_gateway.providers import upstream_errors
+from llm_gateway.providers import batched, upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
+from llm_gateway.providers.gemini import embeddings as gemini_embeddings
 from llm_gateway.providers.gemini.errors import error_fields
 from llm_gateway.providers.gemini.request import TRANSLATED, generate_content_request
 from llm_gateway.providers.gemini.response import (
@@ -99,10 +107,29 @@ class GeminiProvider(ChatOnlyProvider):
         finally:
             await events.aclose()
 
+    async def embed(self, body: EmbeddingRequest, call: UpstreamCall) -> EmbeddingList:
+        """Sends an embeddings request as `batchEmbedContents` calls of at most
+        `embedding_batch` inputs; returns OpenAI's embedding list, in the inputs' order."""
+        model = body["model"]
+        url = self._url(model, "batchEmbedContents")
+
+        async def one(part: EmbeddingRequest) -> EmbeddingList:
+            sent = gemini_embeddings.batch_request(part, model)
+            answer = await self._http.post_for_json(url, sent, call)
+            return gemini_embeddings.embedding_list(answer, part)
+
+        parts = embeddings.batches(body, self._settings.embedding_batch)
+        return embeddings.joined(await batched.each(parts, one))
+
     async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
-        """Sends a Gemini caller's request body as its bytes; returns the answer's bytes."""
-        url = self._url(model, "generateContent")
-        data = await self._http.post_for_bytes(url, wire.raw, call, wire.headers)
+        """Sends a Gemini caller's request body as its bytes, to the method it called (a
+        `batchEmbedContents` body names the model in each request: those are rewritten to
+        the upstream's); returns the answer's bytes."""
+        url = self._url(model, wire.operation)
+        sent: bytes | dict[str, Any] = wire.raw
+        if wire.operation == "batchEmbedContents":
+            sent = gemini_embeddings.with_model(wire.body, model)
+        data = await self._http.post_for_bytes(url, sent, call, wire.headers)
         return WireAnswer(data, _usage(json_object(data)) or Usage(estimated=True))
 
     async def relay_stream(
