@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import local_model
+from bench import embeddings, local_model
 from bench.profile import METHOD
 
 LABELS = {
@@ -259,6 +259,8 @@ def render(r: dict[str, Any]) -> str:
         lines += [f"- {flag}" for flag in r["flags"]]
     if "local_model" in r:
         lines += ["", *local_model.section(r["local_model"])]
+    if "embeddings" in r:
+        lines += ["", *embeddings.section(r["embeddings"])]
     if "instructions" in r:
         counts = r["instructions"]
         lines += [

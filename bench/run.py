@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import instructions, local_model, profile, report, scenarios
+from bench import embeddings, instructions, local_model, profile, report, scenarios
 from bench.load import Target, k6, wrk
 from bench.machine import describe_machine, version
 from bench.procs import LOAD_CORE, SUT_CORE, Proc, focus
@@ -411,6 +411,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for proc in procs:
             proc.stop()
         upstreams.stop()
+    print("embeddings", flush=True)
+    results["embeddings"] = embeddings.measure(work / "embeddings", rounds=3 if quick else 9)
     print("local model", flush=True)
     results["local_model"] = local_model.measure(work, rounds=3 if quick else 9)
     return results
@@ -599,6 +601,8 @@ def judge(r: dict[str, Any]) -> None:
         ("cold start < 2 s", f"{r['cold_start']['b']:.2f} s", r["cold_start"]["b"] < 2),
     ]
     r["targets"] += second_round_targets(r, added50, ttfb, big)
+    if "embeddings" in r:
+        r["targets"].append(embeddings.target(r["embeddings"]))
     if "realistic" in r:
         real = r["realistic"]
         share = real["realistic"] / max(real["bare"], 1.0)

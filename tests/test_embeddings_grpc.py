@@ -13,6 +13,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from llm_gateway.api.grpc.packed_vectors import with_vectors
+from llm_gateway.model.embeddings import encoded
 from llm_gateway.v1 import embeddings_pb2, llm_gateway_service_pb2_grpc
 from tests.support import scripted_embeddings
 from tests.support.grpc_client import METADATA, error_details
@@ -121,3 +123,19 @@ def test_errors_are_statuses_naming_the_field(
     assert error.param == param
     if code is not None:
         assert error.code == code
+
+
+def test_packed_vectors_equal_messages_built_from_floats() -> None:
+    items = [
+        {"index": 0, "embedding": scripted_embeddings.vector("a", 3)},
+        {"index": 300, "embedding": encoded(scripted_embeddings.vector("b", 200))},
+        {"index": 1, "embedding": []},
+    ]
+    built = embeddings_pb2.EmbeddingResponse(
+        data=[
+            embeddings_pb2.Embedding(index=0, values=scripted_embeddings.vector("a", 3)),
+            embeddings_pb2.Embedding(index=300, values=scripted_embeddings.vector("b", 200)),
+            embeddings_pb2.Embedding(index=1),
+        ]
+    )
+    assert with_vectors(embeddings_pb2.EmbeddingResponse(), items) == built

@@ -93,6 +93,18 @@ def vector_of(item: Mapping[str, Any]) -> Sequence[float]:
     return cast(list[float], embedding) if isinstance(embedding, list) else []
 
 
+def float32_bytes(item: Mapping[str, Any]) -> bytes:
+    """The little-endian float32 bytes of one answer item's vector, whichever encoding it
+    came in (base64 is those bytes already)."""
+    embedding = item.get("embedding")
+    if isinstance(embedding, str):
+        return base64.b64decode(embedding)
+    values = array.array("f", embedding if isinstance(embedding, list) else ())
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values.tobytes()
+
+
 def as_asked(answer: EmbeddingList, encoding: str | None) -> EmbeddingList:
     """The answer with its vectors in the encoding the caller asked for (`float` when it
     asked for none), from whichever the upstream gave."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from llm_gateway.api.grpc.packed_vectors import with_vectors
 from llm_gateway.api.grpc.struct_values import set_value
 from llm_gateway.model.canonical import (
     AnswerMessage,
@@ -18,7 +19,6 @@ from llm_gateway.model.canonical import (
     EmbeddingList,
     TextCompletion,
 )
-from llm_gateway.model.embeddings import vector_of
 from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2, models_pb2
 
 _NO_MESSAGE: AnswerMessage = {"role": "assistant", "content": None}
@@ -191,17 +191,14 @@ def chat_chunk(chunk: ChatChunk) -> chat_pb2.ChatCompletionChunk:
 def embedding_response(answer: EmbeddingList) -> embeddings_pb2.EmbeddingResponse:
     """Returns an OpenAI embedding list as an `EmbeddingResponse` of packed floats."""
     usage = answer.get("usage") or {}
-    return embeddings_pb2.EmbeddingResponse(
-        data=[
-            embeddings_pb2.Embedding(index=_int(item.get("index")), values=vector_of(item))
-            for item in answer.get("data") or ()
-        ],
+    response = embeddings_pb2.EmbeddingResponse(
         model=_str(answer.get("model")),
         usage=embeddings_pb2.EmbeddingUsage(
             prompt_tokens=_int(usage.get("prompt_tokens")),
             total_tokens=_int(usage.get("total_tokens")),
         ),
     )
+    return with_vectors(response, answer.get("data") or ())
 
 
 def model(data: dict[str, Any]) -> models_pb2.Model:
