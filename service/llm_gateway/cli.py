@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from llm_gateway import keys_cli
+from llm_gateway import keys_cli, models_cli
 from llm_gateway.config import ConfigError, GatewaySettings, load_config
 from llm_gateway.local import commands as local_model_cli
 from llm_gateway.logs import configure_logging
@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
             help="an Envoy config to render instead of the packaged envoy.yaml",
         )
     keys_cli.add_parser(commands)
+    models_cli.add_parser(commands)
     local_model_cli.add_parser(commands)
     return parser
 
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_config(args.config)
         if args.command == "keys":
             return asyncio.run(keys_cli.run(args, settings))
+        if args.command == "models":
+            return models_cli.run(args, settings)
         envoy = EnvoyProcess(
             settings, args.envoy_log_level, args.envoy_config, args.envoy_concurrency
         )

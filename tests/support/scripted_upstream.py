@@ -20,7 +20,7 @@ behaviour, so one instance serves every scenario:
 - `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step (whole: 1 s).
 
 Embeddings (`/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`): see
-`scripted_embeddings`.
+`scripted_embeddings`; moderations (`/v1/moderations`): `scripted_moderations`.
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -42,6 +42,7 @@ from tests.support import (
     scripted_anthropic,
     scripted_embeddings,
     scripted_gemini,
+    scripted_moderations,
     scripted_responses,
 )
 
@@ -126,6 +127,7 @@ class ScriptedUpstream:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/responses/input_tokens", self._responses_count)
         app.router.add_post("/v1/responses/compact", self._responses_compact)
@@ -197,6 +199,9 @@ class ScriptedUpstream:
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         return scripted_embeddings.openai((await self._record(request)).body)
+
+    async def _moderations(self, request: web.Request) -> web.StreamResponse:
+        return scripted_moderations.answer((await self._record(request)).body)
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

@@ -116,6 +116,14 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "model": "embed-8",
         "operations": ["embeddings"],
     }
+    # Moderation models of OpenAI's API, under its own names (its default included).
+    for name in ("omni-moderation-latest", "text-moderation-latest"):
+        models[name] = {"provider": "scripted", "model": name, "operations": ["moderations"]}
+    models["claude-moderation"] = {
+        "provider": "claude",
+        "model": "echo",
+        "operations": ["moderations"],
+    }
     config: dict[str, Any] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",

@@ -17,6 +17,7 @@ class Endpoint(StrEnum):
     CHAT = "chat/completions"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    MODERATIONS = "moderations"
 
 
 class Operation(StrEnum):
@@ -27,6 +28,7 @@ class Operation(StrEnum):
     COMPLETIONS = "completions"
     RESPONSES = "responses"
     EMBEDDINGS = "embeddings"
+    MODERATIONS = "moderations"
 
 
 # What a model serves unless its configuration says otherwise: a chat model's operations.
@@ -105,6 +107,8 @@ class GenerationRequest:
             return Operation.RESPONSES
         if self.endpoint is Endpoint.EMBEDDINGS:
             return Operation.EMBEDDINGS
+        if self.endpoint is Endpoint.MODERATIONS:
+            return Operation.MODERATIONS
         if self.endpoint is Endpoint.COMPLETIONS or self.as_text_completion:
             return Operation.COMPLETIONS
         return Operation.CHAT

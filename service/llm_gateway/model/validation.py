@@ -15,11 +15,16 @@ from typing import Any, Literal, cast
 import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
-from llm_gateway.model.canonical import ChatRequest, CompletionRequest, EmbeddingRequest
+from llm_gateway.model.canonical import (
+    ChatRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    ModerationRequest,
+)
 from llm_gateway.model.embeddings import inputs_of
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
-from llm_gateway.model.validators import chat_completions, completions, embeddings
+from llm_gateway.model.validators import chat_completions, completions, embeddings, moderations
 from llm_gateway.model.wire import WireRequest
 
 # Fields of a legacy completion that a chat completion cannot honour.
@@ -37,6 +42,9 @@ _RESPONSE_TOKEN_COUNTS = {"max_output_tokens": 16, "max_tool_calls": 0}
 CHAT_FIELDS = chat_completions.FIELDS
 COMPLETION_FIELDS = completions.FIELDS
 EMBEDDING_FIELDS = embeddings.FIELDS
+MODERATION_FIELDS = moderations.FIELDS
+# The model a moderations request without one is for, as OpenAI's API defaults it.
+DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
 
 
 def _param(name: str) -> str:
@@ -98,6 +106,20 @@ class RequestValidator:
             cast(EmbeddingRequest, body),
             wire=wire,
             sizing={"prompt": body["input"], "max_tokens": 0},
+        )
+
+    def moderation(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
+        """Validates a `/v1/moderations` body (`model` defaults as in OpenAI's API)."""
+        body = self._check(body, moderations.validate, MODERATION_FIELDS, {})
+        given = body["input"]
+        texts = [given] if isinstance(given, str) else given
+        return GenerationRequest(
+            Endpoint.MODERATIONS,
+            cast(
+                ModerationRequest, {**body, "model": body.get("model") or DEFAULT_MODERATION_MODEL}
+            ),
+            wire=wire,
+            sizing={"prompt": texts, "max_tokens": 0},
         )
 
     def response(self, body: Any) -> dict[str, Any]:

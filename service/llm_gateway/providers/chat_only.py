@@ -25,7 +25,7 @@ from llm_gateway.model.canonical import (
 from llm_gateway.model.request import Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.providers.translation import hints_left_out
+from llm_gateway.providers.translation import hints_left_out, no_such_api
 
 _NOT_HONOURED = ("echo", "logprobs", "suffix", "best_of")
 _COMPLETION_ONLY = frozenset(("prompt", *_NOT_HONOURED))
@@ -87,11 +87,7 @@ class ChatOnlyProvider:
 
     async def embed(self, body: EmbeddingRequest, call: UpstreamCall) -> EmbeddingList:
         """Returns the upstream's vectors for an embeddings request."""
-        raise invalid_request(
-            f"This model's provider ({self.name}) has no embeddings API.",
-            "model",
-            "operation_not_supported",
-        )
+        raise no_such_api(self.name, "embeddings")
 
     async def create(
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
@@ -99,6 +95,8 @@ class ChatOnlyProvider:
         """Serves a chat, legacy completion or embeddings request that does not stream."""
         if endpoint is Endpoint.EMBEDDINGS:
             return await self.embed(cast(EmbeddingRequest, body), call)
+        if endpoint is Endpoint.MODERATIONS:
+            raise no_such_api(self.name, "moderations")
         if endpoint is Endpoint.CHAT:
             return await self.create_chat(cast(ChatRequest, body), call)
         chat = chat_body_from_completion(cast(CompletionRequest, body))

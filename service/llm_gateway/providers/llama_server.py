@@ -26,7 +26,7 @@ from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, Canonic
 from llm_gateway.model.request import Endpoint
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
-from llm_gateway.providers.translation import unsupported
+from llm_gateway.providers.translation import no_such_api, unsupported
 
 
 def _json(answer: CanonicalAnswer | CanonicalChunk) -> dict[str, Any]:
@@ -131,6 +131,8 @@ class LlamaServerProvider(OpenAICompatibleProvider):
         if endpoint is Endpoint.EMBEDDINGS:
             _refuse_dimensions(body)
             return await super().create(endpoint, body, call)
+        if endpoint is Endpoint.MODERATIONS:
+            raise no_such_api("llama-server", "moderations")
         _refuse_echo(body)
         n = _choices(body)
         if n == 1:

@@ -67,6 +67,16 @@ def unsupported(field: str, provider: str, detail: str = "") -> GatewayError:
     )
 
 
+def no_such_api(provider: str, operation: str) -> GatewayError:
+    """A 400 for an operation the model's provider has no API for (a model configured to
+    serve it that cannot)."""
+    return invalid_request(
+        f"This model's provider ({provider}) has no {operation} API.",
+        "model",
+        "operation_not_supported",
+    )
+
+
 def refuse_unhonourable(
     body: Mapping[str, Any], rules: Mapping[str, Honourable], provider: str
 ) -> None:

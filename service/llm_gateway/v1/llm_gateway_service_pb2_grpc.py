@@ -7,6 +7,7 @@ from llm_gateway.v1 import chat_pb2 as llm__gateway_dot_v1_dot_chat__pb2
 from llm_gateway.v1 import completions_pb2 as llm__gateway_dot_v1_dot_completions__pb2
 from llm_gateway.v1 import embeddings_pb2 as llm__gateway_dot_v1_dot_embeddings__pb2
 from llm_gateway.v1 import models_pb2 as llm__gateway_dot_v1_dot_models__pb2
+from llm_gateway.v1 import moderations_pb2 as llm__gateway_dot_v1_dot_moderations__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -29,8 +30,8 @@ if _version_not_supported:
 
 
 class LlmGatewayServiceStub:
-    """Serves completions, chat completions and embeddings from the configured
-    upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings and moderations from the
+    configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -71,6 +72,11 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.FromString,
                 _registered_method=True)
+        self.CreateModeration = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateModeration',
+                request_serializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -84,8 +90,8 @@ class LlmGatewayServiceStub:
 
 
 class LlmGatewayServiceServicer:
-    """Serves completions, chat completions and embeddings from the configured
-    upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings and moderations from the
+    configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -135,6 +141,14 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateModeration(self, request, context):
+        """Classifies texts, or text and image parts, as potentially harmful
+        (OpenAI-compatible upstreams).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Lists the models that the caller may use.
         """
@@ -177,6 +191,11 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.SerializeToString,
             ),
+            'CreateModeration': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateModeration,
+                    request_deserializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.SerializeToString,
+            ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
@@ -196,8 +215,8 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LlmGatewayService:
-    """Serves completions, chat completions and embeddings from the configured
-    upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings and moderations from the
+    configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -332,6 +351,33 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/CreateEmbedding',
             llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingRequest.SerializeToString,
             llm__gateway_dot_v1_dot_embeddings__pb2.EmbeddingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateModeration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateModeration',
+            llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.FromString,
             options,
             channel_credentials,
             insecure,

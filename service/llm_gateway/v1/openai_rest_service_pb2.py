@@ -27,7 +27,7 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from llm_gateway.v1 import models_pb2 as llm__gateway_dot_v1_dot_models__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/openai_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bllm_gateway/v1/models.proto2\xc6\x05\n\x11OpenAIRestService\x12\\\n\x10\x43reateCompletion\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/completions:\x01*0\x01\x12\x65\n\x15\x43reateCompletionWhole\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\" \x82\xd3\xe4\x93\x02\x1a\"\x15/whole/v1/completions:\x01*\x12\x65\n\x14\x43reateChatCompletion\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/chat/completions:\x01*0\x01\x12n\n\x19\x43reateChatCompletionWhole\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/whole/v1/chat/completions:\x01*\x12X\n\x0f\x43reateEmbedding\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/embeddings:\x01*\x12Y\n\nListModels\x12!.llm_gateway.v1.ListModelsRequest\x1a\x14.google.api.HttpBody\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/models\x12`\n\x08GetModel\x12\x1f.llm_gateway.v1.GetModelRequest\x1a\x14.google.api.HttpBody\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/models/{model=**}B\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/openai_rest_service.proto\x12\x0ellm_gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bllm_gateway/v1/models.proto2\xa2\x06\n\x11OpenAIRestService\x12\\\n\x10\x43reateCompletion\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/completions:\x01*0\x01\x12\x65\n\x15\x43reateCompletionWhole\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\" \x82\xd3\xe4\x93\x02\x1a\"\x15/whole/v1/completions:\x01*\x12\x65\n\x14\x43reateChatCompletion\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/chat/completions:\x01*0\x01\x12n\n\x19\x43reateChatCompletionWhole\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/whole/v1/chat/completions:\x01*\x12X\n\x0f\x43reateEmbedding\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/embeddings:\x01*\x12Z\n\x10\x43reateModeration\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/moderations:\x01*\x12Y\n\nListModels\x12!.llm_gateway.v1.ListModelsRequest\x1a\x14.google.api.HttpBody\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/models\x12`\n\x08GetModel\x12\x1f.llm_gateway.v1.GetModelRequest\x1a\x14.google.api.HttpBody\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/models/{model=**}B\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,10 +45,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPENAIRESTSERVICE'].methods_by_name['CreateChatCompletionWhole']._serialized_options = b'\202\323\344\223\002\037\"\032/whole/v1/chat/completions:\001*'
   _globals['_OPENAIRESTSERVICE'].methods_by_name['CreateEmbedding']._loaded_options = None
   _globals['_OPENAIRESTSERVICE'].methods_by_name['CreateEmbedding']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/embeddings:\001*'
+  _globals['_OPENAIRESTSERVICE'].methods_by_name['CreateModeration']._loaded_options = None
+  _globals['_OPENAIRESTSERVICE'].methods_by_name['CreateModeration']._serialized_options = b'\202\323\344\223\002\024\"\017/v1/moderations:\001*'
   _globals['_OPENAIRESTSERVICE'].methods_by_name['ListModels']._loaded_options = None
   _globals['_OPENAIRESTSERVICE'].methods_by_name['ListModels']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/models'
   _globals['_OPENAIRESTSERVICE'].methods_by_name['GetModel']._loaded_options = None
   _globals['_OPENAIRESTSERVICE'].methods_by_name['GetModel']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/models/{model=**}'
   _globals['_OPENAIRESTSERVICE']._serialized_start=147
-  _globals['_OPENAIRESTSERVICE']._serialized_end=857
+  _globals['_OPENAIRESTSERVICE']._serialized_end=949
 # @@protoc_insertion_point(module_scope)

@@ -61,6 +61,11 @@ class OpenAIRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CreateModeration = channel.unary_unary(
+                '/llm_gateway.v1.OpenAIRestService/CreateModeration',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.OpenAIRestService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -120,6 +125,13 @@ class OpenAIRestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateModeration(self, request, context):
+        """`POST /v1/moderations`: OpenAI's moderation results as `application/json`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """`GET /v1/models`: the models the caller may use, as an OpenAI `list`.
         """
@@ -159,6 +171,11 @@ def add_OpenAIRestServiceServicer_to_server(servicer, server):
             ),
             'CreateEmbedding': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateEmbedding,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CreateModeration': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateModeration,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
@@ -307,6 +324,33 @@ class OpenAIRestService:
             request,
             target,
             '/llm_gateway.v1.OpenAIRestService/CreateEmbedding',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateModeration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.OpenAIRestService/CreateModeration',
             google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,

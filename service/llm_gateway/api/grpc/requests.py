@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from llm_gateway.api.grpc.struct_values import from_struct
 from llm_gateway.errors import invalid_request
 from llm_gateway.model.validation import CHAT_FIELDS, COMPLETION_FIELDS
-from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2
+from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2, moderations_pb2
 
 _COMMON_SCALARS = (
     "temperature",
@@ -287,4 +287,20 @@ def embedding_body(request: embeddings_pb2.EmbeddingRequest) -> dict[str, Any]:
         body["dimensions"] = request.dimensions
     if request.user:
         body["user"] = request.user
+    return body
+
+
+def moderation_body(request: moderations_pb2.ModerationRequest) -> dict[str, Any]:
+    """A `ModerationRequest` as the OpenAI moderations request it means."""
+    if request.texts and request.parts:
+        raise invalid_request("Give either 'texts' or 'parts', not both.", "parts")
+    given: list[Any] = list(request.texts)
+    for part in request.parts:
+        if part.WhichOneof("part") == "image_url":
+            given.append({"type": "image_url", "image_url": {"url": part.image_url}})
+        else:
+            given.append({"type": "text", "text": part.text})
+    body: dict[str, Any] = {"input": given}
+    if request.HasField("model"):
+        body["model"] = request.model
     return body

@@ -17,9 +17,17 @@ from llm_gateway.model.canonical import (
     ChatCompletion,
     Delta,
     EmbeddingList,
+    ModerationList,
     TextCompletion,
 )
-from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2, models_pb2
+from llm_gateway.v1 import (
+    chat_pb2,
+    common_pb2,
+    completions_pb2,
+    embeddings_pb2,
+    models_pb2,
+    moderations_pb2,
+)
 
 _NO_MESSAGE: AnswerMessage = {"role": "assistant", "content": None}
 _NO_DELTA: Delta = {}
@@ -199,6 +207,28 @@ def embedding_response(answer: EmbeddingList) -> embeddings_pb2.EmbeddingRespons
         ),
     )
     return with_vectors(response, answer.get("data") or ())
+
+
+def moderation_response(answer: ModerationList) -> moderations_pb2.ModerationResponse:
+    """Returns OpenAI's moderation results as a `ModerationResponse`."""
+    results = []
+    for result in answer.get("results") or ():
+        applied = result.get("category_applied_input_types") or {}
+        results.append(
+            moderations_pb2.ModerationResult(
+                flagged=bool(result.get("flagged")),
+                categories={k: bool(v) for k, v in (result.get("categories") or {}).items()},
+                category_scores={
+                    k: float(v) for k, v in (result.get("category_scores") or {}).items()
+                },
+                category_applied_input_types={
+                    k: moderations_pb2.InputTypes(types=v) for k, v in applied.items()
+                },
+            )
+        )
+    return moderations_pb2.ModerationResponse(
+        id=_str(answer.get("id")), model=_str(answer.get("model")), results=results
+    )
 
 
 def model(data: dict[str, Any]) -> models_pb2.Model:

@@ -18,7 +18,13 @@ from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import GenerationRequest, RequestValidator
-from llm_gateway.model.canonical import ChatChunk, ChatCompletion, EmbeddingList, TextCompletion
+from llm_gateway.model.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    EmbeddingList,
+    ModerationList,
+    TextCompletion,
+)
 from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.v1 import (
     chat_pb2,
@@ -26,12 +32,13 @@ from llm_gateway.v1 import (
     embeddings_pb2,
     llm_gateway_service_pb2_grpc,
     models_pb2,
+    moderations_pb2,
 )
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Out = TypeVar("Out", bound=Message)
-AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion, EmbeddingList)
+AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion, EmbeddingList, ModerationList)
 ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 
@@ -84,6 +91,15 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             context,
             lambda: self._validator.embedding(requests.embedding_body(request)),
             responses.embedding_response,
+        )
+
+    async def CreateModeration(
+        self, request: moderations_pb2.ModerationRequest, context: Context
+    ) -> moderations_pb2.ModerationResponse:
+        return await self._unary(
+            context,
+            lambda: self._validator.moderation(requests.moderation_body(request)),
+            responses.moderation_response,
         )
 
     async def ListModels(

@@ -49,7 +49,8 @@ def _wire(
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
-    """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings` and `/v1/models`."""
+    """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/moderations`
+    and `/v1/models`."""
 
     def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
         self._dataplane = dataplane
@@ -83,6 +84,16 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
     async def CreateEmbedding(self, request: HttpBody, context: Context) -> HttpBody:
         def parse(metadata: Mapping[str, str]) -> GenerationRequest:
             return self._validator.embedding(*_wire("embeddings", request, metadata, streams=False))
+
+        return await exchange.whole(
+            exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse)
+        )
+
+    async def CreateModeration(self, request: HttpBody, context: Context) -> HttpBody:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            return self._validator.moderation(
+                *_wire("moderations", request, metadata, streams=False)
+            )
 
         return await exchange.whole(
             exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse)

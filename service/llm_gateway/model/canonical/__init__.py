@@ -45,6 +45,7 @@ from llm_gateway.model.canonical.messages import (
     Role,
     ToolCall,
 )
+from llm_gateway.model.canonical.moderations import ModerationList, ModerationRequest
 from llm_gateway.model.canonical.text_completion import (
     CompletionChoice,
     CompletionRequest,
@@ -78,6 +79,8 @@ __all__ = [
     "FunctionDefinition",
     "ImageUrl",
     "JsonSchemaFormat",
+    "ModerationList",
+    "ModerationRequest",
     "NamedToolChoice",
     "ResponseFormat",
     "Role",

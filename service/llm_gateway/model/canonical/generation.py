@@ -2,7 +2,7 @@
 
 The endpoint (`model.request.Endpoint`) travels beside the body and says which member of each
 union it is: chat completions for `CHAT`, legacy completions for `COMPLETIONS`, an embedding
-list for `EMBEDDINGS` (which never streams).
+list for `EMBEDDINGS` and moderation results for `MODERATIONS` (neither ever streams).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from llm_gateway.model.canonical.chat_chunk import ChatChunk
 from llm_gateway.model.canonical.chat_completion import ChatCompletion
 from llm_gateway.model.canonical.chat_request import ChatRequest
 from llm_gateway.model.canonical.embeddings import EmbeddingList, EmbeddingRequest
+from llm_gateway.model.canonical.moderations import ModerationList, ModerationRequest
 from llm_gateway.model.canonical.text_completion import CompletionRequest, TextCompletion
 
-CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingRequest
-CanonicalAnswer = ChatCompletion | TextCompletion | EmbeddingList
+CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingRequest | ModerationRequest
+CanonicalAnswer = ChatCompletion | TextCompletion | EmbeddingList | ModerationList
 # A legacy completion's stream chunks have its answer's shape.
 CanonicalChunk = ChatChunk | TextCompletion
 

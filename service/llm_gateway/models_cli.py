@@ -1,0 +1,84 @@
+"""`llm-gateway models --config FILE [--json]`: the models the config serves, what each serves
+and what it costs, as every model object of `GET /v1/models` says (its `llm_gateway` member),
+with the deployments that serve it (the offline default's where it stands in)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from llm_gateway.config import GatewaySettings
+from llm_gateway.config.offline import served_models
+
+
+def add_parser(commands: Any) -> None:
+    """Adds `models` to the top-level parser's subcommands."""
+    sub = commands.add_parser(
+        "models", help="list the models, their operations and prices", description=__doc__
+    )
+    sub.add_argument("--config", required=True, help="the gateway's YAML config file")
+    sub.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
+    """One row per public model, in configuration order."""
+    listed = []
+    for name, model in served_models(settings).models.items():
+        price = settings.prices.get(model.deployments[0].model)
+        cached = None if price is None else price.cached_input_per_million
+        listed.append(
+            {
+                "model": name,
+                "operations": list(model.operations),
+                "deployments": [d.label for d in model.deployments],
+                "price": None
+                if price is None
+                else {
+                    "input_per_million": price.input_per_million,
+                    "cached_input_per_million": price.input_per_million
+                    if cached is None
+                    else cached,
+                    "output_per_million": price.output_per_million,
+                },
+            }
+        )
+    return listed
+
+
+def _table(listed: list[dict[str, Any]]) -> str:
+    header = ("model", "operations", "input/M", "cached/M", "output/M", "deployments")
+    lines = [header]
+    for row in listed:
+        price = row["price"] or {}
+        lines.append(
+            (
+                row["model"],
+                ",".join(row["operations"]),
+                *(
+                    f"{price[k]:g}" if k in price else "-"
+                    for k in ("input_per_million", "cached_input_per_million",
+                              "output_per_million")
+                ),
+                ", ".join(row["deployments"]),
+            )
+        )  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+        + "  "
+        + line[-1]
+        for line in lines
+    )
+
+
+def run(args: argparse.Namespace, settings: GatewaySettings) -> int:
+    """Prints the models; returns the exit status."""
+    listed = rows(settings)
+    if args.json:
+        sys.stdout.write(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(_table(listed) + "\n")
+    return 0

@@ -1,0 +1,65 @@
+"""`llm-gateway models`: the table of models, their operations and prices, as the config (and
+the offline default standing in) makes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llm_gateway.cli import main
+
+CONFIG = {
+    "providers": {
+        "openai": {"type": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"},
+        "gemini": {"type": "gemini", "base_url": "https://generativelanguage.googleapis.com/v1beta"},
+        "local": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"},
+    },
+    "models": {
+        "gpt-4o-mini": {"provider": "openai", "model": "gpt-4o-mini"},
+        "embed": {"provider": "openai", "model": "text-embedding-3-small",
+                  "operations": ["embeddings"]},
+        "gemini-embed": {"provider": "gemini", "model": "gemini-embedding-001",
+                         "operations": ["embeddings"]},
+        "chat-default": {"provider": "local", "model": "small"},
+        "embed-default": {"provider": "local", "model": "minilm", "operations": ["embeddings"]},
+    },
+    "prices": {
+        "gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6,
+                        "cached_input_per_million": 0.075},
+        "text-embedding-3-small": {"input_per_million": 0.02, "output_per_million": 0},
+    },
+    "keys": [{"name": "k", "key": "sk-test-key-0123456789"}],
+    "offline_default": "chat-default",
+    "offline_embedding_default": "embed-default",
+}  # fmt: skip
+
+
+def test_models_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    assert main(["models", "--config", str(path), "--json"]) == 0
+    rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["gpt-4o-mini"]["price"] == {
+        "input_per_million": 0.15,
+        "cached_input_per_million": 0.075,
+        "output_per_million": 0.6,
+    }
+    assert rows["embed"]["operations"] == ["embeddings"]
+    assert rows["embed"]["price"]["input_per_million"] == 0.02
+    # Gemini has no key: the embedding offline default serves it, not the chat one.
+    assert rows["gemini-embed"]["deployments"] == ["local/minilm"]
+    assert rows["gemini-embed"]["price"] is None
+
+
+def test_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    assert main(["models", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "operations", "input/M", "cached/M", "output/M",
+                                "deployments"]  # fmt: skip
+    assert lines[1].split()[:5] == ["gpt-4o-mini", "chat,completions,responses", "0.15",
+                                    "0.075", "0.6"]  # fmt: skip
