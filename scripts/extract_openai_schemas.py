@@ -2,16 +2,16 @@
 
 Writes three files, all derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
-  (draft 7) of the completions, chat completions, Responses, embeddings and moderations
-  request bodies,
+  (draft 7) of the completions, chat completions, Responses, embeddings, moderations and
+  images request bodies,
   which the gateway compiles
   at start-up to validate every request before an upstream is called;
 - `tests/fixtures/openai_properties.json`: the property names of both operations'
   requests, and of their responses and stream chunks down to the choice level, which a test
   compares with the fields of the proto messages;
 - `tests/fixtures/openai_response_schemas.json`: the JSON Schemas of the Responses API's
-  `response` object and stream events and of the embeddings and moderations answers, which
-  tests validate
+  `response` object and stream events, of the embeddings, moderations and images answers and
+  the images stream events, which tests validate
   the gateway's answers against.
 
 A user's clone has no `../shared/`, so all are committed. Run with `make schemas`.
@@ -36,6 +36,9 @@ ANSWERS = {
     "stream_event": "ResponseStreamEvent",
     "embedding_list": "CreateEmbeddingResponse",
     "moderation": "CreateModerationResponse",
+    "images": "ImagesResponse",
+    "image_generation_event": "ImageGenStreamEvent",
+    "image_edit_event": "ImageEditStreamEvent",
 }
 REQUESTS = {
     "completions": "CreateCompletionRequest",
@@ -43,6 +46,9 @@ REQUESTS = {
     "responses": "CreateResponse",
     "embeddings": "CreateEmbeddingRequest",
     "moderations": "CreateModerationRequest",
+    "image_generations": "CreateImageRequest",
+    "image_edits": "CreateImageEditRequest",
+    "image_variations": "CreateImageVariationRequest",
 }
 # Documentation and code-generation hints carry no validation meaning. `default` is dropped
 # because a validator that fills defaults would change what is forwarded upstream, and

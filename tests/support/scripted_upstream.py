@@ -20,7 +20,8 @@ behaviour, so one instance serves every scenario:
 - `paced`: twenty chunks 50 ms apart, a stream that outlives a quick test step (whole: 1 s).
 
 Embeddings (`/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`): see
-`scripted_embeddings`; moderations (`/v1/moderations`): `scripted_moderations`.
+`scripted_embeddings`; moderations (`/v1/moderations`): `scripted_moderations`; images
+(`/v1/images/*`): `scripted_images`.
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -42,6 +43,7 @@ from tests.support import (
     scripted_anthropic,
     scripted_embeddings,
     scripted_gemini,
+    scripted_images,
     scripted_moderations,
     scripted_responses,
 )
@@ -128,6 +130,9 @@ class ScriptedUpstream:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/moderations", self._moderations)
+        app.router.add_post("/v1/images/generations", self._image_generations)
+        app.router.add_post("/v1/images/edits", self._image_form)
+        app.router.add_post("/v1/images/variations", self._image_form)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/responses/input_tokens", self._responses_count)
         app.router.add_post("/v1/responses/compact", self._responses_compact)
@@ -199,6 +204,24 @@ class ScriptedUpstream:
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         return scripted_embeddings.openai((await self._record(request)).body)
+
+    async def _image_generations(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        return await scripted_images.generations(request, recorded.body)
+
+    async def _image_form(self, request: web.Request) -> web.StreamResponse:
+        """An image edit or variation: recorded with its fields and its files' digests."""
+        fields, files = await scripted_images.read_form(request)
+        recorded = Recorded(
+            request.path,
+            {**fields, "files": files},
+            {k.lower(): v for k, v in request.headers.items()},
+        )
+        with self._lock:
+            self.requests.append(recorded)
+        if request.path.endswith("/edits"):
+            return await scripted_images.edits(request, fields, files)
+        return await scripted_images.variations(fields, files)
 
     async def _moderations(self, request: web.Request) -> web.StreamResponse:
         return scripted_moderations.answer((await self._record(request)).body)

@@ -119,6 +119,14 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
     # Moderation models of OpenAI's API, under its own names (its default included).
     for name in ("omni-moderation-latest", "text-moderation-latest"):
         models[name] = {"provider": "scripted", "model": name, "operations": ["moderations"]}
+    # Image models of OpenAI's API, under its own names (its default, dall-e-2, included).
+    for name in ("dall-e-2", "dall-e-3", "gpt-image-1"):
+        models[name] = {"provider": "scripted", "model": name, "operations": ["images"]}
+    models["house-images"] = {
+        "provider": "scripted",
+        "model": "gpt-image-1",
+        "operations": ["images"],
+    }
     models["claude-moderation"] = {
         "provider": "claude",
         "model": "echo",

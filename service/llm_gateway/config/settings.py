@@ -269,7 +269,7 @@ class DeploymentSettings(_Section):
 
 # What a model can be configured to serve (`llm_gateway.model.request.Operation`), and what
 # it serves unless told otherwise: a chat model's operations.
-OperationName = Literal["chat", "completions", "responses", "embeddings", "moderations"]
+OperationName = Literal["chat", "completions", "responses", "embeddings", "moderations", "images"]
 _GENERATION: tuple[OperationName, ...] = ("chat", "completions", "responses")
 
 
@@ -295,7 +295,8 @@ class ModelSettings(_Section):
         min_length=1,
         description="what the model serves (listed by /v1/models); a request for another "
         "operation is a 400 naming the model, never sent upstream. An embedding model: "
-        "`[embeddings]`; a moderation model (OpenAI-compatible upstreams): `[moderations]`",
+        "`[embeddings]`; a moderation or image model (OpenAI-compatible upstreams): "
+        "`[moderations]`, `[images]`",
     )
 
     @model_validator(mode="before")

@@ -18,6 +18,9 @@ class Endpoint(StrEnum):
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
     MODERATIONS = "moderations"
+    IMAGE_GENERATIONS = "images/generations"
+    IMAGE_EDITS = "images/edits"
+    IMAGE_VARIATIONS = "images/variations"
 
 
 class Operation(StrEnum):
@@ -29,6 +32,13 @@ class Operation(StrEnum):
     RESPONSES = "responses"
     EMBEDDINGS = "embeddings"
     MODERATIONS = "moderations"
+    IMAGES = "images"
+
+
+# The endpoints that make images.
+IMAGE_ENDPOINTS = frozenset(
+    (Endpoint.IMAGE_GENERATIONS, Endpoint.IMAGE_EDITS, Endpoint.IMAGE_VARIATIONS)
+)
 
 
 # What a model serves unless its configuration says otherwise: a chat model's operations.
@@ -109,6 +119,8 @@ class GenerationRequest:
             return Operation.EMBEDDINGS
         if self.endpoint is Endpoint.MODERATIONS:
             return Operation.MODERATIONS
+        if self.endpoint in IMAGE_ENDPOINTS:
+            return Operation.IMAGES
         if self.endpoint is Endpoint.COMPLETIONS or self.as_text_completion:
             return Operation.COMPLETIONS
         return Operation.CHAT

@@ -16,6 +16,7 @@ import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.canonical import (
+    CanonicalRequest,
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
@@ -24,7 +25,15 @@ from llm_gateway.model.canonical import (
 from llm_gateway.model.embeddings import inputs_of
 from llm_gateway.model.request import Endpoint, GenerationRequest
 from llm_gateway.model.token_counts import check_count
-from llm_gateway.model.validators import chat_completions, completions, embeddings, moderations
+from llm_gateway.model.validators import (
+    chat_completions,
+    completions,
+    embeddings,
+    image_edits,
+    image_generations,
+    image_variations,
+    moderations,
+)
 from llm_gateway.model.wire import WireRequest
 
 # Fields of a legacy completion that a chat completion cannot honour.
@@ -43,6 +52,14 @@ CHAT_FIELDS = chat_completions.FIELDS
 COMPLETION_FIELDS = completions.FIELDS
 EMBEDDING_FIELDS = embeddings.FIELDS
 MODERATION_FIELDS = moderations.FIELDS
+# The image endpoints' validators and members.
+_IMAGES = {
+    Endpoint.IMAGE_GENERATIONS: (image_generations.validate, image_generations.FIELDS),
+    Endpoint.IMAGE_EDITS: (image_edits.validate, image_edits.FIELDS),
+    Endpoint.IMAGE_VARIATIONS: (image_variations.validate, image_variations.FIELDS),
+}
+# The model an image request without one is for, as OpenAI's API defaults it.
+DEFAULT_IMAGE_MODEL = "dall-e-2"
 # The model a moderations request without one is for, as OpenAI's API defaults it.
 DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
 
@@ -120,6 +137,21 @@ class RequestValidator:
             ),
             wire=wire,
             sizing={"prompt": texts, "max_tokens": 0},
+        )
+
+    def image(
+        self, endpoint: Endpoint, body: Any, wire: WireRequest | None = None
+    ) -> GenerationRequest:
+        """Validates an image generation (JSON), edit or variation (the form's fields, see
+        `model.images`); `model` defaults as in OpenAI's API."""
+        validate, fields = _IMAGES[endpoint]
+        body = self._check(body, validate, fields, {})
+        prompt = body.get("prompt")
+        return GenerationRequest(
+            endpoint,
+            cast(CanonicalRequest, {**body, "model": body.get("model") or DEFAULT_IMAGE_MODEL}),
+            wire=wire,
+            sizing={"prompt": prompt if isinstance(prompt, str) else "", "max_tokens": 0},
         )
 
     def response(self, body: Any) -> dict[str, Any]:

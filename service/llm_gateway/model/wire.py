@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from llm_gateway.model.multipart import FormPart
 from llm_gateway.usage.accounting import Usage
 
 
@@ -53,7 +54,8 @@ class WireRequest:
     takes the model name elsewhere than in the body (Gemini's URL). `operation` is the
     family's own name for the call (`chat/completions`, `completions`, `messages`,
     `generateContent`). `relayable` is false for a request no upstream of its family could
-    take as it is (a `/v1/completions` call with `messages`).
+    take as it is (a `/v1/completions` call with `messages`). A `multipart/form-data` request
+    (an image edit) has its `form` parts, files as sent; `body` is then its text fields.
     """
 
     family: ApiFamily
@@ -63,6 +65,7 @@ class WireRequest:
     stream: bool
     headers: tuple[tuple[str, str], ...] = ()
     relayable: bool = True
+    form: tuple[FormPart, ...] = ()
 
     @classmethod
     def received(

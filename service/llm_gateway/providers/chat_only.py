@@ -22,7 +22,7 @@ from llm_gateway.model.canonical import (
     EmbeddingList,
     EmbeddingRequest,
 )
-from llm_gateway.model.request import Endpoint
+from llm_gateway.model.request import IMAGE_ENDPOINTS, Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.translation import hints_left_out, no_such_api
@@ -97,6 +97,8 @@ class ChatOnlyProvider:
             return await self.embed(cast(EmbeddingRequest, body), call)
         if endpoint is Endpoint.MODERATIONS:
             raise no_such_api(self.name, "moderations")
+        if endpoint in IMAGE_ENDPOINTS:
+            raise no_such_api(self.name, "image")
         if endpoint is Endpoint.CHAT:
             return await self.create_chat(cast(ChatRequest, body), call)
         chat = chat_body_from_completion(cast(CompletionRequest, body))

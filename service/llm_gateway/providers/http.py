@@ -127,13 +127,15 @@ class HttpUpstream:
     async def post(
         self,
         url: str,
-        body: Mapping[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes | aiohttp.FormData,
         call: UpstreamCall,
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> aiohttp.ClientResponse:
-        """Sends the request (a body given as bytes goes as it is); an upstream error status
-        raises its mapped `GatewayError`."""
+        """Sends the request (a body given as bytes goes as it is, a form as
+        `multipart/form-data`); an upstream error status raises its mapped `GatewayError`."""
         headers = {**self.headers, **dict(extra_headers), "x-request-id": call.request_id}
+        if isinstance(body, aiohttp.FormData):
+            del headers["content-type"]  # the form's own, with its boundary
         if call.traceparent is not None:
             headers["traceparent"] = call.traceparent
         options: dict[str, Any] = {}
@@ -146,7 +148,7 @@ class HttpUpstream:
         try:
             response = await self._client().post(
                 url,
-                data=body if isinstance(body, bytes) else orjson.dumps(body),
+                data=body if isinstance(body, bytes | aiohttp.FormData) else orjson.dumps(body),
                 headers=headers,
                 **options,
             )
@@ -183,7 +185,7 @@ class HttpUpstream:
     async def post_for_bytes(
         self,
         url: str,
-        body: Mapping[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes | aiohttp.FormData,
         call: UpstreamCall,
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
@@ -221,7 +223,7 @@ class HttpUpstream:
     async def post_for_events(
         self,
         url: str,
-        body: Mapping[str, Any] | bytes,
+        body: Mapping[str, Any] | bytes | aiohttp.FormData,
         call: UpstreamCall,
         is_end: Callable[[bytes], bool] | None = None,
         extra_headers: Iterable[tuple[str, str]] = (),

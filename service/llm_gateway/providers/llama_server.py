@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
 from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
-from llm_gateway.model.request import Endpoint
+from llm_gateway.model.request import IMAGE_ENDPOINTS, Endpoint
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
 from llm_gateway.providers.translation import no_such_api, unsupported
@@ -131,8 +131,8 @@ class LlamaServerProvider(OpenAICompatibleProvider):
         if endpoint is Endpoint.EMBEDDINGS:
             _refuse_dimensions(body)
             return await super().create(endpoint, body, call)
-        if endpoint is Endpoint.MODERATIONS:
-            raise no_such_api("llama-server", "moderations")
+        if endpoint is Endpoint.MODERATIONS or endpoint in IMAGE_ENDPOINTS:
+            raise no_such_api("llama-server", endpoint.value.partition("/")[0])
         _refuse_echo(body)
         n = _choices(body)
         if n == 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
+import aiohttp
 import orjson
 
 from llm_gateway.config.settings import ProviderSettings
@@ -30,6 +31,8 @@ from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream,
 from llm_gateway.usage.accounting import pieces_of, responses_usage_of, usage_of
 
 _DONE = b"[DONE]"
+# The operations of the image APIs (`images/generations`, `images/edits`, ...).
+_IMAGES = "images/"
 # The members of a Responses API request that its token count takes.
 _COUNTED = frozenset(
     (
@@ -130,6 +133,25 @@ class OpenAICompatibleProvider:
         finally:
             await events.aclose()
 
+    @staticmethod
+    def _sent(wire: WireRequest, model: str) -> dict[str, Any] | aiohttp.FormData:
+        """The caller's request with the upstream's model: its JSON, or its form rebuilt with
+        every part as sent (a form is read once: one per attempt)."""
+        if not wire.form:
+            return {**wire.body, "model": model}
+        form = aiohttp.FormData()
+        for part in wire.form:
+            if part.name == "model":
+                continue
+            if part.is_file:
+                form.add_field(
+                    part.name, part.data, filename=part.filename, content_type=part.content_type
+                )
+            else:
+                form.add_field(part.name, part.text())
+        form.add_field("model", model)
+        return form
+
     async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
         """Sends an OpenAI caller's request as it came; returns the answer's bytes. An
         embeddings request too large for one call is sent as several: its answer is the
@@ -143,12 +165,13 @@ class OpenAICompatibleProvider:
             return WireAnswer(orjson.dumps(joined), usage_of(joined))
         data = await self._http.post_for_bytes(
             f"{self._settings.base_url}/{wire.operation}",
-            {**wire.body, "model": model},
+            self._sent(wire, model),
             call,
             wire.headers,
         )
         answer = json_object(data)
-        if wire.family is ApiFamily.RESPONSES:
+        if wire.family is ApiFamily.RESPONSES or wire.operation.startswith(_IMAGES):
+            # The Responses API and the image APIs count `input_tokens` and `output_tokens`.
             return WireAnswer(data, responses_usage_of(answer))
         return WireAnswer(data, usage_of(answer))
 
@@ -161,6 +184,10 @@ class OpenAICompatibleProvider:
         read but not relayed (the `usage: null` the others then carry is the API's own)."""
         if wire.family is ApiFamily.RESPONSES:
             async for relayed in self._relay_responses_stream(wire, model, call):
+                yield relayed
+            return
+        if wire.operation.startswith(_IMAGES):
+            async for relayed in self._relay_image_stream(wire, model, call):
                 yield relayed
             return
         body = {**wire.body, "model": model}
@@ -220,6 +247,37 @@ class OpenAICompatibleProvider:
                 if kind in _TERMINAL:
                     return
             raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    async def _relay_image_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """An image generation or edit stream (`partial_images`), each event as it came,
+        named by its type; it ends with the body (the API sends no end marker), complete
+        once an image's `completed` event came. Its usage is that event's."""
+        url = f"{self._settings.base_url}/{wire.operation}"
+        events = await self._http.post_for_events(
+            url, self._sent(wire, model), call, None, wire.headers
+        )
+        completed = False
+        try:
+            async for event in events:
+                parsed = self._http.event_object(event)
+                kind = str(parsed.get("type", ""))
+                if kind == "error" or (not kind and "error" in parsed):
+                    raise upstream_errors.error_in_stream(
+                        parsed if "error" in parsed else {"error": parsed},
+                        self._settings.upstream_messages == "hidden",
+                        self._http.read_error,
+                    )
+                usage = None
+                if kind.endswith(".completed"):
+                    completed = True
+                    usage = responses_usage_of(parsed)
+                yield WireEvent(event, kind, usage, 1 if kind.endswith(".partial_image") else 0)
+            if not completed:
+                raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
 

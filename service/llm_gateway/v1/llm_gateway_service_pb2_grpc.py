@@ -6,6 +6,7 @@ import warnings
 from llm_gateway.v1 import chat_pb2 as llm__gateway_dot_v1_dot_chat__pb2
 from llm_gateway.v1 import completions_pb2 as llm__gateway_dot_v1_dot_completions__pb2
 from llm_gateway.v1 import embeddings_pb2 as llm__gateway_dot_v1_dot_embeddings__pb2
+from llm_gateway.v1 import images_pb2 as llm__gateway_dot_v1_dot_images__pb2
 from llm_gateway.v1 import models_pb2 as llm__gateway_dot_v1_dot_models__pb2
 from llm_gateway.v1 import moderations_pb2 as llm__gateway_dot_v1_dot_moderations__pb2
 
@@ -30,8 +31,8 @@ if _version_not_supported:
 
 
 class LlmGatewayServiceStub:
-    """Serves completions, chat completions, embeddings and moderations from the
-    configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations and images
+    from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -77,6 +78,11 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.FromString,
                 _registered_method=True)
+        self.CreateImage = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateImage',
+                request_serializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -90,8 +96,8 @@ class LlmGatewayServiceStub:
 
 
 class LlmGatewayServiceServicer:
-    """Serves completions, chat completions, embeddings and moderations from the
-    configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations and images
+    from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -149,6 +155,14 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateImage(self, request, context):
+        """Creates images from a prompt (OpenAI-compatible upstreams); the images
+        come as their bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Lists the models that the caller may use.
         """
@@ -196,6 +210,11 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.SerializeToString,
             ),
+            'CreateImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImage,
+                    request_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.SerializeToString,
+            ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
@@ -215,8 +234,8 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LlmGatewayService:
-    """Serves completions, chat completions, embeddings and moderations from the
-    configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations and images
+    from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -378,6 +397,33 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/CreateModeration',
             llm__gateway_dot_v1_dot_moderations__pb2.ModerationRequest.SerializeToString,
             llm__gateway_dot_v1_dot_moderations__pb2.ModerationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateImage',
+            llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,11 +16,12 @@ import orjson
 
 from llm_gateway.api.gemini.response import error_body
 from llm_gateway.api.gemini.validation import member
+from llm_gateway.api.rest.exchange import StreamEncoder, StreamFramer
 from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model import field_checks as check
 from llm_gateway.model.canonical import CanonicalAnswer, EmbeddingRequest, as_embeddings
 from llm_gateway.model.embeddings import vector_of
-from llm_gateway.model.request import Translation
+from llm_gateway.model.request import GenerationRequest, Translation
 from llm_gateway.model.wire import WireAnswer
 
 # Gemini's limit on the requests of one batch.
@@ -137,10 +138,10 @@ class GeminiEmbeddingDialect:
     def error(self, error: GatewayError) -> bytes:
         return orjson.dumps(error_body(error))
 
-    def encoder(self, request: object) -> Any:
+    def encoder(self, request: GenerationRequest) -> StreamEncoder:
         raise AssertionError("embeddings never stream")
 
-    def framer(self) -> Any:
+    def framer(self) -> StreamFramer:
         raise AssertionError("embeddings never stream")
 
 

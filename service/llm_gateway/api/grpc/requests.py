@@ -13,7 +13,14 @@ from google.protobuf.message import Message
 from llm_gateway.api.grpc.struct_values import from_struct
 from llm_gateway.errors import invalid_request
 from llm_gateway.model.validation import CHAT_FIELDS, COMPLETION_FIELDS
-from llm_gateway.v1 import chat_pb2, common_pb2, completions_pb2, embeddings_pb2, moderations_pb2
+from llm_gateway.v1 import (
+    chat_pb2,
+    common_pb2,
+    completions_pb2,
+    embeddings_pb2,
+    images_pb2,
+    moderations_pb2,
+)
 
 _COMMON_SCALARS = (
     "temperature",
@@ -303,4 +310,28 @@ def moderation_body(request: moderations_pb2.ModerationRequest) -> dict[str, Any
     body: dict[str, Any] = {"input": given}
     if request.HasField("model"):
         body["model"] = request.model
+    return body
+
+
+# The optional members of an `ImageRequest`, copied when set.
+_IMAGE_OPTIONS = (
+    "model",
+    "n",
+    "size",
+    "quality",
+    "style",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+    "response_format",
+)
+
+
+def image_body(request: images_pb2.ImageRequest) -> dict[str, Any]:
+    """An `ImageRequest` as the OpenAI image generation request it means."""
+    body: dict[str, Any] = {"prompt": request.prompt}
+    _copy_present(request, _IMAGE_OPTIONS, body)
+    if request.user:
+        body["user"] = request.user
     return body

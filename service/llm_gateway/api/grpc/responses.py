@@ -6,6 +6,7 @@ typed API does not model (an upstream's own extensions) are left out here; REST 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from llm_gateway.model.canonical import (
     ChatCompletion,
     Delta,
     EmbeddingList,
+    ImageList,
     ModerationList,
     TextCompletion,
 )
@@ -25,6 +27,7 @@ from llm_gateway.v1 import (
     common_pb2,
     completions_pb2,
     embeddings_pb2,
+    images_pb2,
     models_pb2,
     moderations_pb2,
 )
@@ -229,6 +232,31 @@ def moderation_response(answer: ModerationList) -> moderations_pb2.ModerationRes
     return moderations_pb2.ModerationResponse(
         id=_str(answer.get("id")), model=_str(answer.get("model")), results=results
     )
+
+
+def images_response(answer: ImageList) -> images_pb2.ImagesResponse:
+    """Returns OpenAI's `ImagesResponse` as the typed one, each image as its bytes."""
+    images = []
+    for item in answer.get("data") or ():
+        encoded = item.get("b64_json")
+        images.append(
+            images_pb2.Image(
+                data=base64.b64decode(encoded) if isinstance(encoded, str) else b"",
+                url=_str(item.get("url")),
+                revised_prompt=_str(item.get("revised_prompt")),
+            )
+        )
+    response = images_pb2.ImagesResponse(created=_int(answer.get("created")), data=images)
+    usage = answer.get("usage")
+    if isinstance(usage, dict):  # the GPT image models' tokens
+        response.usage.CopyFrom(
+            images_pb2.ImageUsage(
+                input_tokens=_int(usage.get("input_tokens")),
+                output_tokens=_int(usage.get("output_tokens")),
+                total_tokens=_int(usage.get("total_tokens")),
+            )
+        )
+    return response
 
 
 def model(data: dict[str, Any]) -> models_pb2.Model:

@@ -17,11 +17,12 @@ from llm_gateway.api.inbound import InboundCall
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
-from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.canonical import (
     ChatChunk,
     ChatCompletion,
     EmbeddingList,
+    ImageList,
     ModerationList,
     TextCompletion,
 )
@@ -30,6 +31,7 @@ from llm_gateway.v1 import (
     chat_pb2,
     completions_pb2,
     embeddings_pb2,
+    images_pb2,
     llm_gateway_service_pb2_grpc,
     models_pb2,
     moderations_pb2,
@@ -38,7 +40,9 @@ from llm_gateway.v1 import (
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Out = TypeVar("Out", bound=Message)
-AnswerT = TypeVar("AnswerT", ChatCompletion, TextCompletion, EmbeddingList, ModerationList)
+AnswerT = TypeVar(
+    "AnswerT", ChatCompletion, TextCompletion, EmbeddingList, ModerationList, ImageList
+)
 ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 
@@ -100,6 +104,15 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             context,
             lambda: self._validator.moderation(requests.moderation_body(request)),
             responses.moderation_response,
+        )
+
+    async def CreateImage(
+        self, request: images_pb2.ImageRequest, context: Context
+    ) -> images_pb2.ImagesResponse:
+        return await self._unary(
+            context,
+            lambda: self._validator.image(Endpoint.IMAGE_GENERATIONS, requests.image_body(request)),
+            responses.images_response,
         )
 
     async def ListModels(

@@ -6,6 +6,7 @@ Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -18,10 +19,13 @@ from llm_gateway.api.anthropic import models as anthropic_models
 from llm_gateway.api.anthropic.dialect import AnthropicDialect
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import exchange
+from llm_gateway.api.rest.images_dialect import IMAGES
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.model import GenerationRequest, RequestValidator
+from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
+from llm_gateway.model.images import form_fields
+from llm_gateway.model.multipart import form_parts
 from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
 
@@ -48,9 +52,21 @@ def _wire(
     return parsed, wire
 
 
+def _form_wire(
+    operation: str, body: HttpBody, metadata: Mapping[str, str], streams: bool = True
+) -> tuple[dict[str, Any], WireRequest]:
+    """A `multipart/form-data` request's fields, and the request as the caller sent it (its
+    parts, files as they came)."""
+    parts = form_parts(body.content_type, body.data)
+    fields = form_fields(parts)
+    stream = streams and fields.get("stream") is True
+    wire = WireRequest.received(ApiFamily.OPENAI, operation, fields, body.data, stream, metadata)
+    return fields, dataclasses.replace(wire, form=tuple(parts))
+
+
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
-    """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/moderations`
-    and `/v1/models`."""
+    """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/moderations`,
+    `/v1/images/*` and `/v1/models`."""
 
     def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
         self._dataplane = dataplane
@@ -97,6 +113,31 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
 
         return await exchange.whole(
             exchange.generate(context, self._keys, self._dataplane, _DIALECT, parse)
+        )
+
+    async def CreateImage(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            wire = _wire("images/generations", request, metadata)
+            return self._validator.image(Endpoint.IMAGE_GENERATIONS, *wire)
+
+        async for body in exchange.generate(context, self._keys, self._dataplane, IMAGES, parse):
+            yield body
+
+    async def CreateImageEdit(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            wire = _form_wire("images/edits", request, metadata)
+            return self._validator.image(Endpoint.IMAGE_EDITS, *wire)
+
+        async for body in exchange.generate(context, self._keys, self._dataplane, IMAGES, parse):
+            yield body
+
+    async def CreateImageVariation(self, request: HttpBody, context: Context) -> HttpBody:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            wire = _form_wire("images/variations", request, metadata, streams=False)
+            return self._validator.image(Endpoint.IMAGE_VARIATIONS, *wire)
+
+        return await exchange.whole(
+            exchange.generate(context, self._keys, self._dataplane, IMAGES, parse)
         )
 
     async def ListModels(self, request: models_pb2.ListModelsRequest, context: Context) -> HttpBody:

@@ -36,6 +36,7 @@ from llm_gateway.model.canonical.generation import (
     as_chat_chunk,
     as_embeddings,
 )
+from llm_gateway.model.canonical.images import ImageList, ImageRequest
 from llm_gateway.model.canonical.messages import (
     ChatMessage,
     Content,
@@ -77,6 +78,8 @@ __all__ = [
     "EmbeddingUsage",
     "FunctionCall",
     "FunctionDefinition",
+    "ImageList",
+    "ImageRequest",
     "ImageUrl",
     "JsonSchemaFormat",
     "ModerationList",

@@ -2,7 +2,8 @@
 
 The endpoint (`model.request.Endpoint`) travels beside the body and says which member of each
 union it is: chat completions for `CHAT`, legacy completions for `COMPLETIONS`, an embedding
-list for `EMBEDDINGS` and moderation results for `MODERATIONS` (neither ever streams).
+list for `EMBEDDINGS`, moderation results for `MODERATIONS` (neither ever streams), and images
+for the image endpoints.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from llm_gateway.model.canonical.chat_chunk import ChatChunk
 from llm_gateway.model.canonical.chat_completion import ChatCompletion
 from llm_gateway.model.canonical.chat_request import ChatRequest
 from llm_gateway.model.canonical.embeddings import EmbeddingList, EmbeddingRequest
+from llm_gateway.model.canonical.images import ImageList, ImageRequest
 from llm_gateway.model.canonical.moderations import ModerationList, ModerationRequest
 from llm_gateway.model.canonical.text_completion import CompletionRequest, TextCompletion
 
-CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingRequest | ModerationRequest
-CanonicalAnswer = ChatCompletion | TextCompletion | EmbeddingList | ModerationList
+CanonicalRequest = (
+    ChatRequest | CompletionRequest | EmbeddingRequest | ModerationRequest | ImageRequest
+)
+CanonicalAnswer = ChatCompletion | TextCompletion | EmbeddingList | ModerationList | ImageList
 # A legacy completion's stream chunks have its answer's shape.
 CanonicalChunk = ChatChunk | TextCompletion
 

@@ -1,0 +1,236 @@
+"""Images through Envoy with the official `openai` SDK against the scripted double of OpenAI's
+image APIs: generations (whole and streamed `partial_images`), edits and variations as
+multipart uploads (files reach the upstream byte for byte, the model rewritten); answers and
+events validated by the spec's schemas; errors in OpenAI's shape naming the field."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import fastjsonschema
+import grpc
+import openai
+import pytest
+import requests
+
+from llm_gateway.v1 import images_pb2, llm_gateway_service_pb2_grpc
+from tests.support.grpc_client import METADATA, error_details
+from tests.support.scripted_images import PNG
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import KEY, Stack
+
+_SCHEMAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "openai_response_schemas.json").read_text()
+)
+validate_images = fastjsonschema.compile(_SCHEMAS["images"])
+validate_generation_event = fastjsonschema.compile(_SCHEMAS["image_generation_event"])
+validate_edit_event = fastjsonschema.compile(_SCHEMAS["image_edit_event"])
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+MASK = PNG
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_generate_b64_and_url(client: openai.OpenAI, stack: Stack) -> None:
+    answer = client.images.generate(model="gpt-image-1", prompt="a cat", n=2, size="1024x1024")
+    assert len(answer.data) == 2 and base64.b64decode(answer.data[0].b64_json or "") == PNG
+    assert answer.usage is not None and answer.usage.output_tokens == 272
+    url = client.images.generate(model="dall-e-3", prompt="a dog", response_format="url")
+    assert url.data[0].url and url.data[0].revised_prompt == "a dog"
+    raw = requests.post(
+        f"{stack.rest_url}/v1/images/generations",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gpt-image-1", "prompt": "x", "quality": "low", "background": "opaque",
+              "output_format": "webp", "output_compression": 50, "moderation": "low"},
+        timeout=10,
+    )  # fmt: skip
+    validate_images(raw.json())
+
+
+def test_default_model_is_the_apis(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
+    client.images.generate(prompt="a tree")
+    assert upstream.last().body["model"] == "dall-e-2"
+
+
+def test_streamed_partial_images(client: openai.OpenAI, stack: Stack) -> None:
+    events = list(
+        client.images.generate(model="gpt-image-1", prompt="a cat", stream=True, partial_images=2)
+    )
+    assert [e.type for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    raw = requests.post(
+        f"{stack.rest_url}/v1/images/generations",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gpt-image-1", "prompt": "x", "stream": True, "partial_images": 1},
+        timeout=10,
+    )
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    frames = [f for f in raw.text.split("\n\n") if f]
+    assert frames[0].startswith("event: image_generation.partial_image\ndata: ")
+    for frame in frames:
+        validate_generation_event(json.loads(frame.partition("data: ")[2]))
+    assert "[DONE]" not in raw.text  # the image API sends no end marker
+
+
+def test_edit_uploads_several_images_and_a_mask(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    answer = client.images.edit(
+        model="house-images",  # the gateway's name for the upstream's gpt-image-1
+        image=[("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg")],
+        mask=("mask.png", MASK, "image/png"),
+        prompt="add a hat",
+        n=1,
+        input_fidelity="high",
+    )
+    validate_images(answer.model_dump(exclude_none=True))
+    sent = upstream.last()
+    assert sent.path == "/v1/images/edits"
+    assert sent.body["model"] == "gpt-image-1" and sent.body["prompt"] == "add a hat"
+    files = sent.body["files"]
+    assert [(f["field"], f["filename"], f["sha256"]) for f in files] == [
+        ("image[]", "a.png", _digest(PNG)),
+        ("image[]", "b.jpg", _digest(JPEG)),
+        ("mask", "mask.png", _digest(MASK)),
+    ]
+
+
+def test_streamed_edit(client: openai.OpenAI) -> None:
+    events = list(
+        client.images.edit(
+            model="gpt-image-1",
+            image=("a.png", PNG, "image/png"),
+            prompt="blue",
+            stream=True,
+            partial_images=1,
+        )
+    )
+    assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+    for event in events:
+        validate_edit_event(event.model_dump(exclude_none=True))
+
+
+def test_variation(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
+    answer = client.images.create_variation(image=("a.png", PNG, "image/png"), n=2)
+    assert len(answer.data) == 2
+    assert upstream.last().body["model"] == "dall-e-2"
+    assert upstream.last().body["n"] == "2"
+
+
+def test_a_file_that_is_not_an_image_is_refused(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.edit(
+            model="gpt-image-1", image=("notes.txt", b"just text", "text/plain"), prompt="x"
+        )
+    assert caught.value.param == "image" and caught.value.code == "invalid_image_format"
+    with pytest.raises(openai.BadRequestError) as mask:
+        client.images.edit(
+            model="gpt-image-1",
+            image=("a.png", PNG, "image/png"),
+            mask=("m.jpg", JPEG, "image/jpeg"),
+            prompt="x",
+        )
+    assert mask.value.param == "mask"
+
+
+@pytest.mark.parametrize(
+    ("fields", "files", "param"),
+    [
+        ({"model": "gpt-image-1"}, {"image": ("a.png", PNG, "image/png")}, "prompt"),
+        ({"model": "gpt-image-1", "prompt": "x"}, {}, "image"),
+        ({"model": "gpt-image-1", "prompt": "x", "n": "11"},
+         {"image": ("a.png", PNG, "image/png")}, "n"),
+    ],
+)  # fmt: skip
+def test_missing_and_bad_parts_name_the_field(
+    stack: Stack, fields: dict[str, str], files: dict[str, tuple[str, bytes, str]], param: str
+) -> None:
+    # Every part as multipart/form-data (`(None, value)`: a text field).
+    parts = {**{name: (None, value) for name, value in fields.items()}, **files}
+    answer = requests.post(
+        f"{stack.rest_url}/v1/images/edits",
+        headers={"authorization": f"Bearer {KEY}"},
+        files=parts,
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == param
+
+
+def test_json_to_an_edit_is_refused(stack: Stack) -> None:
+    answer = requests.post(
+        f"{stack.rest_url}/v1/images/edits",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"prompt": "x"},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_content_type"
+
+
+def test_upstream_refusals_reach_the_caller(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(model="dall-e-3", prompt="x", n=2)
+    assert caught.value.param == "n"
+    with pytest.raises(openai.BadRequestError) as stream:
+        client.images.generate(model="dall-e-2", prompt="x", stream=True)
+    assert stream.value.param == "stream"
+
+
+def test_a_chat_model_does_not_make_images(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    before = len(upstream.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(model="gpt-echo", prompt="x")
+    assert caught.value.code == "operation_not_supported"
+    assert len(upstream.requests) == before
+
+
+@pytest.fixture(params=["gateway", "envoy"])
+def stub(
+    request: pytest.FixtureRequest, stack: Stack
+) -> llm_gateway_service_pb2_grpc.LlmGatewayServiceStub:
+    target = stack.grpc_target if request.param == "gateway" else stack.envoy_target
+    channel = grpc.insecure_channel(target)
+    request.addfinalizer(channel.close)
+    return llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
+
+
+def test_typed_image_bytes(
+    stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub, upstream: ScriptedUpstream
+) -> None:
+    answer = stub.CreateImage(
+        images_pb2.ImageRequest(model="house-images", prompt="a cat", n=2, quality="low"),
+        metadata=METADATA,
+        timeout=10,
+    )
+    assert [image.data for image in answer.data] == [PNG, PNG]
+    assert answer.usage.output_tokens == 272
+    sent = upstream.last().body
+    assert sent == {"prompt": "a cat", "model": "gpt-image-1", "n": 2, "quality": "low"}
+    urls = stub.CreateImage(
+        images_pb2.ImageRequest(model="dall-e-3", prompt="a dog"), metadata=METADATA, timeout=10
+    )
+    assert urls.data[0].url and urls.data[0].revised_prompt == "a dog"
+    assert not urls.HasField("usage")
+
+
+def test_typed_image_errors(stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreateImage(
+            images_pb2.ImageRequest(model="gpt-image-1", prompt="x", n=11),
+            metadata=METADATA,
+            timeout=10,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error, _ = error_details(caught.value)
+    assert error.param == "n"
