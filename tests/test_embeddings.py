@@ -189,6 +189,7 @@ def test_model_prices_are_listed_in_the_apis_units() -> None:
         "input_per_million": 2,
         "cached_input_per_million": 2,
         "output_per_million": 8,
+        "per_image": {},
     }
     typed = grpc_responses.model(model.openai())
     assert typed.llm_gateway.price.output_per_million == 8

@@ -8,12 +8,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import openai
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from llm_gateway.v1 import chat_pb2
+from llm_gateway.v1 import chat_pb2, images_pb2, llm_gateway_service_pb2_grpc
 from tests.support.grpc_client import METADATA, stub
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack, stack_config, start_stack
@@ -33,7 +34,13 @@ def measured(
     config = stack_config(upstream.base_url)
     for name in ("gpt-limited", "gpt-limited-too"):
         config["models"][name] = {"provider": "scripted", "model": "echo", "rpm": 1}
-    config["prices"] = {"echo": {"input_per_million": 1_000_000, "output_per_million": 2_000_000}}
+    config["prices"] = {
+        "echo": {"input_per_million": 1_000_000, "output_per_million": 2_000_000},
+        # Images: dall-e by size and quality (or size alone); GPT image tokens and images.
+        "dall-e-3": {"per_image": {"1024x1024/standard": 0.04, "1024x1024/hd": 0.08,
+                                   "1792x1024": 0.12}},
+        "gpt-image-1": {"input_per_million": 1_000_000, "per_image": {"1024x1024": 10}},
+    }  # fmt: skip
     running = start_stack(Path(tmp_path_factory.mktemp("measured")), config)
     yield running
     running.stop()
@@ -226,6 +233,29 @@ def test_responses_api_calls_are_labelled_with_their_surface(measured: Stack) ->
         served = {"gen_ai_request_model": model, "http_response_status_code": "200"}
         assert delta("llm_gateway_requests_total", **served, surface="responses") == 1
     assert delta("llm_gateway_dropped_fields_total", surface="responses") == 1
+
+
+def test_images_cost_their_tokens_and_a_price_per_image(measured: Stack) -> None:
+    before = _scrape(measured.metrics_url)
+    client = openai.OpenAI(base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0)
+    client.images.generate(model="dall-e-3", prompt="x")  # 1024x1024/standard: 0.04
+    client.images.generate(model="dall-e-3", prompt="x", quality="hd")  # 0.08
+    client.images.generate(model="dall-e-3", prompt="x", size="1792x1024", quality="hd")  # 0.12
+    # 12 input tokens at 1 each, and 10 per image: 2 images 32, streamed 1 image 22.
+    client.images.generate(model="gpt-image-1", prompt="x", n=2)
+    list(client.images.generate(model="gpt-image-1", prompt="x", stream=True, partial_images=1))
+    with grpc.insecure_channel(measured.grpc_target) as channel:
+        llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel).CreateImage(
+            images_pb2.ImageRequest(model="gpt-image-1", prompt="x"), metadata=METADATA, timeout=10
+        )  # 22
+    after = _scrape(measured.metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return _sum(after, name, **labels) - _sum(before, name, **labels)
+
+    cost = "llm_gateway_cost_total"
+    assert delta(cost, gen_ai_request_model="dall-e-3") == pytest.approx(0.04 + 0.08 + 0.12)
+    assert delta(cost, gen_ai_request_model="gpt-image-1") == pytest.approx(32 + 22 + 22)
 
 
 def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:

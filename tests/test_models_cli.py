@@ -24,12 +24,14 @@ CONFIG = {
         "gemini-embed": {"provider": "gemini", "model": "gemini-embedding-001",
                          "operations": ["embeddings"]},
         "chat-default": {"provider": "local", "model": "small"},
+        "draw": {"provider": "openai", "model": "dall-e-3", "operations": ["images"]},
         "embed-default": {"provider": "local", "model": "minilm", "operations": ["embeddings"]},
     },
     "prices": {
         "gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6,
                         "cached_input_per_million": 0.075},
         "text-embedding-3-small": {"input_per_million": 0.02, "output_per_million": 0},
+        "dall-e-3": {"per_image": {"1024x1024/hd": 0.08}},
     },
     "keys": [{"name": "k", "key": "sk-test-key-0123456789"}],
     "offline_default": "chat-default",
@@ -46,12 +48,14 @@ def test_models_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         "input_per_million": 0.15,
         "cached_input_per_million": 0.075,
         "output_per_million": 0.6,
+        "per_image": {},
     }
     assert rows["embed"]["operations"] == ["embeddings"]
     assert rows["embed"]["price"]["input_per_million"] == 0.02
     # Gemini has no key: the embedding offline default serves it, not the chat one.
     assert rows["gemini-embed"]["deployments"] == ["local/minilm"]
     assert rows["gemini-embed"]["price"] is None
+    assert rows["draw"]["price"]["per_image"] == {"1024x1024/hd": 0.08}
 
 
 def test_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,6 +64,6 @@ def test_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["models", "--config", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["model", "operations", "input/M", "cached/M", "output/M",
-                                "deployments"]  # fmt: skip
+                                "per", "image", "deployments"]  # fmt: skip
     assert lines[1].split()[:5] == ["gpt-4o-mini", "chat,completions,responses", "0.15",
                                     "0.075", "0.6"]  # fmt: skip

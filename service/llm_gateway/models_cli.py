@@ -42,6 +42,7 @@ def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
                     if cached is None
                     else cached,
                     "output_per_million": price.output_per_million,
+                    "per_image": dict(price.per_image),
                 },
             }
         )
@@ -49,7 +50,8 @@ def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
 
 
 def _table(listed: list[dict[str, Any]]) -> str:
-    header = ("model", "operations", "input/M", "cached/M", "output/M", "deployments")
+    header = ("model", "operations", "input/M", "cached/M", "output/M", "per image",
+              "deployments")  # fmt: skip
     lines = [header]
     for row in listed:
         price = row["price"] or {}
@@ -62,6 +64,8 @@ def _table(listed: list[dict[str, Any]]) -> str:
                     for k in ("input_per_million", "cached_input_per_million",
                               "output_per_million")
                 ),
+                ",".join(f"{kind}={each:g}" for kind, each in price.get("per_image", {}).items())
+                or "-",
                 ", ".join(row["deployments"]),
             )
         )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -528,13 +528,27 @@ class TracingSettings(_Section):
 
 
 class Price(_Section):
-    """What one upstream model costs, in the currency of your choice per million tokens."""
+    """What one upstream model costs, in the currency of your choice: per million tokens, and
+    for an image model per image made."""
 
-    input_per_million: float = Field(ge=0, description="prompt tokens not read from a cache")
-    output_per_million: float = Field(ge=0, description="completion tokens")
+    input_per_million: float = Field(0.0, ge=0, description="prompt tokens not read from a cache")
+    output_per_million: float = Field(0.0, ge=0, description="completion tokens")
     cached_input_per_million: float | None = Field(
         None, ge=0, description="prompt tokens read from a cache; `input_per_million` if unset"
     )
+    per_image: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="per image made, by `size/quality` (`1024x1024/hd`) or by `size` alone "
+        "(`1024x1024`), added to the tokens' cost (an image model without token prices: "
+        "dall-e)",
+    )
+
+    def image_price(self, kind: str) -> float | None:
+        """The price of one image of `kind` (`size/quality`): its own, else its size's."""
+        found = self.per_image.get(kind)
+        if found is None:
+            found = self.per_image.get(kind.partition("/")[0])
+        return found
 
 
 class GatewaySettings(_Section):

@@ -10,6 +10,7 @@ account, settle.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -33,14 +34,14 @@ from llm_gateway.errors import (
 from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
 from llm_gateway.limits.budget import Amount, Budget, Budgets
 from llm_gateway.model.canonical import CanonicalChunk, as_chat, as_chat_chunk
-from llm_gateway.model.request import GenerationRequest
+from llm_gateway.model.request import GenerationRequest, Operation
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
 from llm_gateway.routing.dispatch import Answer, Chunk
 from llm_gateway.telemetry import RequestWatch, Telemetry
-from llm_gateway.usage.accounting import StreamUsage, Usage, usage_of
+from llm_gateway.usage.accounting import StreamUsage, Usage, images_usage_of, usage_of
 from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
 
@@ -136,8 +137,13 @@ class DataPlane:
             if isinstance(answer, WireAnswer):
                 session.usage = answer.usage
                 return answer
-            session.usage = usage_of(answer)
-            if served.request.as_text_completion:  # served as a chat completion
+            request = served.request
+            session.usage = (
+                images_usage_of(answer, request.body)
+                if request.served_as is Operation.IMAGES
+                else usage_of(answer)
+            )
+            if request.as_text_completion:  # served as a chat completion
                 return completion_from_chat(as_chat(answer))
             return answer
         raise AssertionError("unreachable: the session re-raises every failure")
@@ -326,7 +332,7 @@ class DataPlane:
         if usage.prompt_tokens:
             return usage
         prompt = ticket.prompt_estimate if ticket is not None else estimate_prompt(request.sizing)
-        return Usage(prompt, usage.completion_tokens, estimated=True)
+        return dataclasses.replace(usage, prompt_tokens=prompt, estimated=True)
 
     def _budget_of(self, call: CallInfo) -> tuple[Budgets, str, Budget] | None:
         """The ledger, key id and budget of a budgeted virtual key; None otherwise."""

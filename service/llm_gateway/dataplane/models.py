@@ -24,8 +24,9 @@ class ServedModel:
 
     def openai(self) -> dict[str, Any]:
         """The model as an OpenAI `model` object, with the gateway's own member
-        `llm_gateway`: what the model serves and what it costs (per million tokens, in the
-        configuration's currency; null when no price is configured)."""
+        `llm_gateway`: what the model serves and what it costs (per million tokens and per
+        image by `size/quality`, in the configuration's currency; null when no price is
+        configured)."""
         price = None
         if self.price is not None:
             cached = self.price.cached_input_per_million
@@ -35,6 +36,7 @@ class ServedModel:
                     self.price.input_per_million if cached is None else cached
                 ),
                 "output_per_million": self.price.output_per_million,
+                "per_image": dict(self.price.per_image),
             }
         return {
             "id": self.id,

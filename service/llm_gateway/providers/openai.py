@@ -8,6 +8,7 @@ the answer and each event are relayed as their bytes, read only for usage.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
@@ -28,7 +29,14 @@ from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import batched, upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
-from llm_gateway.usage.accounting import pieces_of, responses_usage_of, usage_of
+from llm_gateway.usage.accounting import (
+    Usage,
+    image_kind,
+    images_usage_of,
+    pieces_of,
+    responses_usage_of,
+    usage_of,
+)
 
 _DONE = b"[DONE]"
 # The operations of the image APIs (`images/generations`, `images/edits`, ...).
@@ -170,9 +178,10 @@ class OpenAICompatibleProvider:
             wire.headers,
         )
         answer = json_object(data)
-        if wire.family is ApiFamily.RESPONSES or wire.operation.startswith(_IMAGES):
-            # The Responses API and the image APIs count `input_tokens` and `output_tokens`.
+        if wire.family is ApiFamily.RESPONSES:
             return WireAnswer(data, responses_usage_of(answer))
+        if wire.operation.startswith(_IMAGES):
+            return WireAnswer(data, images_usage_of(answer, wire.body))
         return WireAnswer(data, usage_of(answer))
 
     async def relay_stream(
@@ -260,7 +269,8 @@ class OpenAICompatibleProvider:
         events = await self._http.post_for_events(
             url, self._sent(wire, model), call, None, wire.headers
         )
-        completed = False
+        completed = 0
+        used = Usage(estimated=True, image_kind=image_kind(wire.body))
         try:
             async for event in events:
                 parsed = self._http.event_object(event)
@@ -272,9 +282,14 @@ class OpenAICompatibleProvider:
                         self._http.read_error,
                     )
                 usage = None
-                if kind.endswith(".completed"):
-                    completed = True
-                    usage = responses_usage_of(parsed)
+                if kind.endswith(".completed"):  # one per image: the usage so far is summed
+                    completed += 1
+                    this = responses_usage_of(parsed)
+                    used.prompt_tokens += this.prompt_tokens
+                    used.completion_tokens += this.completion_tokens
+                    used.estimated = used.estimated and this.estimated
+                    used.images = completed
+                    usage = dataclasses.replace(used)
                 yield WireEvent(event, kind, usage, 1 if kind.endswith(".partial_image") else 0)
             if not completed:
                 raise upstream_errors.stream_broken()

@@ -7,6 +7,7 @@ one token per non-empty piece of generated text, and the record says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ class Usage:
     completion_tokens: int = 0
     estimated: bool = False
     cached_tokens: int = 0  # of the prompt tokens, those read from a cache
+    images: int = 0  # images made (the image APIs)
+    image_kind: str = ""  # their `size/quality`, what a price per image is looked up by
 
     @property
     def total_tokens(self) -> int:
@@ -50,6 +53,24 @@ def usage_of(answer: Mapping[str, Any]) -> Usage:
 def responses_usage_of(response: Mapping[str, Any]) -> Usage:
     """Returns the usage of a Responses API `response` object."""
     return _reported(response.get("usage"), "input_tokens", "output_tokens", "input_tokens_details")
+
+
+def image_kind(request: Mapping[str, Any]) -> str:
+    """What an image request's images are priced by: `size/quality`, as asked for (the API's
+    defaults where it asked for none)."""
+    return f"{request.get('size') or '1024x1024'}/{request.get('quality') or 'standard'}"
+
+
+def images_usage_of(answer: Mapping[str, Any], request: Mapping[str, Any]) -> Usage:
+    """The usage of an image API answer: its tokens (GPT image models report them, under the
+    Responses API's names), and the images it holds, of the kind `request` asked for."""
+    usage = responses_usage_of(answer)
+    data = answer.get("data")
+    usage.images = len(data) if isinstance(data, list) else 0
+    usage.image_kind = image_kind(request)
+    if usage.images and answer.get("usage") is None:
+        usage.estimated = False  # priced per image: nothing to estimate
+    return usage
 
 
 def pieces_of(chunk: Mapping[str, Any]) -> int:
@@ -99,5 +120,5 @@ class StreamUsage:
             return Usage(completion_tokens=self._pieces, estimated=True)
         if reported.estimated:  # the prompt's count is known, the completion's estimated
             completion = max(reported.completion_tokens, self._pieces)
-            return Usage(reported.prompt_tokens, completion, True, reported.cached_tokens)
+            return dataclasses.replace(reported, completion_tokens=completion)
         return reported

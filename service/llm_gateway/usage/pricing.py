@@ -11,7 +11,9 @@ _MILLION = 1_000_000
 
 
 def cost(prices: Mapping[str, Price], upstream_model: str | None, usage: Usage) -> float | None:
-    """The cost of `usage` on `upstream_model`; None when the model has no configured price."""
+    """The cost of `usage` on `upstream_model`: its tokens, and its images at the price of
+    their kind; None when the model has no configured price, or images of a kind it has none
+    for (a cost that leaves them out would be too low)."""
     price = prices.get(upstream_model or "")
     if price is None:
         return None
@@ -19,8 +21,12 @@ def cost(prices: Mapping[str, Price], upstream_model: str | None, usage: Usage) 
     cached_price = price.cached_input_per_million
     if cached_price is None:
         cached_price = price.input_per_million
-    return (
+    tokens = (
         (usage.prompt_tokens - cached) * price.input_per_million
         + cached * cached_price
         + usage.completion_tokens * price.output_per_million
     ) / _MILLION
+    if not usage.images or not price.per_image:
+        return tokens
+    each = price.image_price(usage.image_kind)
+    return None if each is None else tokens + usage.images * each
