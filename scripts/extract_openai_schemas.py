@@ -2,8 +2,8 @@
 
 Writes three files, all derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
-  (draft 7) of the completions, chat completions, Responses, embeddings, moderations and
-  images request bodies,
+  (draft 7) of the completions, chat completions, Responses, embeddings, moderations,
+  images and speech request bodies,
   which the gateway compiles
   at start-up to validate every request before an upstream is called;
 - `tests/fixtures/openai_properties.json`: the property names of both operations'
@@ -49,6 +49,7 @@ REQUESTS = {
     "image_generations": "CreateImageRequest",
     "image_edits": "CreateImageEditRequest",
     "image_variations": "CreateImageVariationRequest",
+    "speech": "CreateSpeechRequest",
 }
 # Documentation and code-generation hints carry no validation meaning. `default` is dropped
 # because a validator that fills defaults would change what is forwarded upstream, and

@@ -40,6 +40,7 @@ def measured(
         "dall-e-3": {"per_image": {"1024x1024/standard": 0.04, "1024x1024/hd": 0.08,
                                    "1792x1024": 0.12}},
         "gpt-image-1": {"input_per_million": 1_000_000, "per_image": {"1024x1024": 10}},
+        "tts-1": {"per_million_characters": 1_000_000},  # 1 per character spoken
     }  # fmt: skip
     running = start_stack(Path(tmp_path_factory.mktemp("measured")), config)
     yield running
@@ -256,6 +257,18 @@ def test_images_cost_their_tokens_and_a_price_per_image(measured: Stack) -> None
     cost = "llm_gateway_cost_total"
     assert delta(cost, gen_ai_request_model="dall-e-3") == pytest.approx(0.04 + 0.08 + 0.12)
     assert delta(cost, gen_ai_request_model="gpt-image-1") == pytest.approx(32 + 22 + 22)
+
+
+def test_speech_costs_its_characters(measured: Stack) -> None:
+    before = _scrape(measured.metrics_url)
+    client = openai.OpenAI(base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0)
+    client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there")  # 11
+    after = _scrape(measured.metrics_url)
+    cost = "llm_gateway_cost_total"
+    spent = _sum(after, cost, gen_ai_request_model="tts-1") - _sum(
+        before, cost, gen_ai_request_model="tts-1"
+    )
+    assert spent == pytest.approx(11)
 
 
 def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:

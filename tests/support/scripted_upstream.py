@@ -21,7 +21,7 @@ behaviour, so one instance serves every scenario:
 
 Embeddings (`/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`): see
 `scripted_embeddings`; moderations (`/v1/moderations`): `scripted_moderations`; images
-(`/v1/images/*`): `scripted_images`.
+(`/v1/images/*`): `scripted_images`; speech (`/v1/audio/speech`): `scripted_speech`.
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -46,6 +46,7 @@ from tests.support import (
     scripted_images,
     scripted_moderations,
     scripted_responses,
+    scripted_speech,
 )
 
 CREATED = 1_700_000_000
@@ -130,6 +131,7 @@ class ScriptedUpstream:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/moderations", self._moderations)
+        app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_post("/v1/images/generations", self._image_generations)
         app.router.add_post("/v1/images/edits", self._image_form)
         app.router.add_post("/v1/images/variations", self._image_form)
@@ -204,6 +206,12 @@ class ScriptedUpstream:
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         return scripted_embeddings.openai((await self._record(request)).body)
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        response = await scripted_speech.speech(request, recorded.body)
+        recorded.completed = True
+        return response
 
     async def _image_generations(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

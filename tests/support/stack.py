@@ -127,6 +127,8 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "model": "gpt-image-1",
         "operations": ["images"],
     }
+    for name in ("tts-1", "gpt-4o-mini-tts", "tts-broken"):
+        models[name] = {"provider": "scripted", "model": name, "operations": ["audio"]}
     models["claude-moderation"] = {
         "provider": "claude",
         "model": "echo",

@@ -269,7 +269,9 @@ class DeploymentSettings(_Section):
 
 # What a model can be configured to serve (`llm_gateway.model.request.Operation`), and what
 # it serves unless told otherwise: a chat model's operations.
-OperationName = Literal["chat", "completions", "responses", "embeddings", "moderations", "images"]
+OperationName = Literal[
+    "chat", "completions", "responses", "embeddings", "moderations", "images", "audio"
+]
 _GENERATION: tuple[OperationName, ...] = ("chat", "completions", "responses")
 
 
@@ -295,8 +297,8 @@ class ModelSettings(_Section):
         min_length=1,
         description="what the model serves (listed by /v1/models); a request for another "
         "operation is a 400 naming the model, never sent upstream. An embedding model: "
-        "`[embeddings]`; a moderation or image model (OpenAI-compatible upstreams): "
-        "`[moderations]`, `[images]`",
+        "`[embeddings]`; a moderation, image or speech model (OpenAI-compatible upstreams): "
+        "`[moderations]`, `[images]`, `[audio]`",
     )
 
     @model_validator(mode="before")
@@ -541,6 +543,10 @@ class Price(_Section):
         description="per image made, by `size/quality` (`1024x1024/hd`) or by `size` alone "
         "(`1024x1024`), added to the tokens' cost (an image model without token prices: "
         "dall-e)",
+    )
+
+    per_million_characters: float = Field(
+        0.0, ge=0, description="characters of text spoken (`/v1/audio/speech`: tts-1)"
     )
 
     def image_price(self, kind: str) -> float | None:

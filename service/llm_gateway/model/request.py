@@ -21,6 +21,7 @@ class Endpoint(StrEnum):
     IMAGE_GENERATIONS = "images/generations"
     IMAGE_EDITS = "images/edits"
     IMAGE_VARIATIONS = "images/variations"
+    SPEECH = "audio/speech"
 
 
 class Operation(StrEnum):
@@ -33,6 +34,7 @@ class Operation(StrEnum):
     EMBEDDINGS = "embeddings"
     MODERATIONS = "moderations"
     IMAGES = "images"
+    AUDIO = "audio"
 
 
 # The endpoints that make images.
@@ -121,6 +123,8 @@ class GenerationRequest:
             return Operation.MODERATIONS
         if self.endpoint in IMAGE_ENDPOINTS:
             return Operation.IMAGES
+        if self.endpoint is Endpoint.SPEECH:
+            return Operation.AUDIO
         if self.endpoint is Endpoint.COMPLETIONS or self.as_text_completion:
             return Operation.COMPLETIONS
         return Operation.CHAT
@@ -155,7 +159,10 @@ class GenerationRequest:
 
     @property
     def stream(self) -> bool:
-        """Whether the caller asked for a stream."""
+        """Whether the caller asked for a stream (speech always streams: its audio is relayed
+        as it comes)."""
+        if self.endpoint is Endpoint.SPEECH:
+            return True
         if self.wire is not None:
             return self.wire.stream
         return bool(self.body.get("stream"))

@@ -33,6 +33,7 @@ from llm_gateway.model.validators import (
     image_generations,
     image_variations,
     moderations,
+    speech,
 )
 from llm_gateway.model.wire import WireRequest
 
@@ -152,6 +153,16 @@ class RequestValidator:
             cast(CanonicalRequest, {**body, "model": body.get("model") or DEFAULT_IMAGE_MODEL}),
             wire=wire,
             sizing={"prompt": prompt if isinstance(prompt, str) else "", "max_tokens": 0},
+        )
+
+    def speech(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
+        """Validates a `/v1/audio/speech` body (it always streams: see `Endpoint.SPEECH`)."""
+        body = self._check(body, speech.validate, speech.FIELDS, {})
+        return GenerationRequest(
+            Endpoint.SPEECH,
+            cast(CanonicalRequest, body),
+            wire=wire,
+            sizing={"prompt": body["input"], "max_tokens": 0},
         )
 
     def response(self, body: Any) -> dict[str, Any]:

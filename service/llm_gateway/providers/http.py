@@ -92,6 +92,26 @@ async def events(
             response.close()
 
 
+async def chunks(response: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
+    """Yields a binary response body (speech audio) piece by piece as it arrives; complete
+    at the end of the body. A connection that breaks first is a broken stream; anything else
+    (caller gone, error) closes it at once, as `events` does."""
+    finished = False
+    try:
+        async for data in response.content.iter_any():
+            yield data
+        finished = True
+    except TimeoutError:
+        raise upstream_errors.timed_out() from None
+    except aiohttp.ClientError:
+        raise upstream_errors.stream_broken() from None
+    finally:
+        if finished:
+            response.release()
+        else:
+            response.close()
+
+
 class HttpUpstream:
     """One provider's connection pool and the requests it sends."""
 

@@ -28,7 +28,12 @@ from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import batched, upstream_errors
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
+from llm_gateway.providers.http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    HttpUpstream,
+    chunks,
+    json_object,
+)
 from llm_gateway.usage.accounting import (
     Usage,
     image_kind,
@@ -126,7 +131,12 @@ class OpenAICompatibleProvider:
     async def stream(
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
     ) -> AsyncGenerator[CanonicalChunk, None]:
-        """Posts the request and yields each chunk of the upstream's event stream."""
+        """Posts the request and yields each chunk of the upstream's event stream (speech:
+        its audio, as `speech` relays it)."""
+        if endpoint is Endpoint.SPEECH:
+            async for piece in self.speech(body, call):
+                yield cast(CanonicalChunk, piece)
+            return
         sent: Mapping[str, Any] = body
         if self._settings.stream_usage:
             options = sent.get("stream_options") or {}
@@ -199,6 +209,10 @@ class OpenAICompatibleProvider:
             async for relayed in self._relay_image_stream(wire, model, call):
                 yield relayed
             return
+        if wire.operation == Endpoint.SPEECH.value:
+            async for piece in self.speech({**wire.body, "model": model}, call, wire.headers):
+                yield piece
+            return
         body = {**wire.body, "model": model}
         options = body.get("stream_options")
         asked = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -256,6 +270,41 @@ class OpenAICompatibleProvider:
                 if kind in _TERMINAL:
                     return
             raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    async def speech(
+        self,
+        body: Mapping[str, Any],
+        call: UpstreamCall,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> AsyncGenerator[WireEvent, None]:
+        """Speech as it comes: the audio's bytes piece by piece, or (`stream_format: sse`)
+        each `speech.audio.*` event, the usage in `speech.audio.done`. Either way relayed as
+        the upstream sent it; what is billed by the character counts the input's."""
+        url = f"{self._settings.base_url}/{Endpoint.SPEECH.value}"
+        text = body.get("input")
+        used = Usage(estimated=True, characters=len(text) if isinstance(text, str) else 0)
+        if body.get("stream_format") != "sse":
+            response = await self._http.post(url, body, call, headers)
+            async for piece in chunks(response):
+                yield WireEvent(piece, usage=used)
+            return
+        events = await self._http.post_for_events(url, body, call, None, headers)
+        done = False
+        try:
+            async for event in events:
+                parsed = self._http.event_object(event)
+                kind = str(parsed.get("type", ""))
+                usage = used
+                if kind == "speech.audio.done":
+                    done = True
+                    usage = dataclasses.replace(
+                        responses_usage_of(parsed), characters=used.characters
+                    )
+                yield WireEvent(event, kind, usage)
+            if not done:
+                raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
 

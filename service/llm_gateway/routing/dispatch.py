@@ -34,6 +34,8 @@ from llm_gateway.routing.deployment import Deployment
 from llm_gateway.routing.router import ModelRoute
 
 Clock = Callable[[], float]
+# The endpoints whose requests say `stream: true` to stream (speech streams without asking).
+_GENERATIONS = (Endpoint.CHAT, Endpoint.COMPLETIONS)
 Sleep = Callable[[float], Awaitable[None]]
 # A canonical chunk, or an event relayed as the upstream sent it.
 Chunk = CanonicalChunk | WireEvent
@@ -208,9 +210,9 @@ class Job:
             deployment.provider, "takes_reasoning_signatures", False
         ):
             body["messages"] = reasoning.without_signatures(messages)
-        if self.stream:
+        if self.stream and self.endpoint in _GENERATIONS:
             body["stream"] = True
-        else:
+        elif not self.stream:
             body.pop("stream", None)
             body.pop("stream_options", None)
         # The caller's request with the gateway's own fields set: still of its kind.

@@ -23,6 +23,7 @@ class Usage:
     cached_tokens: int = 0  # of the prompt tokens, those read from a cache
     images: int = 0  # images made (the image APIs)
     image_kind: str = ""  # their `size/quality`, what a price per image is looked up by
+    characters: int = 0  # characters of text spoken (`/v1/audio/speech`)
 
     @property
     def total_tokens(self) -> int:

@@ -25,6 +25,7 @@ def cost(prices: Mapping[str, Price], upstream_model: str | None, usage: Usage) 
         (usage.prompt_tokens - cached) * price.input_per_million
         + cached * cached_price
         + usage.completion_tokens * price.output_per_million
+        + usage.characters * price.per_million_characters
     ) / _MILLION
     if not usage.images or not price.per_image:
         return tokens

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from llm_gateway.v1 import audio_pb2 as llm__gateway_dot_v1_dot_audio__pb2
 from llm_gateway.v1 import chat_pb2 as llm__gateway_dot_v1_dot_chat__pb2
 from llm_gateway.v1 import completions_pb2 as llm__gateway_dot_v1_dot_completions__pb2
 from llm_gateway.v1 import embeddings_pb2 as llm__gateway_dot_v1_dot_embeddings__pb2
@@ -30,7 +31,7 @@ from llm_gateway.v1 import models_pb2 as llm__gateway_dot_v1_dot_models__pb2
 from llm_gateway.v1 import moderations_pb2 as llm__gateway_dot_v1_dot_moderations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/llm_gateway_service.proto\x12\x0ellm_gateway.v1\x1a\x19llm_gateway/v1/chat.proto\x1a llm_gateway/v1/completions.proto\x1a\x1fllm_gateway/v1/embeddings.proto\x1a\x1bllm_gateway/v1/images.proto\x1a\x1bllm_gateway/v1/models.proto\x1a llm_gateway/v1/moderations.proto2\xb1\x06\n\x11LlmGatewayService\x12Y\n\x10\x43reateCompletion\x12!.llm_gateway.v1.CompletionRequest\x1a\".llm_gateway.v1.CompletionResponse\x12[\n\x10StreamCompletion\x12!.llm_gateway.v1.CompletionRequest\x1a\".llm_gateway.v1.CompletionResponse0\x01\x12\x65\n\x14\x43reateChatCompletion\x12%.llm_gateway.v1.ChatCompletionRequest\x1a&.llm_gateway.v1.ChatCompletionResponse\x12\x64\n\x14StreamChatCompletion\x12%.llm_gateway.v1.ChatCompletionRequest\x1a#.llm_gateway.v1.ChatCompletionChunk0\x01\x12V\n\x0f\x43reateEmbedding\x12 .llm_gateway.v1.EmbeddingRequest\x1a!.llm_gateway.v1.EmbeddingResponse\x12Y\n\x10\x43reateModeration\x12!.llm_gateway.v1.ModerationRequest\x1a\".llm_gateway.v1.ModerationResponse\x12K\n\x0b\x43reateImage\x12\x1c.llm_gateway.v1.ImageRequest\x1a\x1e.llm_gateway.v1.ImagesResponse\x12S\n\nListModels\x12!.llm_gateway.v1.ListModelsRequest\x1a\".llm_gateway.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1f.llm_gateway.v1.GetModelRequest\x1a\x15.llm_gateway.v1.ModelB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(llm_gateway/v1/llm_gateway_service.proto\x12\x0ellm_gateway.v1\x1a\x1allm_gateway/v1/audio.proto\x1a\x19llm_gateway/v1/chat.proto\x1a llm_gateway/v1/completions.proto\x1a\x1fllm_gateway/v1/embeddings.proto\x1a\x1bllm_gateway/v1/images.proto\x1a\x1bllm_gateway/v1/models.proto\x1a llm_gateway/v1/moderations.proto2\xff\x06\n\x11LlmGatewayService\x12Y\n\x10\x43reateCompletion\x12!.llm_gateway.v1.CompletionRequest\x1a\".llm_gateway.v1.CompletionResponse\x12[\n\x10StreamCompletion\x12!.llm_gateway.v1.CompletionRequest\x1a\".llm_gateway.v1.CompletionResponse0\x01\x12\x65\n\x14\x43reateChatCompletion\x12%.llm_gateway.v1.ChatCompletionRequest\x1a&.llm_gateway.v1.ChatCompletionResponse\x12\x64\n\x14StreamChatCompletion\x12%.llm_gateway.v1.ChatCompletionRequest\x1a#.llm_gateway.v1.ChatCompletionChunk0\x01\x12V\n\x0f\x43reateEmbedding\x12 .llm_gateway.v1.EmbeddingRequest\x1a!.llm_gateway.v1.EmbeddingResponse\x12Y\n\x10\x43reateModeration\x12!.llm_gateway.v1.ModerationRequest\x1a\".llm_gateway.v1.ModerationResponse\x12K\n\x0b\x43reateImage\x12\x1c.llm_gateway.v1.ImageRequest\x1a\x1e.llm_gateway.v1.ImagesResponse\x12L\n\x0c\x43reateSpeech\x12\x1d.llm_gateway.v1.SpeechRequest\x1a\x1b.llm_gateway.v1.SpeechChunk0\x01\x12S\n\nListModels\x12!.llm_gateway.v1.ListModelsRequest\x1a\".llm_gateway.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1f.llm_gateway.v1.GetModelRequest\x1a\x15.llm_gateway.v1.ModelB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +39,6 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'llm_gateway.v1.llm_gateway_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.llmgateway.v1P\001'
-  _globals['_LLMGATEWAYSERVICE']._serialized_start=247
-  _globals['_LLMGATEWAYSERVICE']._serialized_end=1064
+  _globals['_LLMGATEWAYSERVICE']._serialized_start=275
+  _globals['_LLMGATEWAYSERVICE']._serialized_end=1170
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from llm_gateway.v1 import audio_pb2 as _audio_pb2
 from llm_gateway.v1 import chat_pb2 as _chat_pb2
 from llm_gateway.v1 import completions_pb2 as _completions_pb2
 from llm_gateway.v1 import embeddings_pb2 as _embeddings_pb2

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from llm_gateway.v1 import audio_pb2 as llm__gateway_dot_v1_dot_audio__pb2
 from llm_gateway.v1 import chat_pb2 as llm__gateway_dot_v1_dot_chat__pb2
 from llm_gateway.v1 import completions_pb2 as llm__gateway_dot_v1_dot_completions__pb2
 from llm_gateway.v1 import embeddings_pb2 as llm__gateway_dot_v1_dot_embeddings__pb2
@@ -31,8 +32,8 @@ if _version_not_supported:
 
 
 class LlmGatewayServiceStub:
-    """Serves completions, chat completions, embeddings, moderations and images
-    from the configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations, images and
+    speech from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -83,6 +84,11 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
                 _registered_method=True)
+        self.CreateSpeech = channel.unary_stream(
+                '/llm_gateway.v1.LlmGatewayService/CreateSpeech',
+                request_serializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -96,8 +102,8 @@ class LlmGatewayServiceStub:
 
 
 class LlmGatewayServiceServicer:
-    """Serves completions, chat completions, embeddings, moderations and images
-    from the configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations, images and
+    speech from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -163,6 +169,15 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSpeech(self, request, context):
+        """Speaks a text (OpenAI-compatible upstreams): the audio streams in pieces
+        as the upstream sends them; a failure after the first piece ends the
+        stream with an error status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Lists the models that the caller may use.
         """
@@ -215,6 +230,11 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.SerializeToString,
             ),
+            'CreateSpeech': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateSpeech,
+                    request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.SerializeToString,
+            ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
@@ -234,8 +254,8 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LlmGatewayService:
-    """Serves completions, chat completions, embeddings, moderations and images
-    from the configured upstream providers to gRPC clients.
+    """Serves completions, chat completions, embeddings, moderations, images and
+    speech from the configured upstream providers to gRPC clients.
 
     Callers authenticate with `authorization: Bearer <key>`, `x-api-key` or
     `x-goog-api-key` metadata; `x-request-id` metadata names the request (one is
@@ -424,6 +444,33 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/CreateImage',
             llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
             llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSpeech(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateSpeech',
+            llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.FromString,
             options,
             channel_credentials,
             insecure,

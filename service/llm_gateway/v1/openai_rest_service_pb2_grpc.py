@@ -81,6 +81,11 @@ class OpenAIRestServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CreateSpeech = channel.unary_stream(
+                '/llm_gateway.v1.OpenAIRestService/CreateSpeech',
+                request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.OpenAIRestService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -173,6 +178,16 @@ class OpenAIRestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSpeech(self, request, context):
+        """`POST /v1/audio/speech`: the audio's bytes as they come, as the media type
+        of the format asked for (`audio/mpeg`, ...), or with `"stream_format":
+        "sse"` the `speech.audio.*` events. A failure after the first byte cuts
+        the stream (an error status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """`GET /v1/models`: the models the caller may use, as an OpenAI `list`.
         """
@@ -232,6 +247,11 @@ def add_OpenAIRestServiceServicer_to_server(servicer, server):
             ),
             'CreateImageVariation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateImageVariation,
+                    request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CreateSpeech': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateSpeech,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
@@ -488,6 +508,33 @@ class OpenAIRestService:
             request,
             target,
             '/llm_gateway.v1.OpenAIRestService/CreateImageVariation',
+            google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSpeech(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.OpenAIRestService/CreateSpeech',
             google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,

@@ -14,6 +14,7 @@ from llm_gateway.api.grpc.struct_values import from_struct
 from llm_gateway.errors import invalid_request
 from llm_gateway.model.validation import CHAT_FIELDS, COMPLETION_FIELDS
 from llm_gateway.v1 import (
+    audio_pb2,
     chat_pb2,
     common_pb2,
     completions_pb2,
@@ -334,4 +335,11 @@ def image_body(request: images_pb2.ImageRequest) -> dict[str, Any]:
     _copy_present(request, _IMAGE_OPTIONS, body)
     if request.user:
         body["user"] = request.user
+    return body
+
+
+def speech_body(request: audio_pb2.SpeechRequest) -> dict[str, Any]:
+    """A `SpeechRequest` as the OpenAI speech request it means."""
+    body: dict[str, Any] = {"model": request.model, "input": request.input, "voice": request.voice}
+    _copy_present(request, ("instructions", "response_format", "speed"), body)
     return body

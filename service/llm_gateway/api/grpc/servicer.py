@@ -28,6 +28,7 @@ from llm_gateway.model.canonical import (
 )
 from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.v1 import (
+    audio_pb2,
     chat_pb2,
     completions_pb2,
     embeddings_pb2,
@@ -114,6 +115,20 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             lambda: self._validator.image(Endpoint.IMAGE_GENERATIONS, requests.image_body(request)),
             responses.images_response,
         )
+
+    async def CreateSpeech(
+        self, request: audio_pb2.SpeechRequest, context: Context
+    ) -> AsyncIterator[audio_pb2.SpeechChunk]:
+        async with self._serving(context) as serving:
+            served = serving.serve(self._validator.speech(requests.speech_body(request)))
+            pieces = served.stream()
+            try:
+                async for piece in pieces:
+                    # Speech is relayed as the upstream sends it: its audio's bytes.
+                    assert isinstance(piece, WireEvent)
+                    yield audio_pb2.SpeechChunk(audio=piece.data)
+            finally:
+                await pieces.aclose()
 
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context

@@ -54,13 +54,25 @@ class StreamFramer(Protocol):
         """The frame of one event, its data as the upstream sent it."""
         ...
 
-    def error(self, error: GatewayError) -> bytes:
-        """The frame that reports a failure after the stream has started."""
+    def error(self, error: GatewayError) -> bytes | None:
+        """The frame that reports a failure after the stream has started; None for a format
+        that has none (audio bytes): the stream is then cut (`StreamCut`)."""
         ...
+
 
     def end(self) -> bytes:
         """The bytes that close a stream that completed."""
         ...
+
+
+class StreamCut(Exception):
+    """A stream that failed after it started, in a format without an error frame: its
+    servicer ends the call with an error status, so the caller's stream is reset, never
+    ended as if it were complete."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class Dialect(Protocol):
@@ -228,6 +240,8 @@ async def generate(
         context.set_trailing_metadata(framing.success_headers(decisions))
         data = dialect.relayed(answer) if isinstance(answer, WireAnswer) else dialect.answer(answer)
         yield HttpBody(content_type=framing.JSON, data=data)
+    except StreamCut:
+        raise
     except GatewayError as error:
         yield await error_answer(context, dialect, error, inbound.request_id, decisions)
     except Exception:
@@ -245,6 +259,13 @@ async def whole(bodies: AsyncIterator[HttpBody]) -> HttpBody:
     if len(parts) == 1:
         return parts[0]
     return HttpBody(content_type=parts[0].content_type, data=b"".join(part.data for part in parts))
+
+
+def _error_frame(writer: StreamFramer | StreamEncoder, error: GatewayError) -> bytes:
+    frame = writer.error(error)
+    if frame is None:
+        raise StreamCut(error)
+    return frame
 
 
 async def _stream(
@@ -285,11 +306,11 @@ async def _stream(
                     if data := write(chunk):
                         yield HttpBody(data=data)
             except GatewayError as error:
-                yield HttpBody(data=writer.error(error))
+                yield HttpBody(data=_error_frame(writer, error))
                 return
             except Exception:
                 log.exception("unexpected failure of request %s", request_id)
-                yield HttpBody(data=writer.error(internal_error()))
+                yield HttpBody(data=_error_frame(writer, internal_error()))
                 return
         yield HttpBody(data=writer.end())
     finally:

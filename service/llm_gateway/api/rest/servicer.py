@@ -21,6 +21,7 @@ from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import exchange
 from llm_gateway.api.rest.images_dialect import IMAGES
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
+from llm_gateway.api.rest.speech_dialect import SpeechDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
@@ -66,7 +67,7 @@ def _form_wire(
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
     """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/moderations`,
-    `/v1/images/*` and `/v1/models`."""
+    `/v1/images/*`, `/v1/audio/speech` and `/v1/models`."""
 
     def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
         self._dataplane = dataplane
@@ -139,6 +140,24 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
         return await exchange.whole(
             exchange.generate(context, self._keys, self._dataplane, IMAGES, parse)
         )
+
+    async def CreateSpeech(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
+        dialect = SpeechDialect()
+
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            parsed = self._validator.speech(
+                *_wire("audio/speech", request, metadata, streams=False)
+            )
+            dialect.asked(parsed)
+            return parsed
+
+        try:
+            async for body in exchange.generate(
+                context, self._keys, self._dataplane, dialect, parse
+            ):
+                yield body
+        except exchange.StreamCut as cut:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, cut.error.message)
 
     async def ListModels(self, request: models_pb2.ListModelsRequest, context: Context) -> HttpBody:
         def listed(call: CallInfo, anthropic: bool) -> dict[str, Any]:
