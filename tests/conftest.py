@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import openai
 import pytest
 
+from llm_gateway.v1 import llm_gateway_service_pb2_grpc
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.servers import postgres_server, redis_server
 from tests.support.stack import KEY, Stack, stack_config, start_stack
@@ -51,3 +53,13 @@ def redis_url() -> Iterator[str]:
     """A Redis server of the tests' own (skips, saying why, without the binary)."""
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture(params=["gateway", "envoy"])
+def typed(
+    request: pytest.FixtureRequest, stack: Stack
+) -> Iterator[llm_gateway_service_pb2_grpc.LlmGatewayServiceStub]:
+    """The typed gRPC API, on the gateway's own port and through Envoy."""
+    target = stack.grpc_target if request.param == "gateway" else stack.envoy_target
+    with grpc.insecure_channel(target) as channel:
+        yield llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)

@@ -190,6 +190,7 @@ def test_model_prices_are_listed_in_the_apis_units() -> None:
         "cached_input_per_million": 2,
         "output_per_million": 8,
         "per_image": {},
+        "per_million_characters": 0,
     }
     typed = grpc_responses.model(model.openai())
     assert typed.llm_gateway.price.output_per_million == 8

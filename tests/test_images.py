@@ -195,20 +195,10 @@ def test_a_chat_model_does_not_make_images(
     assert len(upstream.requests) == before
 
 
-@pytest.fixture(params=["gateway", "envoy"])
-def stub(
-    request: pytest.FixtureRequest, stack: Stack
-) -> llm_gateway_service_pb2_grpc.LlmGatewayServiceStub:
-    target = stack.grpc_target if request.param == "gateway" else stack.envoy_target
-    channel = grpc.insecure_channel(target)
-    request.addfinalizer(channel.close)
-    return llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
-
-
 def test_typed_image_bytes(
-    stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub, upstream: ScriptedUpstream
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub, upstream: ScriptedUpstream
 ) -> None:
-    answer = stub.CreateImage(
+    answer = typed.CreateImage(
         images_pb2.ImageRequest(model="house-images", prompt="a cat", n=2, quality="low"),
         metadata=METADATA,
         timeout=10,
@@ -217,16 +207,16 @@ def test_typed_image_bytes(
     assert answer.usage.output_tokens == 272
     sent = upstream.last().body
     assert sent == {"prompt": "a cat", "model": "gpt-image-1", "n": 2, "quality": "low"}
-    urls = stub.CreateImage(
+    urls = typed.CreateImage(
         images_pb2.ImageRequest(model="dall-e-3", prompt="a dog"), metadata=METADATA, timeout=10
     )
     assert urls.data[0].url and urls.data[0].revised_prompt == "a dog"
     assert not urls.HasField("usage")
 
 
-def test_typed_image_errors(stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
+def test_typed_image_errors(typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        stub.CreateImage(
+        typed.CreateImage(
             images_pb2.ImageRequest(model="gpt-image-1", prompt="x", n=11),
             metadata=METADATA,
             timeout=10,

@@ -49,6 +49,7 @@ def test_models_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         "cached_input_per_million": 0.075,
         "output_per_million": 0.6,
         "per_image": {},
+        "per_million_characters": 0,
     }
     assert rows["embed"]["operations"] == ["embeddings"]
     assert rows["embed"]["price"]["input_per_million"] == 0.02

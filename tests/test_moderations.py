@@ -102,18 +102,8 @@ def test_a_provider_without_a_moderations_api_says_so(client: openai.OpenAI) -> 
     assert "moderations API" in caught.value.message
 
 
-@pytest.fixture(params=["gateway", "envoy"])
-def stub(
-    request: pytest.FixtureRequest, stack: Stack
-) -> llm_gateway_service_pb2_grpc.LlmGatewayServiceStub:
-    target = stack.grpc_target if request.param == "gateway" else stack.envoy_target
-    channel = grpc.insecure_channel(target)
-    request.addfinalizer(channel.close)
-    return llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
-
-
-def test_typed_moderation(stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
-    answer = stub.CreateModeration(
+def test_typed_moderation(typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
+    answer = typed.CreateModeration(
         moderations_pb2.ModerationRequest(texts=["kill it", "fine"]), metadata=METADATA, timeout=10
     )
     assert [r.flagged for r in answer.results] == [True, False]
@@ -126,15 +116,15 @@ def test_typed_moderation(stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceSt
             moderations_pb2.ModerationInput(image_url=IMAGE),
         ],
     )
-    answer = stub.CreateModeration(parts, metadata=METADATA, timeout=10)
+    answer = typed.CreateModeration(parts, metadata=METADATA, timeout=10)
     applied = answer.results[0].category_applied_input_types
     assert list(applied["violence"].types) == ["text", "image"]
     assert list(applied["hate"].types) == ["text"]
 
 
-def test_typed_moderation_errors(stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
+def test_typed_moderation_errors(typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        stub.CreateModeration(
+        typed.CreateModeration(
             moderations_pb2.ModerationRequest(model="gpt-echo", texts=["x"]),
             metadata=METADATA,
             timeout=10,

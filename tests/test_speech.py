@@ -115,35 +115,25 @@ def test_a_chat_model_does_not_speak(client: openai.OpenAI) -> None:
     assert caught.value.code == "operation_not_supported"
 
 
-@pytest.fixture(params=["gateway", "envoy"])
-def stub(
-    request: pytest.FixtureRequest, stack: Stack
-) -> llm_gateway_service_pb2_grpc.LlmGatewayServiceStub:
-    target = stack.grpc_target if request.param == "gateway" else stack.envoy_target
-    channel = grpc.insecure_channel(target)
-    request.addfinalizer(channel.close)
-    return llm_gateway_service_pb2_grpc.LlmGatewayServiceStub(channel)
-
-
 def test_typed_speech_streams_pieces(
-    stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
 ) -> None:
     request = audio_pb2.SpeechRequest(model="tts-1", input="Hello", voice="alloy", speed=1.5)
-    pieces = [c.audio for c in stub.CreateSpeech(request, metadata=METADATA, timeout=10)]
+    pieces = [c.audio for c in typed.CreateSpeech(request, metadata=METADATA, timeout=10)]
     assert len(pieces) > 1 and b"".join(pieces) == audio_bytes("Hello")
 
 
 def test_typed_speech_cut_ends_with_an_error(
-    stub: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
 ) -> None:
     request = audio_pb2.SpeechRequest(model="tts-broken", input="cut", voice="alloy")
     received = []
     with pytest.raises(grpc.RpcError) as caught:
-        for chunk in stub.CreateSpeech(request, metadata=METADATA, timeout=10):
+        for chunk in typed.CreateSpeech(request, metadata=METADATA, timeout=10):
             received.append(chunk)
     assert received and caught.value.code() != grpc.StatusCode.OK
     with pytest.raises(grpc.RpcError) as refused:
-        list(stub.CreateSpeech(audio_pb2.SpeechRequest(model="tts-1", input="x"),
+        list(typed.CreateSpeech(audio_pb2.SpeechRequest(model="tts-1", input="x"),
                                metadata=METADATA, timeout=10))  # fmt: skip
     error, _ = error_details(refused.value)
     assert error.param == "voice"

@@ -28,22 +28,12 @@ def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
     listed = []
     for name, model in served_models(settings).models.items():
         price = settings.prices.get(model.deployments[0].model)
-        cached = None if price is None else price.cached_input_per_million
         listed.append(
             {
                 "model": name,
                 "operations": list(model.operations),
                 "deployments": [d.label for d in model.deployments],
-                "price": None
-                if price is None
-                else {
-                    "input_per_million": price.input_per_million,
-                    "cached_input_per_million": price.input_per_million
-                    if cached is None
-                    else cached,
-                    "output_per_million": price.output_per_million,
-                    "per_image": dict(price.per_image),
-                },
+                "price": price.listed() if price is not None else None,
             }
         )
     return listed

@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.scripted_refusals import invalid_request
+
 _OPENAI_FIELDS = frozenset(("input", "model", "encoding_format", "dimensions", "user"))
 MAX_INPUTS = 2048
 MAX_GEMINI_BATCH = 100
@@ -50,20 +52,6 @@ def close(got: Sequence[float], want: Sequence[float]) -> bool:
     )
 
 
-def _openai_error(message: str, param: str | None = None) -> web.Response:
-    return web.json_response(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": param,
-                "code": None,
-            }
-        },
-        status=400,
-    )
-
-
 def _inputs(given: Any) -> list[str | list[int]] | None:
     if isinstance(given, str):
         return [given]
@@ -78,25 +66,25 @@ def openai(body: dict[str, Any]) -> web.Response:
     """Answers an OpenAI embeddings request."""
     for name in body:
         if name not in _OPENAI_FIELDS:
-            return _openai_error(f"Unrecognized request argument supplied: {name}")
+            return invalid_request(f"Unrecognized request argument supplied: {name}")
     model = body.get("model")
     if not isinstance(model, str):
-        return _openai_error("you must provide a model parameter", "model")
+        return invalid_request("you must provide a model parameter", "model")
     inputs = _inputs(body.get("input"))
     if inputs is None:
-        return _openai_error("'input' is a required property", "input")
+        return invalid_request("'input' is a required property", "input")
     if len(inputs) > MAX_INPUTS:
-        return _openai_error(f"'input' must have at most {MAX_INPUTS} items", "input")
+        return invalid_request(f"'input' must have at most {MAX_INPUTS} items", "input")
     if any(given in ("", []) for given in inputs):
-        return _openai_error("'input' cannot be an empty string.", "input")
+        return invalid_request("'input' cannot be an empty string.", "input")
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
-        return _openai_error(f"'{encoding}' is not one of ['float', 'base64']", "encoding_format")
+        return invalid_request(f"'{encoding}' is not one of ['float', 'base64']", "encoding_format")
     size = size_of(model)
     dimensions = body.get("dimensions")
     if dimensions is not None:
         if not isinstance(dimensions, int) or not 1 <= dimensions <= size:
-            return _openai_error(f"Invalid 'dimensions': {dimensions}.", "dimensions")
+            return invalid_request(f"Invalid 'dimensions': {dimensions}.", "dimensions")
         size = dimensions
     data = []
     for index, given in enumerate(inputs):

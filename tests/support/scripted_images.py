@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.scripted_refusals import invalid_request
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -37,14 +39,6 @@ _EDIT_FIELDS = frozenset(
 )  # fmt: skip
 _VARIATION_FIELDS = frozenset(("image", "model", "n", "response_format", "size", "user"))
 CREATED = 1_700_000_000
-
-
-def _error(message: str, param: str | None = None) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                   "code": None}},
-        status=400,
-    )  # fmt: skip
 
 
 def _usage(model: str) -> dict[str, Any] | None:
@@ -95,11 +89,11 @@ async def _stream(request: web.Request, fields: dict[str, Any], prefix: str) -> 
 def _checked(fields: dict[str, Any], known: frozenset[str], model: str) -> web.Response | None:
     for name in fields:
         if name not in known:
-            return _error(f"Unrecognized request argument supplied: {name}")
+            return invalid_request(f"Unrecognized request argument supplied: {name}")
     if model == "dall-e-3" and int(fields.get("n") or 1) > 1:
-        return _error("You must provide n=1 for this model.", "n")
+        return invalid_request("You must provide n=1 for this model.", "n")
     if str(fields.get("stream")).lower() == "true" and not model.startswith("gpt-image"):
-        return _error("Streaming is not supported for this model.", "stream")
+        return invalid_request("Streaming is not supported for this model.", "stream")
     return None
 
 
@@ -109,7 +103,7 @@ async def generations(request: web.Request, body: dict[str, Any]) -> web.StreamR
     if (refused := _checked(body, _GENERATION_FIELDS, model)) is not None:
         return refused
     if not isinstance(body.get("prompt"), str):
-        return _error("Missing required parameter: 'prompt'.", "prompt")
+        return invalid_request("Missing required parameter: 'prompt'.", "prompt")
     if body.get("stream"):
         return await _stream(request, body, "image_generation")
     return web.json_response(_images(body, model))
@@ -145,16 +139,16 @@ def _form_checked(
     fields: dict[str, Any], files: list[dict[str, Any]], known: frozenset[str], model: str
 ) -> web.Response | None:
     if fields.get("duplicated"):
-        return _error(f"Duplicate parameter: '{fields['duplicated'][0]}'.")
+        return invalid_request(f"Duplicate parameter: '{fields['duplicated'][0]}'.")
     every = {**fields, **{f["field"]: True for f in files}}
     if (refused := _checked(every, known, model)) is not None:
         return refused
     images = [f for f in files if f["field"] in ("image", "image[]")]
     if not images:
-        return _error("Missing required parameter: 'image'.", "image")
+        return invalid_request("Missing required parameter: 'image'.", "image")
     if model == "dall-e-2" and not all(f["png"] for f in images):
-        return _error("Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB.",
-                      "image")  # fmt: skip
+        message = "Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB."
+        return invalid_request(message, "image")
     return None
 
 
@@ -165,7 +159,7 @@ async def edits(request: web.Request, fields: dict[str, Any], files: list[dict[s
     if (refused := _form_checked(fields, files, _EDIT_FIELDS, model)) is not None:
         return refused
     if "prompt" not in fields:
-        return _error("Missing required parameter: 'prompt'.", "prompt")
+        return invalid_request("Missing required parameter: 'prompt'.", "prompt")
     if str(fields.get("stream")).lower() == "true":
         return await _stream(request, {**fields, "model": model}, "image_edit")
     return web.json_response(_images(fields, model))

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.scripted_refusals import invalid_request
+
 _FIELDS = frozenset(("input", "model"))
 # OpenAI's categories, and whether each is judged on images too (the spec's enums).
 CATEGORIES = {
@@ -31,14 +33,6 @@ CATEGORIES = {
 }
 
 
-def _error(message: str, param: str | None = None) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                   "code": None}},
-        status=400,
-    )  # fmt: skip
-
-
 def _result(text: str, image: bool) -> dict[str, Any]:
     violent = "kill" in text.lower()
     return {
@@ -56,13 +50,13 @@ def answer(body: dict[str, Any]) -> web.Response:
     """Answers a moderations request."""
     for name in body:
         if name not in _FIELDS:
-            return _error(f"Unrecognized request argument supplied: {name}")
+            return invalid_request(f"Unrecognized request argument supplied: {name}")
     model = str(body.get("model") or "omni-moderation-latest")
     given = body.get("input")
     if isinstance(given, str):
         given = [given]
     if not isinstance(given, list) or not given:
-        return _error("'input' is a required property", "input")
+        return invalid_request("'input' is a required property", "input")
     results = []
     if all(isinstance(item, str) for item in given):
         results = [_result(text, False) for text in given]
@@ -74,9 +68,13 @@ def answer(body: dict[str, Any]) -> web.Response:
                 texts.append(str(part.get("text", "")))
             elif kind == "image_url":
                 if model.startswith("text-moderation"):
-                    return _error(f"{model} does not support image inputs.", f"input[{index}]")
+                    return invalid_request(
+                        f"{model} does not support image inputs.", f"input[{index}]"
+                    )
                 image = True
             else:
-                return _error(f"Invalid value for 'input[{index}].type'.", f"input[{index}].type")
+                return invalid_request(
+                    f"Invalid value for 'input[{index}].type'.", f"input[{index}].type"
+                )
         results = [_result(" ".join(texts), image)]
     return web.json_response({"id": "modr-scripted", "model": model, "results": results})

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.scripted_refusals import invalid_request
+
 _FIELDS = frozenset(
     ("model", "input", "voice", "instructions", "response_format", "speed", "stream_format")
 )
@@ -40,30 +42,24 @@ def audio_bytes(text: str, response_format: str = "mp3") -> bytes:
     return seed * (CHUNKS * 8192 // len(seed))
 
 
-def _error(message: str, param: str | None = None) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                   "code": None}},
-        status=400,
-    )  # fmt: skip
-
-
 def _refusal(body: dict[str, Any]) -> web.Response | None:
     for name in body:
         if name not in _FIELDS:
-            return _error(f"Unrecognized request argument supplied: {name}")
+            return invalid_request(f"Unrecognized request argument supplied: {name}")
     for name in ("model", "input", "voice"):
         if not body.get(name):
-            return _error(f"Missing required parameter: '{name}'.", name)
+            return invalid_request(f"Missing required parameter: '{name}'.", name)
     if len(str(body["input"])) > 4096:
-        return _error("'input' must be at most 4096 characters.", "input")
+        return invalid_request("'input' must be at most 4096 characters.", "input")
     if body.get("response_format", "mp3") not in FORMATS:
-        return _error("Invalid value for 'response_format'.", "response_format")
+        return invalid_request("Invalid value for 'response_format'.", "response_format")
     speed = body.get("speed", 1)
     if not isinstance(speed, int | float) or not 0.25 <= speed <= 4:
-        return _error("Invalid 'speed': must be between 0.25 and 4.", "speed")
+        return invalid_request("Invalid 'speed': must be between 0.25 and 4.", "speed")
     if body.get("stream_format") == "sse" and not str(body["model"]).startswith("gpt-4o"):
-        return _error("stream_format 'sse' is not supported for this model.", "stream_format")
+        return invalid_request(
+            "stream_format 'sse' is not supported for this model.", "stream_format"
+        )
     return None
 
 

@@ -549,6 +549,18 @@ class Price(_Section):
         0.0, ge=0, description="characters of text spoken (`/v1/audio/speech`: tts-1)"
     )
 
+    def listed(self) -> dict[str, Any]:
+        """The price as `/v1/models` and `llm-gateway models` show it (the cached input's
+        price filled in from the input's where it is not set)."""
+        cached = self.cached_input_per_million
+        return {
+            "input_per_million": self.input_per_million,
+            "cached_input_per_million": self.input_per_million if cached is None else cached,
+            "output_per_million": self.output_per_million,
+            "per_image": dict(self.per_image),
+            "per_million_characters": self.per_million_characters,
+        }
+
     def image_price(self, kind: str) -> float | None:
         """The price of one image of `kind` (`size/quality`): its own, else its size's."""
         found = self.per_image.get(kind)

@@ -24,20 +24,10 @@ class ServedModel:
 
     def openai(self) -> dict[str, Any]:
         """The model as an OpenAI `model` object, with the gateway's own member
-        `llm_gateway`: what the model serves and what it costs (per million tokens and per
-        image by `size/quality`, in the configuration's currency; null when no price is
-        configured)."""
-        price = None
-        if self.price is not None:
-            cached = self.price.cached_input_per_million
-            price = {
-                "input_per_million": self.price.input_per_million,
-                "cached_input_per_million": (
-                    self.price.input_per_million if cached is None else cached
-                ),
-                "output_per_million": self.price.output_per_million,
-                "per_image": dict(self.price.per_image),
-            }
+        `llm_gateway`: what the model serves and what it costs (per million tokens, per image
+        by `size/quality`, per million characters spoken, in the configuration's currency;
+        null when no price is configured)."""
+        price = self.price.listed() if self.price is not None else None
         return {
             "id": self.id,
             "object": "model",

@@ -59,7 +59,6 @@ class StreamFramer(Protocol):
         that has none (audio bytes): the stream is then cut (`StreamCut`)."""
         ...
 
-
     def end(self) -> bytes:
         """The bytes that close a stream that completed."""
         ...
