@@ -43,9 +43,6 @@ IMAGE_ENDPOINTS = frozenset(
 )
 
 
-# What a model serves unless its configuration says otherwise: a chat model's operations.
-GENERATION_OPERATIONS = (Operation.CHAT, Operation.COMPLETIONS, Operation.RESPONSES)
-
 
 @dataclass(frozen=True, slots=True)
 class Translation:

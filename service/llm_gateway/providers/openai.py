@@ -286,9 +286,12 @@ class OpenAICompatibleProvider:
         text = body.get("input")
         used = Usage(estimated=True, characters=len(text) if isinstance(text, str) else 0)
         if body.get("stream_format") != "sse":
-            response = await self._http.post(url, body, call, headers)
-            async for piece in chunks(response):
-                yield WireEvent(piece, usage=used)
+            pieces = chunks(await self._http.post(url, body, call, headers))
+            try:
+                async for piece in pieces:
+                    yield WireEvent(piece, usage=used)
+            finally:  # a caller gone closes the upstream's connection now, not at collection
+                await pieces.aclose()
             return
         events = await self._http.post_for_events(url, body, call, None, headers)
         done = False

@@ -66,8 +66,9 @@ class StreamFramer(Protocol):
 
 class StreamCut(Exception):
     """A stream that failed after it started, in a format without an error frame: its
-    servicer ends the call with an error status, so the caller's stream is reset, never
-    ended as if it were complete."""
+    servicer ends the call with an error status rather than as if it were complete (the
+    proxy passes the status on as trailers; over HTTP/1.1 Envoy's transcoder can only end
+    the body, envoyproxy/envoy#9126)."""
 
     def __init__(self, error: GatewayError) -> None:
         super().__init__(error.message)

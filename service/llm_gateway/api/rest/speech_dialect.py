@@ -2,9 +2,10 @@
 media type of the format asked for (`audio/mpeg` for mp3, ...), or with `stream_format: sse`
 OpenAI's `speech.audio.*` events; errors before the first byte in OpenAI's JSON shape.
 
-A failure after the audio has started cannot be written into the audio: the stream is cut
-(the gateway ends the call with an error status, so the proxy resets the caller's stream
-rather than ending it as if complete). An SSE stream gets an `error` event instead.
+A failure after the audio has started cannot be written into the audio: the gateway ends the
+call with an error status (`exchange.StreamCut`) and records the failure; Envoy gives it to
+HTTP/2 callers as trailers and ends an HTTP/1.1 body as it is. An SSE stream gets an `error`
+event instead.
 """
 
 from __future__ import annotations
