@@ -25,9 +25,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 ENV LLM_GATEWAY_CACHE_DIR=/opt/llm-gateway-cache
+# The embedding model's conversion needs torch: its environment stays in this stage only.
 RUN pip install --no-cache-dir /wheels/*.whl \
     && llm-gateway local-model build \
-    && rm -rf /opt/llm-gateway-cache/llama-server/build-*
+    && rm -rf /opt/llm-gateway-cache/llama-server/build-* /opt/llm-gateway-cache/converter
 
 FROM python:3.11-slim
 # llama-server needs OpenMP's runtime.
