@@ -243,3 +243,9 @@ def test_gemini_surface_errors_are_geminis(gemini: genai.Client, stack: Stack) -
     assert caught.value.code == 400
     answer = _raw(stack, {"requests": []}, "/v1beta/models/gemini-embed:batchEmbedContents")
     assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_every_endpoint_serves_an_operation() -> None:
+    from llm_gateway.model.request import _OPERATION_OF, Endpoint
+
+    assert set(_OPERATION_OF) == {e.value for e in Endpoint if e is not Endpoint.CHAT}

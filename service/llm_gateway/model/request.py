@@ -41,7 +41,16 @@ class Operation(StrEnum):
 IMAGE_ENDPOINTS = frozenset(
     (Endpoint.IMAGE_GENERATIONS, Endpoint.IMAGE_EDITS, Endpoint.IMAGE_VARIATIONS)
 )
-
+# What every endpoint but chat's serves, by the endpoint's name.
+_OPERATION_OF = {
+    Endpoint.COMPLETIONS.value: Operation.COMPLETIONS,
+    Endpoint.EMBEDDINGS.value: Operation.EMBEDDINGS,
+    Endpoint.MODERATIONS.value: Operation.MODERATIONS,
+    Endpoint.IMAGE_GENERATIONS.value: Operation.IMAGES,
+    Endpoint.IMAGE_EDITS.value: Operation.IMAGES,
+    Endpoint.IMAGE_VARIATIONS.value: Operation.IMAGES,
+    Endpoint.SPEECH.value: Operation.AUDIO,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,7 @@ class GenerationRequest:
     """
 
     __slots__ = (
+        "_served_as",
         "_sizing",
         "_translate",
         "_translation",
@@ -98,6 +108,8 @@ class GenerationRequest:
             else:
                 model = str(wire.body.get("model", "")) if wire is not None else ""
         self.model = model  # the public model name asked for
+        # Asked twice per request (admission, the fallbacks' filter): decided once.
+        self._served_as = self._operation()
 
     @property
     def family(self) -> ApiFamily:
@@ -112,19 +124,15 @@ class GenerationRequest:
     @property
     def served_as(self) -> Operation:
         """The operation the model must serve for this request."""
-        if self.family is ApiFamily.RESPONSES:
-            return Operation.RESPONSES
-        if self.endpoint is Endpoint.EMBEDDINGS:
-            return Operation.EMBEDDINGS
-        if self.endpoint is Endpoint.MODERATIONS:
-            return Operation.MODERATIONS
-        if self.endpoint in IMAGE_ENDPOINTS:
-            return Operation.IMAGES
-        if self.endpoint is Endpoint.SPEECH:
-            return Operation.AUDIO
-        if self.endpoint is Endpoint.COMPLETIONS or self.as_text_completion:
-            return Operation.COMPLETIONS
-        return Operation.CHAT
+        return self._served_as
+
+    def _operation(self) -> Operation:
+        endpoint = self.endpoint
+        if endpoint is Endpoint.CHAT:  # most requests: decided in two tests
+            if self.wire is not None and self.wire.family is ApiFamily.RESPONSES:
+                return Operation.RESPONSES
+            return Operation.COMPLETIONS if self.as_text_completion else Operation.CHAT
+        return _OPERATION_OF[endpoint.value]
 
     @property
     def operation(self) -> str:

@@ -154,8 +154,14 @@ class HttpUpstream:
         """Sends the request (a body given as bytes goes as it is, a form as
         `multipart/form-data`); an upstream error status raises its mapped `GatewayError`."""
         headers = {**self.headers, **dict(extra_headers), "x-request-id": call.request_id}
-        if isinstance(body, aiohttp.FormData):
+        data: bytes | aiohttp.FormData
+        if isinstance(body, bytes):
+            data = body
+        elif isinstance(body, aiohttp.FormData):
+            data = body
             del headers["content-type"]  # the form's own, with its boundary
+        else:
+            data = orjson.dumps(body)
         if call.traceparent is not None:
             headers["traceparent"] = call.traceparent
         options: dict[str, Any] = {}
@@ -168,7 +174,7 @@ class HttpUpstream:
         try:
             response = await self._client().post(
                 url,
-                data=body if isinstance(body, bytes | aiohttp.FormData) else orjson.dumps(body),
+                data=data,
                 headers=headers,
                 **options,
             )

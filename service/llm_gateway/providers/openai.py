@@ -44,8 +44,11 @@ from llm_gateway.usage.accounting import (
 )
 
 _DONE = b"[DONE]"
-# The operations of the image APIs (`images/generations`, `images/edits`, ...).
+# The operations of the image APIs (`images/generations`, `images/edits`, ...), and the
+# others whose calls go their own way (read once: an enum's `.value` costs a lookup each time).
 _IMAGES = "images/"
+_EMBEDDINGS = Endpoint.EMBEDDINGS.value
+_SPEECH = Endpoint.SPEECH.value
 # The members of a Responses API request that its token count takes.
 _COUNTED = frozenset(
     (
@@ -175,7 +178,7 @@ class OpenAICompatibleProvider:
         embeddings request too large for one call is sent as several: its answer is the
         joined one's JSON."""
         if (
-            wire.operation == Endpoint.EMBEDDINGS.value
+            wire.operation == _EMBEDDINGS
             and len(embeddings.inputs_of(wire.body)) > self._settings.embedding_batch
         ):
             body = cast(EmbeddingRequest, {**wire.body, "model": model})
@@ -183,7 +186,7 @@ class OpenAICompatibleProvider:
             return WireAnswer(orjson.dumps(joined), usage_of(joined))
         data = await self._http.post_for_bytes(
             f"{self._settings.base_url}/{wire.operation}",
-            self._sent(wire, model),
+            self._sent(wire, model) if wire.form else {**wire.body, "model": model},
             call,
             wire.headers,
         )
@@ -209,7 +212,7 @@ class OpenAICompatibleProvider:
             async for relayed in self._relay_image_stream(wire, model, call):
                 yield relayed
             return
-        if wire.operation == Endpoint.SPEECH.value:
+        if wire.operation == _SPEECH:
             async for piece in self.speech({**wire.body, "model": model}, call, wire.headers):
                 yield piece
             return

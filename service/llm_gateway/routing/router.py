@@ -63,6 +63,8 @@ class Router:
     def chain(self, route: ModelRoute, operation: str | None = None) -> list[ModelRoute]:
         """The model and then its fallbacks, in the order they are tried: with `operation`,
         only the fallbacks that serve it."""
+        if not route.fallbacks:
+            return [route]
         fallbacks = (self._routes[name] for name in route.fallbacks)
         return [route, *(f for f in fallbacks if operation is None or operation in f.operations)]
 
