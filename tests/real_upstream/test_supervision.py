@@ -40,9 +40,10 @@ def _chat(stack: Stack, **body: object) -> requests.Response:
     )
 
 
-def _log_once_it_says(stack: Stack, words: str, seconds: float = 10.0) -> str:
+def _log_once_it_says(stack: Stack, words: str, seconds: float = 30.0) -> str:
     """The gateway's log once it has `words`: a restarted server can answer a request a
-    moment before the supervisor's health poll has seen it and logged it back."""
+    moment before the supervisor's health poll has seen it and logged it back (30 s: under
+    the whole suite's load, 10 s was twice not enough)."""
     deadline = time.monotonic() + seconds
     while words not in (log := stack.log_path.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
