@@ -10,8 +10,7 @@ import grpc
 from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.gemini import embeddings
-from llm_gateway.api.gemini.servicer import KEY_HEADER, model_of
-from llm_gateway.api.inbound import InboundCall
+from llm_gateway.api.gemini.inbound import inbound_call, model_of
 from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
@@ -58,9 +57,7 @@ class GeminiEmbeddingServicer(gemini_rest_service_pb2_grpc.GeminiEmbeddingServic
     async def _embed(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context, batch: bool
     ) -> HttpBody:
-        inbound = InboundCall(context, "rest")
-        if request.key and KEY_HEADER not in inbound.metadata:
-            inbound.metadata[KEY_HEADER] = request.key  # `?key=`, as Google's REST API allows
+        inbound = inbound_call(context, request.key)
         model = model_of(request.model)
         dialect = embeddings.BATCH_EMBED if batch else embeddings.EMBED
 

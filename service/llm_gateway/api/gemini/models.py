@@ -13,7 +13,7 @@ from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.gemini import dialect, validation
 from llm_gateway.api.gemini import request as translate
-from llm_gateway.api.inbound import InboundCall
+from llm_gateway.api.gemini.inbound import inbound_call, model_of
 from llm_gateway.api.rest import exchange, framing
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import CallInfo, DataPlane, ServedModel
@@ -23,7 +23,6 @@ from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
-_KEY_HEADER = "x-goog-api-key"
 # The Gemini methods that serve each of the gateway's operations.
 _METHODS = {
     "chat": ("generateContent", "streamGenerateContent", "countTokens"),
@@ -75,16 +74,10 @@ class GeminiModelServicer(gemini_rest_service_pb2_grpc.GeminiModelServiceService
         self._dataplane = dataplane
         self._keys = keys
 
-    def _inbound(self, context: Context, key: str) -> InboundCall:
-        inbound = InboundCall(context, "rest")
-        if key and _KEY_HEADER not in inbound.metadata:
-            inbound.metadata[_KEY_HEADER] = key  # `?key=`, as Google's REST API allows
-        return inbound
-
     async def CountTokens(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context
     ) -> HttpBody:
-        model = request.model.removeprefix("models/")
+        model = model_of(request.model)
 
         async def count(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             wire = count_request(model, request.body, metadata)
@@ -92,7 +85,7 @@ class GeminiModelServicer(gemini_rest_service_pb2_grpc.GeminiModelServiceService
             data = counted.data or orjson.dumps({"totalTokens": counted.tokens})
             return data, framing.count_headers(counted)
 
-        inbound = self._inbound(context, request.key)
+        inbound = inbound_call(context, request.key)
         return await exchange.respond(context, self._keys, dialect.SSE, count, inbound)
 
     async def ListModels(
@@ -102,16 +95,16 @@ class GeminiModelServicer(gemini_rest_service_pb2_grpc.GeminiModelServiceService
             models = [model_resource(m) for m in self._dataplane.models(call)]
             return orjson.dumps({"models": models}), ()
 
-        inbound = self._inbound(context, request.key)
+        inbound = inbound_call(context, request.key)
         return await exchange.respond(context, self._keys, dialect.SSE, listed, inbound)
 
     async def GetModel(
         self, request: gemini_rest_service_pb2.GeminiGetModelRequest, context: Context
     ) -> HttpBody:
-        name = request.name.removeprefix("models/")
+        name = model_of(request.name)
 
         async def found(call: CallInfo, metadata: Mapping[str, str]) -> exchange.Reply:
             return orjson.dumps(model_resource(self._dataplane.model(name, call))), ()
 
-        inbound = self._inbound(context, request.key)
+        inbound = inbound_call(context, request.key)
         return await exchange.respond(context, self._keys, dialect.SSE, found, inbound)

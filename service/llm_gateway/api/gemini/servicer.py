@@ -11,7 +11,7 @@ from google.api.httpbody_pb2 import HttpBody
 
 from llm_gateway.api.gemini import dialect, validation
 from llm_gateway.api.gemini import request as translate
-from llm_gateway.api.inbound import InboundCall
+from llm_gateway.api.gemini.inbound import inbound_call, model_of
 from llm_gateway.api.rest import exchange
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.dataplane import DataPlane
@@ -20,14 +20,6 @@ from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import gemini_rest_service_pb2, gemini_rest_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, HttpBody]
-KEY_HEADER = "x-goog-api-key"
-
-
-def model_of(resource: str) -> str:
-    """The public model name of a `models/{model}` resource name."""
-    # Envoy has decoded the path variable (`%2F` included): decoding again would turn a
-    # `%252F` the caller sent into a slash.
-    return resource.removeprefix("models/")
 
 
 def generate_content_request(
@@ -74,9 +66,7 @@ class GeminiRestServicer(gemini_rest_service_pb2_grpc.GeminiRestServiceServicer)
     async def _generate(
         self, request: gemini_rest_service_pb2.GeminiHttpRequest, context: Context, stream: bool
     ) -> AsyncIterator[HttpBody]:
-        inbound = InboundCall(context, "rest")
-        if request.key and KEY_HEADER not in inbound.metadata:
-            inbound.metadata[KEY_HEADER] = request.key  # `?key=`, as Google's REST API allows
+        inbound = inbound_call(context, request.key)
         wire = dialect.SSE if request.alt == "sse" or not stream else dialect.JSON_ARRAY
         model = model_of(request.model)
 
