@@ -154,6 +154,39 @@ def test_a_chat_model_does_not_serve_embeddings(
     assert len(upstream.requests) == before  # refused before any upstream call
 
 
+def test_a_fallback_that_does_not_embed_is_skipped(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    before = len(upstream.requests)
+    answer = client.embeddings.create(model="embed-falls-back", input="hello")
+    # gpt-echo (a chat model, upstream `echo`) was passed over; text-embed (`embed-8`) served.
+    assert answer.model == "embed-8"
+    assert [r.body["model"] for r in upstream.requests[before:]] == ["embed-8"]
+
+
+def test_gemini_surface_names_what_another_upstream_cannot_carry(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    body = {
+        "requests": [
+            {"model": "models/text-embed", "content": {"parts": [{"text": "a"}]},
+             "taskType": "RETRIEVAL_DOCUMENT", "title": "Doc", "outputDimensionality": 4},
+        ]
+    }  # fmt: skip
+    answer = _raw(stack, body, "/v1beta/models/text-embed:batchEmbedContents")
+    assert answer.status_code == 200
+    assert answer.headers["x-llm-gateway-dropped"] == "requests[].taskType, requests[].title"
+    assert upstream.last().body == {
+        "model": "embed-8",
+        "input": ["a"],
+        "encoding_format": "float",
+        "dimensions": 4,
+    }
+    assert scripted_embeddings.close(
+        answer.json()["embeddings"][0]["values"], scripted_embeddings.vector("a", 4)
+    )
+
+
 def test_models_list_what_each_model_serves(client: openai.OpenAI) -> None:
     listed = {m.id: m for m in client.models.list()}
     assert listed["text-embed"].model_extra["llm_gateway"]["operations"] == ["embeddings"]

@@ -116,6 +116,13 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "model": "embed-8",
         "operations": ["embeddings"],
     }
+    # Its own deployment down: the chat fallback is skipped, the embedding one serves.
+    models["embed-falls-back"] = {
+        "provider": "down",
+        "model": "embed-8",
+        "operations": ["embeddings"],
+        "fallbacks": ["gpt-echo", "text-embed"],
+    }
     # Moderation models of OpenAI's API, under its own names (its default included).
     for name in ("omni-moderation-latest", "text-moderation-latest"):
         models[name] = {"provider": "scripted", "model": name, "operations": ["moderations"]}
