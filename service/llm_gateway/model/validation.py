@@ -19,8 +19,6 @@ from llm_gateway.model.canonical import (
     CanonicalRequest,
     ChatRequest,
     CompletionRequest,
-    EmbeddingRequest,
-    ModerationRequest,
 )
 from llm_gateway.model.embeddings import inputs_of
 from llm_gateway.model.request import Endpoint, GenerationRequest
@@ -86,6 +84,19 @@ def _to_gateway_error(exc: fastjsonschema.JsonSchemaValueException) -> GatewayEr
     return invalid_request(f"Invalid value for {subject}: {detail}.", param, "invalid_value")
 
 
+def _without_output(
+    endpoint: Endpoint, body: dict[str, Any], wire: WireRequest | None, prompt: Any
+) -> GenerationRequest:
+    """A validated request that makes no tokens (embeddings, moderations, images, speech):
+    admission estimates `prompt` and reserves no completion."""
+    return GenerationRequest(
+        endpoint,
+        cast(CanonicalRequest, body),
+        wire=wire,
+        sizing={"prompt": prompt, "max_tokens": 0},
+    )
+
+
 class RequestValidator:
     """Turns raw request bodies into `GenerationRequest`s, or raises a 400 `GatewayError`."""
 
@@ -119,26 +130,13 @@ class RequestValidator:
                     param,
                     "invalid_value",
                 )
-        return GenerationRequest(
-            Endpoint.EMBEDDINGS,
-            cast(EmbeddingRequest, body),
-            wire=wire,
-            sizing={"prompt": body["input"], "max_tokens": 0},
-        )
+        return _without_output(Endpoint.EMBEDDINGS, body, wire, body["input"])
 
     def moderation(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/moderations` body (`model` defaults as in OpenAI's API)."""
         body = self._check(body, moderations.validate, MODERATION_FIELDS, {})
-        given = body["input"]
-        texts = [given] if isinstance(given, str) else given
-        return GenerationRequest(
-            Endpoint.MODERATIONS,
-            cast(
-                ModerationRequest, {**body, "model": body.get("model") or DEFAULT_MODERATION_MODEL}
-            ),
-            wire=wire,
-            sizing={"prompt": texts, "max_tokens": 0},
-        )
+        body = {**body, "model": body.get("model") or DEFAULT_MODERATION_MODEL}
+        return _without_output(Endpoint.MODERATIONS, body, wire, body["input"])
 
     def image(
         self, endpoint: Endpoint, body: Any, wire: WireRequest | None = None
@@ -147,23 +145,13 @@ class RequestValidator:
         `model.images`); `model` defaults as in OpenAI's API."""
         validate, fields = _IMAGES[endpoint]
         body = self._check(body, validate, fields, {})
-        prompt = body.get("prompt")
-        return GenerationRequest(
-            endpoint,
-            cast(CanonicalRequest, {**body, "model": body.get("model") or DEFAULT_IMAGE_MODEL}),
-            wire=wire,
-            sizing={"prompt": prompt if isinstance(prompt, str) else "", "max_tokens": 0},
-        )
+        body = {**body, "model": body.get("model") or DEFAULT_IMAGE_MODEL}
+        return _without_output(endpoint, body, wire, body.get("prompt") or "")
 
     def speech(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/audio/speech` body (it always streams: see `Endpoint.SPEECH`)."""
         body = self._check(body, speech.validate, speech.FIELDS, {})
-        return GenerationRequest(
-            Endpoint.SPEECH,
-            cast(CanonicalRequest, body),
-            wire=wire,
-            sizing={"prompt": body["input"], "max_tokens": 0},
-        )
+        return _without_output(Endpoint.SPEECH, body, wire, body["input"])
 
     def response(self, body: Any) -> dict[str, Any]:
         """Validates a `/v1/responses` body by the Responses API's own schema."""
