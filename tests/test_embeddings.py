@@ -279,6 +279,11 @@ def test_gemini_surface_errors_are_geminis(gemini: genai.Client, stack: Stack) -
 
 
 def test_every_endpoint_serves_an_operation() -> None:
-    from llm_gateway.model.request import _OPERATION_OF, Endpoint
+    from typing import get_args
+
+    from llm_gateway.config.settings import OperationName
+    from llm_gateway.model.request import _OPERATION_OF, Endpoint, Operation
 
     assert set(_OPERATION_OF) == {e.value for e in Endpoint if e is not Endpoint.CHAT}
+    # The config's names for operations are the data plane's.
+    assert set(get_args(OperationName)) == {o.value for o in Operation}

@@ -68,3 +68,17 @@ def test_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
                                 "per", "image", "deployments"]  # fmt: skip
     assert lines[1].split()[:5] == ["gpt-4o-mini", "chat,completions,responses", "0.15",
                                     "0.075", "0.6"]  # fmt: skip
+
+
+def test_an_image_kind_without_a_price_leaves_the_cost_unknown() -> None:
+    from llm_gateway.config.settings import Price
+    from llm_gateway.usage.accounting import Usage
+    from llm_gateway.usage.pricing import cost
+
+    prices = {"dall-e-3": Price(per_image={"1024x1024/hd": 0.08, "1792x1024": 0.12})}
+    made = Usage(images=2, image_kind="1024x1024/hd")
+    assert cost(prices, "dall-e-3", made) == pytest.approx(0.16)
+    assert cost(prices, "dall-e-3", Usage(images=1, image_kind="1792x1024/hd")) == 0.12
+    assert cost(prices, "dall-e-3", Usage(images=1, image_kind="1024x1792/hd")) is None
+    spoken = {"tts-1": Price(per_million_characters=15)}
+    assert cost(spoken, "tts-1", Usage(characters=1000)) == pytest.approx(0.015)

@@ -530,8 +530,8 @@ class TracingSettings(_Section):
 
 
 class Price(_Section):
-    """What one upstream model costs, in the currency of your choice: per million tokens, and
-    for an image model per image made."""
+    """What one upstream model costs, in the currency of your choice: per million tokens, per
+    image made (image models) and per million characters spoken (speech models)."""
 
     input_per_million: float = Field(0.0, ge=0, description="prompt tokens not read from a cache")
     output_per_million: float = Field(0.0, ge=0, description="completion tokens")
