@@ -3,7 +3,7 @@
 Writes three files, all derived data that is never edited by hand:
 - `service/llm_gateway/model/schemas/openai_requests.json`: self-contained JSON Schemas
   (draft 7) of the completions, chat completions, Responses, embeddings, moderations,
-  images and speech request bodies,
+  images, speech, transcription and translation request bodies,
   which the gateway compiles
   at start-up to validate every request before an upstream is called;
 - `tests/fixtures/openai_properties.json`: the property names of both operations'
@@ -11,7 +11,8 @@ Writes three files, all derived data that is never edited by hand:
   compares with the fields of the proto messages;
 - `tests/fixtures/openai_response_schemas.json`: the JSON Schemas of the Responses API's
   `response` object and stream events, of the embeddings, moderations and images answers and
-  the images stream events, which tests validate
+  the images stream events, of the transcription and translation answers and events, which
+  tests validate
   the gateway's answers against.
 
 A user's clone has no `../shared/`, so all are committed. Run with `make schemas`.
@@ -39,6 +40,11 @@ ANSWERS = {
     "images": "ImagesResponse",
     "image_generation_event": "ImageGenStreamEvent",
     "image_edit_event": "ImageEditStreamEvent",
+    "transcription": "CreateTranscriptionResponseJson",
+    "transcription_verbose": "CreateTranscriptionResponseVerboseJson",
+    "transcription_event": "CreateTranscriptionResponseStreamEvent",
+    "translation": "CreateTranslationResponseJson",
+    "translation_verbose": "CreateTranslationResponseVerboseJson",
 }
 REQUESTS = {
     "completions": "CreateCompletionRequest",
@@ -50,6 +56,8 @@ REQUESTS = {
     "image_edits": "CreateImageEditRequest",
     "image_variations": "CreateImageVariationRequest",
     "speech": "CreateSpeechRequest",
+    "transcriptions": "CreateTranscriptionRequest",
+    "translations": "CreateTranslationRequest",
 }
 # Documentation and code-generation hints carry no validation meaning. `default` is dropped
 # because a validator that fills defaults would change what is forwarded upstream, and

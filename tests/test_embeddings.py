@@ -224,6 +224,7 @@ def test_model_prices_are_listed_in_the_apis_units() -> None:
         "output_per_million": 8,
         "per_image": {},
         "per_million_characters": 0,
+        "per_minute": 0,
     }
     typed = grpc_responses.model(model.openai())
     assert typed.llm_gateway.price.output_per_million == 8

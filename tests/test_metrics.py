@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llm_gateway.v1 import chat_pb2, images_pb2, llm_gateway_service_pb2_grpc
 from tests.support.grpc_client import METADATA, stub
+from tests.support.scripted_transcriptions import wav
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, Stack, stack_config, start_stack
 
@@ -41,6 +42,7 @@ def measured(
                                    "1792x1024": 0.12}},
         "gpt-image-1": {"input_per_million": 1_000_000, "per_image": {"1024x1024": 10}},
         "tts-1": {"per_million_characters": 1_000_000},  # 1 per character spoken
+        "whisper-1": {"per_minute": 60},  # 1 per second heard
     }  # fmt: skip
     running = start_stack(Path(tmp_path_factory.mktemp("measured")), config)
     yield running
@@ -269,6 +271,20 @@ def test_speech_costs_its_characters(measured: Stack) -> None:
         before, cost, gen_ai_request_model="tts-1"
     )
     assert spent == pytest.approx(11)
+
+
+def test_transcripts_cost_the_seconds_heard(measured: Stack) -> None:
+    client = openai.OpenAI(base_url=f"{measured.rest_url}/v1", api_key=KEY, max_retries=0)
+    cost = "llm_gateway_cost_total"
+
+    def spent(**options: object) -> float:
+        before = _sum(_scrape(measured.metrics_url), cost, gen_ai_request_model="whisper-1")
+        client.audio.transcriptions.create(model="whisper-1", **options)  # type: ignore[call-overload]
+        return _sum(_scrape(measured.metrics_url), cost, gen_ai_request_model="whisper-1") - before
+
+    # As the upstream reports it (whisper-1 bills whole seconds), else the file's own length.
+    assert spent(file=("a.wav", wav(2.5))) == pytest.approx(3)
+    assert spent(file=("a.wav", wav(2.5)), response_format="text") == pytest.approx(2.5)
 
 
 def test_in_flight_streams_are_counted_while_they_run(measured: Stack) -> None:

@@ -26,12 +26,14 @@ CONFIG = {
         "chat-default": {"provider": "local", "model": "small"},
         "draw": {"provider": "openai", "model": "dall-e-3", "operations": ["images"]},
         "embed-default": {"provider": "local", "model": "minilm", "operations": ["embeddings"]},
+        "hear": {"provider": "openai", "model": "whisper-1", "operations": ["audio"]},
     },
     "prices": {
         "gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6,
                         "cached_input_per_million": 0.075},
         "text-embedding-3-small": {"input_per_million": 0.02, "output_per_million": 0},
         "dall-e-3": {"per_image": {"1024x1024/hd": 0.08}},
+        "whisper-1": {"per_minute": 0.006},
     },
     "keys": [{"name": "k", "key": "sk-test-key-0123456789"}],
     "offline_default": "chat-default",
@@ -50,7 +52,9 @@ def test_models_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         "output_per_million": 0.6,
         "per_image": {},
         "per_million_characters": 0,
+        "per_minute": 0,
     }
+    assert rows["hear"]["price"]["per_minute"] == 0.006
     assert rows["embed"]["operations"] == ["embeddings"]
     assert rows["embed"]["price"]["input_per_million"] == 0.02
     # Gemini has no key: the embedding offline default serves it, not the chat one.
@@ -65,9 +69,12 @@ def test_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["models", "--config", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["model", "operations", "input/M", "cached/M", "output/M",
-                                "per", "image", "deployments"]  # fmt: skip
+                                "per", "image", "chars/M", "per", "minute",
+                                "deployments"]  # fmt: skip
     assert lines[1].split()[:5] == ["gpt-4o-mini", "chat,completions,responses", "0.15",
                                     "0.075", "0.6"]  # fmt: skip
+    hear = next(line for line in lines if line.startswith("hear "))
+    assert hear.split()[5:9] == ["-", "0", "0.006", "openai/whisper-1"]
 
 
 def test_an_image_kind_without_a_price_leaves_the_cost_unknown() -> None:
@@ -82,3 +89,5 @@ def test_an_image_kind_without_a_price_leaves_the_cost_unknown() -> None:
     assert cost(prices, "dall-e-3", Usage(images=1, image_kind="1024x1792/hd")) is None
     spoken = {"tts-1": Price(per_million_characters=15)}
     assert cost(spoken, "tts-1", Usage(characters=1000)) == pytest.approx(0.015)
+    heard = {"whisper-1": Price(per_minute=0.006)}
+    assert cost(heard, "whisper-1", Usage(seconds=90)) == pytest.approx(0.009)

@@ -41,7 +41,7 @@ def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
 
 def _table(listed: list[dict[str, Any]]) -> str:
     header = ("model", "operations", "input/M", "cached/M", "output/M", "per image",
-              "deployments")  # fmt: skip
+              "chars/M", "per minute", "deployments")  # fmt: skip
     lines = [header]
     for row in listed:
         price = row["price"] or {}
@@ -56,6 +56,10 @@ def _table(listed: list[dict[str, Any]]) -> str:
                 ),
                 ",".join(f"{kind}={each:g}" for kind, each in price.get("per_image", {}).items())
                 or "-",
+                *(
+                    f"{price[k]:g}" if k in price else "-"
+                    for k in ("per_million_characters", "per_minute")
+                ),
                 ", ".join(row["deployments"]),
             )
         )  # fmt: skip

@@ -344,7 +344,12 @@ async def _start_with(
             # open to the gateway instead.
             ("grpc.server.max_pending_requests", limits.max_open_requests),
             ("grpc.server.max_pending_requests_hard_limit", limits.max_open_requests),
-            ("grpc.max_receive_message_length", limits.max_body_bytes + _MESSAGE_OVERHEAD),
+            # The largest body of any path (the form paths'): Envoy holds each REST path to
+            # its own.
+            (
+                "grpc.max_receive_message_length",
+                max(limits.max_body_bytes, limits.max_upload_body_bytes) + _MESSAGE_OVERHEAD,
+            ),
             ("grpc.max_send_message_length", limits.largest_answer_message),
             ("grpc.max_metadata_size", metadata),
             ("grpc.absolute_max_metadata_size", metadata),
@@ -357,7 +362,7 @@ async def _start_with(
         table,
     )
     openai_rest_service_pb2_grpc.add_OpenAIRestServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        OpenAIRestServicer(dataplane, validator, keys),
+        OpenAIRestServicer(dataplane, validator, keys, settings.limits.max_upload_bytes),
         table,
     )
     anthropic_rest_service_pb2_grpc.add_AnthropicRestServiceServicer_to_server(  # type: ignore[no-untyped-call]

@@ -21,7 +21,8 @@ behaviour, so one instance serves every scenario:
 
 Embeddings (`/v1/embeddings`, Gemini's `:embedContent` and `:batchEmbedContents`): see
 `scripted_embeddings`; moderations (`/v1/moderations`): `scripted_moderations`; images
-(`/v1/images/*`): `scripted_images`; speech (`/v1/audio/speech`): `scripted_speech`.
+(`/v1/images/*`): `scripted_images`; speech (`/v1/audio/speech`): `scripted_speech`;
+transcriptions and translations: `scripted_transcriptions`.
 
 Every request is recorded with its body and headers, and for streams the moment the upstream
 saw the connection close, so tests can check what was forwarded and when work stopped.
@@ -47,6 +48,7 @@ from tests.support import (
     scripted_moderations,
     scripted_responses,
     scripted_speech,
+    scripted_transcriptions,
 )
 
 CREATED = 1_700_000_000
@@ -126,12 +128,15 @@ class ScriptedUpstream:
 
     def _run(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
-        app = web.Application()
+        # Larger than aiohttp's 1 MiB: OpenAI's uploads take 25 MB (refused above that).
+        app = web.Application(client_max_size=scripted_transcriptions.MAX_FILE_BYTES * 2)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_post("/v1/audio/transcriptions", self._transcript)
+        app.router.add_post("/v1/audio/translations", self._transcript)
         app.router.add_post("/v1/images/generations", self._image_generations)
         app.router.add_post("/v1/images/edits", self._image_form)
         app.router.add_post("/v1/images/variations", self._image_form)
@@ -210,6 +215,15 @@ class ScriptedUpstream:
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
         response = await scripted_speech.speech(request, recorded.body)
+        recorded.completed = True
+        return response
+
+    async def _transcript(self, request: web.Request) -> web.StreamResponse:
+        """A transcription or translation, recorded with its fields and its file's digest."""
+        recorded = Recorded(request.path, {}, {k.lower(): v for k, v in request.headers.items()})
+        with self._lock:
+            self.requests.append(recorded)
+        response = await scripted_transcriptions.answer(request, recorded.body)
         recorded.completed = True
         return response
 

@@ -134,13 +134,21 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "model": "gpt-image-1",
         "operations": ["images"],
     }
-    for name in ("tts-1", "gpt-4o-mini-tts", "tts-broken"):
+    for name in (
+        "tts-1",
+        "gpt-4o-mini-tts",
+        "tts-broken",
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "transcribe-broken",
+    ):
         models[name] = {"provider": "scripted", "model": name, "operations": ["audio"]}
     models["claude-moderation"] = {
         "provider": "claude",
         "model": "echo",
         "operations": ["moderations"],
     }
+    models["claude-audio"] = {"provider": "claude", "model": "echo", "operations": ["audio"]}
     config: dict[str, Any] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",

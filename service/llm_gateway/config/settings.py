@@ -366,10 +366,21 @@ class KeySettings(_Section):
         return value
 
 
+# What a form path's body may hold beside its file: its text fields and part headers.
+FORM_ALLOWANCE = 1024 * 1024
+
+
 class LimitSettings(_Section):
     """Size limits applied before a request is parsed."""
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request body")
+    max_upload_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        description="largest file uploaded to a form path (audio transcriptions and "
+        "translations, image edits and variations; OpenAI's limit is 25 MB): the body of "
+        "those paths may be this much and a form's fields beside it; a larger one is a 413",
+    )
     max_header_kb: int = Field(60, ge=8, le=8192, description="largest request headers")
     max_response_bytes: int = Field(
         32 * 1024 * 1024,
@@ -415,6 +426,12 @@ class LimitSettings(_Section):
         `max_response_bytes` may grow when re-encoded for another API family (escapes, field
         names), so twice that, plus gRPC's framing and the HttpBody wrapper."""
         return 2 * self.max_response_bytes + 64 * 1024
+
+    @property
+    def max_upload_body_bytes(self) -> int:
+        """The largest body of a form path: its largest file, and room for the form's fields
+        and part headers."""
+        return self.max_upload_bytes + FORM_ALLOWANCE
 
 
 class StorageSettings(_Section):
@@ -531,7 +548,8 @@ class TracingSettings(_Section):
 
 class Price(_Section):
     """What one upstream model costs, in the currency of your choice: per million tokens, per
-    image made (image models) and per million characters spoken (speech models)."""
+    image made (image models), per million characters spoken (speech models) and per minute
+    of audio heard (transcription models)."""
 
     input_per_million: float = Field(0.0, ge=0, description="prompt tokens not read from a cache")
     output_per_million: float = Field(0.0, ge=0, description="completion tokens")
@@ -548,6 +566,12 @@ class Price(_Section):
     per_million_characters: float = Field(
         0.0, ge=0, description="characters of text spoken (`/v1/audio/speech`: tts-1)"
     )
+    per_minute: float = Field(
+        0.0,
+        ge=0,
+        description="minutes of audio transcribed or translated (`/v1/audio/transcriptions`, "
+        "`/v1/audio/translations`: whisper-1), by the second",
+    )
 
     def listed(self) -> dict[str, Any]:
         """The price as `/v1/models` and `llm-gateway models` show it (the cached input's
@@ -559,6 +583,7 @@ class Price(_Section):
             "output_per_million": self.output_per_million,
             "per_image": dict(self.per_image),
             "per_million_characters": self.per_million_characters,
+            "per_minute": self.per_minute,
         }
 
     def image_price(self, kind: str) -> float | None:

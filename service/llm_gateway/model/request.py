@@ -22,6 +22,8 @@ class Endpoint(StrEnum):
     IMAGE_EDITS = "images/edits"
     IMAGE_VARIATIONS = "images/variations"
     SPEECH = "audio/speech"
+    TRANSCRIPTIONS = "audio/transcriptions"
+    TRANSLATIONS = "audio/translations"
 
 
 class Operation(StrEnum):
@@ -41,6 +43,8 @@ class Operation(StrEnum):
 IMAGE_ENDPOINTS = frozenset(
     (Endpoint.IMAGE_GENERATIONS, Endpoint.IMAGE_EDITS, Endpoint.IMAGE_VARIATIONS)
 )
+# The endpoints of the audio APIs.
+AUDIO_ENDPOINTS = frozenset((Endpoint.SPEECH, Endpoint.TRANSCRIPTIONS, Endpoint.TRANSLATIONS))
 # What every endpoint but chat's serves, by the endpoint's name.
 _OPERATION_OF = {
     Endpoint.COMPLETIONS.value: Operation.COMPLETIONS,
@@ -50,6 +54,8 @@ _OPERATION_OF = {
     Endpoint.IMAGE_EDITS.value: Operation.IMAGES,
     Endpoint.IMAGE_VARIATIONS.value: Operation.IMAGES,
     Endpoint.SPEECH.value: Operation.AUDIO,
+    Endpoint.TRANSCRIPTIONS.value: Operation.AUDIO,
+    Endpoint.TRANSLATIONS.value: Operation.AUDIO,
 }
 
 

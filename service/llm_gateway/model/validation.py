@@ -32,6 +32,8 @@ from llm_gateway.model.validators import (
     image_variations,
     moderations,
     speech,
+    transcriptions,
+    translations,
 )
 from llm_gateway.model.wire import WireRequest
 
@@ -56,6 +58,11 @@ _IMAGES = {
     Endpoint.IMAGE_GENERATIONS: (image_generations.validate, image_generations.FIELDS),
     Endpoint.IMAGE_EDITS: (image_edits.validate, image_edits.FIELDS),
     Endpoint.IMAGE_VARIATIONS: (image_variations.validate, image_variations.FIELDS),
+}
+# The audio upload endpoints' validators and members.
+_TRANSCRIPTS = {
+    Endpoint.TRANSCRIPTIONS: (transcriptions.validate, transcriptions.FIELDS),
+    Endpoint.TRANSLATIONS: (translations.validate, translations.FIELDS),
 }
 # The model an image request without one is for, as OpenAI's API defaults it.
 DEFAULT_IMAGE_MODEL = "dall-e-2"
@@ -152,6 +159,16 @@ class RequestValidator:
         """Validates a `/v1/audio/speech` body (it always streams: see `Endpoint.SPEECH`)."""
         body = self._check(body, speech.validate, speech.FIELDS, {})
         return _without_output(Endpoint.SPEECH, body, wire, body["input"])
+
+    def transcript(
+        self, endpoint: Endpoint, body: Any, wire: WireRequest | None = None
+    ) -> GenerationRequest:
+        """Validates a transcription or translation (the form's fields, see
+        `model.audio_files`); admission estimates its prompt (the audio is billed by its
+        length, see `Usage.seconds`)."""
+        validate, fields = _TRANSCRIPTS[endpoint]
+        body = self._check(body, validate, fields, {})
+        return _without_output(endpoint, body, wire, body.get("prompt") or "")
 
     def response(self, body: Any) -> dict[str, Any]:
         """Validates a `/v1/responses` body by the Responses API's own schema."""

@@ -76,17 +76,21 @@ class WireRequest:
         raw: bytes,
         stream: bool,
         metadata: Mapping[str, str],
+        form: tuple[FormPart, ...] = (),
     ) -> WireRequest:
         """A request as a surface received it, with the caller's headers of its API."""
-        return cls(family, operation, body, raw, stream, forwarded_headers(family, metadata))
+        headers = forwarded_headers(family, metadata)
+        return cls(family, operation, body, raw, stream, headers, form=form)
 
 
 @dataclass(frozen=True, slots=True)
 class WireAnswer:
-    """An upstream's whole answer, relayed as its bytes."""
+    """An upstream's whole answer, relayed as its bytes, under its media type (JSON, but for
+    a transcript asked for as text, SRT or VTT)."""
 
     data: bytes
     usage: Usage
+    content_type: str = "application/json"
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from llm_gateway.model.canonical import (
     EmbeddingList,
     EmbeddingRequest,
 )
-from llm_gateway.model.request import IMAGE_ENDPOINTS, Endpoint
+from llm_gateway.model.request import AUDIO_ENDPOINTS, IMAGE_ENDPOINTS, Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.translation import hints_left_out, no_such_api
@@ -99,6 +99,8 @@ class ChatOnlyProvider:
             raise no_such_api(self.name, "moderations")
         if endpoint in IMAGE_ENDPOINTS:
             raise no_such_api(self.name, "image")
+        if endpoint in AUDIO_ENDPOINTS:
+            raise no_such_api(self.name, "audio")
         if endpoint is Endpoint.CHAT:
             return await self.create_chat(cast(ChatRequest, body), call)
         chat = chat_body_from_completion(cast(CompletionRequest, body))
@@ -108,6 +110,8 @@ class ChatOnlyProvider:
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
     ) -> AsyncGenerator[CanonicalChunk, None]:
         """Serves a streamed chat or legacy completion request."""
+        if endpoint in AUDIO_ENDPOINTS:  # speech always streams
+            raise no_such_api(self.name, "audio")
         if endpoint is Endpoint.CHAT:
             chunks = self.stream_chat(cast(ChatRequest, body), call)
         else:

@@ -216,7 +216,9 @@ class HttpUpstream:
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
         """Sends the request and returns the upstream's whole answer as its bytes."""
-        response = await self.post(url, body, call, extra_headers)
+        return await self._whole(await self.post(url, body, call, extra_headers))
+
+    async def _whole(self, response: aiohttp.ClientResponse) -> bytes:
         try:
             payload = await _read_at_most(response, self.max_response_bytes)
         except TimeoutError:
@@ -257,6 +259,21 @@ class HttpUpstream:
         """Sends the request; returns the events of the upstream's stream (see `events`)."""
         response = await self.post(url, body, call, extra_headers)
         return events(response, is_end, self.max_response_bytes)
+
+    async def post_for_events_or_bytes(
+        self,
+        url: str,
+        body: Mapping[str, Any] | aiohttp.FormData,
+        call: UpstreamCall,
+        is_end: Callable[[bytes], bool] | None = None,
+        extra_headers: Iterable[tuple[str, str]] = (),
+    ) -> AsyncGenerator[bytes, None] | bytes:
+        """Sends a request that asks for a stream; returns its events, or the whole answer's
+        bytes from an upstream that answered whole (a model that ignores `stream`)."""
+        response = await self.post(url, body, call, extra_headers)
+        if response.content_type == "text/event-stream":
+            return events(response, is_end, self.max_response_bytes)
+        return await self._whole(response)
 
     def event_object(self, payload: bytes) -> dict[str, Any]:
         """Parses one streamed event; an `{"error": ...}` event raises the caller's error."""

@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
 from llm_gateway.model.canonical import CanonicalAnswer, CanonicalChunk, CanonicalRequest
-from llm_gateway.model.request import IMAGE_ENDPOINTS, Endpoint
+from llm_gateway.model.request import AUDIO_ENDPOINTS, IMAGE_ENDPOINTS, Endpoint
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.openai import OpenAICompatibleProvider
 from llm_gateway.providers.translation import no_such_api, unsupported
@@ -115,6 +115,14 @@ def _refuse_dimensions(body: Mapping[str, Any]) -> None:
         )
 
 
+def _refuse_other_apis(endpoint: Endpoint) -> None:
+    """llama-server has no moderations, image or audio API."""
+    if endpoint is Endpoint.MODERATIONS or endpoint in IMAGE_ENDPOINTS:
+        raise no_such_api("llama-server", endpoint.value.partition("/")[0])
+    if endpoint in AUDIO_ENDPOINTS:
+        raise no_such_api("llama-server", "audio")
+
+
 class LlamaServerProvider(OpenAICompatibleProvider):
     """The OpenAI-compatible provider, with llama-server's differences made good.
 
@@ -131,8 +139,7 @@ class LlamaServerProvider(OpenAICompatibleProvider):
         if endpoint is Endpoint.EMBEDDINGS:
             _refuse_dimensions(body)
             return await super().create(endpoint, body, call)
-        if endpoint is Endpoint.MODERATIONS or endpoint in IMAGE_ENDPOINTS:
-            raise no_such_api("llama-server", endpoint.value.partition("/")[0])
+        _refuse_other_apis(endpoint)
         _refuse_echo(body)
         n = _choices(body)
         if n == 1:
@@ -163,6 +170,7 @@ class LlamaServerProvider(OpenAICompatibleProvider):
     ) -> AsyncGenerator[CanonicalChunk, None]:
         """Yields the upstream's chunks, with completions logprobs reshaped and, for `n > 1`,
         the usage chunks of each choice joined into one sent last."""
+        _refuse_other_apis(endpoint)  # speech always streams
         _refuse_echo(body)
         several = _choices(body) > 1
         usage_chunks: list[dict[str, Any]] = []

@@ -9,14 +9,14 @@ the answer and each event are relayed as their bytes, read only for usage.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, cast
 
 import aiohttp
 import orjson
 
 from llm_gateway.config.settings import ProviderSettings
-from llm_gateway.model import embeddings
+from llm_gateway.model import audio_files, embeddings
 from llm_gateway.model.canonical import (
     CanonicalAnswer,
     CanonicalChunk,
@@ -40,6 +40,7 @@ from llm_gateway.usage.accounting import (
     images_usage_of,
     pieces_of,
     responses_usage_of,
+    transcript_usage_of,
     usage_of,
 )
 
@@ -49,6 +50,11 @@ _DONE = b"[DONE]"
 _IMAGES = "images/"
 _EMBEDDINGS = Endpoint.EMBEDDINGS.value
 _SPEECH = Endpoint.SPEECH.value
+_TRANSCRIPTS = frozenset((Endpoint.TRANSCRIPTIONS.value, Endpoint.TRANSLATIONS.value))
+# The transcript formats that are not JSON: OpenAI sends them as plain text.
+_TEXT_FORMATS = frozenset(("text", "srt", "vtt"))
+_TEXT = "text/plain; charset=utf-8"
+_TRANSCRIPT_DONE = "transcript.text.done"
 # The members of a Responses API request that its token count takes.
 _COUNTED = frozenset(
     (
@@ -75,6 +81,24 @@ _PIECES = frozenset(
 
 def _is_done(event: bytes) -> bool:
     return event == _DONE
+
+
+def _heard(wire: WireRequest) -> Callable[[], float | None]:
+    """The length of a transcription's audio file, measured when asked."""
+
+    def seconds() -> float | None:
+        file = next((part for part in wire.form if part.name == "file"), None)
+        return audio_files.seconds_of(file.data) if file is not None else None
+
+    return seconds
+
+
+def _transcript(data: bytes, wire: WireRequest) -> WireAnswer:
+    """A transcription's or translation's whole answer: its JSON, or its text, SRT or VTT
+    under the media type OpenAI gives them."""
+    if wire.body.get("response_format") in _TEXT_FORMATS:
+        return WireAnswer(data, transcript_usage_of(None, _heard(wire)), _TEXT)
+    return WireAnswer(data, transcript_usage_of(json_object(data), _heard(wire)))
 
 
 class OpenAICompatibleProvider:
@@ -190,6 +214,8 @@ class OpenAICompatibleProvider:
             call,
             wire.headers,
         )
+        if wire.operation in _TRANSCRIPTS:
+            return _transcript(data, wire)
         answer = json_object(data)
         if wire.family is ApiFamily.RESPONSES:
             return WireAnswer(data, responses_usage_of(answer))
@@ -215,6 +241,10 @@ class OpenAICompatibleProvider:
         if wire.operation == _SPEECH:
             async for piece in self.speech({**wire.body, "model": model}, call, wire.headers):
                 yield piece
+            return
+        if wire.operation in _TRANSCRIPTS:
+            async for relayed in self._relay_transcript_stream(wire, model, call):
+                yield relayed
             return
         body = {**wire.body, "model": model}
         options = body.get("stream_options")
@@ -258,14 +288,7 @@ class OpenAICompatibleProvider:
         events = await self._http.post_for_events(url, body, call, None, wire.headers)
         try:
             async for event in events:
-                parsed = self._http.event_object(event)
-                kind = str(parsed.get("type", ""))
-                if kind == "error":
-                    raise upstream_errors.error_in_stream(
-                        {"error": parsed},
-                        self._settings.upstream_messages == "hidden",
-                        self._http.read_error,
-                    )
+                parsed, kind = self._typed_event(event)
                 usage = None
                 if kind in _TERMINAL and isinstance(parsed.get("response"), dict):
                     usage = responses_usage_of(parsed["response"])
@@ -328,14 +351,7 @@ class OpenAICompatibleProvider:
         used = Usage(estimated=True, image_kind=image_kind(wire.body))
         try:
             async for event in events:
-                parsed = self._http.event_object(event)
-                kind = str(parsed.get("type", ""))
-                if kind == "error" or (not kind and "error" in parsed):
-                    raise upstream_errors.error_in_stream(
-                        parsed if "error" in parsed else {"error": parsed},
-                        self._settings.upstream_messages == "hidden",
-                        self._http.read_error,
-                    )
+                parsed, kind = self._typed_event(event)
                 usage = None
                 if kind.endswith(".completed"):  # one per image: the usage so far is summed
                     completed += 1
@@ -350,6 +366,53 @@ class OpenAICompatibleProvider:
                 raise upstream_errors.stream_broken()
         finally:
             await events.aclose()
+
+    async def _relay_transcript_stream(
+        self, wire: WireRequest, model: str, call: UpstreamCall
+    ) -> AsyncGenerator[WireEvent, None]:
+        """A transcription stream (`transcript.text.delta`/`segment` events), each event as
+        it came, complete at `transcript.text.done`, which carries the usage. A model that
+        ignores `stream` (whisper-1) answers whole: its transcript is given as that one
+        `done` event, so the caller who asked for a stream gets one."""
+        url = f"{self._settings.base_url}/{wire.operation}"
+        sent = self._sent(wire, model)
+        events = await self._http.post_for_events_or_bytes(url, sent, call, _is_done, wire.headers)
+        if isinstance(events, bytes):
+            answer = _transcript(events, wire)
+            if answer.content_type == _TEXT:
+                done: dict[str, Any] = {"text": events.decode("utf-8", errors="replace")}
+            else:
+                done = json_object(events)
+            done = {"type": _TRANSCRIPT_DONE, "text": done.get("text", "")} | (
+                {"usage": done["usage"]} if "usage" in done else {}
+            )
+            yield WireEvent(orjson.dumps(done), _TRANSCRIPT_DONE, answer.usage)
+            return
+        try:
+            async for event in events:
+                if event == _DONE:
+                    break
+                parsed, kind = self._typed_event(event)
+                if kind == _TRANSCRIPT_DONE:
+                    yield WireEvent(event, kind, transcript_usage_of(parsed, _heard(wire)))
+                    return
+                yield WireEvent(event, kind, None, 1 if kind == "transcript.text.delta" else 0)
+            raise upstream_errors.stream_broken()
+        finally:
+            await events.aclose()
+
+    def _typed_event(self, event: bytes) -> tuple[dict[str, Any], str]:
+        """One event of a stream whose events name their `type`, and that type; an `error`
+        event (or one that is only `{"error": ...}`) raises the caller's error."""
+        parsed = self._http.event_object(event)
+        kind = str(parsed.get("type", ""))
+        if kind == "error" or (not kind and "error" in parsed):
+            raise upstream_errors.error_in_stream(
+                parsed if "error" in parsed else {"error": parsed},
+                self._settings.upstream_messages == "hidden",
+                self._http.read_error,
+            )
+        return parsed, kind
 
     async def aclose(self) -> None:
         """Closes the connection pool."""

@@ -31,6 +31,8 @@ from llm_gateway.processes import terminate, usable_cpus
 
 log = logging.getLogger(__name__)
 _TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
+# The route of the form paths (image edits, audio uploads), whose bodies may be larger.
+_UPLOADS_ROUTE = "uploads"
 # Requests in progress on the main listener.
 _ACTIVE_STAT = r"^http\.rest_and_grpc\.downstream_rq_active$"
 _COLLECTOR = "otlp_collector"
@@ -134,6 +136,15 @@ def _admin_address(settings: GatewaySettings, admin_socket: Path, dial: bool) ->
     return {"pipe": {"path": str(admin_socket)} | ({} if dial else {"mode": 0o600})}
 
 
+def _allow_uploads(manager: dict[str, Any], transcoder: dict[str, Any]) -> None:
+    """Gives the form paths' route (`name: uploads`, which a REST request matches before it
+    is transcoded) the transcoder's configuration with the larger body limit of uploads."""
+    for host in manager.get("route_config", {}).get("virtual_hosts", ()):
+        for route in host.get("routes", ()):
+            if route.get("name") == _UPLOADS_ROUTE:
+                route.setdefault("typed_per_filter_config", {})[_TRANSCODER] = transcoder
+
+
 def render_envoy_config(
     settings: GatewaySettings,
     template: Path | None = None,
@@ -164,10 +175,12 @@ def render_envoy_config(
             )
     for http_filter in manager["http_filters"]:
         if http_filter["name"] == _TRANSCODER:
-            http_filter["typed_config"]["proto_descriptor"] = str(packaged_file("descriptor.pb"))
-            http_filter["typed_config"]["max_request_body_size"] = settings.limits.max_body_bytes
-            http_filter["typed_config"]["max_response_body_size"] = (
-                settings.limits.largest_answer_message
+            transcoder = http_filter["typed_config"]
+            transcoder["proto_descriptor"] = str(packaged_file("descriptor.pb"))
+            transcoder["max_request_body_size"] = limits.max_body_bytes
+            transcoder["max_response_body_size"] = limits.largest_answer_message
+            _allow_uploads(
+                manager, {**transcoder, "max_request_body_size": limits.max_upload_body_bytes}
             )
     if not manager.get("local_reply_config", {}).get("mappers"):  # a template may bring its own
         manager["local_reply_config"] = local_reply_config()

@@ -7,7 +7,7 @@ one token per non-empty piece of generated text, and the record says so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ class Usage:
     images: int = 0  # images made (the image APIs)
     image_kind: str = ""  # their `size/quality`, what a price per image is looked up by
     characters: int = 0  # characters of text spoken (`/v1/audio/speech`)
+    seconds: float = 0.0  # of audio heard (`/v1/audio/transcriptions`, `translations`)
 
     @property
     def total_tokens(self) -> int:
@@ -70,6 +71,30 @@ def images_usage_of(answer: Mapping[str, Any], request: Mapping[str, Any]) -> Us
     usage.image_kind = image_kind(request)
     if usage.images and answer.get("usage") is None:
         usage.estimated = False  # priced per image: nothing to estimate
+    return usage
+
+
+def transcript_usage_of(
+    answer: Mapping[str, Any] | None, heard: Callable[[], float | None]
+) -> Usage:
+    """The usage of a transcription or translation (`answer`: its JSON, None for a text
+    format): its tokens where the model reports them (`usage.type: tokens`), and the seconds
+    of audio heard as reported (`usage.type: duration`, or verbose JSON's `duration`), else
+    as `heard()` (the file's own length, measured only then). Estimated when the upstream
+    reported neither."""
+    reported = answer.get("usage") if answer is not None else None
+    if not isinstance(reported, dict):
+        reported = {}
+    usage = Usage(
+        _count(reported.get("input_tokens")),
+        _count(reported.get("output_tokens")),
+        estimated=not reported and (answer is None or "duration" not in answer),
+    )
+    seconds = reported.get("seconds", answer.get("duration") if answer is not None else None)
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+        usage.seconds = float(seconds)
+    elif (measured := heard()) is not None:
+        usage.seconds = measured
     return usage
 
 
@@ -130,5 +155,6 @@ class StreamUsage:
                 reported.images,
                 reported.image_kind,
                 reported.characters,
+                reported.seconds,
             )
         return reported

@@ -26,7 +26,7 @@ def cost(prices: Mapping[str, Price], upstream_model: str | None, usage: Usage) 
         + cached * cached_price
         + usage.completion_tokens * price.output_per_million
         + usage.characters * price.per_million_characters
-    ) / _MILLION
+    ) / _MILLION + usage.seconds / 60 * price.per_minute
     if not usage.images or not price.per_image:
         return tokens
     each = price.image_price(usage.image_kind)

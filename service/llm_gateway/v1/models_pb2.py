@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bllm_gateway/v1/models.proto\x12\x0ellm_gateway.v1\"\xa5\x01\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x03\x12\x10\n\x08owned_by\x18\x04 \x01(\t\x12\x1a\n\rshutdown_date\x18\x05 \x01(\tH\x00\x88\x01\x01\x12/\n\x0bllm_gateway\x18\x06 \x01(\x0b\x32\x1a.llm_gateway.v1.ModelFactsB\x10\n\x0e_shutdown_date\"Z\n\nModelFacts\x12\x12\n\noperations\x18\x01 \x03(\t\x12.\n\x05price\x18\x02 \x01(\x0b\x32\x1a.llm_gateway.v1.ModelPriceH\x00\x88\x01\x01\x42\x08\n\x06_price\"\xf3\x01\n\nModelPrice\x12\x19\n\x11input_per_million\x18\x01 \x01(\x01\x12 \n\x18\x63\x61\x63hed_input_per_million\x18\x02 \x01(\x01\x12\x1a\n\x12output_per_million\x18\x03 \x01(\x01\x12;\n\tper_image\x18\x04 \x03(\x0b\x32(.llm_gateway.v1.ModelPrice.PerImageEntry\x12\x1e\n\x16per_million_characters\x18\x05 \x01(\x01\x1a/\n\rPerImageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x13\n\x11ListModelsRequest\"I\n\x12ListModelsResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.llm_gateway.v1.Model\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\tB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bllm_gateway/v1/models.proto\x12\x0ellm_gateway.v1\"\xa5\x01\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x03\x12\x10\n\x08owned_by\x18\x04 \x01(\t\x12\x1a\n\rshutdown_date\x18\x05 \x01(\tH\x00\x88\x01\x01\x12/\n\x0bllm_gateway\x18\x06 \x01(\x0b\x32\x1a.llm_gateway.v1.ModelFactsB\x10\n\x0e_shutdown_date\"Z\n\nModelFacts\x12\x12\n\noperations\x18\x01 \x03(\t\x12.\n\x05price\x18\x02 \x01(\x0b\x32\x1a.llm_gateway.v1.ModelPriceH\x00\x88\x01\x01\x42\x08\n\x06_price\"\x87\x02\n\nModelPrice\x12\x19\n\x11input_per_million\x18\x01 \x01(\x01\x12 \n\x18\x63\x61\x63hed_input_per_million\x18\x02 \x01(\x01\x12\x1a\n\x12output_per_million\x18\x03 \x01(\x01\x12;\n\tper_image\x18\x04 \x03(\x0b\x32(.llm_gateway.v1.ModelPrice.PerImageEntry\x12\x1e\n\x16per_million_characters\x18\x05 \x01(\x01\x12\x12\n\nper_minute\x18\x06 \x01(\x01\x1a/\n\rPerImageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x13\n\x11ListModelsRequest\"I\n\x12ListModelsResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.llm_gateway.v1.Model\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\tB\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,13 +39,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELFACTS']._serialized_start=215
   _globals['_MODELFACTS']._serialized_end=305
   _globals['_MODELPRICE']._serialized_start=308
-  _globals['_MODELPRICE']._serialized_end=551
-  _globals['_MODELPRICE_PERIMAGEENTRY']._serialized_start=504
-  _globals['_MODELPRICE_PERIMAGEENTRY']._serialized_end=551
-  _globals['_LISTMODELSREQUEST']._serialized_start=553
-  _globals['_LISTMODELSREQUEST']._serialized_end=572
-  _globals['_LISTMODELSRESPONSE']._serialized_start=574
-  _globals['_LISTMODELSRESPONSE']._serialized_end=647
-  _globals['_GETMODELREQUEST']._serialized_start=649
-  _globals['_GETMODELREQUEST']._serialized_end=681
+  _globals['_MODELPRICE']._serialized_end=571
+  _globals['_MODELPRICE_PERIMAGEENTRY']._serialized_start=524
+  _globals['_MODELPRICE_PERIMAGEENTRY']._serialized_end=571
+  _globals['_LISTMODELSREQUEST']._serialized_start=573
+  _globals['_LISTMODELSREQUEST']._serialized_end=592
+  _globals['_LISTMODELSRESPONSE']._serialized_start=594
+  _globals['_LISTMODELSRESPONSE']._serialized_end=667
+  _globals['_GETMODELREQUEST']._serialized_start=669
+  _globals['_GETMODELREQUEST']._serialized_end=701
 # @@protoc_insertion_point(module_scope)

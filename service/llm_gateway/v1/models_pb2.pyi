@@ -31,7 +31,7 @@ class ModelFacts(_message.Message):
     def __init__(self, operations: _Optional[_Iterable[str]] = ..., price: _Optional[_Union[ModelPrice, _Mapping]] = ...) -> None: ...
 
 class ModelPrice(_message.Message):
-    __slots__ = ("input_per_million", "cached_input_per_million", "output_per_million", "per_image", "per_million_characters")
+    __slots__ = ("input_per_million", "cached_input_per_million", "output_per_million", "per_image", "per_million_characters", "per_minute")
     class PerImageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,12 +44,14 @@ class ModelPrice(_message.Message):
     OUTPUT_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
     PER_IMAGE_FIELD_NUMBER: _ClassVar[int]
     PER_MILLION_CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     input_per_million: float
     cached_input_per_million: float
     output_per_million: float
     per_image: _containers.ScalarMap[str, float]
     per_million_characters: float
-    def __init__(self, input_per_million: _Optional[float] = ..., cached_input_per_million: _Optional[float] = ..., output_per_million: _Optional[float] = ..., per_image: _Optional[_Mapping[str, float]] = ..., per_million_characters: _Optional[float] = ...) -> None: ...
+    per_minute: float
+    def __init__(self, input_per_million: _Optional[float] = ..., cached_input_per_million: _Optional[float] = ..., output_per_million: _Optional[float] = ..., per_image: _Optional[_Mapping[str, float]] = ..., per_million_characters: _Optional[float] = ..., per_minute: _Optional[float] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -238,8 +238,10 @@ async def generate(
         # With the status, not ahead of the answer: one gRPC send fewer (the proxy makes
         # the trailing metadata of a whole answer its headers).
         context.set_trailing_metadata(framing.success_headers(decisions))
-        data = dialect.relayed(answer) if isinstance(answer, WireAnswer) else dialect.answer(answer)
-        yield HttpBody(content_type=framing.JSON, data=data)
+        if isinstance(answer, WireAnswer):
+            yield HttpBody(content_type=answer.content_type, data=dialect.relayed(answer))
+        else:
+            yield HttpBody(content_type=framing.JSON, data=dialect.answer(answer))
     except StreamCut:
         raise
     except GatewayError as error:

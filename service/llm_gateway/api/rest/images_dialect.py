@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import orjson
 
-from llm_gateway.api.rest.exchange import StreamEncoder
+from llm_gateway.api.rest.relayed_dialect import RelayedDialect
 from llm_gateway.errors import GatewayError
-from llm_gateway.model import GenerationRequest
-from llm_gateway.model.canonical import CanonicalAnswer
-from llm_gateway.model.wire import WireAnswer, WireEvent
+from llm_gateway.model.wire import WireEvent
 
 
 class ImagesStreamFramer:
@@ -27,26 +25,5 @@ class ImagesStreamFramer:
         return b""
 
 
-class ImagesDialect:
-    """Image answers (only ever relayed: image upstreams speak OpenAI's API) and OpenAI's
-    errors."""
-
-    stream_content_type = "text/event-stream"
-
-    def answer(self, answer: CanonicalAnswer) -> bytes:
-        return orjson.dumps(answer)
-
-    def relayed(self, answer: WireAnswer) -> bytes:
-        return answer.data  # the upstream's own bytes
-
-    def error(self, error: GatewayError) -> bytes:
-        return orjson.dumps(error.body())
-
-    def encoder(self, request: GenerationRequest) -> StreamEncoder:
-        raise AssertionError("image streams are only relayed")
-
-    def framer(self) -> ImagesStreamFramer:
-        return ImagesStreamFramer()
-
-
-IMAGES = ImagesDialect()
+# Image upstreams speak OpenAI's API: their answers and events are relayed.
+IMAGES = RelayedDialect(ImagesStreamFramer())

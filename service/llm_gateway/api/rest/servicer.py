@@ -6,7 +6,6 @@ Every answer, error or not, is OpenAI's JSON or SSE bytes written by the gateway
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -19,13 +18,17 @@ from llm_gateway.api.anthropic import models as anthropic_models
 from llm_gateway.api.anthropic.dialect import AnthropicDialect
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.api.rest import exchange
+from llm_gateway.api.rest.audio_dialect import TRANSCRIPTS, SpeechDialect
 from llm_gateway.api.rest.images_dialect import IMAGES
 from llm_gateway.api.rest.openai_dialect import OpenAIDialect
-from llm_gateway.api.rest.speech_dialect import SpeechDialect
 from llm_gateway.auth.keys import KeyRing
+from llm_gateway.config.settings import LimitSettings
 from llm_gateway.dataplane import CallInfo, DataPlane
+from llm_gateway.errors import GatewayError
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
-from llm_gateway.model.images import form_fields
+from llm_gateway.model.audio_files import TRANSCRIPTION_FORM
+from llm_gateway.model.forms import FormRules, form_fields
+from llm_gateway.model.images import IMAGE_FORM
 from llm_gateway.model.multipart import form_parts
 from llm_gateway.model.wire import ApiFamily, WireRequest
 from llm_gateway.v1 import models_pb2, openai_rest_service_pb2_grpc
@@ -54,25 +57,49 @@ def _wire(
 
 
 def _form_wire(
-    operation: str, body: HttpBody, metadata: Mapping[str, str], streams: bool = True
+    operation: str,
+    body: HttpBody,
+    metadata: Mapping[str, str],
+    rules: FormRules,
+    max_file_bytes: int,
+    streams: bool = True,
 ) -> tuple[dict[str, Any], WireRequest]:
     """A `multipart/form-data` request's fields, and the request as the caller sent it (its
-    parts, files as they came)."""
+    parts, files as they came); a file larger than `max_file_bytes` is a 413 naming it."""
     parts = form_parts(body.content_type, body.data)
-    fields = form_fields(parts)
+    for part in parts:
+        if part.is_file and len(part.data) > max_file_bytes:
+            raise GatewayError(
+                413,
+                f"Maximum content size limit ({max_file_bytes}) exceeded ({len(part.data)} "
+                f"bytes read) for the file '{part.name}'.",
+                param=part.name,
+                code="request_too_large",
+            )
+    fields = form_fields(parts, rules)
     stream = streams and fields.get("stream") is True
-    wire = WireRequest.received(ApiFamily.OPENAI, operation, fields, body.data, stream, metadata)
-    return fields, dataclasses.replace(wire, form=tuple(parts))
+    wire = WireRequest.received(
+        ApiFamily.OPENAI, operation, fields, body.data, stream, metadata, tuple(parts)
+    )
+    return fields, wire
 
 
 class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer):
     """Serves `/v1/completions`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/moderations`,
-    `/v1/images/*`, `/v1/audio/speech` and `/v1/models`."""
+    `/v1/images/*`, `/v1/audio/*` and `/v1/models` (`max_upload_bytes`: the largest file a
+    form may carry)."""
 
-    def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        validator: RequestValidator,
+        keys: KeyRing,
+        max_upload_bytes: int = LimitSettings().max_upload_bytes,
+    ) -> None:
         self._dataplane = dataplane
         self._validator = validator
         self._keys = keys
+        self._max_upload = max_upload_bytes
 
     async def CreateCompletion(
         self, request: HttpBody, context: Context
@@ -126,7 +153,7 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
 
     async def CreateImageEdit(self, request: HttpBody, context: Context) -> AsyncIterator[HttpBody]:
         def parse(metadata: Mapping[str, str]) -> GenerationRequest:
-            wire = _form_wire("images/edits", request, metadata)
+            wire = _form_wire("images/edits", request, metadata, IMAGE_FORM, self._max_upload)
             return self._validator.image(Endpoint.IMAGE_EDITS, *wire)
 
         async for body in exchange.generate(context, self._keys, self._dataplane, IMAGES, parse):
@@ -134,7 +161,9 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
 
     async def CreateImageVariation(self, request: HttpBody, context: Context) -> HttpBody:
         def parse(metadata: Mapping[str, str]) -> GenerationRequest:
-            wire = _form_wire("images/variations", request, metadata, streams=False)
+            wire = _form_wire(
+                "images/variations", request, metadata, IMAGE_FORM, self._max_upload, False
+            )
             return self._validator.image(Endpoint.IMAGE_VARIATIONS, *wire)
 
         return await exchange.whole(
@@ -158,6 +187,36 @@ class OpenAIRestServicer(openai_rest_service_pb2_grpc.OpenAIRestServiceServicer)
                 yield body
         except exchange.StreamCut as cut:
             await context.abort(grpc.StatusCode.UNAVAILABLE, cut.error.message)
+
+    async def CreateTranscription(
+        self, request: HttpBody, context: Context
+    ) -> AsyncIterator[HttpBody]:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            wire = _form_wire(
+                "audio/transcriptions", request, metadata, TRANSCRIPTION_FORM, self._max_upload
+            )
+            return self._validator.transcript(Endpoint.TRANSCRIPTIONS, *wire)
+
+        async for body in exchange.generate(
+            context, self._keys, self._dataplane, TRANSCRIPTS, parse
+        ):
+            yield body
+
+    async def CreateTranslation(self, request: HttpBody, context: Context) -> HttpBody:
+        def parse(metadata: Mapping[str, str]) -> GenerationRequest:
+            wire = _form_wire(
+                "audio/translations",
+                request,
+                metadata,
+                TRANSCRIPTION_FORM,
+                self._max_upload,
+                streams=False,
+            )
+            return self._validator.transcript(Endpoint.TRANSLATIONS, *wire)
+
+        return await exchange.whole(
+            exchange.generate(context, self._keys, self._dataplane, TRANSCRIPTS, parse)
+        )
 
     async def ListModels(self, request: models_pb2.ListModelsRequest, context: Context) -> HttpBody:
         def listed(call: CallInfo, anthropic: bool) -> dict[str, Any]:

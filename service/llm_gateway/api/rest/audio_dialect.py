@@ -1,6 +1,11 @@
-"""`/v1/audio/speech`'s wire format: the audio's bytes as the upstream sends them, under the
-media type of the format asked for (`audio/mpeg` for mp3, ...), or with `stream_format: sse`
-OpenAI's `speech.audio.*` events; errors before the first byte in OpenAI's JSON shape.
+"""The audio APIs' wire formats.
+
+`/v1/audio/speech`: the audio's bytes as the upstream sends them, under the media type of the
+format asked for (`audio/mpeg` for mp3, ...), or with `stream_format: sse` OpenAI's
+`speech.audio.*` events; errors before the first byte in OpenAI's JSON shape.
+`/v1/audio/transcriptions` and `translations`: the upstream's answer as it came (JSON, or
+text, SRT or VTT as plain text: see `WireAnswer.content_type`), or its `transcript.text.*`
+events, each a `data:` frame, no end marker.
 
 A failure after the audio has started cannot be written into the audio: the gateway ends the
 call with an error status (`exchange.StreamCut`) and records the failure; Envoy gives it to
@@ -13,6 +18,7 @@ from __future__ import annotations
 import orjson
 
 from llm_gateway.api.rest.exchange import StreamEncoder
+from llm_gateway.api.rest.relayed_dialect import RelayedDialect
 from llm_gateway.errors import GatewayError
 from llm_gateway.model import GenerationRequest
 from llm_gateway.model.canonical import CanonicalAnswer
@@ -30,7 +36,7 @@ MEDIA_TYPES = {
 
 
 class SpeechFramer:
-    """Writes the relayed audio, or its SSE events."""
+    """Writes the relayed audio, or its SSE events (a transcript's too)."""
 
     def __init__(self, sse: bool) -> None:
         self._sse = sse
@@ -78,3 +84,7 @@ class SpeechDialect:
 
     def framer(self) -> SpeechFramer:
         return SpeechFramer(self._sse)
+
+
+# Transcription upstreams speak OpenAI's API: their answers and events are relayed.
+TRANSCRIPTS = RelayedDialect(SpeechFramer(sse=True))
