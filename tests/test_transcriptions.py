@@ -12,10 +12,13 @@ import json
 from pathlib import Path
 
 import fastjsonschema
+import grpc
 import openai
 import pytest
 import requests
 
+from llm_gateway.v1 import audio_pb2, llm_gateway_service_pb2_grpc
+from tests.support.grpc_client import METADATA, error_details
 from tests.support.scripted_images import PNG
 from tests.support.scripted_transcriptions import transcript_of, wav
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -250,3 +253,61 @@ def test_a_provider_without_an_audio_api_says_so(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.audio.speech.create(model="claude-audio", voice="alloy", input="x")
     assert caught.value.code == "operation_not_supported"
+
+
+def test_typed_transcription(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+    stack: Stack,
+    upstream: ScriptedUpstream,
+) -> None:
+    request = audio_pb2.TranscriptionRequest(
+        model="whisper-1", file=AUDIO, filename="a.wav", response_format="verbose_json",
+        timestamp_granularities=["word"], temperature=0.25, language="en",
+    )  # fmt: skip
+    request_id = f"typed-transcript-{id(typed)}"
+    answer = typed.CreateTranscription(
+        request, metadata=(*METADATA, ("x-request-id", request_id)), timeout=20
+    )
+    assert answer.text == transcript_of(AUDIO) and answer.duration == pytest.approx(3.0)
+    assert [w.word for w in answer.words] == transcript_of(AUDIO).split()
+    assert answer.usage.seconds == 3 and answer.language == "english"
+    sent = upstream.last().body
+    assert sent["files"][0]["sha256"] == hashlib.sha256(AUDIO).hexdigest()
+    assert sent["granularities"] == ["word"] and sent["temperature"] == "0.25"
+    assert sent["language"] == "en"
+    assert log_entry(stack, request_id)["surface"] == "grpc"  # not the REST API's
+    translated = typed.CreateTranslation(
+        audio_pb2.TranscriptionRequest(model="whisper-1", file=AUDIO, filename="a.wav"),
+        metadata=METADATA,
+        timeout=20,
+    )
+    assert translated.text == transcript_of(AUDIO)
+    assert upstream.last().path == "/v1/audio/translations"
+
+
+@pytest.mark.parametrize(
+    ("request_", "param", "status"),
+    [
+        (audio_pb2.TranscriptionRequest(model="whisper-1", file=AUDIO, filename="a.wav",
+                                        response_format="srt"), "response_format",
+         grpc.StatusCode.INVALID_ARGUMENT),
+        (audio_pb2.TranscriptionRequest(model="whisper-1", file=PNG, filename="a.wav"), "file",
+         grpc.StatusCode.INVALID_ARGUMENT),
+        (audio_pb2.TranscriptionRequest(model="whisper-1", file=b"\0" * (25 * 1024 * 1024 + 1),
+                                        filename="a.wav"), "file",
+         grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (audio_pb2.TranscriptionRequest(model="gpt-echo", file=AUDIO, filename="a.wav"), "model",
+         grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)  # fmt: skip
+def test_typed_refusals_name_the_field(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+    request_: audio_pb2.TranscriptionRequest,
+    param: str,
+    status: grpc.StatusCode,
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        typed.CreateTranscription(request_, metadata=METADATA, timeout=20)
+    assert caught.value.code() == status
+    error, _ = error_details(caught.value)
+    assert error.param == param

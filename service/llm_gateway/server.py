@@ -358,7 +358,7 @@ async def _start_with(
     # Registered here rather than on the server: see `MethodTable`.
     table = MethodTable()
     llm_gateway_service_pb2_grpc.add_LlmGatewayServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        LlmGatewayServicer(dataplane, validator, keys),
+        LlmGatewayServicer(dataplane, validator, keys, settings.limits.max_upload_bytes),
         table,
     )
     openai_rest_service_pb2_grpc.add_OpenAIRestServiceServicer_to_server(  # type: ignore[no-untyped-call]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llm_gateway.errors import invalid_request
+from llm_gateway.errors import GatewayError, invalid_request
 from llm_gateway.model.multipart import FormPart
 
 
@@ -89,3 +89,16 @@ def form_fields(parts: Sequence[FormPart], rules: FormRules) -> dict[str, Any]:
     for field, names in files.items():
         fields[field] = names if field in several else names[0]
     return fields
+
+
+def check_file_sizes(parts: Sequence[FormPart], max_file_bytes: int) -> None:
+    """Raises a 413 naming the first file larger than `max_file_bytes`."""
+    for part in parts:
+        if part.is_file and len(part.data) > max_file_bytes:
+            raise GatewayError(
+                413,
+                f"Maximum content size limit ({max_file_bytes}) exceeded ({len(part.data)} "
+                f"bytes read) for the file '{part.name}'.",
+                param=part.name,
+                code="request_too_large",
+            )

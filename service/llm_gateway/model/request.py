@@ -125,7 +125,8 @@ class GenerationRequest:
     @property
     def surface(self) -> str:
         """The API the caller used: a REST family's name, or `grpc` for the typed API."""
-        return self.wire.family.value if self.wire is not None else "grpc"
+        wire = self.wire
+        return wire.family.value if wire is not None and not wire.typed else "grpc"
 
     @property
     def served_as(self) -> Operation:

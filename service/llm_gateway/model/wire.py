@@ -56,6 +56,8 @@ class WireRequest:
     `generateContent`). `relayable` is false for a request no upstream of its family could
     take as it is (a `/v1/completions` call with `messages`). A `multipart/form-data` request
     (an image edit) has its `form` parts, files as sent; `body` is then its text fields.
+    `typed` marks the form a typed gRPC call was turned into (a transcription: the upstream's
+    API takes nothing else), so it is still counted as the typed API's.
     """
 
     family: ApiFamily
@@ -66,6 +68,7 @@ class WireRequest:
     headers: tuple[tuple[str, str], ...] = ()
     relayable: bool = True
     form: tuple[FormPart, ...] = ()
+    typed: bool = False
 
     @classmethod
     def received(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1allm_gateway/v1/audio.proto\x12\x0ellm_gateway.v1\"\xb8\x01\n\rSpeechRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x19\n\x0cinstructions\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fresponse_format\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05speed\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_instructionsB\x12\n\x10_response_formatB\x08\n\x06_speed\"\x1c\n\x0bSpeechChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1allm_gateway/v1/audio.proto\x12\x0ellm_gateway.v1\"\xb8\x01\n\rSpeechRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x19\n\x0cinstructions\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fresponse_format\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05speed\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\r_instructionsB\x12\n\x10_response_formatB\x08\n\x06_speed\"\x1c\n\x0bSpeechChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\"\x97\x02\n\x14TranscriptionRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04\x66ile\x18\x02 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x15\n\x08language\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06prompt\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0fresponse_format\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x18\n\x0btemperature\x18\x07 \x01(\x01H\x03\x88\x01\x01\x12\x1f\n\x17timestamp_granularities\x18\x08 \x03(\t\x12\x0f\n\x07include\x18\t \x03(\tB\x0b\n\t_languageB\t\n\x07_promptB\x12\n\x10_response_formatB\x0e\n\x0c_temperature\"\x99\x02\n\x15TranscriptionResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\x08language\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x64uration\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x30\n\x05words\x18\x04 \x03(\x0b\x32!.llm_gateway.v1.TranscriptionWord\x12\x36\n\x08segments\x18\x05 \x03(\x0b\x32$.llm_gateway.v1.TranscriptionSegment\x12\x36\n\x05usage\x18\x06 \x01(\x0b\x32\".llm_gateway.v1.TranscriptionUsageH\x02\x88\x01\x01\x42\x0b\n\t_languageB\x0b\n\t_durationB\x08\n\x06_usage\"=\n\x11TranscriptionWord\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\"y\n\x14TranscriptionSegment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x01\x12\x13\n\x0b\x61vg_logprob\x18\x05 \x01(\x01\x12\x16\n\x0eno_speech_prob\x18\x06 \x01(\x01\"R\n\x12TranscriptionUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x42\x14\n\x10io.llmgateway.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SPEECHREQUEST']._serialized_end=231
   _globals['_SPEECHCHUNK']._serialized_start=233
   _globals['_SPEECHCHUNK']._serialized_end=261
+  _globals['_TRANSCRIPTIONREQUEST']._serialized_start=264
+  _globals['_TRANSCRIPTIONREQUEST']._serialized_end=543
+  _globals['_TRANSCRIPTIONRESPONSE']._serialized_start=546
+  _globals['_TRANSCRIPTIONRESPONSE']._serialized_end=827
+  _globals['_TRANSCRIPTIONWORD']._serialized_start=829
+  _globals['_TRANSCRIPTIONWORD']._serialized_end=890
+  _globals['_TRANSCRIPTIONSEGMENT']._serialized_start=892
+  _globals['_TRANSCRIPTIONSEGMENT']._serialized_end=1013
+  _globals['_TRANSCRIPTIONUSAGE']._serialized_start=1015
+  _globals['_TRANSCRIPTIONUSAGE']._serialized_end=1097
 # @@protoc_insertion_point(module_scope)

@@ -89,6 +89,16 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.FromString,
                 _registered_method=True)
+        self.CreateTranscription = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateTranscription',
+                request_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
+                _registered_method=True)
+        self.CreateTranslation = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateTranslation',
+                request_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/ListModels',
                 request_serializer=llm__gateway_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
@@ -178,6 +188,21 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTranscription(self, request, context):
+        """Transcribes an audio file (OpenAI-compatible upstreams). The file is
+        checked as on REST: a format the API takes, audio by its bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTranslation(self, request, context):
+        """Translates an audio file's speech into English text (whisper-1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Lists the models that the caller may use.
         """
@@ -234,6 +259,16 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     servicer.CreateSpeech,
                     request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.SerializeToString,
+            ),
+            'CreateTranscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTranscription,
+                    request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.SerializeToString,
+            ),
+            'CreateTranslation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTranslation,
+                    request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -471,6 +506,60 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/CreateSpeech',
             llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.SerializeToString,
             llm__gateway_dot_v1_dot_audio__pb2.SpeechChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTranscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateTranscription',
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTranslation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateTranslation',
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

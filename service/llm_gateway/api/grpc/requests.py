@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from llm_gateway.api.grpc.struct_values import from_struct
 from llm_gateway.errors import invalid_request
+from llm_gateway.model.multipart import FormPart
 from llm_gateway.model.validation import CHAT_FIELDS, COMPLETION_FIELDS
 from llm_gateway.v1 import (
     audio_pb2,
@@ -343,3 +344,30 @@ def speech_body(request: audio_pb2.SpeechRequest) -> dict[str, Any]:
     body: dict[str, Any] = {"model": request.model, "input": request.input, "voice": request.voice}
     _copy_present(request, ("instructions", "response_format", "speed"), body)
     return body
+
+
+# The transcript formats the typed API answers (the text formats are the REST API's).
+_TYPED_TRANSCRIPTS = ("json", "verbose_json")
+
+
+def transcript_parts(request: audio_pb2.TranscriptionRequest) -> list[FormPart]:
+    """A `TranscriptionRequest` as the form a REST caller would send for it: the upstream's
+    API takes only a form, and the gateway checks the file as it checks a REST caller's."""
+    if request.HasField("response_format") and request.response_format not in _TYPED_TRANSCRIPTS:
+        raise invalid_request(
+            f"'response_format' must be one of {', '.join(_TYPED_TRANSCRIPTS)} on the typed "
+            "API (text, srt and vtt are the REST API's).",
+            "response_format",
+        )
+    parts = [
+        FormPart("file", request.file, request.filename or "audio", None),
+        FormPart("model", request.model.encode()),
+    ]
+    for name in ("language", "prompt", "response_format"):
+        if request.HasField(name):
+            parts.append(FormPart(name, getattr(request, name).encode()))
+    if request.HasField("temperature"):
+        parts.append(FormPart("temperature", repr(request.temperature).encode()))
+    for name in ("timestamp_granularities", "include"):
+        parts.extend(FormPart(f"{name}[]", each.encode()) for each in getattr(request, name))
+    return parts

@@ -23,6 +23,7 @@ from llm_gateway.model.canonical import (
     TextCompletion,
 )
 from llm_gateway.v1 import (
+    audio_pb2,
     chat_pb2,
     common_pb2,
     completions_pb2,
@@ -254,6 +255,53 @@ def images_response(answer: ImageList) -> images_pb2.ImagesResponse:
                 input_tokens=_int(usage.get("input_tokens")),
                 output_tokens=_int(usage.get("output_tokens")),
                 total_tokens=_int(usage.get("total_tokens")),
+            )
+        )
+    return response
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def transcription(answer: dict[str, Any]) -> audio_pb2.TranscriptionResponse:
+    """Returns a transcription's or translation's JSON (`json` or `verbose_json`) as the
+    typed `TranscriptionResponse`."""
+    response = audio_pb2.TranscriptionResponse(
+        text=_str(answer.get("text")),
+        words=[
+            audio_pb2.TranscriptionWord(
+                word=_str(word.get("word")),
+                start=_float(word.get("start")),
+                end=_float(word.get("end")),
+            )
+            for word in answer.get("words") or ()
+            if isinstance(word, dict)
+        ],
+        segments=[
+            audio_pb2.TranscriptionSegment(
+                id=_int(segment.get("id")),
+                text=_str(segment.get("text")),
+                start=_float(segment.get("start")),
+                end=_float(segment.get("end")),
+                avg_logprob=_float(segment.get("avg_logprob")),
+                no_speech_prob=_float(segment.get("no_speech_prob")),
+            )
+            for segment in answer.get("segments") or ()
+            if isinstance(segment, dict)
+        ],
+    )
+    if isinstance(answer.get("language"), str):
+        response.language = answer["language"]
+    if "duration" in answer:
+        response.duration = _float(answer["duration"])
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        response.usage.CopyFrom(
+            audio_pb2.TranscriptionUsage(
+                input_tokens=_int(usage.get("input_tokens")),
+                output_tokens=_int(usage.get("output_tokens")),
+                seconds=_float(usage.get("seconds")),
             )
         )
     return response

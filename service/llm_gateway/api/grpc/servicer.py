@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import grpc
+import orjson
 from google.protobuf.message import Message
 
 from llm_gateway.api.grpc import requests, responses
@@ -15,9 +16,11 @@ from llm_gateway.api.grpc.status import abort
 from llm_gateway.api.headers import DEPLOYMENT_HEADER, DROPPED_HEADER
 from llm_gateway.api.inbound import InboundCall
 from llm_gateway.auth.keys import KeyRing
+from llm_gateway.config.settings import LimitSettings
 from llm_gateway.dataplane import CallInfo, DataPlane, Decisions, Served
 from llm_gateway.errors import GatewayError, internal_error
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
+from llm_gateway.model.audio_files import TRANSCRIPTION_FORM
 from llm_gateway.model.canonical import (
     ChatChunk,
     ChatCompletion,
@@ -26,7 +29,8 @@ from llm_gateway.model.canonical import (
     ModerationList,
     TextCompletion,
 )
-from llm_gateway.model.wire import WireAnswer, WireEvent
+from llm_gateway.model.forms import check_file_sizes, form_fields
+from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.v1 import (
     audio_pb2,
     chat_pb2,
@@ -50,10 +54,17 @@ ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer):
     """Serves `llm_gateway.v1.LlmGatewayService`."""
 
-    def __init__(self, dataplane: DataPlane, validator: RequestValidator, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        validator: RequestValidator,
+        keys: KeyRing,
+        max_upload_bytes: int = LimitSettings().max_upload_bytes,
+    ) -> None:
         self._dataplane = dataplane
         self._validator = validator
         self._keys = keys
+        self._max_upload = max_upload_bytes
 
     async def CreateCompletion(
         self, request: completions_pb2.CompletionRequest, context: Context
@@ -129,6 +140,37 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
                     yield audio_pb2.SpeechChunk(audio=piece.data)
             finally:
                 await pieces.aclose()
+
+    async def CreateTranscription(
+        self, request: audio_pb2.TranscriptionRequest, context: Context
+    ) -> audio_pb2.TranscriptionResponse:
+        return await self._transcript(context, request, Endpoint.TRANSCRIPTIONS)
+
+    async def CreateTranslation(
+        self, request: audio_pb2.TranscriptionRequest, context: Context
+    ) -> audio_pb2.TranscriptionResponse:
+        return await self._transcript(context, request, Endpoint.TRANSLATIONS)
+
+    async def _transcript(
+        self, context: Context, request: audio_pb2.TranscriptionRequest, endpoint: Endpoint
+    ) -> audio_pb2.TranscriptionResponse:
+        """Serves a transcription or translation as the form a REST caller would send: the
+        upstream's answer (JSON: the typed API asks for no other format) read into the
+        message."""
+        async with self._serving(context) as serving:
+            parts = tuple(requests.transcript_parts(request))
+            check_file_sizes(parts, self._max_upload)
+            fields = form_fields(parts, TRANSCRIPTION_FORM)
+            wire = WireRequest(
+                ApiFamily.OPENAI, endpoint.value, fields, b"", False, form=parts, typed=True
+            )
+            answer = await serving.serve(
+                self._validator.transcript(endpoint, fields, wire)
+            ).answer()
+            assert isinstance(answer, WireAnswer), "transcripts are relayed"
+            # JSON: the provider read it for the usage (a text format would not be).
+            return responses.transcription(orjson.loads(answer.data))
+        raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context

@@ -24,10 +24,9 @@ from llm_gateway.api.rest.openai_dialect import OpenAIDialect
 from llm_gateway.auth.keys import KeyRing
 from llm_gateway.config.settings import LimitSettings
 from llm_gateway.dataplane import CallInfo, DataPlane
-from llm_gateway.errors import GatewayError
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.audio_files import TRANSCRIPTION_FORM
-from llm_gateway.model.forms import FormRules, form_fields
+from llm_gateway.model.forms import FormRules, check_file_sizes, form_fields
 from llm_gateway.model.images import IMAGE_FORM
 from llm_gateway.model.multipart import form_parts
 from llm_gateway.model.wire import ApiFamily, WireRequest
@@ -67,15 +66,7 @@ def _form_wire(
     """A `multipart/form-data` request's fields, and the request as the caller sent it (its
     parts, files as they came); a file larger than `max_file_bytes` is a 413 naming it."""
     parts = form_parts(body.content_type, body.data)
-    for part in parts:
-        if part.is_file and len(part.data) > max_file_bytes:
-            raise GatewayError(
-                413,
-                f"Maximum content size limit ({max_file_bytes}) exceeded ({len(part.data)} "
-                f"bytes read) for the file '{part.name}'.",
-                param=part.name,
-                code="request_too_large",
-            )
+    check_file_sizes(parts, max_file_bytes)
     fields = form_fields(parts, rules)
     stream = streams and fields.get("stream") is True
     wire = WireRequest.received(
