@@ -224,3 +224,77 @@ def test_typed_image_errors(typed: llm_gateway_service_pb2_grpc.LlmGatewayServic
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     error, _ = error_details(caught.value)
     assert error.param == "n"
+
+
+def test_images_through_a_gemini_image_model(
+    client: openai.OpenAI, stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    before = len(upstream.requests)
+    answer = client.images.generate(
+        model="gemini-images", prompt="a cat in a hat", n=2, size="1536x1024", user="u-1"
+    )
+    assert [base64.b64decode(image.b64_json or "") for image in answer.data] == [PNG, PNG]
+    assert answer.usage is not None
+    assert (answer.usage.input_tokens, answer.usage.output_tokens) == (14, 2580)
+    validate_images(answer.model_dump(exclude_none=True))
+    sent = upstream.requests[before:]
+    assert [r.path for r in sent] == [
+        "/gemini/v1beta/models/gemini-2.5-flash-image:generateContent"
+    ] * 2  # one call an image
+    assert sent[0].body == {
+        "contents": [{"role": "user", "parts": [{"text": "a cat in a hat"}]}],
+        "generationConfig": {
+            "responseModalities": ["IMAGE"],
+            "imageConfig": {"aspectRatio": "3:2"},
+        },
+    }
+    raw = requests.post(
+        f"{stack.rest_url}/v1/images/generations",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gemini-images", "prompt": "x", "response_format": "b64_json", "user": "u"},
+        timeout=10,
+    )
+    validate_images(raw.json())
+    assert raw.headers["x-llm-gateway-dropped"] == "user"  # a platform hint, not sent
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "code"),
+    [
+        ({"response_format": "url"}, "response_format", "unsupported_parameter"),
+        ({"quality": "hd"}, "quality", "unsupported_parameter"),
+        ({"stream": True}, "stream", "unsupported_parameter"),
+        ({"output_format": "webp"}, "output_format", "unsupported_parameter"),
+        ({"prompt": "something forbidden"}, "prompt", "moderation_blocked"),
+    ],
+)
+def test_what_a_gemini_image_model_cannot_do_is_named(
+    stack: Stack, extra: dict[str, object], param: str, code: str
+) -> None:
+    raw = requests.post(
+        f"{stack.rest_url}/v1/images/generations",
+        headers={"authorization": f"Bearer {KEY}"},
+        json={"model": "gemini-images", "prompt": "a cat", **extra},
+        timeout=10,
+    )
+    assert raw.status_code == 400, raw.text
+    error = raw.json()["error"]
+    assert error["param"] == param and error["code"] == code
+
+
+def test_a_gemini_image_edit_says_there_is_no_such_api(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.edit(model="gemini-images", image=("a.png", PNG, "image/png"), prompt="x")
+    assert caught.value.code == "operation_not_supported"
+
+
+def test_typed_images_through_gemini(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+) -> None:
+    answer = typed.CreateImage(
+        images_pb2.ImageRequest(model="gemini-images", prompt="a cat", size="1024x1792"),
+        metadata=METADATA,
+        timeout=10,
+    )
+    assert [image.data for image in answer.data] == [PNG]
+    assert answer.usage.output_tokens == 1290

@@ -17,6 +17,11 @@ marker. The model in the path picks the behaviour:
 - `agent`: a coding agent's first turn naming a `.txt` file gets a call of its file reader
   (`read_file` or `Read`); the turn with its response gets `result: <response>`.
 
+A `generationConfig.responseModalities` of `IMAGE` asks for an image: a model whose name says
+`image` answers one PNG (`inlineData`, the scripted images' `PNG`) and its usage, or for a
+prompt with `forbidden` in it finish reason `IMAGE_SAFETY` and no image; any other model, or
+an `imageConfig.aspectRatio` Gemini does not list, is a 400 `INVALID_ARGUMENT`.
+
 With a `generationConfig.thinkingConfig` the answer's first part carries a `thoughtSignature`
 (after a thought part, with `includeThoughts`); with a `thinkingConfig`, a model turn
 whose first `functionCall` part lacks the signature it came with (or the one Gemini documents
@@ -25,6 +30,7 @@ for calls another model made) is refused, as thinking models do.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,6 +40,7 @@ from aiohttp import web
 from google.genai import types
 
 from tests.support import agent_task
+from tests.support.scripted_images import PNG
 
 if TYPE_CHECKING:
     from tests.support.scripted_upstream import Recorded
@@ -71,6 +78,7 @@ _REQUEST_FIELDS: dict[str, pydantic.TypeAdapter[Any]] = {
     "cachedContent": pydantic.TypeAdapter(str),
     "labels": pydantic.TypeAdapter(dict[str, str]),
 }
+_IMAGE_CONFIG = pydantic.TypeAdapter(types.ImageConfig)
 
 
 def refusal(body: Any) -> dict[str, Any] | None:
@@ -78,6 +86,14 @@ def refusal(body: Any) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         return _invalid("Invalid JSON payload received.")
     for name, value in body.items():
+        if name == "generationConfig" and isinstance(value, dict) and "imageConfig" in value:
+            # The wire's `generationConfig` has it (the SDK sends GenerateContentConfig's
+            # image_config there); the SDK's GenerationConfig type has not.
+            value = {k: v for k, v in value.items() if k != "imageConfig"}
+            try:
+                _IMAGE_CONFIG.validate_python(body[name]["imageConfig"])
+            except pydantic.ValidationError as exc:
+                return _invalid(f"Invalid JSON payload received at {name}.imageConfig: {exc}")
         adapter = _REQUEST_FIELDS.get(name)
         if adapter is None:
             return _invalid(
@@ -256,6 +272,30 @@ async def count(recorded: Recorded) -> web.StreamResponse:
     return web.json_response({"totalTokens": counted_tokens(body)})
 
 
+# The aspect ratios Gemini's image models make.
+ASPECT_RATIOS = frozenset(("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"))
+
+
+def _image_answer(body: dict[str, Any], model: str) -> tuple[dict[str, Any], int]:
+    """An image model's answer (and its status) to a request for the `IMAGE` modality."""
+    if "image" not in model:
+        return _invalid("Multi-modal output is not supported by this model."), 400
+    ratio = (body["generationConfig"].get("imageConfig") or {}).get("aspectRatio")
+    if ratio is not None and ratio not in ASPECT_RATIOS:
+        return _invalid(f"Unsupported aspect ratio: {ratio}."), 400
+    usage = {"promptTokenCount": 7, "candidatesTokenCount": 1290, "totalTokenCount": 1297}
+    if "forbidden" in _last_user_text(body):
+        candidate: dict[str, Any] = {"finishReason": "IMAGE_SAFETY", "index": 0}
+    else:
+        image = {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}
+        candidate = {
+            "content": {"role": "model", "parts": [{"inlineData": image}]},
+            "finishReason": "STOP",
+            "index": 0,
+        }
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}, 200
+
+
 async def handle(
     request: web.Request, recorded: Recorded, model: str, stream: bool
 ) -> web.StreamResponse:
@@ -263,6 +303,9 @@ async def handle(
     refused = refusal(body)
     if refused is not None:
         return web.json_response(refused, status=400)
+    if "IMAGE" in ((body.get("generationConfig") or {}).get("responseModalities") or ()):
+        answer, status = _image_answer(body, model)
+        return web.json_response(answer, status=status)
     if model == "rate-limited":
         error = {
             "error": {

@@ -149,6 +149,11 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "operations": ["moderations"],
     }
     models["claude-audio"] = {"provider": "claude", "model": "echo", "operations": ["audio"]}
+    models["gemini-images"] = {
+        "provider": "gemini",
+        "model": "gemini-2.5-flash-image",
+        "operations": ["images"],
+    }
     config: dict[str, Any] = {
         "listen": {
             "rest": f"127.0.0.1:{free_port()}",

@@ -1,4 +1,5 @@
-"""Serves `/v1/completions` on upstreams that only have a chat API (Anthropic, Gemini).
+"""Serves `/v1/completions` on upstreams that only have a chat API (Anthropic, Gemini), and
+says which of OpenAI's other APIs they have none of (a Gemini image model makes images).
 
 The prompt becomes a single user turn and the chat answer is reshaped into a
 `text_completion`. What a chat cannot honour (`echo`, `logprobs`, `suffix`, `best_of`, token
@@ -21,11 +22,13 @@ from llm_gateway.model.canonical import (
     CompletionRequest,
     EmbeddingList,
     EmbeddingRequest,
+    ImageList,
+    ImageRequest,
 )
 from llm_gateway.model.request import AUDIO_ENDPOINTS, IMAGE_ENDPOINTS, Endpoint
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
 from llm_gateway.providers.base import UpstreamCall
-from llm_gateway.providers.translation import hints_left_out, no_such_api
+from llm_gateway.providers.translation import hints_left_out, no_such_api, unsupported
 
 _NOT_HONOURED = ("echo", "logprobs", "suffix", "best_of")
 _COMPLETION_ONLY = frozenset(("prompt", *_NOT_HONOURED))
@@ -71,6 +74,8 @@ class ChatOnlyProvider:
     name: str
     # The canonical fields the subclass's translation carries.
     translated: frozenset[str] = frozenset()
+    # Whether the upstream has image models (`images`).
+    makes_images = False
 
     def left_out(self, body: Mapping[str, Any]) -> tuple[str, ...]:
         """The fields of a canonical request that only steer OpenAI's platform and that this
@@ -89,6 +94,11 @@ class ChatOnlyProvider:
         """Returns the upstream's vectors for an embeddings request."""
         raise no_such_api(self.name, "embeddings")
 
+    async def images(self, endpoint: Endpoint, body: ImageRequest, call: UpstreamCall) -> ImageList:
+        """Makes the images of an image request (a provider with image models, `makes_images`,
+        overrides this)."""
+        raise no_such_api(self.name, "image")
+
     async def create(
         self, endpoint: Endpoint, body: CanonicalRequest, call: UpstreamCall
     ) -> CanonicalAnswer:
@@ -98,7 +108,7 @@ class ChatOnlyProvider:
         if endpoint is Endpoint.MODERATIONS:
             raise no_such_api(self.name, "moderations")
         if endpoint in IMAGE_ENDPOINTS:
-            raise no_such_api(self.name, "image")
+            return await self.images(endpoint, cast(ImageRequest, body), call)
         if endpoint in AUDIO_ENDPOINTS:
             raise no_such_api(self.name, "audio")
         if endpoint is Endpoint.CHAT:
@@ -112,6 +122,10 @@ class ChatOnlyProvider:
         """Serves a streamed chat or legacy completion request."""
         if endpoint in AUDIO_ENDPOINTS:  # speech always streams
             raise no_such_api(self.name, "audio")
+        if endpoint in IMAGE_ENDPOINTS:
+            if self.makes_images:
+                raise unsupported("stream", self.name, "Its image models answer whole.")
+            raise no_such_api(self.name, "image")
         if endpoint is Endpoint.CHAT:
             chunks = self.stream_chat(cast(ChatRequest, body), call)
         else:

@@ -1,6 +1,7 @@
-"""The dialect of OpenAI's APIs that only OpenAI-compatible upstreams serve (images,
-transcripts): their answers and events are only ever relayed as the upstream sent them; the
-gateway writes only OpenAI's errors."""
+"""The dialect of OpenAI's media APIs (images, transcripts): their streams are only ever
+relayed as the upstream sent them (only OpenAI-compatible upstreams stream them), and their
+answers too, but for images another family's image model made (a Gemini image model's,
+translated into OpenAI's `ImagesResponse`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from llm_gateway.model.wire import WireAnswer
 
 
 class RelayedDialect:
-    """Relayed answers, and streams written by `framer` (the API's own event framing)."""
+    """Relayed (or canonical) answers, and relayed streams written by `framer` (the API's
+    own event framing)."""
 
     stream_content_type = framing.EVENT_STREAM
 
@@ -23,7 +25,7 @@ class RelayedDialect:
         self._framer = framer
 
     def answer(self, answer: CanonicalAnswer) -> bytes:
-        raise AssertionError("this API's answers are only relayed")
+        return orjson.dumps(answer)  # OpenAI's own shape
 
     def relayed(self, answer: WireAnswer) -> bytes:
         return answer.data  # the upstream's own bytes

@@ -3,13 +3,14 @@
 Gemini callers are passed through (`relay`): the model goes in the URL, so their body goes
 upstream as the very bytes they sent (`thinkingConfig`, `thoughtSignature`, `cachedContent`
 and fields not yet invented included), and each answer comes back as its bytes. Everyone
-else is translated through the canonical model.
+else is translated through the canonical model; OpenAI's image generations go to Gemini's
+image models (`gemini.images`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from llm_gateway.config.settings import ProviderSettings
@@ -20,12 +21,16 @@ from llm_gateway.model.canonical import (
     ChatRequest,
     EmbeddingList,
     EmbeddingRequest,
+    ImageList,
+    ImageRequest,
 )
+from llm_gateway.model.request import Endpoint
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.providers import batched, upstream_errors
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.providers.chat_only import ChatOnlyProvider
 from llm_gateway.providers.gemini import embeddings as gemini_embeddings
+from llm_gateway.providers.gemini import images as gemini_images
 from llm_gateway.providers.gemini.errors import error_fields
 from llm_gateway.providers.gemini.request import TRANSLATED, generate_content_request
 from llm_gateway.providers.gemini.response import (
@@ -35,6 +40,7 @@ from llm_gateway.providers.gemini.response import (
     usage,
 )
 from llm_gateway.providers.http import DEFAULT_MAX_RESPONSE_BYTES, HttpUpstream, json_object
+from llm_gateway.providers.translation import no_such_api
 from llm_gateway.usage.accounting import Usage, usage_of
 
 
@@ -62,6 +68,7 @@ class GeminiProvider(ChatOnlyProvider):
     translated = TRANSLATED
     # Its translation puts the canonical `reasoning_signature` back where Gemini wants it.
     takes_reasoning_signatures = True
+    makes_images = True
 
     def __init__(
         self,
@@ -120,6 +127,24 @@ class GeminiProvider(ChatOnlyProvider):
 
         parts = embeddings.batches(body, self._settings.embedding_batch)
         return embeddings.joined(await batched.each(parts, one))
+
+    async def images(self, endpoint: Endpoint, body: ImageRequest, call: UpstreamCall) -> ImageList:
+        """Makes a generation's images with a Gemini image model, one `generateContent`
+        call an image (a few at once); returns OpenAI's `ImagesResponse`. Edits and
+        variations have no Gemini API."""
+        if endpoint is not Endpoint.IMAGE_GENERATIONS:
+            raise no_such_api(self.name, endpoint.value.replace("/", " "))
+        sent = gemini_images.generate_content_request(body)
+        url = self._url(body["model"], "generateContent")
+
+        async def one(_: int) -> dict[str, Any]:
+            answer = await self._http.post_for_json(url, sent, call)
+            if (error := prompt_blocked(answer)) is not None:
+                raise error
+            return answer
+
+        answers = await batched.each(range(body.get("n") or 1), one)
+        return cast(ImageList, gemini_images.images_response(answers))
 
     async def relay(self, wire: WireRequest, model: str, call: UpstreamCall) -> WireAnswer:
         """Sends a Gemini caller's request body as its bytes, to the method it called (a
