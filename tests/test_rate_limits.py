@@ -17,13 +17,15 @@ import requests
 from redis.asyncio import Redis
 
 from llm_gateway.errors import GatewayError
-from llm_gateway.limits import Limiter, Limits, RateLimiter, estimate_tokens
+from llm_gateway.limits import Limiter, Limits, RateLimiter, Units, estimate_tokens
 from llm_gateway.limits.budget import Amount, Budget, BudgetLedger, Budgets, Spent, period_start
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
 from llm_gateway.model.token_counts import MAX_TOKEN_COUNT
+from llm_gateway.usage.accounting import Usage
 from llm_gateway.v1 import chat_pb2
 from tests.support.grpc_client import stub
+from tests.support.scripted_transcriptions import wav
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import KEY, OTHER_KEY, Stack, free_port, stack_config, start_stack
 from tests.test_virtual_keys import SECRET, keys_cli, sdk
@@ -178,7 +180,10 @@ def limited(
     config["models"]["gpt-echo"]["tpm"] = 1_000_000
     config["models"]["org/model-with-slash"]["rpm"] = 5
     # A paced stream of max_tokens=100 may cost 15 (it really costs about 3).
-    config["prices"] = {"paced": {"input_per_million": 0, "output_per_million": 150_000}}
+    config["prices"] = {
+        "paced": {"input_per_million": 0, "output_per_million": 150_000},
+        "dall-e-2": {"per_image": {"1024x1024": 10}},
+    }
     stack = start_stack(folder, config)
     yield stack
     stack.stop()
@@ -249,6 +254,37 @@ def test_fifty_concurrent_streams_never_overrun_a_key_tpm(limited: Stack) -> Non
         model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=100
     )
     assert int(after.headers["x-ratelimit-remaining-tokens"]) > 500
+
+
+def test_images_and_audio_count_their_configured_tokens(limited: Stack) -> None:
+    # limits.tokens_per_image 1,000 and tokens_per_audio_second 10 (the defaults): dall-e-2
+    # reports no tokens, whisper-1 only seconds, yet both count against a key's tpm.
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    client = sdk(limited, keys_cli(config, "create", "--name", "img", "--tpm", "2500")["key"])
+    made = client.images.with_raw_response.generate(model="dall-e-2", prompt="a", n=2)
+    remaining = int(made.headers["x-ratelimit-remaining-tokens"])
+    assert 2500 - 2001 <= remaining < 500  # two images reserved, and the prompt's one token
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.images.generate(model="dall-e-2", prompt="a")  # settled at 2,000: no room
+    assert refused.value.body["code"] == "rate_limit_tokens"  # type: ignore[index]
+    heard = sdk(limited, keys_cli(config, "create", "--name", "aud", "--tpm", "100")["key"])
+    heard.audio.transcriptions.create(model="whisper-1", file=("a.wav", wav(4.0)))
+    with pytest.raises(openai.RateLimitError):  # 40 settled, 70 asked (7 s)
+        heard.audio.transcriptions.create(model="whisper-1", file=("a.wav", wav(7.0)))
+    heard.audio.transcriptions.create(model="whisper-1", file=("a.wav", wav(5.0)))  # 50 fit
+
+
+def test_units_count_the_larger_of_tokens_and_work() -> None:
+    units = Units(tokens_per_image=1000, tokens_per_audio_second=10)
+    assert units.asked({"images": 3}) == 3000
+    assert units.asked({"audio_seconds": 2.1}) == 30  # whole seconds, rounded up
+    assert units.used(Usage(12, 272, images=1)) == 1000
+    assert units.used(Usage(4000, 200, images=1)) == 4200  # the tokens, when more
+    assert units.used(Usage(seconds=3.5)) == 40
+    assert estimate_tokens({"prompt": "abcd", "max_tokens": 0, "images": 2}, 1024, units) == (
+        2,
+        2000,
+    )
 
 
 NEGATIVE = -1_000_000_000
@@ -387,6 +423,16 @@ def test_token_budget_of_a_virtual_key(limited: Stack) -> None:
         client.chat.completions.create(
             model="gpt-echo", messages=[{"role": "user", "content": "hi"}], max_tokens=240
         )
+    assert caught.value.body["code"] == "insufficient_quota"  # type: ignore[index]
+
+
+def test_a_cost_budget_reserves_the_price_of_the_images_asked_for(limited: Stack) -> None:
+    config = Path(limited.log_path.parent / "gateway.yaml")
+    created = keys_cli(config, "create", "--name", "imgcost", "--budget-cost", "25")
+    client = sdk(limited, created["key"])
+    client.images.generate(model="dall-e-2", prompt="a", n=2)  # 20 of 25
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.images.generate(model="dall-e-2", prompt="a")  # 10 more would overspend
     assert caught.value.body["code"] == "insufficient_quota"  # type: ignore[index]
 
 

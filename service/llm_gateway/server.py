@@ -34,7 +34,7 @@ from llm_gateway.config.credentials import missing_credentials
 from llm_gateway.config.offline import served_models
 from llm_gateway.config.settings import IN_MEMORY_DATABASE, StorageSettings
 from llm_gateway.dataplane import DataPlane, Drain
-from llm_gateway.limits import Limiter, RateLimiter
+from llm_gateway.limits import Limiter, RateLimiter, Units
 from llm_gateway.limits.budget import BudgetLedger, Budgets
 from llm_gateway.limits.shared import RedisLimiter
 from llm_gateway.limits.shared_budget import RedisBudgets
@@ -315,6 +315,7 @@ async def _start_with(
         prices=settings.prices,
         limiter=limiter,
         reserved_completion_tokens=settings.limits.reserved_completion_tokens,
+        units=Units(settings.limits.tokens_per_image, settings.limits.tokens_per_audio_second),
         ledger=budgets,
         telemetry=Telemetry(metrics, tracing),
         refuse_dropped=settings.untranslatable_fields == "refuse",

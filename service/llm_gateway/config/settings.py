@@ -394,6 +394,18 @@ class LimitSettings(_Section):
         description="completion tokens reserved against a tokens-per-minute limit when a "
         "request gives no `max_tokens`",
     )
+    tokens_per_image: int = Field(
+        1000,
+        ge=0,
+        description="tokens one image made counts as against tokens-per-minute limits and "
+        "token budgets (not every image model bills tokens); the reported tokens count when "
+        "they are more",
+    )
+    tokens_per_audio_second: int = Field(
+        10,
+        ge=0,
+        description="tokens one second of audio transcribed or translated counts as, likewise",
+    )
     request_headers_timeout: float = Field(
         10.0, gt=0, description="seconds a caller has to send its request headers"
     )

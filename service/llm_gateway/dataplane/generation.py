@@ -31,17 +31,31 @@ from llm_gateway.errors import (
     operation_not_served,
     shutting_down,
 )
-from llm_gateway.limits import Limits, RateLimiter, Ticket, estimate_prompt, estimate_tokens
+from llm_gateway.limits import (
+    Limits,
+    RateLimiter,
+    Ticket,
+    Units,
+    estimate_prompt,
+    estimate_tokens,
+)
 from llm_gateway.limits.budget import Amount, Budget, Budgets
 from llm_gateway.model.canonical import CanonicalChunk, as_chat, as_chat_chunk
 from llm_gateway.model.request import GenerationRequest, Operation
 from llm_gateway.model.text_completion import completion_chunk_from_chat, completion_from_chat
+from llm_gateway.model.token_counts import bounded
 from llm_gateway.model.wire import WireAnswer, WireEvent
 from llm_gateway.providers.base import UpstreamCall
 from llm_gateway.routing import Dispatcher, Job, ModelRoute, Router
 from llm_gateway.routing.dispatch import Answer, Chunk
 from llm_gateway.telemetry import RequestWatch, Telemetry
-from llm_gateway.usage.accounting import StreamUsage, Usage, images_usage_of, usage_of
+from llm_gateway.usage.accounting import (
+    StreamUsage,
+    Usage,
+    image_kind,
+    images_usage_of,
+    usage_of,
+)
 from llm_gateway.usage.pricing import cost
 from llm_gateway.usage.recorder import UsageRecorder
 
@@ -96,6 +110,10 @@ class Served:
         return self._dataplane.stream(self)
 
 
+# Without configured units, images and audio count only their tokens.
+_NO_UNITS = Units()
+
+
 class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
@@ -109,6 +127,7 @@ class DataPlane:
         prices: Mapping[str, Price] | None = None,
         limiter: RateLimiter | None = None,
         reserved_completion_tokens: int = 1024,
+        units: Units = _NO_UNITS,
         ledger: Budgets | None = None,
         telemetry: Telemetry | None = None,
         refuse_dropped: bool = False,
@@ -119,6 +138,7 @@ class DataPlane:
         self._accountant = Accountant(prices or {}, recorder, log_prompts)
         self._limiter = limiter
         self._reserved_completion = reserved_completion_tokens
+        self._units = units
         self._ledger = ledger
         self._telemetry = telemetry or Telemetry()
         self._refuse_dropped = refuse_dropped
@@ -289,9 +309,10 @@ class DataPlane:
         budget = self._budget_of(call)
         if not (scopes and self._limiter) and budget is None:
             return None
-        estimate = estimate_tokens(request.sizing, self._reserved_completion)
+        estimate = estimate_tokens(request.sizing, self._reserved_completion, self._units)
         reserved = Amount(
-            sum(estimate), self._cost_estimate(route, estimate) if budget is not None else 0.0
+            sum(estimate),
+            self._cost_estimate(route, request, estimate) if budget is not None else 0.0,
         )
         try:
             if budget is not None:
@@ -313,10 +334,19 @@ class DataPlane:
         ticket.budget_reserved = reserved if budget is not None else None
         return ticket
 
-    def _cost_estimate(self, route: ModelRoute, estimate: tuple[int, int]) -> float:
+    def _cost_estimate(
+        self, route: ModelRoute, request: GenerationRequest, estimate: tuple[int, int]
+    ) -> float:
         """The most the request may cost on any deployment that may serve it (fallbacks
-        included), for a cost budget to reserve: nothing for upstream models without a price."""
+        included), for a cost budget to reserve: nothing for upstream models without a price.
+        Images and audio are priced as their own units too (an image model may bill tokens,
+        images or both)."""
         usage = Usage(*estimate)
+        sizing = request.sizing
+        if "images" in sizing or "audio_seconds" in sizing:
+            usage.images = bounded(sizing.get("images"), 0)
+            usage.image_kind = image_kind(request.body)
+            usage.seconds = sizing.get("audio_seconds") or 0.0
         costs = (
             cost(self._accountant.prices, deployment.upstream_model, usage)
             for model in self._router.chain(route)
@@ -370,7 +400,7 @@ class DataPlane:
         self, call: CallInfo, ticket: Ticket, usage: Usage, price: float | None
     ) -> None:
         """Sets the request's rate-limit and budget reservations to what it used."""
-        used = usage.total_tokens
+        used = self._units.used(usage)
         budget = self._budget_of(call)
         try:  # on failure a reservation counts its estimate until it expires
             if budget is not None and ticket.budget_reserved is not None:

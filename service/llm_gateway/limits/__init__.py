@@ -5,8 +5,17 @@ from llm_gateway.limits.admission import (
     Limits,
     RateLimiter,
     Ticket,
+    Units,
     estimate_prompt,
     estimate_tokens,
 )
 
-__all__ = ["Limiter", "Limits", "RateLimiter", "Ticket", "estimate_prompt", "estimate_tokens"]
+__all__ = [
+    "Limiter",
+    "Limits",
+    "RateLimiter",
+    "Ticket",
+    "Units",
+    "estimate_prompt",
+    "estimate_tokens",
+]

@@ -3,8 +3,9 @@ and their model, and reports the remaining capacity the way OpenAI does.
 
 Tokens are reserved at admission: an estimate of the prompt (a token per four characters of
 the request's messages or prompt) plus the most the answer may take (`max_tokens`, or the
-configured default). When the request ends, its reservation is settled to the tokens really
-used, so the limit tracks real use while concurrent requests can never together go past it.
+configured default; for images and audio, what `Units` counts them as). When the request
+ends, its reservation is settled to the tokens really used, so the limit tracks real use while
+concurrent requests can never together go past it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from llm_gateway.errors import GatewayError
 from llm_gateway.limits.budget import Amount
 from llm_gateway.limits.window import Reservation, SlidingWindow
 from llm_gateway.model.token_counts import MAX_TOKEN_COUNT, bounded
+from llm_gateway.usage.accounting import Usage
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -33,15 +35,43 @@ class Limits:
     tpm: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Units:
+    """What the work of the image and audio APIs counts as in tokens, for limits and budgets
+    that count tokens: an image made, a second of audio heard (`limits.tokens_per_image`,
+    `limits.tokens_per_audio_second`)."""
+
+    tokens_per_image: int = 0
+    tokens_per_audio_second: int = 0
+
+    def asked(self, sizing: Mapping[str, Any]) -> int:
+        """The tokens of the images and audio a request's `sizing` names."""
+        images = bounded(sizing.get("images"), 0)
+        seconds = sizing.get("audio_seconds") or 0
+        return images * self.tokens_per_image + math.ceil(seconds) * self.tokens_per_audio_second
+
+    def used(self, usage: Usage) -> int:
+        """What a request used, in tokens: its tokens, or its images' and audio's when those
+        count for more."""
+        made = usage.images * self.tokens_per_image
+        heard = math.ceil(usage.seconds) * self.tokens_per_audio_second
+        return max(usage.total_tokens, made + heard)
+
+
 def estimate_prompt(body: Mapping[str, Any]) -> int:
     """The prompt's tokens estimated from its size: one per four bytes of its JSON."""
     source = body.get("messages", body.get("prompt", ""))
     return math.ceil(len(orjson.dumps(source)) / 4)
 
 
-def estimate_tokens(body: Mapping[str, Any], default_completion: int) -> tuple[int, int]:
-    """(prompt tokens estimated from the request's size, the most its answers may take)."""
+def estimate_tokens(
+    body: Mapping[str, Any], default_completion: int, units: Units = Units()
+) -> tuple[int, int]:
+    """(prompt tokens estimated from the request's size, the most its answers may take: for
+    an image or audio request, the tokens its `units` count)."""
     prompt = estimate_prompt(body)
+    if "images" in body or "audio_seconds" in body:
+        return prompt, min(units.asked(body), MAX_TOKEN_COUNT)
     # Surfaces refuse counts out of bounds; clamped here too, so none can ever reserve less
     # than nothing (and so switch a limit off) or an amount no limit could hold.
     asked = body.get("max_completion_tokens")

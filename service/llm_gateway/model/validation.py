@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
+from llm_gateway.model.audio_files import seconds_of
 from llm_gateway.model.canonical import (
     CanonicalRequest,
     ChatRequest,
@@ -92,15 +93,20 @@ def _to_gateway_error(exc: fastjsonschema.JsonSchemaValueException) -> GatewayEr
 
 
 def _without_output(
-    endpoint: Endpoint, body: dict[str, Any], wire: WireRequest | None, prompt: Any
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    wire: WireRequest | None,
+    prompt: Any,
+    **units: float,
 ) -> GenerationRequest:
-    """A validated request that makes no tokens (embeddings, moderations, images, speech):
-    admission estimates `prompt` and reserves no completion."""
+    """A validated request that makes no tokens (embeddings, moderations, images, speech,
+    transcripts): admission estimates `prompt` and reserves no completion, but the `units`
+    of work it names (`images`, `audio_seconds`: see `limits.Units`)."""
     return GenerationRequest(
         endpoint,
         cast(CanonicalRequest, body),
         wire=wire,
-        sizing={"prompt": prompt, "max_tokens": 0},
+        sizing={"prompt": prompt, "max_tokens": 0, **units},
     )
 
 
@@ -153,7 +159,8 @@ class RequestValidator:
         validate, fields = _IMAGES[endpoint]
         body = self._check(body, validate, fields, {})
         body = {**body, "model": body.get("model") or DEFAULT_IMAGE_MODEL}
-        return _without_output(endpoint, body, wire, body.get("prompt") or "")
+        images = body.get("n") or 1
+        return _without_output(endpoint, body, wire, body.get("prompt") or "", images=images)
 
     def speech(self, body: Any, wire: WireRequest | None = None) -> GenerationRequest:
         """Validates a `/v1/audio/speech` body (it always streams: see `Endpoint.SPEECH`)."""
@@ -164,11 +171,14 @@ class RequestValidator:
         self, endpoint: Endpoint, body: Any, wire: WireRequest | None = None
     ) -> GenerationRequest:
         """Validates a transcription or translation (the form's fields, see
-        `model.audio_files`); admission estimates its prompt (the audio is billed by its
-        length, see `Usage.seconds`)."""
+        `model.audio_files`); admission estimates its prompt and its audio's length."""
         validate, fields = _TRANSCRIPTS[endpoint]
         body = self._check(body, validate, fields, {})
-        return _without_output(endpoint, body, wire, body.get("prompt") or "")
+        file = next((part for part in wire.form if part.name == "file"), None) if wire else None
+        seconds = (seconds_of(file.data) if file is not None else None) or 0.0
+        return _without_output(
+            endpoint, body, wire, body.get("prompt") or "", audio_seconds=seconds
+        )
 
     def response(self, body: Any) -> dict[str, Any]:
         """Validates a `/v1/responses` body by the Responses API's own schema."""
