@@ -32,6 +32,7 @@ from llm_gateway.errors import (
     shutting_down,
 )
 from llm_gateway.limits import (
+    NO_UNITS,
     Limits,
     RateLimiter,
     Ticket,
@@ -110,10 +111,6 @@ class Served:
         return self._dataplane.stream(self)
 
 
-# Without configured units, images and audio count only their tokens.
-_NO_UNITS = Units()
-
-
 class DataPlane:
     """Routes each request to its upstream, relays the answer and accounts for it."""
 
@@ -127,7 +124,7 @@ class DataPlane:
         prices: Mapping[str, Price] | None = None,
         limiter: RateLimiter | None = None,
         reserved_completion_tokens: int = 1024,
-        units: Units = _NO_UNITS,
+        units: Units = NO_UNITS,
         ledger: Budgets | None = None,
         telemetry: Telemetry | None = None,
         refuse_dropped: bool = False,

@@ -1,6 +1,7 @@
 """Rate limits: requests and tokens per minute, per key and per model."""
 
 from llm_gateway.limits.admission import (
+    NO_UNITS,
     Limiter,
     Limits,
     RateLimiter,
@@ -11,6 +12,7 @@ from llm_gateway.limits.admission import (
 )
 
 __all__ = [
+    "NO_UNITS",
     "Limiter",
     "Limits",
     "RateLimiter",

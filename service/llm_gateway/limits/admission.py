@@ -58,6 +58,10 @@ class Units:
         return max(usage.total_tokens, made + heard)
 
 
+# Without configured units, images and audio count only their tokens.
+NO_UNITS = Units()
+
+
 def estimate_prompt(body: Mapping[str, Any]) -> int:
     """The prompt's tokens estimated from its size: one per four bytes of its JSON."""
     source = body.get("messages", body.get("prompt", ""))
@@ -65,7 +69,7 @@ def estimate_prompt(body: Mapping[str, Any]) -> int:
 
 
 def estimate_tokens(
-    body: Mapping[str, Any], default_completion: int, units: Units = Units()
+    body: Mapping[str, Any], default_completion: int, units: Units = NO_UNITS
 ) -> tuple[int, int]:
     """(prompt tokens estimated from the request's size, the most its answers may take: for
     an image or audio request, the tokens its `units` count)."""

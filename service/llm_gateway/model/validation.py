@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 import fastjsonschema
 
 from llm_gateway.errors import GatewayError, invalid_request
-from llm_gateway.model.audio_files import seconds_of
+from llm_gateway.model.audio_files import seconds_in
 from llm_gateway.model.canonical import (
     CanonicalRequest,
     ChatRequest,
@@ -174,8 +174,7 @@ class RequestValidator:
         `model.audio_files`); admission estimates its prompt and its audio's length."""
         validate, fields = _TRANSCRIPTS[endpoint]
         body = self._check(body, validate, fields, {})
-        file = next((part for part in wire.form if part.name == "file"), None) if wire else None
-        seconds = (seconds_of(file.data) if file is not None else None) or 0.0
+        seconds = (seconds_in(wire.form) if wire is not None else None) or 0.0
         return _without_output(
             endpoint, body, wire, body.get("prompt") or "", audio_seconds=seconds
         )

@@ -85,20 +85,20 @@ def _is_done(event: bytes) -> bool:
 
 def _heard(wire: WireRequest) -> Callable[[], float | None]:
     """The length of a transcription's audio file, measured when asked."""
+    return lambda: audio_files.seconds_in(wire.form)
 
-    def seconds() -> float | None:
-        file = next((part for part in wire.form if part.name == "file"), None)
-        return audio_files.seconds_of(file.data) if file is not None else None
 
-    return seconds
+def _transcript_json(data: bytes, wire: WireRequest) -> dict[str, Any] | None:
+    """A whole transcript's JSON; None for one asked for as text, SRT or VTT."""
+    return None if wire.body.get("response_format") in _TEXT_FORMATS else json_object(data)
 
 
 def _transcript(data: bytes, wire: WireRequest) -> WireAnswer:
     """A transcription's or translation's whole answer: its JSON, or its text, SRT or VTT
     under the media type OpenAI gives them."""
-    if wire.body.get("response_format") in _TEXT_FORMATS:
-        return WireAnswer(data, transcript_usage_of(None, _heard(wire)), _TEXT)
-    return WireAnswer(data, transcript_usage_of(json_object(data), _heard(wire)))
+    parsed = _transcript_json(data, wire)
+    usage = transcript_usage_of(parsed, _heard(wire))
+    return WireAnswer(data, usage) if parsed is not None else WireAnswer(data, usage, _TEXT)
 
 
 class OpenAICompatibleProvider:
@@ -378,15 +378,13 @@ class OpenAICompatibleProvider:
         sent = self._sent(wire, model)
         events = await self._http.post_for_events_or_bytes(url, sent, call, _is_done, wire.headers)
         if isinstance(events, bytes):
-            answer = _transcript(events, wire)
-            if answer.content_type == _TEXT:
-                done: dict[str, Any] = {"text": events.decode("utf-8", errors="replace")}
-            else:
-                done = json_object(events)
-            done = {"type": _TRANSCRIPT_DONE, "text": done.get("text", "")} | (
-                {"usage": done["usage"]} if "usage" in done else {}
-            )
-            yield WireEvent(orjson.dumps(done), _TRANSCRIPT_DONE, answer.usage)
+            parsed = _transcript_json(events, wire)
+            text = events.decode("utf-8", "replace") if parsed is None else parsed.get("text")
+            done: dict[str, Any] = {"type": _TRANSCRIPT_DONE, "text": text or ""}
+            if parsed is not None and "usage" in parsed:
+                done["usage"] = parsed["usage"]
+            usage = transcript_usage_of(parsed, _heard(wire))
+            yield WireEvent(orjson.dumps(done), _TRANSCRIPT_DONE, usage)
             return
         try:
             async for event in events:
