@@ -298,3 +298,57 @@ def test_typed_images_through_gemini(
     )
     assert [image.data for image in answer.data] == [PNG]
     assert answer.usage.output_tokens == 1290
+
+
+def test_typed_image_edit_and_variation(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub, upstream: ScriptedUpstream
+) -> None:
+    edited = typed.CreateImageEdit(
+        images_pb2.ImageEditRequest(
+            model="house-images",
+            images=[images_pb2.ImageFile(data=PNG, filename="a.png"),
+                    images_pb2.ImageFile(data=JPEG, filename="b.jpg")],
+            mask=images_pb2.ImageFile(data=MASK, filename="mask.png"),
+            prompt="add a hat",
+            input_fidelity="high",
+        ),
+        metadata=METADATA,
+        timeout=10,
+    )  # fmt: skip
+    assert [image.data for image in edited.data] == [PNG] and edited.usage.output_tokens == 272
+    sent = upstream.last()
+    assert sent.path == "/v1/images/edits" and sent.body["model"] == "gpt-image-1"
+    assert sent.body["input_fidelity"] == "high" and sent.body["prompt"] == "add a hat"
+    assert [(f["field"], f["filename"], f["sha256"]) for f in sent.body["files"]] == [
+        ("image[]", "a.png", _digest(PNG)),
+        ("image[]", "b.jpg", _digest(JPEG)),
+        ("mask", "mask.png", _digest(MASK)),
+    ]
+    varied = typed.CreateImageVariation(
+        images_pb2.ImageVariationRequest(
+            image=images_pb2.ImageFile(data=PNG, filename="a.png"), n=2,
+            response_format="b64_json",
+        ),
+        metadata=METADATA,
+        timeout=10,
+    )  # fmt: skip
+    assert [image.data for image in varied.data] == [PNG, PNG]
+    assert upstream.last().path == "/v1/images/variations"
+
+
+def test_typed_image_edit_refuses_a_file_that_is_not_an_image(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub, upstream: ScriptedUpstream
+) -> None:
+    before = len(upstream.requests)
+    with pytest.raises(grpc.RpcError) as caught:
+        typed.CreateImageEdit(
+            images_pb2.ImageEditRequest(
+                images=[images_pb2.ImageFile(data=b"not an image", filename="a.png")],
+                prompt="x",
+            ),
+            metadata=METADATA,
+            timeout=10,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error, _ = error_details(caught.value)
+    assert error.param == "image" and len(upstream.requests) == before

@@ -63,3 +63,57 @@ class ImagesResponse(_message.Message):
     data: _containers.RepeatedCompositeFieldContainer[Image]
     usage: ImageUsage
     def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., usage: _Optional[_Union[ImageUsage, _Mapping]] = ...) -> None: ...
+
+class ImageFile(_message.Message):
+    __slots__ = ("data", "filename")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    filename: str
+    def __init__(self, data: _Optional[bytes] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class ImageEditRequest(_message.Message):
+    __slots__ = ("images", "prompt", "mask", "model", "n", "size", "quality", "background", "output_format", "output_compression", "input_fidelity", "response_format", "user")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[ImageFile]
+    prompt: str
+    mask: ImageFile
+    model: str
+    n: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    output_compression: int
+    input_fidelity: str
+    response_format: str
+    user: str
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageFile, _Mapping]]] = ..., prompt: _Optional[str] = ..., mask: _Optional[_Union[ImageFile, _Mapping]] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., output_compression: _Optional[int] = ..., input_fidelity: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
+
+class ImageVariationRequest(_message.Message):
+    __slots__ = ("image", "model", "n", "size", "response_format", "user")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    image: ImageFile
+    model: str
+    n: int
+    size: str
+    response_format: str
+    user: str
+    def __init__(self, image: _Optional[_Union[ImageFile, _Mapping]] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...

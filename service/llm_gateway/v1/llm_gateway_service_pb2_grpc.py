@@ -84,6 +84,16 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
                 _registered_method=True)
+        self.CreateImageEdit = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateImageEdit',
+                request_serializer=llm__gateway_dot_v1_dot_images__pb2.ImageEditRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+                _registered_method=True)
+        self.CreateImageVariation = channel.unary_unary(
+                '/llm_gateway.v1.LlmGatewayService/CreateImageVariation',
+                request_serializer=llm__gateway_dot_v1_dot_images__pb2.ImageVariationRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+                _registered_method=True)
         self.CreateSpeech = channel.unary_stream(
                 '/llm_gateway.v1.LlmGatewayService/CreateSpeech',
                 request_serializer=llm__gateway_dot_v1_dot_audio__pb2.SpeechRequest.SerializeToString,
@@ -179,6 +189,21 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateImageEdit(self, request, context):
+        """Edits images from a prompt (OpenAI-compatible upstreams), the files as
+        their bytes, checked as on REST.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateImageVariation(self, request, context):
+        """Makes variations of an image (OpenAI-compatible upstreams: dall-e-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateSpeech(self, request, context):
         """Speaks a text (OpenAI-compatible upstreams): the audio streams in pieces
         as the upstream sends them; a failure after the first piece ends the
@@ -253,6 +278,16 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
             'CreateImage': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateImage,
                     request_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImageRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.SerializeToString,
+            ),
+            'CreateImageEdit': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImageEdit,
+                    request_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImageEditRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.SerializeToString,
+            ),
+            'CreateImageVariation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImageVariation,
+                    request_deserializer=llm__gateway_dot_v1_dot_images__pb2.ImageVariationRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.SerializeToString,
             ),
             'CreateSpeech': grpc.unary_stream_rpc_method_handler(
@@ -478,6 +513,60 @@ class LlmGatewayService:
             target,
             '/llm_gateway.v1.LlmGatewayService/CreateImage',
             llm__gateway_dot_v1_dot_images__pb2.ImageRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateImageEdit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateImageEdit',
+            llm__gateway_dot_v1_dot_images__pb2.ImageEditRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateImageVariation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/CreateImageVariation',
+            llm__gateway_dot_v1_dot_images__pb2.ImageVariationRequest.SerializeToString,
             llm__gateway_dot_v1_dot_images__pb2.ImagesResponse.FromString,
             options,
             channel_credentials,

@@ -363,11 +363,52 @@ def transcript_parts(request: audio_pb2.TranscriptionRequest) -> list[FormPart]:
         FormPart("file", request.file, request.filename or "audio", None),
         FormPart("model", request.model.encode()),
     ]
-    for name in ("language", "prompt", "response_format"):
-        if request.HasField(name):
-            parts.append(FormPart(name, getattr(request, name).encode()))
-    if request.HasField("temperature"):
-        parts.append(FormPart("temperature", repr(request.temperature).encode()))
+    parts += _text_parts(request, ("language", "prompt", "response_format", "temperature"))
     for name in ("timestamp_granularities", "include"):
         parts.extend(FormPart(f"{name}[]", each.encode()) for each in getattr(request, name))
     return parts
+
+
+def _text_parts(message: Message, names: tuple[str, ...]) -> list[FormPart]:
+    """The form fields of a message's set members, as a REST caller's SDK writes them."""
+    return [
+        FormPart(name, str(getattr(message, name)).encode())
+        for name in names
+        if message.HasField(name)
+    ]
+
+
+def image_edit_parts(request: images_pb2.ImageEditRequest) -> list[FormPart]:
+    """An `ImageEditRequest` as the form a REST caller would send for it (several images as
+    `image[]`, as the SDKs send them)."""
+    name = "image[]" if len(request.images) > 1 else "image"
+    parts = [FormPart(name, image.data, image.filename or "image.png") for image in request.images]
+    parts.append(FormPart("prompt", request.prompt.encode()))
+    if request.HasField("mask"):
+        parts.append(FormPart("mask", request.mask.data, request.mask.filename or "mask.png"))
+    parts += _text_parts(request, _EDIT_FIELDS)
+    if request.user:
+        parts.append(FormPart("user", request.user.encode()))
+    return parts
+
+
+def image_variation_parts(request: images_pb2.ImageVariationRequest) -> list[FormPart]:
+    """An `ImageVariationRequest` as the form a REST caller would send for it."""
+    parts = [FormPart("image", request.image.data, request.image.filename or "image.png")]
+    parts += _text_parts(request, ("model", "n", "size", "response_format"))
+    if request.user:
+        parts.append(FormPart("user", request.user.encode()))
+    return parts
+
+
+_EDIT_FIELDS = (
+    "model",
+    "n",
+    "size",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+    "response_format",
+)

@@ -29,7 +29,9 @@ from llm_gateway.model.canonical import (
     ModerationList,
     TextCompletion,
 )
-from llm_gateway.model.forms import check_file_sizes, form_fields
+from llm_gateway.model.forms import FormRules, check_file_sizes, form_fields
+from llm_gateway.model.images import IMAGE_FORM
+from llm_gateway.model.multipart import FormPart
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
 from llm_gateway.v1 import (
     audio_pb2,
@@ -141,35 +143,77 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             finally:
                 await pieces.aclose()
 
+    async def CreateImageEdit(
+        self, request: images_pb2.ImageEditRequest, context: Context
+    ) -> images_pb2.ImagesResponse:
+        return await self._form(
+            context,
+            Endpoint.IMAGE_EDITS,
+            lambda: requests.image_edit_parts(request),
+            IMAGE_FORM,
+            self._validator.image,
+            responses.images_response,
+        )
+
+    async def CreateImageVariation(
+        self, request: images_pb2.ImageVariationRequest, context: Context
+    ) -> images_pb2.ImagesResponse:
+        return await self._form(
+            context,
+            Endpoint.IMAGE_VARIATIONS,
+            lambda: requests.image_variation_parts(request),
+            IMAGE_FORM,
+            self._validator.image,
+            responses.images_response,
+        )
+
     async def CreateTranscription(
         self, request: audio_pb2.TranscriptionRequest, context: Context
     ) -> audio_pb2.TranscriptionResponse:
-        return await self._transcript(context, request, Endpoint.TRANSCRIPTIONS)
+        return await self._form(
+            context,
+            Endpoint.TRANSCRIPTIONS,
+            lambda: requests.transcript_parts(request),
+            TRANSCRIPTION_FORM,
+            self._validator.transcript,
+            responses.transcription,
+        )
 
     async def CreateTranslation(
         self, request: audio_pb2.TranscriptionRequest, context: Context
     ) -> audio_pb2.TranscriptionResponse:
-        return await self._transcript(context, request, Endpoint.TRANSLATIONS)
+        return await self._form(
+            context,
+            Endpoint.TRANSLATIONS,
+            lambda: requests.transcript_parts(request),
+            TRANSCRIPTION_FORM,
+            self._validator.transcript,
+            responses.transcription,
+        )
 
-    async def _transcript(
-        self, context: Context, request: audio_pb2.TranscriptionRequest, endpoint: Endpoint
-    ) -> audio_pb2.TranscriptionResponse:
-        """Serves a transcription or translation as the form a REST caller would send: the
-        upstream's answer (JSON: the typed API asks for no other format) read into the
-        message."""
+    async def _form(
+        self,
+        context: Context,
+        endpoint: Endpoint,
+        parts_of: Callable[[], list[FormPart]],
+        rules: FormRules,
+        validate: Callable[[Endpoint, Any, WireRequest], GenerationRequest],
+        convert: Callable[[Any], Out],
+    ) -> Out:
+        """Serves a call whose upstream API takes only a form (image edits, transcripts): the
+        message becomes the parts a REST caller would send, checked by the same `rules`, and
+        the upstream's JSON answer is read into the typed one."""
         async with self._serving(context) as serving:
-            parts = tuple(requests.transcript_parts(request))
+            parts = tuple(parts_of())
             check_file_sizes(parts, self._max_upload)
-            fields = form_fields(parts, TRANSCRIPTION_FORM)
+            fields = form_fields(parts, rules)
             wire = WireRequest(
                 ApiFamily.OPENAI, endpoint.value, fields, b"", False, form=parts, typed=True
             )
-            answer = await serving.serve(
-                self._validator.transcript(endpoint, fields, wire)
-            ).answer()
-            assert isinstance(answer, WireAnswer), "transcripts are relayed"
-            # JSON: the provider read it for the usage (a text format would not be).
-            return responses.transcription(orjson.loads(answer.data))
+            answer = await serving.serve(validate(endpoint, fields, wire)).answer()
+            # Relayed JSON (the typed API asks for no text format); a translated answer (none
+            # of these APIs has one yet) is already its data.
+            return convert(orjson.loads(answer.data) if isinstance(answer, WireAnswer) else answer)
         raise AssertionError("unreachable: _serving re-raises every failure")
 
     async def ListModels(
