@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import fastjsonschema
@@ -37,14 +38,14 @@ AUDIO = wav(3.0)
 
 
 def _post(
-    stack: Stack, path: str, files: object, data: object, **headers: str
+    stack: Stack, path: str, files: object, data: object, timeout: float = 60, **headers: str
 ) -> requests.Response:
     return requests.post(
         f"{stack.rest_url}/v1/audio/{path}",
         headers={"authorization": f"Bearer {KEY}", **headers},
         files=files,  # type: ignore[arg-type]
         data=data,  # type: ignore[arg-type]
-        timeout=60,
+        timeout=timeout,
     )
 
 
@@ -311,3 +312,21 @@ def test_typed_refusals_name_the_field(
     assert caught.value.code() == status
     error, _ = error_details(caught.value)
     assert error.param == param
+
+
+def test_a_caller_leaving_closes_the_upstream_call(
+    stack: Stack, upstream: ScriptedUpstream
+) -> None:
+    request_id = "transcript-left-1"
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        _post(
+            stack, "transcriptions", {"file": ("a.wav", AUDIO)}, {"model": "whisper-slow"},
+            **{"x-request-id": request_id},
+            timeout=0.5,
+        )  # fmt: skip
+    left = time.monotonic()
+    recorded = upstream.wait_closed(request_id)
+    assert not recorded.completed
+    assert recorded.closed_at is not None and recorded.closed_at - left < 2  # not its 10 s
+    entry = log_entry(stack, request_id)
+    assert entry["status"] == 499 and entry["cancelled"] is True

@@ -7,7 +7,8 @@ whisper-1 bills it, by the second, rounded up). whisper-1 answers every `respons
 (json, text, srt, verbose_json with `timestamp_granularities`, vtt) and ignores `stream`;
 the gpt-4o transcribe models answer json or text, report tokens, and stream
 `transcript.text.delta` events and a `transcript.text.done` (`transcribe-broken` cuts the
-stream after two deltas). Refusals (400, OpenAI's shape): a missing `file` or `model`, an
+stream after two deltas); `whisper-slow` answers after 10 s, unless its caller leaves
+first. Refusals (400, OpenAI's shape): a missing `file` or `model`, an
 unknown or repeated member, a file that is not audio, `timestamp_granularities` without
 verbose_json, a format the model does not write, translations by another model than
 whisper-1; a file over 25 MB is a 413.
@@ -151,6 +152,12 @@ async def answer(request: web.Request, recorded_body: dict[str, Any]) -> web.Str
     if (refused := _refusal(fields, files, translation)) is not None:
         return refused
     audio = files[0][1]
+    if fields["model"] == "whisper-slow":  # answers in 10 s, unless its caller leaves first
+        deadline = asyncio.get_running_loop().time() + 10
+        while asyncio.get_running_loop().time() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                return web.Response()  # nobody to answer
+            await asyncio.sleep(0.01)
     text = transcript_of(audio)
     seconds = _seconds(audio) or 0.0
     model, response_format = fields["model"], fields.get("response_format", "json")

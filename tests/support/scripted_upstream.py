@@ -223,8 +223,13 @@ class ScriptedUpstream:
         recorded = Recorded(request.path, {}, {k.lower(): v for k, v in request.headers.items()})
         with self._lock:
             self.requests.append(recorded)
-        response = await scripted_transcriptions.answer(request, recorded.body)
-        recorded.completed = True
+        try:
+            response = await scripted_transcriptions.answer(request, recorded.body)
+            recorded.completed = (
+                request.transport is not None and not request.transport.is_closing()
+            )
+        finally:
+            recorded.closed_at = time.monotonic()
         return response
 
     async def _image_generations(self, request: web.Request) -> web.StreamResponse:

@@ -141,6 +141,7 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "whisper-1",
         "gpt-4o-transcribe",
         "transcribe-broken",
+        "whisper-slow",
     ):
         models[name] = {"provider": "scripted", "model": name, "operations": ["audio"]}
     models["claude-moderation"] = {

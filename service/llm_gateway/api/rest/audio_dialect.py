@@ -35,8 +35,9 @@ MEDIA_TYPES = {
 }
 
 
-class SpeechFramer:
-    """Writes the relayed audio, or its SSE events (a transcript's too)."""
+class AudioFramer:
+    """Writes relayed audio, or relayed SSE events (speech's with `stream_format: sse`, and
+    transcripts')."""
 
     def __init__(self, sse: bool) -> None:
         self._sse = sse
@@ -82,9 +83,9 @@ class SpeechDialect:
     def encoder(self, request: GenerationRequest) -> StreamEncoder:
         raise AssertionError("speech is only relayed")
 
-    def framer(self) -> SpeechFramer:
-        return SpeechFramer(self._sse)
+    def framer(self) -> AudioFramer:
+        return AudioFramer(self._sse)
 
 
 # Transcription upstreams speak OpenAI's API: their answers and events are relayed.
-TRANSCRIPTS = RelayedDialect(SpeechFramer(sse=True))
+TRANSCRIPTS = RelayedDialect(AudioFramer(sse=True))
