@@ -23,7 +23,7 @@ from tests.support.grpc_client import METADATA, error_details
 from tests.support.scripted_images import PNG
 from tests.support.scripted_transcriptions import transcript_of, wav
 from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import KEY, Stack
+from tests.support.stack import KEY, OTHER_KEY, Stack
 from tests.test_cancellation import log_entry
 
 _SCHEMAS = json.loads(
@@ -330,3 +330,27 @@ def test_a_caller_leaving_closes_the_upstream_call(
     assert recorded.closed_at is not None and recorded.closed_at - left < 2  # not its 10 s
     entry = log_entry(stack, request_id)
     assert entry["status"] == 499 and entry["cancelled"] is True
+
+
+def test_a_fallback_gets_the_whole_form_again(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    answer = client.audio.transcriptions.with_raw_response.create(
+        model="whisper-falls-back", file=("a.wav", AUDIO), language="en"
+    )
+    assert answer.parse().text == transcript_of(AUDIO)
+    assert answer.headers["x-llm-gateway-deployment"] == "scripted/whisper-1"
+    sent = upstream.last().body
+    assert sent["files"][0]["sha256"] == hashlib.sha256(AUDIO).hexdigest()
+    assert sent["language"] == "en"
+
+
+def test_a_key_without_the_model_is_refused(stack: Stack) -> None:
+    raw = requests.post(
+        f"{stack.rest_url}/v1/audio/transcriptions",
+        headers={"authorization": f"Bearer {OTHER_KEY}"},
+        files={"file": ("a.wav", AUDIO)},
+        data={"model": "whisper-1"},
+        timeout=10,
+    )
+    assert raw.status_code in (403, 404) and raw.json()["error"]["param"] == "model"

@@ -150,6 +150,13 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "operations": ["moderations"],
     }
     models["claude-audio"] = {"provider": "claude", "model": "echo", "operations": ["audio"]}
+    # Its own deployment down: the chat fallback is skipped, the form is sent again to whisper-1.
+    models["whisper-falls-back"] = {
+        "provider": "down",
+        "model": "whisper-1",
+        "operations": ["audio"],
+        "fallbacks": ["gpt-echo", "whisper-1"],
+    }
     models["gemini-images"] = {
         "provider": "gemini",
         "model": "gemini-2.5-flash-image",
