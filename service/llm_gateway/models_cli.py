@@ -39,9 +39,26 @@ def rows(settings: GatewaySettings) -> list[dict[str, Any]]:
     return listed
 
 
+# The price columns after the model's name and operations, by the price's member names.
+_PRICE_COLUMNS = (
+    ("input/M", "input_per_million"),
+    ("cached/M", "cached_input_per_million"),
+    ("output/M", "output_per_million"),
+    ("per image", "per_image"),
+    ("chars/M", "per_million_characters"),
+    ("per minute", "per_minute"),
+)
+
+
+def _price_cell(price: dict[str, Any], member: str) -> str:
+    value = price.get(member)
+    if isinstance(value, dict):  # per image, by kind
+        return ",".join(f"{kind}={each:g}" for kind, each in value.items()) or "-"
+    return "-" if value is None else f"{value:g}"
+
+
 def _table(listed: list[dict[str, Any]]) -> str:
-    header = ("model", "operations", "input/M", "cached/M", "output/M", "per image",
-              "chars/M", "per minute", "deployments")  # fmt: skip
+    header = ("model", "operations", *(name for name, _ in _PRICE_COLUMNS), "deployments")
     lines = [header]
     for row in listed:
         price = row["price"] or {}
@@ -49,20 +66,10 @@ def _table(listed: list[dict[str, Any]]) -> str:
             (
                 row["model"],
                 ",".join(row["operations"]),
-                *(
-                    f"{price[k]:g}" if k in price else "-"
-                    for k in ("input_per_million", "cached_input_per_million",
-                              "output_per_million")
-                ),
-                ",".join(f"{kind}={each:g}" for kind, each in price.get("per_image", {}).items())
-                or "-",
-                *(
-                    f"{price[k]:g}" if k in price else "-"
-                    for k in ("per_million_characters", "per_minute")
-                ),
+                *(_price_cell(price, member) for _, member in _PRICE_COLUMNS),
                 ", ".join(row["deployments"]),
             )
-        )  # fmt: skip
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
