@@ -11,7 +11,7 @@ lookup away.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -51,6 +51,17 @@ class MethodTable(grpc.GenericRpcHandler):  # type: ignore[type-arg]  # generic 
             if handler is not None:
                 return handler
         return None
+
+    def wrap(
+        self,
+        service: str,
+        wrapper: Callable[[str, grpc.RpcMethodHandler[Any, Any]], grpc.RpcMethodHandler[Any, Any]],
+    ) -> None:
+        """Replaces each method handler of `service` with `wrapper(method name, handler)`."""
+        prefix = f"/{service}/"
+        for path, handler in self._methods.items():
+            if path.startswith(prefix):
+                self._methods[path] = wrapper(path.removeprefix(prefix), handler)
 
     def install(self, server: grpc.aio.Server) -> None:
         """Gives the server this table as its handler; register everything before."""

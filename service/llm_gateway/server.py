@@ -19,6 +19,8 @@ from llm_gateway.api.gemini.embedding_servicer import GeminiEmbeddingServicer
 from llm_gateway.api.gemini.models import GeminiModelServicer
 from llm_gateway.api.gemini.servicer import GeminiRestServicer
 from llm_gateway.api.grpc import LlmGatewayServicer
+from llm_gateway.api.grpc.message_limits import limited
+from llm_gateway.api.grpc.servicer import UPLOAD_METHODS
 from llm_gateway.api.responses.background import BackgroundRuns
 from llm_gateway.api.responses.conversations import Conversations
 from llm_gateway.api.responses.grpc_servicer import ResponsesServicer
@@ -89,6 +91,11 @@ SERVICE_NAMES = (
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiRestService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiModelService"].full_name,
     gemini_rest_service_pb2.DESCRIPTOR.services_by_name["GeminiEmbeddingService"].full_name,
+)
+# The typed services, whose methods each have their own message limit.
+TYPED_SERVICE_NAMES = (
+    llm_gateway_service_pb2.DESCRIPTOR.services_by_name["LlmGatewayService"].full_name,
+    responses_service_pb2.DESCRIPTOR.services_by_name["ResponsesService"].full_name,
 )
 HEALTH_REST_SERVICE_NAME = health_rest_service_pb2.DESCRIPTOR.services_by_name[
     "HealthRestService"
@@ -419,6 +426,17 @@ async def _start_with(
     )
     services += (HEALTH_REST_SERVICE_NAME,)
     enable_reflection((*services, health.SERVICE_NAME), table)
+    # grpc's receive limit (above) is the largest any method takes: each typed method keeps
+    # its own (the REST paths' are Envoy's, route by route).
+    body_limit = limits.max_body_bytes + _MESSAGE_OVERHEAD
+    upload_limit = max(limits.max_body_bytes, limits.max_upload_body_bytes) + _MESSAGE_OVERHEAD
+    for typed_service in (*TYPED_SERVICE_NAMES, ADMIN_SERVICE_NAME):
+        table.wrap(
+            typed_service,
+            lambda method, handler: limited(
+                handler, upload_limit if method in UPLOAD_METHODS else body_limit
+            ),
+        )
     table.install(server)
     address = address or settings.listen.grpc
     try:

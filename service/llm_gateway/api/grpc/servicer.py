@@ -53,6 +53,12 @@ AnswerT = TypeVar(
 ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 
+# The methods that take a file (an upload's larger message limit: `message_limits`).
+UPLOAD_METHODS = frozenset(
+    ("CreateImageEdit", "CreateImageVariation", "CreateTranscription", "CreateTranslation")
+)
+
+
 class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer):
     """Serves `llm_gateway.v1.LlmGatewayService`."""
 
