@@ -354,3 +354,28 @@ def test_a_key_without_the_model_is_refused(stack: Stack) -> None:
         timeout=10,
     )
     assert raw.status_code in (403, 404) and raw.json()["error"]["param"] == "model"
+
+
+def test_typed_transcript_stream(
+    typed: llm_gateway_service_pb2_grpc.LlmGatewayServiceStub,
+) -> None:
+    def request(model: str) -> audio_pb2.TranscriptionRequest:
+        return audio_pb2.TranscriptionRequest(model=model, file=AUDIO, filename="a.wav")
+
+    events = list(
+        typed.StreamTranscription(request("gpt-4o-transcribe"), metadata=METADATA, timeout=20)
+    )
+    assert [e.WhichOneof("event") for e in events] == ["delta"] * (len(events) - 1) + ["done"]
+    done = events[-1].done
+    assert "".join(e.delta for e in events[:-1]) == done.text == transcript_of(AUDIO)
+    assert done.usage.input_tokens == 40 and done.usage.output_tokens == 12
+    whole = list(typed.StreamTranscription(request("whisper-1"), metadata=METADATA, timeout=20))
+    assert [e.WhichOneof("event") for e in whole] == ["done"]
+    assert whole[0].done.text == transcript_of(AUDIO)
+    received = []
+    with pytest.raises(grpc.RpcError) as caught:
+        for event in typed.StreamTranscription(
+            request("transcribe-broken"), metadata=METADATA, timeout=20
+        ):
+            received.append(event)
+    assert len(received) == 2 and caught.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -77,20 +77,22 @@ class TranscriptionWord(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ...) -> None: ...
 
 class TranscriptionSegment(_message.Message):
-    __slots__ = ("id", "text", "start", "end", "avg_logprob", "no_speech_prob")
+    __slots__ = ("id", "text", "start", "end", "avg_logprob", "no_speech_prob", "speaker")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     AVG_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     NO_SPEECH_PROB_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
     id: int
     text: str
     start: float
     end: float
     avg_logprob: float
     no_speech_prob: float
-    def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., avg_logprob: _Optional[float] = ..., no_speech_prob: _Optional[float] = ...) -> None: ...
+    speaker: str
+    def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., avg_logprob: _Optional[float] = ..., no_speech_prob: _Optional[float] = ..., speaker: _Optional[str] = ...) -> None: ...
 
 class TranscriptionUsage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "seconds")
@@ -101,3 +103,13 @@ class TranscriptionUsage(_message.Message):
     output_tokens: int
     seconds: float
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class TranscriptionEvent(_message.Message):
+    __slots__ = ("delta", "segment", "done")
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    delta: str
+    segment: TranscriptionSegment
+    done: TranscriptionResponse
+    def __init__(self, delta: _Optional[str] = ..., segment: _Optional[_Union[TranscriptionSegment, _Mapping]] = ..., done: _Optional[_Union[TranscriptionResponse, _Mapping]] = ...) -> None: ...

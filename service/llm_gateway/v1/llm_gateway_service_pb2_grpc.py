@@ -104,6 +104,11 @@ class LlmGatewayServiceStub:
                 request_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
                 response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
                 _registered_method=True)
+        self.StreamTranscription = channel.unary_stream(
+                '/llm_gateway.v1.LlmGatewayService/StreamTranscription',
+                request_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+                response_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionEvent.FromString,
+                _registered_method=True)
         self.CreateTranslation = channel.unary_unary(
                 '/llm_gateway.v1.LlmGatewayService/CreateTranslation',
                 request_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
@@ -221,6 +226,16 @@ class LlmGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamTranscription(self, request, context):
+        """Transcribes an audio file and streams the transcript as the model hears it
+        (the gpt-4o transcribe models; one that does not stream gives its whole
+        transcript as the one `done` event). A failure after the first event ends
+        the stream with an error status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateTranslation(self, request, context):
         """Translates an audio file's speech into English text (whisper-1).
         """
@@ -299,6 +314,11 @@ def add_LlmGatewayServiceServicer_to_server(servicer, server):
                     servicer.CreateTranscription,
                     request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.FromString,
                     response_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.SerializeToString,
+            ),
+            'StreamTranscription': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTranscription,
+                    request_deserializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.FromString,
+                    response_serializer=llm__gateway_dot_v1_dot_audio__pb2.TranscriptionEvent.SerializeToString,
             ),
             'CreateTranslation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateTranslation,
@@ -622,6 +642,33 @@ class LlmGatewayService:
             '/llm_gateway.v1.LlmGatewayService/CreateTranscription',
             llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
             llm__gateway_dot_v1_dot_audio__pb2.TranscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTranscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/llm_gateway.v1.LlmGatewayService/StreamTranscription',
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionRequest.SerializeToString,
+            llm__gateway_dot_v1_dot_audio__pb2.TranscriptionEvent.FromString,
             options,
             channel_credentials,
             insecure,

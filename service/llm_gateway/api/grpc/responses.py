@@ -264,6 +264,28 @@ def _float(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
+def _segment(segment: dict[str, Any]) -> audio_pb2.TranscriptionSegment:
+    return audio_pb2.TranscriptionSegment(
+        id=_int(segment.get("id")),
+        text=_str(segment.get("text")),
+        start=_float(segment.get("start")),
+        end=_float(segment.get("end")),
+        avg_logprob=_float(segment.get("avg_logprob")),
+        no_speech_prob=_float(segment.get("no_speech_prob")),
+        speaker=_str(segment.get("speaker")),
+    )
+
+
+def transcription_event(event: dict[str, Any]) -> audio_pb2.TranscriptionEvent:
+    """Returns one `transcript.text.*` event as the typed `TranscriptionEvent`."""
+    kind = event.get("type")
+    if kind == "transcript.text.delta":
+        return audio_pb2.TranscriptionEvent(delta=_str(event.get("delta")))
+    if kind == "transcript.text.segment":
+        return audio_pb2.TranscriptionEvent(segment=_segment(event))
+    return audio_pb2.TranscriptionEvent(done=transcription(event))
+
+
 def transcription(answer: dict[str, Any]) -> audio_pb2.TranscriptionResponse:
     """Returns a transcription's or translation's JSON (`json` or `verbose_json`) as the
     typed `TranscriptionResponse`."""
@@ -279,14 +301,7 @@ def transcription(answer: dict[str, Any]) -> audio_pb2.TranscriptionResponse:
             if isinstance(word, dict)
         ],
         segments=[
-            audio_pb2.TranscriptionSegment(
-                id=_int(segment.get("id")),
-                text=_str(segment.get("text")),
-                start=_float(segment.get("start")),
-                end=_float(segment.get("end")),
-                avg_logprob=_float(segment.get("avg_logprob")),
-                no_speech_prob=_float(segment.get("no_speech_prob")),
-            )
+            _segment(segment)
             for segment in answer.get("segments") or ()
             if isinstance(segment, dict)
         ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -55,7 +55,13 @@ ChunkT = TypeVar("ChunkT", ChatChunk, TextCompletion)
 
 # The methods that take a file (an upload's larger message limit: `message_limits`).
 UPLOAD_METHODS = frozenset(
-    ("CreateImageEdit", "CreateImageVariation", "CreateTranscription", "CreateTranslation")
+    (
+        "CreateImageEdit",
+        "CreateImageVariation",
+        "CreateTranscription",
+        "StreamTranscription",
+        "CreateTranslation",
+    )
 )
 
 
@@ -185,6 +191,21 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
             responses.transcription,
         )
 
+    async def StreamTranscription(
+        self, request: audio_pb2.TranscriptionRequest, context: Context
+    ) -> AsyncIterator[audio_pb2.TranscriptionEvent]:
+        async with self._serving(context) as serving:
+            parts = (*requests.transcript_parts(request), FormPart("stream", b"true"))
+            relayed = self._form_request(Endpoint.TRANSCRIPTIONS, parts, TRANSCRIPTION_FORM)
+            events = serving.serve(self._validator.transcript(*relayed)).stream()
+            try:
+                async for event in events:
+                    # Relayed as the upstream sent them: the API's `transcript.text.*` JSON.
+                    assert isinstance(event, WireEvent)
+                    yield responses.transcription_event(orjson.loads(event.data))
+            finally:
+                await events.aclose()
+
     async def CreateTranslation(
         self, request: audio_pb2.TranscriptionRequest, context: Context
     ) -> audio_pb2.TranscriptionResponse:
@@ -210,17 +231,27 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         message becomes the parts a REST caller would send, checked by the same `rules`, and
         the upstream's JSON answer is read into the typed one."""
         async with self._serving(context) as serving:
-            parts = tuple(parts_of())
-            check_file_sizes(parts, self._max_upload)
-            fields = form_fields(parts, rules)
-            wire = WireRequest(
-                ApiFamily.OPENAI, endpoint.value, fields, b"", False, form=parts, typed=True
-            )
-            answer = await serving.serve(validate(endpoint, fields, wire)).answer()
+            answer = await serving.serve(
+                validate(*self._form_request(endpoint, parts_of(), rules))
+            ).answer()
             # Relayed JSON (the typed API asks for no text format); a translated answer (none
             # of these APIs has one yet) is already its data.
             return convert(orjson.loads(answer.data) if isinstance(answer, WireAnswer) else answer)
         raise AssertionError("unreachable: _serving re-raises every failure")
+
+    def _form_request(
+        self, endpoint: Endpoint, parts: Sequence[FormPart], rules: FormRules
+    ) -> tuple[Endpoint, dict[str, Any], WireRequest]:
+        """The form a typed call becomes, checked by `rules` (files and their sizes), as the
+        validator of its endpoint takes it."""
+        form = tuple(parts)
+        check_file_sizes(form, self._max_upload)
+        fields = form_fields(form, rules)
+        stream = fields.get("stream") is True
+        wire = WireRequest(
+            ApiFamily.OPENAI, endpoint.value, fields, b"", stream, form=form, typed=True
+        )
+        return endpoint, fields, wire
 
     async def ListModels(
         self, request: models_pb2.ListModelsRequest, context: Context
