@@ -43,7 +43,8 @@ _DEFAULTS_ONLY: dict[str, tuple[Any, ...]] = {
     "output_format": (None, "png"),
     "response_format": (None, "b64_json"),
 }
-_SENT = frozenset(("model", "prompt", "n", "size", "user"))
+# The members the translation takes (`user`, a platform hint, is taken and not sent).
+_TAKEN = frozenset(("model", "prompt", "n", "size", "user"))
 # The finish reasons of an image refused for its content.
 _REFUSED = frozenset(("SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"))
 
@@ -55,7 +56,7 @@ def generate_content_request(body: Mapping[str, Any]) -> dict[str, Any]:
         if name in _DEFAULTS_ONLY:
             if value not in _DEFAULTS_ONLY[name]:
                 raise unsupported(name, PROVIDER, "Gemini's image models have no such setting.")
-        elif name not in _SENT:
+        elif name not in _TAKEN:
             raise unsupported(name, PROVIDER)
     config: dict[str, Any] = {"responseModalities": ["IMAGE"]}
     size = body.get("size")
