@@ -258,6 +258,11 @@ class DataPlane:
             if usage.estimated and started:
                 # The upstream's usage never arrived, but it took the prompt (and bills it).
                 usage = self._with_prompt_estimate(request, ticket, usage)
+            if request.served_as is Operation.AUDIO and started and not usage.seconds:
+                # Audio heard, its length not reported: as measured at validation.
+                heard = request.sizing.get("audio_seconds")
+                if heard:
+                    usage = dataclasses.replace(usage, seconds=heard)
             price = self._accountant.account(
                 request,
                 call,

@@ -9,14 +9,14 @@ the answer and each event are relayed as their bytes, read only for usage.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
 import aiohttp
 import orjson
 
 from llm_gateway.config.settings import ProviderSettings
-from llm_gateway.model import audio_files, embeddings
+from llm_gateway.model import embeddings
 from llm_gateway.model.canonical import (
     CanonicalAnswer,
     CanonicalChunk,
@@ -83,11 +83,6 @@ def _is_done(event: bytes) -> bool:
     return event == _DONE
 
 
-def _heard(wire: WireRequest) -> Callable[[], float | None]:
-    """The length of a transcription's audio file, measured when asked."""
-    return lambda: audio_files.seconds_in(wire.form)
-
-
 def _transcript_json(data: bytes, wire: WireRequest) -> dict[str, Any] | None:
     """A whole transcript's JSON; None for one asked for as text, SRT or VTT."""
     return None if wire.body.get("response_format") in _TEXT_FORMATS else json_object(data)
@@ -97,7 +92,7 @@ def _transcript(data: bytes, wire: WireRequest) -> WireAnswer:
     """A transcription's or translation's whole answer: its JSON, or its text, SRT or VTT
     under the media type OpenAI gives them."""
     parsed = _transcript_json(data, wire)
-    usage = transcript_usage_of(parsed, _heard(wire))
+    usage = transcript_usage_of(parsed)
     return WireAnswer(data, usage) if parsed is not None else WireAnswer(data, usage, _TEXT)
 
 
@@ -383,7 +378,7 @@ class OpenAICompatibleProvider:
             done: dict[str, Any] = {"type": _TRANSCRIPT_DONE, "text": text or ""}
             if parsed is not None and "usage" in parsed:
                 done["usage"] = parsed["usage"]
-            usage = transcript_usage_of(parsed, _heard(wire))
+            usage = transcript_usage_of(parsed)
             yield WireEvent(orjson.dumps(done), _TRANSCRIPT_DONE, usage)
             return
         try:
@@ -392,7 +387,7 @@ class OpenAICompatibleProvider:
                     break
                 parsed, kind = self._typed_event(event)
                 if kind == _TRANSCRIPT_DONE:
-                    yield WireEvent(event, kind, transcript_usage_of(parsed, _heard(wire)))
+                    yield WireEvent(event, kind, transcript_usage_of(parsed))
                     return
                 yield WireEvent(event, kind, None, 1 if kind == "transcript.text.delta" else 0)
             raise upstream_errors.stream_broken()

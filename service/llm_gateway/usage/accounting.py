@@ -7,7 +7,7 @@ one token per non-empty piece of generated text, and the record says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,14 +74,12 @@ def images_usage_of(answer: Mapping[str, Any], request: Mapping[str, Any]) -> Us
     return usage
 
 
-def transcript_usage_of(
-    answer: Mapping[str, Any] | None, heard: Callable[[], float | None]
-) -> Usage:
+def transcript_usage_of(answer: Mapping[str, Any] | None) -> Usage:
     """The usage of a transcription or translation (`answer`: its JSON, None for a text
     format): its tokens where the model reports them (`usage.type: tokens`), and the seconds
-    of audio heard as reported (`usage.type: duration`, or verbose JSON's `duration`), else
-    as `heard()` (the file's own length, measured only then). Estimated when the upstream
-    reported neither."""
+    of audio heard (`usage.type: duration`, or verbose JSON's `duration`); none reported, the
+    data plane takes the file's own length, measured at validation. Estimated when the
+    upstream reported neither."""
     reported = answer.get("usage") if answer is not None else None
     if not isinstance(reported, dict):
         reported = {}
@@ -93,8 +91,6 @@ def transcript_usage_of(
     seconds = reported.get("seconds", answer.get("duration") if answer is not None else None)
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
         usage.seconds = float(seconds)
-    elif (measured := heard()) is not None:
-        usage.seconds = measured
     return usage
 
 
