@@ -14,6 +14,7 @@ from tests.support.scripted_images import PNG
 from tests.support.scripted_transcriptions import wav
 
 AUDIO = wav(1.5)
+LIMIT = 1024 * 1024
 
 
 def test_arrays_objects_and_numbers_are_read_as_the_sdks_send_them() -> None:
@@ -28,7 +29,7 @@ def test_arrays_objects_and_numbers_are_read_as_the_sdks_send_them() -> None:
         FormPart("chunking_strategy[threshold]", b"0.4"),
         FormPart("chunking_strategy[silence_duration_ms]", b"300"),
     ]
-    assert form_fields(parts, TRANSCRIPTION_FORM) == {
+    assert form_fields(parts, TRANSCRIPTION_FORM, LIMIT) == {
         "file": "a.wav",
         "model": "gpt-4o-transcribe",
         "temperature": 0.5,
@@ -39,23 +40,26 @@ def test_arrays_objects_and_numbers_are_read_as_the_sdks_send_them() -> None:
 
 
 def test_a_number_that_is_not_one_is_left_for_the_schema_to_name() -> None:
-    fields = form_fields([FormPart("temperature", b"warm")], TRANSCRIPTION_FORM)
+    fields = form_fields([FormPart("temperature", b"warm")], TRANSCRIPTION_FORM, LIMIT)
     assert fields == {"temperature": "warm"}
 
 
 def test_a_field_given_twice_is_refused() -> None:
     with pytest.raises(GatewayError) as caught:
-        form_fields([FormPart("model", b"a"), FormPart("model", b"b")], TRANSCRIPTION_FORM)
+        form_fields([FormPart("model", b"a"), FormPart("model", b"b")], TRANSCRIPTION_FORM, LIMIT)
     assert caught.value.param == "model"
 
 
 def test_several_files_of_one_field_are_a_list() -> None:
-    one = form_fields([FormPart("image", PNG, "a.png")], IMAGE_FORM)
+    one = form_fields([FormPart("image", PNG, "a.png")], IMAGE_FORM, LIMIT)
     assert one == {"image": "a.png"}
-    listed = form_fields([FormPart("image[]", PNG, "a.png")], IMAGE_FORM)
+    listed = form_fields([FormPart("image[]", PNG, "a.png")], IMAGE_FORM, LIMIT)
     assert listed == {"image": ["a.png"]}
-    two = form_fields([FormPart("file", AUDIO, "a.wav"), FormPart("file", AUDIO, "b.wav")],
-                      TRANSCRIPTION_FORM)  # fmt: skip
+    two = form_fields(
+        [FormPart("file", AUDIO, "a.wav"), FormPart("file", AUDIO, "b.wav")],
+        TRANSCRIPTION_FORM,
+        LIMIT,
+    )
     assert two == {"file": ["a.wav", "b.wav"]}  # the schema refuses it, naming `file`
 
 
@@ -70,18 +74,28 @@ def test_several_files_of_one_field_are_a_list() -> None:
 )
 def test_a_file_that_is_not_audio_is_refused(part: FormPart, says: str) -> None:
     with pytest.raises(GatewayError) as caught:
-        form_fields([part], TRANSCRIPTION_FORM)
+        form_fields([part], TRANSCRIPTION_FORM, LIMIT)
     assert caught.value.param == "file" and says in caught.value.message
 
 
 def test_a_file_named_without_extension_is_known_by_its_media_type() -> None:
-    assert form_fields([FormPart("file", AUDIO, "blob", "audio/wav")], TRANSCRIPTION_FORM)
+    assert form_fields([FormPart("file", AUDIO, "blob", "audio/wav")], TRANSCRIPTION_FORM, LIMIT)
     with pytest.raises(GatewayError):
-        form_fields([FormPart("file", AUDIO, "blob", "application/octet-stream")],
-                    TRANSCRIPTION_FORM)  # fmt: skip
+        form_fields(
+            [FormPart("file", AUDIO, "blob", "application/octet-stream")],
+            TRANSCRIPTION_FORM,
+            LIMIT,
+        )
 
 
 def test_an_audio_files_length_is_measured() -> None:
     assert seconds_of(AUDIO) == pytest.approx(1.5)
     assert seconds_of(b"\x1a\x45\xdf\xa3webm") is None
     assert seconds_of(b"") is None
+
+
+def test_a_file_over_the_limit_is_a_413_naming_it() -> None:
+    with pytest.raises(GatewayError) as caught:
+        form_fields([FormPart("file", AUDIO, "a.wav")], TRANSCRIPTION_FORM, len(AUDIO) - 1)
+    assert caught.value.status == 413 and caught.value.param == "file"
+    assert form_fields([FormPart("file", AUDIO, "a.wav")], TRANSCRIPTION_FORM, len(AUDIO))

@@ -62,10 +62,11 @@ def _text_field(fields: dict[str, Any], rules: FormRules, part: FormPart) -> Non
     fields[name] = _value(rules, name, part.text())
 
 
-def form_fields(parts: Sequence[FormPart], rules: FormRules) -> dict[str, Any]:
+def form_fields(parts: Sequence[FormPart], rules: FormRules, max_file_bytes: int) -> dict[str, Any]:
     """The request the form means; a file field given several times (or as `name[]`) is a
     list of file names. Raises a 400 naming the field for a file where a text belongs, text
-    where a file belongs, or a file its check refuses."""
+    where a file belongs, or a file its check refuses, and a 413 naming a file larger than
+    `max_file_bytes`."""
     fields: dict[str, Any] = {}
     files: dict[str, list[str]] = {}
     several: set[str] = set()
@@ -82,19 +83,7 @@ def form_fields(parts: Sequence[FormPart], rules: FormRules) -> dict[str, Any]:
             raise invalid_request(
                 f"'{field}' must be a file upload, not a text field.", field, "invalid_value"
             )
-        rules.check_file(part, field)
-        if part.name.endswith("[]") or field in files:
-            several.add(field)
-        files.setdefault(field, []).append(part.filename or field)
-    for field, names in files.items():
-        fields[field] = names if field in several else names[0]
-    return fields
-
-
-def check_file_sizes(parts: Sequence[FormPart], max_file_bytes: int) -> None:
-    """Raises a 413 naming the first file larger than `max_file_bytes`."""
-    for part in parts:
-        if part.is_file and len(part.data) > max_file_bytes:
+        if len(part.data) > max_file_bytes:
             raise GatewayError(
                 413,
                 f"Maximum content size limit ({max_file_bytes}) exceeded ({len(part.data)} "
@@ -102,3 +91,10 @@ def check_file_sizes(parts: Sequence[FormPart], max_file_bytes: int) -> None:
                 param=part.name,
                 code="request_too_large",
             )
+        rules.check_file(part, field)
+        if part.name.endswith("[]") or field in files:
+            several.add(field)
+        files.setdefault(field, []).append(part.filename or field)
+    for field, names in files.items():
+        fields[field] = names if field in several else names[0]
+    return fields

@@ -29,7 +29,7 @@ from llm_gateway.model.canonical import (
     ModerationList,
     TextCompletion,
 )
-from llm_gateway.model.forms import FormRules, check_file_sizes, form_fields
+from llm_gateway.model.forms import FormRules, form_fields
 from llm_gateway.model.images import IMAGE_FORM
 from llm_gateway.model.multipart import FormPart
 from llm_gateway.model.wire import ApiFamily, WireAnswer, WireEvent, WireRequest
@@ -245,8 +245,7 @@ class LlmGatewayServicer(llm_gateway_service_pb2_grpc.LlmGatewayServiceServicer)
         """The form a typed call becomes, checked by `rules` (files and their sizes), as the
         validator of its endpoint takes it."""
         form = tuple(parts)
-        check_file_sizes(form, self._max_upload)
-        fields = form_fields(form, rules)
+        fields = form_fields(form, rules, self._max_upload)
         stream = fields.get("stream") is True
         wire = WireRequest(
             ApiFamily.OPENAI, endpoint.value, fields, b"", stream, form=form, typed=True

@@ -26,7 +26,7 @@ from llm_gateway.config.settings import LimitSettings
 from llm_gateway.dataplane import CallInfo, DataPlane
 from llm_gateway.model import Endpoint, GenerationRequest, RequestValidator
 from llm_gateway.model.audio_files import TRANSCRIPTION_FORM
-from llm_gateway.model.forms import FormRules, check_file_sizes, form_fields
+from llm_gateway.model.forms import FormRules, form_fields
 from llm_gateway.model.images import IMAGE_FORM
 from llm_gateway.model.multipart import form_parts
 from llm_gateway.model.wire import ApiFamily, WireRequest
@@ -66,8 +66,7 @@ def _form_wire(
     """A `multipart/form-data` request's fields, and the request as the caller sent it (its
     parts, files as they came); a file larger than `max_file_bytes` is a 413 naming it."""
     parts = form_parts(body.content_type, body.data)
-    check_file_sizes(parts, max_file_bytes)
-    fields = form_fields(parts, rules)
+    fields = form_fields(parts, rules, max_file_bytes)
     stream = streams and fields.get("stream") is True
     wire = WireRequest.received(
         ApiFamily.OPENAI, operation, fields, body.data, stream, metadata, tuple(parts)
