@@ -139,6 +139,17 @@ def test_a_model_that_ignores_stream_still_streams_its_transcript(client: openai
     assert events[0].text == transcript_of(AUDIO)
 
 
+def test_a_whole_text_answer_to_a_stream_is_its_done_event(stack: Stack) -> None:
+    raw = _post(
+        stack, "transcriptions", {"file": ("a.wav", AUDIO)},
+        {"model": "whisper-1", "stream": "true", "response_format": "text"},
+    )  # fmt: skip
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    frames = [json.loads(f.removeprefix("data: ")) for f in raw.text.split("\n\n") if f]
+    assert frames == [{"type": "transcript.text.done", "text": transcript_of(AUDIO)}]
+    validate_event(frames[0])
+
+
 def test_a_transcript_stream_cut_short_ends_with_an_error_event(stack: Stack) -> None:
     request_id = "transcript-cut-1"
     raw = _post(
@@ -353,7 +364,8 @@ def test_a_key_without_the_model_is_refused(stack: Stack) -> None:
         data={"model": "whisper-1"},
         timeout=10,
     )
-    assert raw.status_code in (403, 404) and raw.json()["error"]["param"] == "model"
+    assert raw.status_code == 403 and raw.json()["error"]["param"] == "model"
+    assert raw.json()["error"]["code"] == "model_not_allowed"
 
 
 def test_typed_transcript_stream(

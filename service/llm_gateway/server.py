@@ -343,6 +343,9 @@ async def _start_with(
     limits = settings.limits
     # Headers: whatever Envoy admits is served (it adds a few of its own on the way).
     metadata = limits.max_header_kb * 1024 + _METADATA_OVERHEAD
+    # The largest message of a typed method, and of an upload (the largest of any method).
+    body_limit = limits.max_body_bytes + _MESSAGE_OVERHEAD
+    upload_limit = max(limits.max_body_bytes, limits.max_upload_body_bytes) + _MESSAGE_OVERHEAD
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 0),  # a taken port must fail loudly
@@ -354,10 +357,7 @@ async def _start_with(
             ("grpc.server.max_pending_requests_hard_limit", limits.max_open_requests),
             # The largest body of any path (the form paths'): Envoy holds each REST path to
             # its own.
-            (
-                "grpc.max_receive_message_length",
-                max(limits.max_body_bytes, limits.max_upload_body_bytes) + _MESSAGE_OVERHEAD,
-            ),
+            ("grpc.max_receive_message_length", upload_limit),
             ("grpc.max_send_message_length", limits.largest_answer_message),
             ("grpc.max_metadata_size", metadata),
             ("grpc.absolute_max_metadata_size", metadata),
@@ -428,8 +428,6 @@ async def _start_with(
     enable_reflection((*services, health.SERVICE_NAME), table)
     # grpc's receive limit (above) is the largest any method takes: each typed method keeps
     # its own (the REST paths' are Envoy's, route by route).
-    body_limit = limits.max_body_bytes + _MESSAGE_OVERHEAD
-    upload_limit = max(limits.max_body_bytes, limits.max_upload_body_bytes) + _MESSAGE_OVERHEAD
     for typed_service in (*TYPED_SERVICE_NAMES, ADMIN_SERVICE_NAME):
         table.wrap(
             typed_service,

@@ -378,6 +378,20 @@ def _text_parts(message: Message, names: tuple[str, ...]) -> list[FormPart]:
     ]
 
 
+# The members of an `ImageEditRequest` that are form fields as they are.
+_EDIT_FIELDS = (
+    "model",
+    "n",
+    "size",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+    "response_format",
+)
+
+
 def image_edit_parts(request: images_pb2.ImageEditRequest) -> list[FormPart]:
     """An `ImageEditRequest` as the form a REST caller would send for it (several images as
     `image[]`, as the SDKs send them)."""
@@ -399,16 +413,3 @@ def image_variation_parts(request: images_pb2.ImageVariationRequest) -> list[For
     if request.user:
         parts.append(FormPart("user", request.user.encode()))
     return parts
-
-
-_EDIT_FIELDS = (
-    "model",
-    "n",
-    "size",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "input_fidelity",
-    "response_format",
-)
