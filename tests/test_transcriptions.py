@@ -128,6 +128,16 @@ def test_a_transcript_streams_its_events(client: openai.OpenAI, stack: Stack) ->
         assert frame.startswith("data: ")
         validate_event(json.loads(frame.removeprefix("data: ")))
     assert "[DONE]" not in raw.text  # the API sends no end marker
+    diarized = _post(
+        stack, "transcriptions", {"file": ("a.wav", AUDIO)},
+        {"model": "gpt-4o-transcribe-diarize", "stream": "true"},
+    )  # fmt: skip
+    kinds = []
+    for frame in (f for f in diarized.text.split("\n\n") if f):
+        event = json.loads(frame.removeprefix("data: "))
+        validate_event(event)
+        kinds.append(event["type"])
+    assert kinds[-2:] == ["transcript.text.segment", "transcript.text.done"]
 
 
 def test_a_model_that_ignores_stream_still_streams_its_transcript(client: openai.OpenAI) -> None:
@@ -381,6 +391,13 @@ def test_typed_transcript_stream(
     done = events[-1].done
     assert "".join(e.delta for e in events[:-1]) == done.text == transcript_of(AUDIO)
     assert done.usage.input_tokens == 40 and done.usage.output_tokens == 12
+    diarized = list(
+        typed.StreamTranscription(
+            request("gpt-4o-transcribe-diarize"), metadata=METADATA, timeout=20
+        )
+    )
+    segment = diarized[-2].segment
+    assert (segment.speaker, segment.text, segment.end) == ("agent", transcript_of(AUDIO), 3.0)
     whole = list(typed.StreamTranscription(request("whisper-1"), metadata=METADATA, timeout=20))
     assert [e.WhichOneof("event") for e in whole] == ["done"]
     assert whole[0].done.text == transcript_of(AUDIO)

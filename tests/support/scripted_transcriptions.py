@@ -6,10 +6,11 @@ file arrived whole; the file must be a WAV (its length is read with `wave`, and 
 whisper-1 bills it, by the second, rounded up). whisper-1 answers every `response_format`
 (json, text, srt, verbose_json with `timestamp_granularities`, vtt) and ignores `stream`;
 the gpt-4o transcribe models answer json or text, report tokens, and stream
-`transcript.text.delta` events and a `transcript.text.done` (`transcribe-broken` cuts the
-stream after two deltas); `whisper-slow` answers after 10 s, unless its caller leaves
-first. Refusals (400, OpenAI's shape): a missing `file` or `model`, an
-unknown or repeated member, a file that is not audio, `timestamp_granularities` without
+`transcript.text.delta` events (and, for `gpt-4o-transcribe-diarize`, a
+`transcript.text.segment` naming its speaker) and a `transcript.text.done`
+(`transcribe-broken` cuts the stream after two deltas); `whisper-slow` answers after 10 s,
+unless its caller leaves first. Refusals (400, OpenAI's shape): a missing `file` or `model`,
+an unknown or repeated member, a file that is not audio, `timestamp_granularities` without
 verbose_json, a format the model does not write, translations by another model than
 whisper-1; a file over 25 MB is a 413.
 """
@@ -36,7 +37,12 @@ _TRANSCRIPTION_FIELDS = frozenset(
 )  # fmt: skip
 _TRANSLATION_FIELDS = frozenset(("file", "model", "prompt", "response_format", "temperature"))
 _FORMATS = frozenset(("json", "text", "srt", "verbose_json", "vtt"))
-_STREAMING = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "transcribe-broken")
+_STREAMING = (
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe-diarize",
+    "transcribe-broken",
+)
 
 
 def transcript_of(audio: bytes) -> str:
@@ -170,7 +176,7 @@ async def answer(request: web.Request, recorded_body: dict[str, Any]) -> web.Str
             "input_token_details": {"text_tokens": 0, "audio_tokens": 40},
         }
         if fields.get("stream") == "true":
-            return await _stream(request, text, usage, model == "transcribe-broken")
+            return await _stream(request, text, usage, model)
     else:
         usage = {"type": "duration", "seconds": math.ceil(seconds)}
     if response_format == "text":
@@ -207,19 +213,23 @@ async def answer(request: web.Request, recorded_body: dict[str, Any]) -> web.Str
 
 
 async def _stream(
-    request: web.Request, text: str, usage: dict[str, Any], broken: bool
+    request: web.Request, text: str, usage: dict[str, Any], model: str
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
     words = text.split(" ")
     for index, word in enumerate(words):
-        if broken and index == 2:
+        if model == "transcribe-broken" and index == 2:
             assert request.transport is not None
             request.transport.close()
             return response
         delta = {"type": "transcript.text.delta", "delta": word if not index else f" {word}"}
         await response.write(f"data: {json.dumps(delta)}\n\n".encode())
         await asyncio.sleep(0.01)
+    if model.endswith("-diarize"):  # one segment of the whole text, said by `agent`
+        segment = {"type": "transcript.text.segment", "id": "seg_001", "start": 0.0,
+                   "end": 3.0, "text": text, "speaker": "agent"}  # fmt: skip
+        await response.write(f"data: {json.dumps(segment)}\n\n".encode())
     done = {"type": "transcript.text.done", "text": text, "usage": usage}
     await response.write(f"data: {json.dumps(done)}\n\n".encode())
     return response

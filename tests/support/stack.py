@@ -142,6 +142,7 @@ def stack_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "gpt-4o-transcribe",
         "transcribe-broken",
         "whisper-slow",
+        "gpt-4o-transcribe-diarize",
     ):
         models[name] = {"provider": "scripted", "model": name, "operations": ["audio"]}
     models["claude-moderation"] = {
